@@ -1,0 +1,30 @@
+"""The root of filebridge's exception tree and the two retry markers.
+
+Each box has its own ``errors.py`` whose exceptions derive from ``FilebridgeError``
+and from exactly one of ``Transient`` (worth retrying later: timeouts, locked or
+unreachable database) or ``Terminal`` (retrying cannot help: bad file, bad mapping,
+guard tripped). Exceptions carry fields, not prose, so the ledger can store them;
+``filebridge/cli/errors.py`` turns them into words and exit codes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class FilebridgeError(Exception):
+    """Base of every error filebridge raises on purpose."""
+
+    code: str = "filebridge-error"
+
+    def fields(self) -> dict[str, Any]:
+        """The error's data for the ledger and ``--json`` output."""
+        return {k: v for k, v in vars(self).items() if not k.startswith("_")}
+
+
+class Transient(FilebridgeError):
+    """Marker: the operation may succeed if retried later."""
+
+
+class Terminal(FilebridgeError):
+    """Marker: retrying the same input cannot succeed."""
