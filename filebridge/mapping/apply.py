@@ -1,0 +1,144 @@
+"""Apply a mapping to a table of source rows: canonical records plus row problems."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from filebridge.mapping.columns import (
+    apply_transforms,
+    apply_value_map,
+    canonical_emails,
+    not_allowed,
+    parse_dates,
+    render_template,
+)
+from filebridge.mapping.errors import MissingColumns
+from filebridge.mapping.fields import KEY, STATUSES
+from filebridge.mapping.spec import FieldSpec, Mapping
+from filebridge.problems import Problem, ProblemList
+
+
+@dataclass
+class MappedRecords:
+    """Canonical records (one str column per mapped field, plus ``line``) and row problems.
+
+    ``rejected`` is a boolean mask aligned with the source rows: True where the row
+    has at least one error and must not be applied. ``frame`` keeps every row so the
+    reject file can show the original values; use ``accepted()`` for the good ones.
+    """
+
+    frame: pd.DataFrame
+    rejected: np.ndarray
+    problems: ProblemList
+    warnings: list[Problem] = field(default_factory=list)
+
+    def accepted(self) -> pd.DataFrame:
+        """The rows without errors."""
+        return self.frame.loc[~self.rejected]
+
+    def rejected_keys(self) -> set[str]:
+        """Employee ids of rejected rows (never deactivated because of their own bad row)."""
+        keys = self.frame.loc[self.rejected, KEY]
+        return set(keys[keys != ""].tolist())
+
+
+@dataclass
+class _Collector:
+    """Gathers row errors column by column, keeping at most ``cap`` as values."""
+
+    file: str
+    lines: np.ndarray
+    rejected: np.ndarray
+    problems: ProblemList
+
+    def flag(self, mask: pd.Series, code: str, column: str, message: str,
+             values: pd.Series) -> None:
+        positions = np.flatnonzero(mask.to_numpy(dtype=bool))
+        if not len(positions):
+            return
+        self.rejected[positions] = True
+        room = max(self.problems.cap - len(self.problems.items), 0)
+        for pos in positions[:room]:
+            value = str(values.iat[pos])
+            self.problems.add(Problem(code, message.format(value=value), self.file,
+                                      int(self.lines[pos]), column, value))
+        self.problems.dropped += max(len(positions) - room, 0)
+
+
+def check_columns(mapping: Mapping, columns: list[str], file: str) -> list[Problem]:
+    """Raise ``MissingColumns`` for header drift; return warnings for unknown columns."""
+    missing = [s for s in mapping.sources if s not in columns]
+    if missing:
+        raise MissingColumns(file=file, missing=missing, found=list(columns))
+    unknown = [c for c in columns if c not in set(mapping.sources)]
+    if not unknown or mapping.unknown_columns == "ignore":
+        return []
+    message = f"columns not in the mapping: {', '.join(repr(c) for c in unknown)}"
+    severity = "error" if mapping.unknown_columns == "reject" else "warning"
+    return [Problem("unknown-column", message, file, 1, None, None, severity)]
+
+
+def _source_values(spec: FieldSpec, frame: pd.DataFrame, done: dict[str, pd.Series]
+                   ) -> pd.Series:
+    if spec.source is not None:
+        return frame[spec.source].astype("str")
+    if spec.value is not None:
+        return pd.Series(spec.value, index=frame.index, dtype="str")
+    return render_template(spec.template or "", done, frame.index)
+
+
+def _map_field(spec: FieldSpec, values: pd.Series, out: _Collector) -> pd.Series:
+    column = spec.source or spec.name
+    values = apply_transforms(values, spec.transforms)
+    if spec.default is not None:
+        values = values.where(values != "", spec.default)
+    if spec.value_map:
+        codes = values
+        values, bad = apply_value_map(values, spec)
+        known = ", ".join(sorted(k for k, _ in spec.value_map))
+        out.flag(bad, "unmapped-value", column,
+                 "value {value!r} is not in the field's map (" + known + ")", codes)
+    if spec.date_formats:
+        parsed, bad = parse_dates(values, spec.date_formats)
+        fmts = " or ".join(spec.date_formats)
+        out.flag(bad, "invalid-date", column, "{value!r} does not match the date format " + fmts,
+                 values)
+        values = parsed.where(~bad, "")
+    if spec.name == "email" or spec.name == "manager_email":
+        values, bad = canonical_emails(values)
+        out.flag(bad, "invalid-email", column,
+                 "{value!r} is not a valid work email (ASCII user@domain.tld)", values)
+    if spec.allowed:
+        bad = not_allowed(values, spec.allowed)
+        out.flag(bad, "not-allowed", column,
+                 "{value!r} is not one of " + ", ".join(spec.allowed), values)
+    if spec.name == "status":
+        bad = ~values.isin(list(STATUSES)) & (values != "")
+        out.flag(bad, "invalid-status", column,
+                 "status {value!r} must map to active or inactive", values)
+    if spec.required:
+        code = {"employee_id": "missing-key", "email": "missing-email"}.get(spec.name,
+                                                                         "missing-value")
+        out.flag(values == "", code, column, f"required field {spec.name} is blank", values)
+    return values
+
+
+def apply_mapping(mapping: Mapping, frame: pd.DataFrame, lines: np.ndarray, file: str
+                  ) -> MappedRecords:
+    """Map source rows to canonical records, column by column."""
+    problems = ProblemList(cap=mapping.limits.max_errors)
+    out = _Collector(file, lines, np.zeros(len(frame), dtype=bool), problems)
+    done: dict[str, pd.Series] = {}
+    # Templates read other mapped fields, so they run after every direct field.
+    ordered = sorted(mapping.fields, key=lambda f: f.template is not None)
+    for spec in ordered:
+        source = _source_values(spec, frame, done)
+        done[spec.name] = _map_field(spec, source, out)
+    columns = {name: done[name].to_numpy(dtype=object) for name in mapping.names}
+    result = pd.DataFrame(columns, index=frame.index).astype("str")
+    result["line"] = lines
+    return MappedRecords(result.reset_index(drop=True), out.rejected, problems)
+

@@ -1,0 +1,97 @@
+"""Column-wise steps of a mapping: transforms, value maps, dates, emails, templates.
+
+Each function takes a pandas string Series and returns a Series (plus, where a value
+can be wrong, a boolean mask of bad rows). No Python loop per row.
+"""
+
+from __future__ import annotations
+
+import string
+import unicodedata
+
+import numpy as np
+import pandas as pd
+
+from filebridge.mapping.spec import FieldSpec, Transform
+
+# Deliberately ASCII-only: look-alike letters (Cyrillic "а", fullwidth "＠") must not pass
+# as a different person's address. A mapping can still store them in custom fields.
+EMAIL_PATTERN = (
+    r"^[a-z0-9.!#$%&'*+/=?^_`{|}~-]+@"
+    r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)+$"
+)
+
+
+def apply_transforms(values: pd.Series, transforms: tuple[Transform, ...]) -> pd.Series:
+    """Run a field's transform chain over a whole column."""
+    for t in transforms:
+        if t.kind == "trim":
+            values = values.str.strip()
+        elif t.kind == "lower":
+            values = values.str.lower()
+        elif t.kind == "upper":
+            values = values.str.upper()
+        elif t.kind == "collapse_spaces":
+            values = values.str.replace(r"\s+", " ", regex=True).str.strip()
+        elif t.kind == "regex_replace":
+            values = values.str.replace(t.pattern, t.replacement, regex=True)
+    return values
+
+
+def apply_value_map(values: pd.Series, spec: FieldSpec) -> tuple[pd.Series, pd.Series]:
+    """Map codes to values; returns the mapped column and the mask of unmapped non-blanks."""
+    table = dict(spec.value_map)
+    mapped = values.map(table)
+    blank = values == ""
+    unmapped = mapped.isna() & ~blank
+    fallback = spec.map_default if spec.map_default is not None else ""
+    result = mapped.where(~mapped.isna(), fallback).astype("str")
+    result = result.where(~blank, "")
+    bad = unmapped if spec.map_default is None else pd.Series(False, index=values.index)
+    return result, bad
+
+
+def parse_dates(values: pd.Series, formats: tuple[str, ...]) -> tuple[pd.Series, pd.Series]:
+    """Parse with the declared formats only, first match wins; ISO ``YYYY-MM-DD`` out."""
+    result = pd.Series("", index=values.index, dtype="str")
+    todo = values != ""
+    for fmt in formats:
+        if not todo.any():
+            break
+        parsed = pd.to_datetime(values[todo], format=fmt, errors="coerce")
+        ok = parsed.notna()
+        hit = ok[ok].index
+        result.loc[hit] = parsed[ok].dt.strftime("%Y-%m-%d")
+        todo.loc[hit] = False
+    return result, todo
+
+
+def canonical_emails(values: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Trim, NFC-normalise and lower-case addresses; mask the invalid or non-ASCII ones."""
+    stripped = values.str.strip()
+    if not stripped.map(str.isascii).all():
+        stripped = stripped.map(lambda v: unicodedata.normalize("NFC", v))
+    canon = stripped.str.lower()
+    bad = (canon != "") & ~canon.str.fullmatch(EMAIL_PATTERN)
+    return canon, bad.fillna(True).astype(bool)
+
+
+def render_template(template: str, columns: dict[str, pd.Series], index: pd.Index) -> pd.Series:
+    """Fill ``"{first_name} {last_name}"`` column-wise from already mapped fields."""
+    out = pd.Series("", index=index, dtype="str")
+    for literal, name, _spec, _conv in string.Formatter().parse(template):
+        if literal:
+            out = out + literal
+        if name:
+            out = out + columns[name]
+    return out.str.strip()
+
+
+def not_allowed(values: pd.Series, allowed: tuple[str, ...]) -> pd.Series:
+    """Mask of non-blank values outside the allowed list."""
+    return (values != "") & ~values.isin(list(allowed))
+
+
+def first_true(mask: pd.Series, limit: int) -> np.ndarray:
+    """Positions of the first ``limit`` True values (to build capped problem lists)."""
+    return np.flatnonzero(mask.to_numpy())[:limit]

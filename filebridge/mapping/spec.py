@@ -1,0 +1,144 @@
+"""A mapping as objects: how source columns become canonical fields.
+
+Built from a validated mapping document (``filebridge.config.load_mapping``); the
+JSON Schema has already checked shapes and vocabularies, so this module only
+turns data into frozen values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping as AbcMapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from filebridge.mapping.fields import KEY
+
+FileKind = Literal["snapshot", "delta"]
+UnknownColumns = Literal["ignore", "warn", "reject"]
+EmptyPolicy = Literal["keep", "clear"]
+
+
+@dataclass(frozen=True)
+class Transform:
+    """One step of a field's transform chain."""
+
+    kind: Literal["trim", "lower", "upper", "collapse_spaces", "regex_replace"]
+    pattern: str = ""
+    replacement: str = ""
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """How one canonical field is computed from a source row."""
+
+    name: str
+    source: str | None = None  # CSV header or XML path
+    template: str | None = None
+    value: str | None = None
+    required: bool = False
+    transforms: tuple[Transform, ...] = ()
+    value_map: tuple[tuple[str, str], ...] = ()
+    map_default: str | None = None
+    allowed: tuple[str, ...] = ()
+    date_formats: tuple[str, ...] = ()
+    default: str | None = None
+    empty: EmptyPolicy = "keep"
+
+
+@dataclass(frozen=True)
+class FormatSpec:
+    """How the file is laid out (what ``filebridge.formats`` needs to read it)."""
+
+    type: Literal["csv", "xml"] = "csv"
+    encoding: str = "utf-8"
+    delimiter: str = ","
+    quotechar: str = '"'
+    record_path: str = ""
+    namespaces: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class MappingLimits:
+    """Bounds on what one file may contain."""
+
+    max_file_bytes: int = 2_000_000_000
+    max_field_chars: int = 100_000
+    max_errors: int = 1000
+
+
+@dataclass(frozen=True)
+class Mapping:
+    """A whole import mapping."""
+
+    path: Path
+    format: FormatSpec
+    fields: tuple[FieldSpec, ...]
+    file_kind: FileKind = "snapshot"
+    unknown_columns: UnknownColumns = "warn"
+    limits: MappingLimits = field(default_factory=MappingLimits)
+
+    def field(self, name: str) -> FieldSpec | None:
+        """The spec of field ``name``, or None when the mapping does not map it."""
+        return next((f for f in self.fields if f.name == name), None)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Every mapped canonical field name, the key first."""
+        return tuple(f.name for f in self.fields)
+
+    @property
+    def sources(self) -> tuple[str, ...]:
+        """The source columns (or XML paths) the mapping reads, in order."""
+        seen: dict[str, None] = {}
+        for f in self.fields:
+            if f.source is not None:
+                seen.setdefault(f.source, None)
+        return tuple(seen)
+
+
+def _transform(item: Any) -> Transform:
+    if isinstance(item, str):
+        return Transform(kind=item)  # type: ignore[arg-type]
+    spec = item["regex_replace"]
+    return Transform("regex_replace", spec["pattern"], spec.get("replacement", ""))
+
+
+def _field(name: str, d: AbcMapping[str, Any]) -> FieldSpec:
+    fmt = d.get("date_format", ())
+    return FieldSpec(
+        name=name,
+        source=d.get("column", d.get("path")),
+        template=d.get("template"),
+        value=None if d.get("value") is None else str(d["value"]),
+        required=bool(d.get("required", name == KEY)),
+        transforms=tuple(_transform(t) for t in d.get("transform", ())),
+        value_map=tuple((str(k), str(v)) for k, v in (d.get("map") or {}).items()),
+        map_default=d.get("map_default"),
+        allowed=tuple(str(a) for a in d.get("allowed", ())),
+        date_formats=(fmt,) if isinstance(fmt, str) else tuple(fmt),
+        default=None if d.get("default") is None else str(d["default"]),
+        empty=d.get("empty", "keep"),
+    )
+
+
+def mapping_from_dict(path: Path, data: AbcMapping[str, Any]) -> Mapping:
+    """Build a ``Mapping`` from a schema-validated mapping document."""
+    fmt = data.get("format", {})
+    limits = data.get("limits", {})
+    fields = tuple(_field(name, spec or {}) for name, spec in data["fields"].items())
+    return Mapping(
+        path=path,
+        format=FormatSpec(
+            type=fmt.get("type", "csv"),
+            encoding=fmt.get("encoding", "utf-8"),
+            delimiter=fmt.get("delimiter", ","),
+            quotechar=fmt.get("quotechar", '"'),
+            record_path=fmt.get("record_path", ""),
+            namespaces=tuple((fmt.get("namespaces") or {}).items()),
+        ),
+        fields=fields,
+        file_kind=data.get("file_kind", "snapshot"),
+        unknown_columns=data.get("unknown_columns", "warn"),
+        limits=MappingLimits(**{k: int(v) for k, v in limits.items()}),
+    )

@@ -1,0 +1,76 @@
+"""The value every run returns: what happened, in numbers and problems.
+
+The ledger stores it, ``--json`` prints it, human output renders it and the exit
+code comes from it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+RunState = Literal["planned", "applied", "held", "rejected", "duplicate", "noop", "failed"]
+
+EXIT_OK, EXIT_REJECTED_OR_HELD, EXIT_UNUSABLE, EXIT_UNAVAILABLE = 0, 1, 2, 3
+
+
+class Progress(Protocol):
+    """Where a long run reports how far it is."""
+
+    def update(self, stage: str, done: int, total: int) -> None:
+        """Called at each stage boundary (and within long stages)."""
+
+
+class NullProgress:
+    """Reports nothing (the default in library use)."""
+
+    def update(self, stage: str, done: int, total: int) -> None:
+        """Ignore the update."""
+
+
+@dataclass
+class RunReport:
+    """The outcome of one import run."""
+
+    connection: str
+    file: str
+    mode: Literal["plan", "apply"]
+    state: RunState = "planned"
+    run_id: int | None = None
+    file_id: int | None = None
+    sha256: str = ""
+    rows: int = 0
+    rejected_rows: int = 0
+    counts: dict[str, int] = field(default_factory=dict)
+    plan: dict[str, Any] = field(default_factory=dict)
+    problems: list[dict[str, Any]] = field(default_factory=list)
+    problems_dropped: int = 0
+    warnings: list[dict[str, Any]] = field(default_factory=list)
+    holds: list[dict[str, str]] = field(default_factory=list)
+    reject_file: str | None = None
+    duplicate_of: int | None = None
+    error: dict[str, Any] | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+    state_location: str = ""
+
+    @property
+    def exit_code(self) -> int:
+        """0 ok, 1 rows rejected or held, 2 unusable input."""
+        if self.state in ("rejected", "failed"):
+            return EXIT_UNUSABLE
+        if self.state == "held" or self.rejected_rows:
+            return EXIT_REJECTED_OR_HELD
+        return EXIT_OK
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form with stable keys (documented in README)."""
+        return {
+            "run_id": self.run_id, "connection": self.connection, "file": self.file,
+            "file_id": self.file_id, "sha256": self.sha256, "mode": self.mode,
+            "state": self.state, "exit_code": self.exit_code, "rows": self.rows,
+            "rejected_rows": self.rejected_rows, "counts": self.counts, "plan": self.plan,
+            "problems": self.problems, "problems_dropped": self.problems_dropped,
+            "warnings": self.warnings, "holds": self.holds, "reject_file": self.reject_file,
+            "duplicate_of": self.duplicate_of, "error": self.error, "timings": self.timings,
+            "state_location": self.state_location,
+        }

@@ -1,0 +1,88 @@
+"""The guard: decide whether a plan may apply now or must wait for approval.
+
+Pure and conservative. The cases that hurt users of sync tools are spelled out:
+the first import into an empty LMS is not a mass change; an empty snapshot against
+an empty LMS is a no-op; an empty, truncated or mostly rejected snapshot against a
+non-empty LMS is always held.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from filebridge.plan.model import Plan
+
+Reaction = Literal["hold", "warn"]
+ACTIONS = ("create", "update", "deactivate", "reactivate")
+
+
+@dataclass(frozen=True)
+class Limit:
+    """A threshold for one action: above ``percent`` of managed people or ``count``."""
+
+    percent: float | None = None
+    count: int | None = None
+    reaction: Reaction = "hold"
+
+
+@dataclass(frozen=True)
+class GuardPolicy:
+    """Thresholds of one connection (defaults: deactivations over 5% or 50 hold)."""
+
+    limits: tuple[tuple[str, Limit], ...] = (("deactivate", Limit(5.0, 50, "hold")),)
+    max_rejected_percent: float = 2.0
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> GuardPolicy:
+        """Read a connection's ``thresholds`` block; absent keys keep the safe defaults."""
+        limits = dict(cls().limits)
+        for action in ACTIONS:
+            if action in config:
+                c = config[action]
+                limits[action] = Limit(c.get("percent"), c.get("count"), c.get("reaction", "hold"))
+        rejected = float(config.get("rejected_percent", cls.max_rejected_percent))
+        return cls(tuple(limits.items()), rejected)
+
+
+@dataclass(frozen=True)
+class Hold:
+    """One reason a run is held (or, with reaction warn, only flagged)."""
+
+    code: str
+    message: str
+    reaction: Reaction = "hold"
+
+    def to_dict(self) -> dict[str, str]:
+        """JSON-ready form."""
+        return {"code": self.code, "message": self.message, "reaction": self.reaction}
+
+
+def judge(plan: Plan, managed: int, rows_total: int, rows_rejected: int,
+          policy: GuardPolicy) -> list[Hold]:
+    """Every reason this plan should not apply unattended (empty list: go ahead)."""
+    holds: list[Hold] = []
+    if plan.file_kind == "snapshot" and managed > 0:
+        if rows_total == 0:
+            holds.append(Hold("empty-snapshot", f"the file has no rows but {managed} people are "
+                              "managed by this connection; nobody is deactivated"))
+        elif rows_total and rows_rejected / rows_total * 100 > policy.max_rejected_percent:
+            share = rows_rejected / rows_total * 100
+            holds.append(Hold("too-many-rejected", f"{rows_rejected} of {rows_total} rows "
+                              f"({share:.1f}%) were rejected, more than "
+                              f"{policy.max_rejected_percent:g}%"))
+    counts = plan.counts()
+    for action, limit in policy.limits:
+        n = counts.get(action, 0)
+        if managed == 0 or n == 0:
+            continue  # the first import into an empty LMS is not a mass change
+        over_pct = limit.percent is not None and n / managed * 100 > limit.percent
+        over_count = limit.count is not None and n > limit.count
+        if over_pct or over_count:
+            bound = " or ".join(x for x in (
+                f"{limit.percent:g}% of {managed}" if limit.percent is not None else "",
+                f"{limit.count}" if limit.count is not None else "") if x)
+            holds.append(Hold(f"too-many-{action}", f"{n} {action}s exceed the threshold "
+                              f"({bound})", limit.reaction))
+    return holds

@@ -1,0 +1,134 @@
+"""Whole-file checks that no single row can make: duplicates, managers, manager cycles.
+
+Pure: takes the mapped records and the set of employee ids the LMS already knows,
+marks rejected rows in place and returns the problems found.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+import numpy as np
+import pandas as pd
+
+from filebridge.mapping import KEY, MappedRecords
+from filebridge.problems import Problem
+
+KnownIds = Callable[[Iterable[str]], set[str]]
+
+
+def validate_file(records: MappedRecords, file: str, known_ids: KnownIds) -> None:
+    """Reject duplicate keys and emails, unknown and self managers, and manager cycles."""
+    frame = records.frame
+    _duplicates(records, file, KEY, "duplicate-key", "employee id")
+    if "email" in frame.columns:
+        _duplicates(records, file, "email", "duplicate-email", "work email")
+    if "manager_email" in frame.columns and "manager_id" not in frame.columns:
+        _resolve_manager_emails(records, file)
+    if "manager_id" in frame.columns:
+        _managers(records, file, known_ids)
+
+
+def _reject(records: MappedRecords, positions: np.ndarray, problems: list[Problem]) -> None:
+    records.rejected[positions] = True
+    records.problems.extend(problems)
+
+
+def _duplicates(records: MappedRecords, file: str, column: str, code: str, what: str) -> None:
+    frame = records.frame
+    values = frame[column]
+    live = (values != "") & ~pd.Series(records.rejected, index=frame.index)
+    dup = values.duplicated(keep=False) & live
+    if not dup.any():
+        return
+    lines_by_value = frame.loc[dup].groupby(column)["line"].agg(lambda s: tuple(int(x) for x in s))
+    positions = np.flatnonzero(dup.to_numpy())
+    problems = []
+    for pos in positions:
+        value = str(values.iat[pos])
+        line = int(frame["line"].iat[pos])
+        others = tuple(n for n in lines_by_value[value] if n != line)
+        problems.append(Problem(code, f"{what} {value!r} also on line(s) "
+                                + ", ".join(map(str, others)), file, line, column, value,
+                                related_lines=others))
+    _reject(records, positions, problems)
+
+
+def _resolve_manager_emails(records: MappedRecords, file: str) -> None:
+    """Turn ``manager_email`` into ``manager_id`` using the people in the same file."""
+    frame = records.frame
+    by_email = frame.loc[frame["email"] != ""].drop_duplicates("email").set_index("email")[KEY]
+    resolved = frame["manager_email"].map(by_email)
+    frame["manager_id"] = resolved.fillna("").astype("str")
+    unknown = (frame["manager_email"] != "") & resolved.isna()
+    positions = np.flatnonzero(unknown.to_numpy())
+    problems = [Problem("unknown-manager",
+                        f"manager {frame['manager_email'].iat[p]!r} is not in the file",
+                        file, int(frame["line"].iat[p]), "manager_email",
+                        str(frame["manager_email"].iat[p])) for p in positions]
+    _reject(records, positions, problems)
+
+
+def _managers(records: MappedRecords, file: str, known_ids: KnownIds) -> None:
+    frame = records.frame
+    ids, managers = frame[KEY], frame["manager_id"]
+    live = ~pd.Series(records.rejected, index=frame.index)
+    self_managed = live & (managers != "") & (managers == ids)
+    positions = np.flatnonzero(self_managed.to_numpy())
+    _reject(records, positions, [
+        Problem("self-manager", f"{ids.iat[p]!r} is their own manager", file,
+                int(frame["line"].iat[p]), "manager_id", str(ids.iat[p])) for p in positions])
+    live &= ~self_managed
+    in_file = set(ids[live].tolist())
+    wanted = managers[live & (managers != "")]
+    outside = set(wanted.tolist()) - in_file
+    known = known_ids(outside) if outside else set()
+    unknown = live & (managers != "") & managers.isin(list(outside - known))
+    positions = np.flatnonzero(unknown.to_numpy())
+    _reject(records, positions, [
+        Problem("unknown-manager", f"manager {managers.iat[p]!r} is neither in the file nor "
+                "in the LMS", file, int(frame["line"].iat[p]), "manager_id",
+                str(managers.iat[p])) for p in positions])
+    _cycles(records, file, live & ~unknown)
+
+
+def _cycles(records: MappedRecords, file: str, live: pd.Series) -> None:
+    """Find manager cycles by pruning people nobody reports to, then name each chain."""
+    frame = records.frame.loc[live]
+    if frame.empty:
+        return
+    index = pd.Index(frame[KEY])
+    target = index.get_indexer(frame["manager_id"])  # -1: no manager in the file
+    alive = np.ones(len(index), dtype=bool)
+    # In a graph where each person has at most one manager, exactly the people on a
+    # cycle survive repeated removal of people with no reports; one pass per org level.
+    while True:
+        edges = target[alive & (target >= 0)]
+        indegree = np.bincount(edges, minlength=len(index))
+        drop = alive & (indegree == 0)
+        if not drop.any():
+            break
+        alive &= ~drop
+    on_cycle = np.flatnonzero(alive)
+    if not len(on_cycle):
+        return
+    lines = frame["line"].to_numpy()
+    positions_in_frame = np.flatnonzero(live.to_numpy())
+    seen: set[int] = set()
+    problems = []
+    for start in on_cycle:
+        if start in seen:
+            continue
+        chain = [start]
+        node = target[start]
+        while node != start:
+            chain.append(node)
+            node = target[node]
+        seen.update(chain)
+        names = " → ".join([index[i] for i in chain] + [index[start]])
+        related = tuple(int(lines[i]) for i in chain)
+        for i in chain:
+            problems.append(Problem("manager-cycle", f"manager cycle {names}", file,
+                                    int(lines[i]), "manager_id", str(index[i]),
+                                    related_lines=related))
+    _reject(records, positions_in_frame[on_cycle], problems)
