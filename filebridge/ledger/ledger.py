@@ -1,0 +1,248 @@
+"""The ledger: every file received and every run, with its state, plan and report.
+
+It lives in the same database as the built-in store so that a run's "applied" mark
+commits in the same transaction as the LMS changes it caused: pass that
+transaction as ``tx`` to ``finish_run`` and ``set_file_state``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from filebridge.database import location, migrate, reading
+from filebridge.ledger.errors import InvalidState, UnknownFile, UnknownRun
+from filebridge.ledger.schema import (
+    COMPONENT,
+    FILE_STATES,
+    MIGRATIONS,
+    RUN_KINDS,
+    RUN_MODES,
+    RUN_STATES,
+    files,
+    runs,
+)
+
+
+@dataclass(frozen=True)
+class FileRecord:
+    """One received file. ``duplicate_of`` names an applied file with the same content."""
+
+    id: int
+    connection: str
+    name: str
+    sha256: str
+    size: int
+    spool_path: str
+    received_at: datetime
+    state: str
+    export_time: datetime | None = None
+    duplicate_of: int | None = None
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One run. ``report`` is None in listings unless asked for (it holds the whole plan)."""
+
+    id: int
+    connection: str
+    kind: str
+    file_id: int | None
+    mode: str
+    state: str
+    holder: str
+    started_at: datetime
+    finished_at: datetime | None
+    counts: dict[str, Any]
+    report: dict[str, Any] | None
+    error: dict[str, Any] | None
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, set | frozenset | tuple):
+        return list(value)
+    if hasattr(value, "item"):  # numpy and pandas scalars
+        return value.item()
+    raise TypeError(f"cannot store {type(value).__name__} in the ledger")
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, default=_json_value)
+
+
+def _check(what: str, value: str, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise InvalidState(what, value, allowed)
+
+
+def current_holder() -> str:
+    """``host:pid`` of this process, as stored in ``runs.holder``."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _gone(holder: str) -> bool:
+    # Only a process on this host can be checked; a run held elsewhere stays running.
+    host, _, pid = holder.rpartition(":")
+    if not holder or not pid.isdigit():
+        return True
+    if host != socket.gethostname():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return int(pid) == os.getpid()
+
+
+class Ledger:
+    """Files and runs of every connection, in the state database."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.location = location(engine)
+
+    def migrate(self) -> list[str]:
+        """Create or upgrade the ledger's tables; returns the migrations applied now."""
+        return migrate(self.engine, COMPONENT, MIGRATIONS)
+
+    @contextmanager
+    def _writing(self, tx: Connection | None) -> Iterator[Connection]:
+        if tx is not None:
+            yield tx
+        else:
+            with self.engine.begin() as own:
+                yield own
+
+    # -- files -----------------------------------------------------------------
+
+    def record_file(self, connection: str, name: str, sha256: str, size: int,
+                    spool_path: str, now: datetime) -> FileRecord:
+        """Record a received file; ``duplicate_of`` is set when its content was applied before."""
+        with self.engine.begin() as tx:
+            duplicate_of = tx.scalar(sa.select(sa.func.min(files.c.id)).where(
+                files.c.connection == connection, files.c.sha256 == sha256,
+                files.c.state == "applied"))
+            file_id = tx.scalar(files.insert().values(
+                connection=connection, name=name, sha256=sha256, size=size,
+                spool_path=spool_path, received_at=now, state="received",
+                duplicate_of=duplicate_of).returning(files.c.id))
+        return self.get_file(int(file_id))
+
+    def find_applied(self, connection: str, sha256: str) -> FileRecord | None:
+        """The first applied file of ``connection`` with this content, if any."""
+        with reading(self.engine) as conn:
+            row = conn.execute(sa.select(files).where(
+                files.c.connection == connection, files.c.sha256 == sha256,
+                files.c.state == "applied").order_by(files.c.id).limit(1)).first()
+        return FileRecord(**row._mapping) if row else None
+
+    def get_file(self, file_id: int) -> FileRecord:
+        """The file with this id; ``UnknownFile`` if there is none."""
+        with reading(self.engine) as conn:
+            row = conn.execute(sa.select(files).where(files.c.id == file_id)).first()
+        if row is None:
+            raise UnknownFile(file_id, self.location)
+        return FileRecord(**row._mapping)
+
+    def set_file_state(self, file_id: int, state: str, tx: Connection | None = None) -> None:
+        """Move a file to ``state``, inside ``tx`` when given."""
+        _check("file state", state, FILE_STATES)
+        with self._writing(tx) as conn:
+            found = conn.execute(files.update().where(files.c.id == file_id)
+                                 .values(state=state)).rowcount
+        if not found:
+            raise UnknownFile(file_id, self.location)
+
+    def files(self, connection: str | None = None, limit: int = 50) -> list[FileRecord]:
+        """Files newest first, optionally of one connection."""
+        stmt = sa.select(files).order_by(files.c.id.desc()).limit(limit)
+        if connection is not None:
+            stmt = stmt.where(files.c.connection == connection)
+        with reading(self.engine) as conn:
+            return [FileRecord(**r._mapping) for r in conn.execute(stmt)]
+
+    # -- runs ------------------------------------------------------------------
+
+    def start_run(self, connection: str, kind: str, mode: str, file_id: int | None,
+                  now: datetime) -> int:
+        """Record a run as ``running`` and return its id."""
+        _check("run kind", kind, RUN_KINDS)
+        _check("run mode", mode, RUN_MODES)
+        with self.engine.begin() as tx:
+            run_id = tx.scalar(runs.insert().values(
+                connection=connection, kind=kind, mode=mode, file_id=file_id,
+                state="running", holder=current_holder(), started_at=now,
+                counts="{}").returning(runs.c.id))
+        return int(run_id)
+
+    def finish_run(self, run_id: int, state: str, counts: dict[str, Any],
+                   report: dict[str, Any], error: dict[str, Any] | None, now: datetime,
+                   tx: Connection | None = None) -> None:
+        """Record how a run ended, inside ``tx`` when given (atomic with the LMS changes)."""
+        _check("run state", state, RUN_STATES)
+        values = {"state": state, "finished_at": now, "counts": _dumps(counts),
+                  "report": _dumps(report), "error": None if error is None else _dumps(error)}
+        with self._writing(tx) as conn:
+            found = conn.execute(runs.update().where(runs.c.id == run_id).values(values)).rowcount
+        if not found:
+            raise UnknownRun(run_id, self.location)
+
+    def get_run(self, run_id: int) -> RunRecord:
+        """The run with this id, report included; ``UnknownRun`` if there is none."""
+        with reading(self.engine) as conn:
+            row = conn.execute(sa.select(runs).where(runs.c.id == run_id)).first()
+        if row is None:
+            raise UnknownRun(run_id, self.location)
+        return self._run(row._mapping, with_report=True)
+
+    def runs(self, connection: str | None = None, limit: int = 50, *,
+             with_report: bool = False) -> list[RunRecord]:
+        """Runs newest first, optionally of one connection; reports only if asked for."""
+        columns = [c for c in runs.c if with_report or c.name != "report"]
+        stmt = sa.select(*columns).order_by(runs.c.id.desc()).limit(limit)
+        if connection is not None:
+            stmt = stmt.where(runs.c.connection == connection)
+        with reading(self.engine) as conn:
+            return [self._run(r._mapping, with_report) for r in conn.execute(stmt)]
+
+    @staticmethod
+    def _run(row: Any, with_report: bool) -> RunRecord:
+        def load(text: str | None) -> Any:
+            return None if text is None else json.loads(text)
+
+        values = dict(row)
+        values["counts"] = load(values["counts"]) or {}
+        values["report"] = load(values.get("report")) if with_report else None
+        values["error"] = load(values["error"])
+        return RunRecord(**values)
+
+    def recover(self, now: datetime) -> list[int]:
+        """Mark runs whose process died (left ``running``) as ``failed``; returns their ids.
+
+        Called at start-up. A run whose holder is still alive on this host, or runs
+        on another host, is left alone.
+        """
+        with self.engine.begin() as tx:
+            stale = [r.id for r in tx.execute(sa.select(runs.c.id, runs.c.holder)
+                                              .where(runs.c.state == "running"))
+                     if _gone(r.holder)]
+            if stale:
+                tx.execute(runs.update().where(runs.c.id.in_(stale)).values(
+                    state="failed", finished_at=now, error=_dumps({"code": "interrupted"})))
+        return stale

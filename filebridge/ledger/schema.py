@@ -1,0 +1,93 @@
+"""Tables of the ledger (portable SQLAlchemy Core) and their migrations.
+
+The ``Table`` objects describe the current schema. Migration ``0001`` creates them;
+when a later migration changes a table, freeze ``0001`` as the DDL it ran then.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from filebridge.database import Migration
+
+COMPONENT = "ledger"
+
+FILE_STATES = ("received", "planned", "held", "applied", "rejected", "duplicate")
+RUN_KINDS = ("import", "export", "replay", "approve", "undo")
+RUN_MODES = ("plan", "apply")
+RUN_STATES = ("running", "planned", "held", "applied", "rejected", "failed", "noop", "discarded")
+
+
+def _one_of(column: str, values: tuple[str, ...], name: str) -> sa.CheckConstraint:
+    quoted = ", ".join(f"'{v}'" for v in values)  # constants from this module, never data
+    return sa.CheckConstraint(f"{column} IN ({quoted})", name=name)
+
+
+metadata = sa.MetaData()
+
+files = sa.Table(
+    "files",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("connection", sa.String(200), nullable=False),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("sha256", sa.String(64), nullable=False),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("spool_path", sa.Text, nullable=False),
+    sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    # The export's own date when the file carries one: staleness uses it, not mtimes.
+    sa.Column("export_time", sa.DateTime(timezone=True), nullable=True),
+    # The applied file with the same content at the time this one was received.
+    sa.Column("duplicate_of", sa.Integer, sa.ForeignKey("files.id"), nullable=True),
+    sa.Index("ix_files_connection_sha256", "connection", "sha256"),
+    _one_of("state", FILE_STATES, "ck_files_state"),
+)
+
+runs = sa.Table(
+    "runs",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("connection", sa.String(200), nullable=False, index=True),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("file_id", sa.Integer, sa.ForeignKey("files.id"), nullable=True),
+    sa.Column("mode", sa.String(8), nullable=False),
+    sa.Column("state", sa.String(16), nullable=False, index=True),
+    # host:pid of the process running it, so start-up recovery only fails runs
+    # whose process is really gone (a CLI start must not fail the daemon's run).
+    sa.Column("holder", sa.String(300), nullable=False, server_default=""),
+    sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("counts", sa.Text, nullable=False, server_default="{}"),
+    sa.Column("report", sa.Text, nullable=True),
+    sa.Column("error", sa.Text, nullable=True),
+    _one_of("kind", RUN_KINDS, "ck_runs_kind"),
+    _one_of("mode", RUN_MODES, "ck_runs_mode"),
+    _one_of("state", RUN_STATES, "ck_runs_state"),
+)
+
+watermarks = sa.Table(
+    "watermarks",
+    metadata,
+    sa.Column("connection", sa.String(200), primary_key=True),
+    sa.Column("name", sa.String(100), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+locks = sa.Table(
+    "locks",
+    metadata,
+    sa.Column("connection", sa.String(200), primary_key=True),
+    sa.Column("holder", sa.String(300), nullable=False),
+    sa.Column("acquired_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("heartbeat_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+
+def _create_tables(conn: Connection) -> None:
+    metadata.create_all(conn)
+
+
+MIGRATIONS: tuple[Migration, ...] = (("0001_create_tables", _create_tables),)

@@ -1,0 +1,108 @@
+"""SIGKILL a real process in the middle of an apply: the store is exactly before or after.
+
+RELIABILITY.md point 1 and CATALOGUE.md item 30. The seed is printed on failure;
+rerun one with ``FILEBRIDGE_CRASH_SEED=<seed>``.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from filebridge.database import open_engine
+from filebridge.ledger import Ledger
+from filebridge.lms import SqlStore
+from tests.lms.contract import NOW
+from tests.lms.crash_child import big_plan
+from tests.lms.plans import person, plan
+
+ROOT = Path(__file__).resolve().parents[2]
+ROWS = 50_000
+ROUNDS = 4
+
+
+def _fresh(folder: Path) -> tuple[str, int]:
+    """A state database with two people and a running run; returns its URL and run id."""
+    url = f"sqlite:///{folder / 'state.db'}"
+    engine = open_engine(url)
+    store, ledger = SqlStore(engine), Ledger(engine)
+    store.migrate()
+    ledger.migrate()
+    with engine.begin() as tx:
+        store.apply(tx, plan(new=[person("old1", email="o1@x"), person("old2")]), None, NOW)
+    run_id = ledger.start_run("acme", "import", "apply", None, NOW)
+    engine.dispose()
+    return url, run_id
+
+
+def _clean_run(folder: Path) -> tuple[list[tuple], float]:
+    """The dump after one uninterrupted apply, and how long the transaction took."""
+    url, run_id = _fresh(folder)
+    engine = open_engine(url)
+    the_plan = big_plan(ROWS)
+    started = time.monotonic()
+    with engine.begin() as tx:
+        SqlStore(engine).apply(tx, the_plan, run_id, NOW)
+    seconds = time.monotonic() - started
+    dump = SqlStore(engine).dump()
+    engine.dispose()
+    return dump, seconds
+
+
+@pytest.mark.slow
+def test_sigkill_mid_apply_leaves_before_or_after(tmp_path: Path) -> None:
+    seed = int(os.environ.get("FILEBRIDGE_CRASH_SEED", random.randrange(2**32)))
+    rng = random.Random(seed)
+    after, apply_seconds = _clean_run(tmp_path / "clean")
+    outcomes = []
+    for round_no in range(ROUNDS):
+        url, run_id = _fresh(tmp_path / f"round{round_no}")
+        engine = open_engine(url)
+        before = SqlStore(engine).dump()
+        child = subprocess.Popen(
+            [sys.executable, str(ROOT / "tests/lms/crash_child.py"), url, str(ROWS), str(run_id)],
+            stdout=subprocess.PIPE,
+            text=True,
+            cwd=ROOT,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )
+        assert child.stdout is not None
+        assert child.stdout.readline().strip() == "begun", f"seed={seed}"
+        # Mostly inside the transaction, sometimes just after the commit.
+        delay = rng.uniform(0, apply_seconds * 1.15)
+        time.sleep(delay)
+        child.send_signal(signal.SIGKILL)
+        child.wait(30)
+        committed = "committed" in child.stdout.read()
+        context = f"seed={seed} round={round_no} delay={delay:.3f}s committed={committed}"
+
+        store, ledger = SqlStore(engine), Ledger(engine)
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA integrity_check").scalar() == "ok", context
+        now = store.dump()
+        assert now in (before, after), context
+        ledger.recover(NOW)
+        state = ledger.get_run(run_id).state
+        # The ledger's mark and the LMS changes are one transaction: they agree.
+        assert (state == "applied") == (now == after), context
+        if now == before:
+            assert state == "failed" and ledger.get_run(run_id).error == {"code": "interrupted"}
+            retry = ledger.start_run("acme", "import", "apply", None, NOW)
+            with engine.begin() as tx:
+                store.apply(tx, big_plan(ROWS), retry, NOW)
+                ledger.finish_run(retry, "applied", {}, {}, None, NOW, tx=tx)
+            assert store.dump() == after, context
+        with engine.connect() as conn:
+            rows = conn.execute(sa.text("SELECT count(*) FROM changes")).scalar()
+        assert rows == 2 + ROWS + 2, context  # journal: 2 setup + creates + update + leaver
+        outcomes.append(now == before)
+        engine.dispose()
+    print(f"seed={seed} killed-before-commit={outcomes}")

@@ -1,0 +1,187 @@
+"""The built-in SQL store on a real SQLite file: the contract plus what only SQL promises."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from filebridge.database import DatabaseUnavailable, applied_migrations, open_engine
+from filebridge.ledger import Ledger
+from filebridge.lms import SqlStore, StalePlan
+from filebridge.lms.schema import changes
+from tests.lms.contract import NOW, StoreContract
+from tests.lms.plans import person, plan
+
+
+class TestSqlStoreSqlite(StoreContract):
+    """``SqlStore`` over SQLite keeps the store contract."""
+
+    @pytest.fixture
+    def store(self, engine: Engine) -> SqlStore:
+        return SqlStore(engine)
+
+    @pytest.fixture
+    def transaction(self, engine: Engine) -> Callable[[], AbstractContextManager[Any]]:
+        return engine.begin
+
+
+def _apply(engine: Engine, p: Any, run_id: int | None = 1) -> dict[str, int]:
+    with engine.begin() as tx:
+        return SqlStore(engine).apply(tx, p, run_id, NOW)
+
+
+def test_migrations_are_recorded_and_idempotent(engine: Engine) -> None:
+    store = SqlStore(engine)
+    assert store.migrate() == []
+    assert applied_migrations(engine, "lms") == ["0001_create_tables"]
+    assert applied_migrations(engine, "ledger") == ["0001_create_tables"]
+
+
+def test_journal_has_one_row_per_person_or_changed_field(engine: Engine) -> None:
+    _apply(engine, plan(new=[person("1", email="a@x"), person("2")]), run_id=7)
+    _apply(
+        engine,
+        plan(changed=[("1", "email", "a@x", "b@x"), ("1", "first_name", "", "Al")], leavers=["2"]),
+        run_id=8,
+    )
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(
+                changes.c.run_id,
+                changes.c.employee_id,
+                changes.c.action,
+                changes.c.field,
+                changes.c.old,
+                changes.c.new,
+            ).order_by(changes.c.id)
+        ).all()
+    assert [tuple(r) for r in rows] == [
+        (7, "1", "create", None, None, None),
+        (7, "2", "create", None, None, None),
+        (8, "1", "update", "email", "a@x", "b@x"),
+        (8, "1", "update", "first_name", "", "Al"),
+        (8, "2", "deactivate", None, None, None),
+    ]
+
+
+def test_departments_and_job_titles_are_recorded_once(engine: Engine) -> None:
+    store = SqlStore(engine)
+    counts = _apply(
+        engine,
+        plan(
+            new=[
+                person(
+                    "1",
+                    department_code="D1",
+                    department="Sales",
+                    parent_department_code="D0",
+                    job_title="Rep",
+                ),
+                person("2", department_code="D1", department="Sales", job_title="Rep"),
+                person("3", department_code="D2", department="HR", job_title=""),
+            ]
+        ),
+    )
+    assert (counts["departments_created"], counts["job_titles_created"]) == (2, 1)
+    counts = _apply(
+        engine, plan(changed=[("3", "department_code", "D2", "D3"), ("3", "job_title", "", "Rep")])
+    )
+    assert (counts["departments_created"], counts["job_titles_created"]) == (1, 0)
+    org = [r for r in store.dump() if r[0] in ("department", "job_title")]
+    assert org == [
+        ("department", "D1", "Sales", "D0"),
+        ("department", "D2", "HR", ""),
+        ("department", "D3", "HR", ""),
+        ("job_title", "Rep"),
+    ]
+
+
+def test_departments_keyed_by_name_without_code(engine: Engine) -> None:
+    fields = ("employee_id", "email", "department")
+    _apply(engine, plan(new=[{"employee_id": "1", "department": "Sales"}], fields=fields))
+    assert [r for r in SqlStore(engine).dump() if r[0] == "department"] == [
+        ("department", "Sales", "Sales", "")
+    ]
+
+
+def test_dump_ignores_ids_timestamps_and_order_of_work(tmp_path: Any) -> None:
+    dumps = []
+    for name, order in (("a", [0, 1, 2]), ("b", [2, 0, 1])):
+        engine = open_engine(f"sqlite:///{tmp_path / name / 'db.sqlite'}")
+        SqlStore(engine).migrate()
+        people = [person("1", custom_cost_center="C"), person("2", job_title="T"), person("3")]
+        for i in order:
+            _apply(engine, plan(new=[people[i]], fps=[i]))
+        _apply(engine, plan(leavers=["3"]))
+        dumps.append(SqlStore(engine).dump())
+        engine.dispose()
+    assert dumps[0] == dumps[1]
+    assert ("attribute", "acme", "1", "cost_center", "C") in dumps[0]
+
+
+def test_apply_and_finish_run_commit_together_or_not_at_all(engine: Engine) -> None:
+    store, ledger = SqlStore(engine), Ledger(engine)
+    run_id = ledger.start_run("acme", "import", "apply", None, NOW)
+    before = store.dump()
+    with pytest.raises(RuntimeError), engine.begin() as tx:
+        store.apply(tx, plan(new=[person(str(i)) for i in range(100)]), run_id, NOW)
+        ledger.finish_run(run_id, "applied", {"create": 100}, {"plan": {}}, None, NOW, tx=tx)
+        raise RuntimeError("crash between apply and commit")
+    assert store.dump() == before
+    assert ledger.get_run(run_id).state == "running"
+    with engine.begin() as tx:
+        store.apply(tx, plan(new=[person(str(i)) for i in range(100)]), run_id, NOW)
+        ledger.finish_run(run_id, "applied", {"create": 100}, {"plan": {}}, None, NOW, tx=tx)
+    assert len(store.snapshot("acme")) == 100
+    assert ledger.get_run(run_id).state == "applied"
+
+
+def test_second_writer_fails_fast_while_first_holds_the_lock(
+    state_url: str, engine: Engine
+) -> None:
+    other = open_engine(state_url, busy_timeout_ms=200)
+    with engine.begin() as tx:
+        SqlStore(engine).apply(tx, plan(new=[person("1")]), 1, NOW)
+        started = time.monotonic()
+        with pytest.raises(DatabaseUnavailable) as caught:
+            _apply(other, plan(new=[person("1")]), 2)
+        assert time.monotonic() - started < 2
+        # Readers are not blocked by the writer (WAL) and see the last commit only.
+        assert SqlStore(other).snapshot("acme").empty
+    assert caught.value.url == state_url and "locked" in caught.value.reason
+    assert SqlStore(other).snapshot("acme")["employee_id"].tolist() == ["1"]
+    other.dispose()
+
+
+def test_second_writer_waits_then_sees_the_first_writers_work(
+    state_url: str, engine: Engine
+) -> None:
+    other = open_engine(state_url, busy_timeout_ms=5000)
+    holding = threading.Event()
+    outcome: list[BaseException | dict[str, int]] = []
+
+    def second() -> None:
+        holding.wait()
+        try:
+            outcome.append(_apply(other, plan(new=[person("1")]), 2))
+        except BaseException as error:  # noqa: BLE001 - handed to the main thread
+            outcome.append(error)
+
+    worker = threading.Thread(target=second)
+    worker.start()
+    with engine.begin() as tx:
+        SqlStore(engine).apply(tx, plan(new=[person("1")]), 1, NOW)
+        holding.set()
+        time.sleep(0.3)
+    worker.join(10)
+    # The second plan was made before the first committed: it must not half-apply.
+    assert len(outcome) == 1 and isinstance(outcome[0], StalePlan)
+    assert len(SqlStore(other).snapshot("acme")) == 1
+    other.dispose()
