@@ -19,6 +19,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
 from filebridge.database import execute_many, fetch_raw, gc_paused, location, migrate, reading
+from filebridge.failpoints import failpoint
 from filebridge.lms.errors import InvalidFieldName, StalePlan
 from filebridge.lms.schema import (
     COMPONENT,
@@ -210,6 +211,7 @@ class SqlStore:
         _check_fields(plan.updates["field"].unique().tolist())
         with gc_paused():
             counts = {"create": self._create(tx, plan, fields, run_id, now)}
+        failpoint("mid-apply")
         counts["update"], counts["fields_updated"] = self._update(tx, plan, run_id, now)
         counts["deactivate"] = self._set_active(tx, plan, False, run_id, now)
         counts["reactivate"] = self._set_active(tx, plan, True, run_id, now)

@@ -7,6 +7,7 @@ turns data into frozen values.
 
 from __future__ import annotations
 
+import fnmatch
 from collections.abc import Mapping as AbcMapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -77,6 +78,13 @@ class Mapping:
     file_kind: FileKind = "snapshot"
     unknown_columns: UnknownColumns = "warn"
     limits: MappingLimits = field(default_factory=MappingLimits)
+    delta_files: str | None = None  # glob: files whose name matches are read as deltas
+
+    def kind_of(self, file_name: str) -> FileKind:
+        """Snapshot or delta for this file (``delta_files`` overrides ``file_kind``)."""
+        if self.delta_files and fnmatch.fnmatchcase(file_name, self.delta_files):
+            return "delta"
+        return self.file_kind
 
     def field(self, name: str) -> FieldSpec | None:
         """The spec of field ``name``, or None when the mapping does not map it."""
@@ -86,6 +94,10 @@ class Mapping:
     def names(self) -> tuple[str, ...]:
         """Every mapped canonical field name, the key first."""
         return tuple(f.name for f in self.fields)
+
+    def column_names(self) -> dict[str, str]:
+        """Canonical field → the source column (or XML path) it is read from."""
+        return {f.name: f.source for f in self.fields if f.source is not None}
 
     @property
     def sources(self) -> tuple[str, ...]:
@@ -140,5 +152,6 @@ def mapping_from_dict(path: Path, data: AbcMapping[str, Any]) -> Mapping:
         fields=fields,
         file_kind=data.get("file_kind", "snapshot"),
         unknown_columns=data.get("unknown_columns", "warn"),
+        delta_files=data.get("delta_files"),
         limits=MappingLimits(**{k: int(v) for k, v in limits.items()}),
     )

@@ -6,7 +6,7 @@ marks rejected rows in place and returns the problems found.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 
 import numpy as np
 import pandas as pd
@@ -17,16 +17,28 @@ from filebridge.problems import Problem
 KnownIds = Callable[[Iterable[str]], set[str]]
 
 
-def validate_file(records: MappedRecords, file: str, known_ids: KnownIds) -> None:
-    """Reject duplicate keys and emails, unknown and self managers, and manager cycles."""
+def validate_file(records: MappedRecords, file: str, known_ids: KnownIds,
+                  columns: Mapping[str, str] | None = None) -> None:
+    """Reject duplicate keys and emails, unknown and self managers, and manager cycles.
+
+    ``columns`` maps canonical fields to the source columns named in problems.
+    """
     frame = records.frame
-    _duplicates(records, file, KEY, "duplicate-key", "employee id")
+    names = _Names(columns or {})
+    _duplicates(records, file, KEY, "duplicate-key", "employee id", names)
     if "email" in frame.columns:
-        _duplicates(records, file, "email", "duplicate-email", "work email")
+        _duplicates(records, file, "email", "duplicate-email", "work email", names)
     if "manager_email" in frame.columns and "manager_id" not in frame.columns:
-        _resolve_manager_emails(records, file)
+        _resolve_manager_emails(records, file, names)
     if "manager_id" in frame.columns:
-        _managers(records, file, known_ids)
+        _managers(records, file, known_ids, names)
+
+
+class _Names(dict):
+    """Source column for a canonical field, the field itself when unmapped."""
+
+    def __missing__(self, key: str) -> str:
+        return key
 
 
 def _reject(records: MappedRecords, positions: np.ndarray, problems: list[Problem]) -> None:
@@ -34,7 +46,8 @@ def _reject(records: MappedRecords, positions: np.ndarray, problems: list[Proble
     records.problems.extend(problems)
 
 
-def _duplicates(records: MappedRecords, file: str, column: str, code: str, what: str) -> None:
+def _duplicates(records: MappedRecords, file: str, column: str, code: str, what: str,
+                names: _Names) -> None:
     frame = records.frame
     values = frame[column]
     live = (values != "") & ~pd.Series(records.rejected, index=frame.index)
@@ -49,12 +62,12 @@ def _duplicates(records: MappedRecords, file: str, column: str, code: str, what:
         line = int(frame["line"].iat[pos])
         others = tuple(n for n in lines_by_value[value] if n != line)
         problems.append(Problem(code, f"{what} {value!r} also on line(s) "
-                                + ", ".join(map(str, others)), file, line, column, value,
+                                + ", ".join(map(str, others)), file, line, names[column], value,
                                 related_lines=others))
     _reject(records, positions, problems)
 
 
-def _resolve_manager_emails(records: MappedRecords, file: str) -> None:
+def _resolve_manager_emails(records: MappedRecords, file: str, names: _Names) -> None:
     """Turn ``manager_email`` into ``manager_id`` using the people in the same file."""
     frame = records.frame
     by_email = frame.loc[frame["email"] != ""].drop_duplicates("email").set_index("email")[KEY]
@@ -64,12 +77,12 @@ def _resolve_manager_emails(records: MappedRecords, file: str) -> None:
     positions = np.flatnonzero(unknown.to_numpy())
     problems = [Problem("unknown-manager",
                         f"manager {frame['manager_email'].iat[p]!r} is not in the file",
-                        file, int(frame["line"].iat[p]), "manager_email",
+                        file, int(frame["line"].iat[p]), names["manager_email"],
                         str(frame["manager_email"].iat[p])) for p in positions]
     _reject(records, positions, problems)
 
 
-def _managers(records: MappedRecords, file: str, known_ids: KnownIds) -> None:
+def _managers(records: MappedRecords, file: str, known_ids: KnownIds, names: _Names) -> None:
     frame = records.frame
     ids, managers = frame[KEY], frame["manager_id"]
     live = ~pd.Series(records.rejected, index=frame.index)
@@ -77,7 +90,8 @@ def _managers(records: MappedRecords, file: str, known_ids: KnownIds) -> None:
     positions = np.flatnonzero(self_managed.to_numpy())
     _reject(records, positions, [
         Problem("self-manager", f"{ids.iat[p]!r} is their own manager", file,
-                int(frame["line"].iat[p]), "manager_id", str(ids.iat[p])) for p in positions])
+                int(frame["line"].iat[p]), names["manager_id"], str(ids.iat[p]))
+        for p in positions])
     live &= ~self_managed
     in_file = set(ids[live].tolist())
     wanted = managers[live & (managers != "")]
@@ -87,12 +101,12 @@ def _managers(records: MappedRecords, file: str, known_ids: KnownIds) -> None:
     positions = np.flatnonzero(unknown.to_numpy())
     _reject(records, positions, [
         Problem("unknown-manager", f"manager {managers.iat[p]!r} is neither in the file nor "
-                "in the LMS", file, int(frame["line"].iat[p]), "manager_id",
+                "in the LMS", file, int(frame["line"].iat[p]), names["manager_id"],
                 str(managers.iat[p])) for p in positions])
-    _cycles(records, file, live & ~unknown)
+    _cycles(records, file, live & ~unknown, names)
 
 
-def _cycles(records: MappedRecords, file: str, live: pd.Series) -> None:
+def _cycles(records: MappedRecords, file: str, live: pd.Series, names: _Names) -> None:
     """Find manager cycles by pruning people nobody reports to, then name each chain."""
     frame = records.frame.loc[live]
     if frame.empty:
@@ -125,10 +139,10 @@ def _cycles(records: MappedRecords, file: str, live: pd.Series) -> None:
             chain.append(node)
             node = target[node]
         seen.update(chain)
-        names = " → ".join([index[i] for i in chain] + [index[start]])
+        chain_text = " → ".join([index[i] for i in chain] + [index[start]])
         related = tuple(int(lines[i]) for i in chain)
         for i in chain:
-            problems.append(Problem("manager-cycle", f"manager cycle {names}", file,
-                                    int(lines[i]), "manager_id", str(index[i]),
+            problems.append(Problem("manager-cycle", f"manager cycle {chain_text}", file,
+                                    int(lines[i]), names["manager_id"], str(index[i]),
                                     related_lines=related))
     _reject(records, positions_in_frame[on_cycle], problems)

@@ -1,0 +1,69 @@
+"""Options and output shared by every command: --settings, --json, --debug, progress."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any, TextIO
+
+from filebridge.pipeline.context import Context, open_context
+
+DEFAULT_SETTINGS = "settings.yaml"
+
+
+def add_common(parser: argparse.ArgumentParser, *, json_output: bool = True) -> None:
+    """Add the options every command shares."""
+    parser.add_argument("--settings", type=Path,
+                        default=Path(os.environ.get("FILEBRIDGE_SETTINGS", DEFAULT_SETTINGS)),
+                        help="settings file (default: $FILEBRIDGE_SETTINGS or ./settings.yaml)")
+    if json_output:
+        parser.add_argument("--json", action="store_true",
+                            help="print one JSON document with stable keys instead of text")
+    parser.add_argument("--debug", action="store_true",
+                        help="show the full traceback of unexpected errors")
+
+
+def context(args: argparse.Namespace) -> Context:
+    """Open the stores named by ``--settings``."""
+    return open_context(args.settings)
+
+
+def emit_json(data: Any, out: TextIO = sys.stdout) -> None:
+    """Print ``data`` as indented JSON (dates and paths as strings)."""
+    json.dump(data, out, indent=2, default=str, ensure_ascii=False)
+    out.write("\n")
+
+
+def table(rows: list[list[Any]], headers: list[str], out: TextIO = sys.stdout) -> None:
+    """Print a plain aligned text table."""
+    cells = [[str(h) for h in headers], *[["" if c is None else str(c) for c in r] for r in rows]]
+    widths = [min(max(len(r[i]) for r in cells), 60) for i in range(len(headers))]
+    for n, r in enumerate(cells):
+        out.write("  ".join(c[:60].ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
+                  + "\n")
+        if n == 0:
+            out.write("  ".join("-" * w for w in widths) + "\n")
+
+
+class BarProgress:
+    """A progress line on stderr, shown only on a terminal and after two seconds."""
+
+    def __init__(self, stream: TextIO = sys.stderr) -> None:
+        self.stream = stream
+        self.start = time.monotonic()
+        self.shown = False
+
+    def update(self, stage: str, done: int, total: int) -> None:
+        """Redraw the line for ``stage``."""
+        if not self.stream.isatty() or time.monotonic() - self.start < 2:
+            return
+        self.shown = True
+        pct = f" {done * 100 // total:3d}%" if total else ""
+        self.stream.write(f"\r{stage:<8}{pct} [{time.monotonic() - self.start:6.1f}s]")
+        self.stream.flush()
+        if stage == "done":
+            self.stream.write("\n")

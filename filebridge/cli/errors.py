@@ -1,0 +1,32 @@
+"""The one place that turns exceptions into words and exit codes."""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from typing import TextIO
+
+from filebridge.config import ConfigError
+from filebridge.errors import FilebridgeError, Transient
+from filebridge.pipeline.report import EXIT_UNAVAILABLE, EXIT_UNUSABLE
+
+
+def handle_error(exc: BaseException, *, debug: bool, err: TextIO = sys.stderr) -> int:
+    """Print what went wrong and what to do next; return the exit code."""
+    if debug:
+        traceback.print_exception(exc, file=err)
+    if isinstance(exc, ConfigError):
+        for problem in exc.problems:
+            err.write(problem.render() + "\n")
+        err.write("configuration is not usable; fix the lines above "
+                  "(`filebridge check` lists every problem)\n")
+        return EXIT_UNUSABLE
+    if isinstance(exc, FilebridgeError):
+        err.write(f"error: {exc}\n")
+        return EXIT_UNAVAILABLE if isinstance(exc, Transient) else EXIT_UNUSABLE
+    if isinstance(exc, KeyboardInterrupt):
+        err.write("interrupted\n")
+        return 130
+    err.write(f"unexpected error: {type(exc).__name__}: {exc}\n"
+              "run with --debug for the traceback\n")
+    return EXIT_UNUSABLE

@@ -1,0 +1,22 @@
+"""Show what a file would change in the LMS (create, update field by field, deactivate,
+reactivate) without changing anything. Exit 1 when rows are rejected or the run would be held."""
+
+from __future__ import annotations
+
+import argparse
+
+from filebridge.cli.runfile import register_file_command, run_file
+from filebridge.pipeline.importer import RunOptions
+
+NAME = "plan"
+HELP = "preview what a file would change, changing nothing"
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    """Options of ``plan``."""
+    register_file_command(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Plan the file and print the plan."""
+    return run_file(args, RunOptions(mode="plan"))

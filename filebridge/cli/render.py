@@ -1,0 +1,81 @@
+"""Human output for run reports: the plan as tables, problems as file:line lines."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any, TextIO
+
+from filebridge.cli.common import table
+
+MAX_ROWS = 50
+
+
+def _name(row: dict[str, Any]) -> str:
+    return " ".join(x for x in (row.get("first_name"), row.get("last_name")) if x)
+
+
+def render_plan(plan: dict[str, Any], out: TextIO = sys.stdout) -> None:
+    """Creates, field changes, deactivations and reactivations, each as a table."""
+    creates = plan.get("creates", [])
+    if creates:
+        out.write(f"\nCreate ({plan['counts']['create']}):\n")
+        table([[r["employee_id"], _name(r), r.get("email", ""), r.get("line")]
+               for r in creates[:MAX_ROWS]], ["employee_id", "name", "email", "line"], out)
+    updates = plan.get("updates", [])
+    if updates:
+        out.write(f"\nUpdate ({plan['counts']['update']} people, {len(updates)} fields):\n")
+        table([[r["employee_id"], r["field"], r["old"], r["new"], r.get("line")]
+               for r in updates[:MAX_ROWS]], ["employee_id", "field", "old", "new", "line"], out)
+    for key, title in (("deactivations", "Deactivate"), ("reactivations", "Reactivate")):
+        rows = plan.get(key, [])
+        if rows:
+            out.write(f"\n{title} ({len(rows)}):\n")
+            table([[r["employee_id"], r["reason"], r.get("line") or ""] for r in rows[:MAX_ROWS]],
+                  ["employee_id", "reason", "line"], out)
+    shown = max(len(creates), len(updates))
+    if shown > MAX_ROWS or plan.get("truncated"):
+        out.write(f"\n(tables show the first {MAX_ROWS} rows; --json has up to 1000 per list)\n")
+
+
+def render_problems(report: dict[str, Any], out: TextIO = sys.stdout) -> None:
+    """Every rejected row and warning as ``file:line: column: message``."""
+    items = report.get("problems", []) + report.get("warnings", [])
+    if not items:
+        return
+    out.write(f"\nProblems ({len(items)}):\n")
+    for p in items[:200]:
+        where = f"{p['file']}:{p['line']}" if p.get("line") is not None else p["file"]
+        col = f" {p['column']}:" if p.get("column") else ""
+        tag = "warning: " if p.get("severity") == "warning" else ""
+        out.write(f"  {where}:{col} {tag}{p['message']}\n")
+    if report.get("problems_dropped"):
+        out.write(f"  … and {report['problems_dropped']} more (limits.max_errors)\n")
+
+
+def summary_line(report: dict[str, Any]) -> str:
+    """The one line every run ends with."""
+    c = report.get("counts", {})
+    return (f"run {report.get('run_id')} {report['connection']} {report['file']}: "
+            f"{report['state']} — created {c.get('create', 0)}, updated {c.get('update', 0)}, "
+            f"deactivated {c.get('deactivate', 0)}, reactivated {c.get('reactivate', 0)}, "
+            f"unchanged {c.get('unchanged', 0)}, rejected {report.get('rejected_rows', 0)}")
+
+
+def render_report(report: dict[str, Any], out: TextIO = sys.stdout) -> None:
+    """A whole run for people: plan, problems, holds, next steps, summary."""
+    if report["state"] == "duplicate":
+        out.write(f"{report['file']}: same content as file {report['duplicate_of']}, already "
+                  f"applied; nothing to do (replay it with `filebridge replay "
+                  f"{report['duplicate_of']}`)\n")
+        return
+    if report.get("plan"):
+        render_plan(report["plan"], out)
+    render_problems(report, out)
+    for h in report.get("holds", []):
+        out.write(f"\n{h['reaction']}: {h['message']}\n")
+    if report["state"] == "held":
+        out.write(f"held: nothing applied; see `filebridge show {report['run_id']}`, apply with "
+                  f"`filebridge apply {report['connection']} FILE --force`\n")
+    if report.get("reject_file"):
+        out.write(f"\nrejected rows written to {report['reject_file']}\n")
+    out.write("\n" + summary_line(report) + "\n")

@@ -1,0 +1,36 @@
+"""What ``validate``, ``plan`` and ``apply`` share: run one file, print the report."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from filebridge.cli.common import BarProgress, add_common, context, emit_json
+from filebridge.cli.render import render_report
+from filebridge.pipeline.importer import RunOptions, run_import
+
+
+def register_file_command(parser: argparse.ArgumentParser) -> None:
+    """CONNECTION FILE plus the shared options."""
+    parser.add_argument("connection", help="connection name from settings.yaml")
+    parser.add_argument("file", type=Path, help="the HR export file (CSV or XML)")
+    add_common(parser)
+
+
+def run_file(args: argparse.Namespace, options: RunOptions) -> int:
+    """Run one file and print the report (text or --json); return its exit code."""
+    if not args.file.is_file():
+        print(f"error: {args.file}: no such file", file=sys.stderr)
+        return 2
+    ctx = context(args)
+    try:
+        progress = None if args.json else BarProgress()
+        report = run_import(ctx, args.connection, args.file, options, progress).to_dict()
+    finally:
+        ctx.close()
+    if args.json:
+        emit_json(report)
+    else:
+        render_report(report)
+    return int(report["exit_code"])

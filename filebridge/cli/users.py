@@ -1,0 +1,41 @@
+"""List the built-in LMS store's users managed by a connection."""
+
+from __future__ import annotations
+
+import argparse
+
+from filebridge.cli.common import add_common, context, emit_json, table
+
+NAME = "users"
+HELP = "the built-in store's users of a connection"
+COLUMNS = ["employee_id", "email", "first_name", "last_name", "department", "job_title",
+           "manager_id", "active"]
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    """Options of ``users``."""
+    parser.add_argument("connection", help="connection name from settings.yaml")
+    state = parser.add_mutually_exclusive_group()
+    state.add_argument("--active", dest="active", action="store_const", const=True,
+                       help="only active users")
+    state.add_argument("--inactive", dest="active", action="store_const", const=False,
+                       help="only deactivated users")
+    parser.add_argument("--limit", type=int, default=None, help="at most this many")
+    add_common(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Print the users."""
+    ctx = context(args)
+    try:
+        ctx.connection(args.connection)
+        frame = ctx.store.users(args.connection, active=args.active, limit=args.limit)
+    finally:
+        ctx.close()
+    records = frame.astype(object).where(frame.notna(), None).to_dict("records")
+    if args.json:
+        emit_json({"connection": args.connection, "count": len(records), "users": records})
+        return 0
+    table([[r.get(c) for c in COLUMNS] for r in records], COLUMNS)
+    print(f"\n{len(records)} user(s)")
+    return 0

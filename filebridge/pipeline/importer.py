@@ -1,0 +1,239 @@
+"""One import run: file → rows → records → plan → guard → one transaction → report."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Literal
+
+import pandas as pd
+
+from filebridge.config import load_mapping
+from filebridge.failpoints import failpoint
+from filebridge.formats import (
+    CsvDialect,
+    FileRejected,
+    ReadLimits,
+    Table,
+    XmlLayout,
+    read_csv,
+    read_xml,
+)
+from filebridge.mapping import (
+    KEY,
+    MappedRecords,
+    Mapping,
+    MissingColumns,
+    apply_mapping,
+    check_columns,
+    mapping_from_dict,
+)
+from filebridge.pipeline.context import Context
+from filebridge.pipeline.errors import NoImportMapping
+from filebridge.pipeline.rejects import write_rejects
+from filebridge.pipeline.report import NullProgress, Progress, RunReport
+from filebridge.pipeline.spool import sha256_of, spool_copy
+from filebridge.plan import DiffOptions, Plan, diff, validate_file
+from filebridge.plan.guard import GuardPolicy, judge
+from filebridge.plan.model import FileKind
+from filebridge.problems import Problem
+
+Mode = Literal["plan", "apply"]
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How to run: plan only or apply; replay ignores the duplicate check; force passes holds."""
+
+    mode: Mode = "plan"
+    replay: bool = False
+    force: bool = False
+    kind: str = "import"
+    name: str | None = None  # the file's name to record and show (a replay reads the spool)
+    # Asked with the planned report before applying (replay shows the plan first); False
+    # leaves the run planned, nothing applied.
+    confirm: Callable[[RunReport], bool] | None = None
+
+
+def load_import_mapping(ctx: Context, connection: str) -> Mapping:
+    """The connection's import mapping, validated."""
+    path = ctx.connection(connection).import_mapping
+    if path is None:
+        raise NoImportMapping(connection=connection)
+    return mapping_from_dict(path, load_mapping(path).data)
+
+
+def read_table(mapping: Mapping, path: Path, display: str) -> Table:
+    """Read ``path`` with the reader the mapping declares."""
+    fmt, lim = mapping.format, mapping.limits
+    limits = ReadLimits(lim.max_file_bytes, lim.max_field_chars, lim.max_errors)
+    if fmt.type == "xml":
+        layout = XmlLayout(fmt.record_path, mapping.sources, dict(fmt.namespaces))
+        table = read_xml(path, layout, limits)
+    else:
+        table = read_csv(path, CsvDialect(fmt.delimiter, fmt.quotechar, fmt.encoding), limits)
+    table.file = display
+    return table
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.start = self.last = time.perf_counter()
+        self.timings: dict[str, float] = {}
+
+    def lap(self, stage: str) -> None:
+        now = time.perf_counter()
+        self.timings[stage] = round(now - self.last, 3)
+        self.last = now
+
+
+def run_import(ctx: Context, connection: str, path: Path, options: RunOptions,
+               progress: Progress | None = None, now: Callable[[], datetime] | None = None
+               ) -> RunReport:
+    """Plan or apply one file for one connection and record it in the ledger."""
+    progress = progress or NullProgress()
+    clock_now = now or (lambda: datetime.now(UTC))
+    clock = _Clock()
+    mapping = load_import_mapping(ctx, connection)
+    name = options.name or path.name
+    report = RunReport(connection=connection, file=name, mode=options.mode,
+                       state_location=ctx.ledger.location)
+    progress.update("spool", 0, 1)
+    report.sha256, size = sha256_of(path)
+    spooled = spool_copy(path, ctx.spool_dir(connection), report.sha256)
+    record = ctx.ledger.record_file(connection, name, report.sha256, size, str(spooled),
+                                    clock_now())
+    report.file_id = record.id
+    report.run_id = ctx.ledger.start_run(connection, options.kind, options.mode, record.id,
+                                         clock_now())
+    clock.lap("spool")
+    failpoint("after-spool")
+    if record.duplicate_of is not None and not options.replay and options.mode == "apply":
+        report.duplicate_of = record.duplicate_of
+        report.state = "duplicate"
+        return _finish(ctx, report, clock, clock_now, file_state="duplicate")
+    try:
+        table = read_table(mapping, spooled, name)
+        report.warnings = [p.to_dict() for p in check_columns(mapping, table.columns, name)]
+    except FileRejected as exc:
+        report.state = "rejected"
+        report.problems = [p.to_dict() for p in exc.problems]
+        return _finish(ctx, report, clock, clock_now, file_state="rejected")
+    except MissingColumns as exc:
+        report.state = "rejected"
+        report.problems = [Problem(exc.code, str(exc), name, 1).to_dict()]
+        return _finish(ctx, report, clock, clock_now, file_state="rejected")
+    clock.lap("read")
+    progress.update("map", 0, len(table.frame))
+    records = apply_mapping(mapping, table.frame, table.lines, name)
+    validate_file(records, name, ctx.store.existing_employee_ids, mapping.column_names())
+    clock.lap("map")
+    snapshot = ctx.store.snapshot(connection)
+    plan = _plan(ctx, connection, mapping, records, table, mapping.kind_of(name), snapshot)
+    clock.lap("plan")
+    _fill_report(report, table, records, plan)
+    if any(w["severity"] == "error" for w in report.warnings):
+        report.state = "rejected"
+        return _finish(ctx, report, clock, clock_now, file_state="rejected")
+    managed = int(snapshot["active"].sum())
+    holds = judge(plan, managed, table.rows_read, report.rejected_rows,
+                  GuardPolicy.from_config(ctx.connection(connection).thresholds))
+    report.holds = [h.to_dict() for h in holds]
+    report.reject_file = _rejects(ctx, connection, report, table, records)
+    held = any(h.reaction == "hold" for h in holds) and not options.force
+    if options.mode == "plan":
+        report.state = "planned"
+        return _finish(ctx, report, clock, clock_now, file_state="planned")
+    if held:
+        report.state = "held"
+        return _finish(ctx, report, clock, clock_now, file_state="held")
+    if options.confirm is not None and not options.confirm(report):
+        report.state = "planned"
+        return _finish(ctx, report, clock, clock_now, file_state="planned")
+    progress.update("apply", 0, 1)
+    report.state = "applied"
+    report.timings = clock.timings
+    _apply(ctx, report, plan, clock_now())
+    clock.lap("apply")
+    progress.update("done", 1, 1)
+    return report
+
+
+def _plan(ctx: Context, connection: str, mapping: Mapping, records: MappedRecords,
+          table: Table, file_kind: FileKind, snapshot: pd.DataFrame) -> Plan:
+    keep_blank = frozenset(f.name for f in mapping.fields if f.empty == "keep")
+    protected = records.rejected_keys() | _ids_in_unparsed_rows(table, snapshot)
+    options = DiffOptions(file_kind, keep_blank, frozenset(protected))
+
+    def fetch(ids: list[str], fields: list[str]) -> pd.DataFrame:
+        return ctx.store.fetch(connection, ids, fields)
+
+    return diff(connection, records.accepted(), mapping.names, snapshot, fetch, options)
+
+
+def _ids_in_unparsed_rows(table: Table, snapshot: pd.DataFrame) -> set[str]:
+    """Managed ids that appear in rows the reader could not split (never leavers for it)."""
+    raw = [p.value for p in table.problems if p.value]
+    if not raw:
+        return set()
+    tokens = {t.strip().strip('"') for text in raw for t in
+              text.replace(";", ",").replace("|", ",").replace("\t", ",").split(",")}
+    managed = snapshot[KEY]
+    return set(managed[managed.isin(list(tokens))].tolist())
+
+
+def _fill_report(report: RunReport, table: Table, records: MappedRecords, plan: Plan) -> None:
+    problems = sorted([*table.problems, *records.problems.items],
+                      key=lambda p: (p.line or 0, p.column or ""))
+    report.rows = table.rows_read
+    report.rejected_rows = int(records.rejected.sum()) + (table.rows_read - len(table.frame))
+    report.problems = [p.to_dict() for p in problems]
+    report.problems_dropped = records.problems.dropped
+    report.counts = {**plan.counts(), "rejected": report.rejected_rows}
+    report.plan = plan.to_dict()
+
+
+def _rejects(ctx: Context, connection: str, report: RunReport, table: Table,
+             records: MappedRecords) -> str | None:
+    if not report.rejected_rows:
+        return None
+    target = ctx.reports_dir(connection) / f"run-{report.run_id}-rejects.csv"
+    write_rejects(target, table, records, report.problems)
+    return str(target)
+
+
+def _apply(ctx: Context, report: RunReport, plan: Plan, at: datetime) -> None:
+    """Apply the plan and mark the run applied in one transaction when the stores share one."""
+    if ctx.shared_database:
+        with ctx.store_engine.begin() as tx:
+            report.counts.update(ctx.store.apply(tx, plan, report.run_id, at))
+            failpoint("after-lms-changes")
+            ctx.ledger.finish_run(report.run_id, "applied", report.counts, report.to_dict(),
+                                  None, at, tx=tx)
+            ctx.ledger.set_file_state(report.file_id, "applied", tx=tx)
+            failpoint("before-commit")
+        failpoint("after-commit")
+        return
+    # Separate databases cannot share a transaction; the reconcile makes a retry safe.
+    with ctx.store_engine.begin() as tx:
+        report.counts.update(ctx.store.apply(tx, plan, report.run_id, at))
+    ctx.ledger.finish_run(report.run_id, "applied", report.counts, report.to_dict(), None, at)
+    ctx.ledger.set_file_state(report.file_id, "applied")
+
+
+def _finish(ctx: Context, report: RunReport, clock: _Clock,
+            clock_now: Callable[[], datetime], file_state: str) -> RunReport:
+    clock.lap("finish")
+    report.timings = clock.timings
+    run_state = "noop" if report.state == "duplicate" else report.state
+    ctx.ledger.finish_run(report.run_id, run_state, report.counts, report.to_dict(), None,
+                          clock_now())
+    current = ctx.ledger.get_file(report.file_id).state
+    # A plan, a hold or a duplicate never downgrades a file that was already applied.
+    if current != "applied" or file_state == "applied":
+        ctx.ledger.set_file_state(report.file_id, file_state)
+    return report
+
