@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy.engine import Engine
@@ -67,4 +68,7 @@ def open_settings(settings: Settings) -> Context:
     store, ledger = SqlStore(store_engine), Ledger(ledger_engine)
     store.migrate()
     ledger.migrate()
+    # Runs left "running" by a process that died are marked failed (interrupted); their
+    # transaction never committed, so the next run of the file simply applies it.
+    ledger.recover(datetime.now(UTC))
     return Context(settings, store_engine, ledger_engine, store, ledger)

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
+import numpy as np
 import pandas as pd
 
 from filebridge.config import load_mapping
@@ -72,11 +73,19 @@ def read_table(mapping: Mapping, path: Path, display: str) -> Table:
     limits = ReadLimits(lim.max_file_bytes, lim.max_field_chars, lim.max_errors)
     if fmt.type == "xml":
         layout = XmlLayout(fmt.record_path, mapping.sources, dict(fmt.namespaces))
-        table = read_xml(path, layout, limits)
-    else:
-        table = read_csv(path, CsvDialect(fmt.delimiter, fmt.quotechar, fmt.encoding), limits)
-    table.file = display
-    return table
+        return read_xml(path, layout, limits, name=display)
+    dialect = CsvDialect(fmt.delimiter, fmt.quotechar, fmt.encoding)
+    return read_csv(path, dialect, limits, name=display)
+
+
+def map_table(ctx: Context, mapping: Mapping, table: Table) -> MappedRecords:
+    """Map and validate a table; rows the reader flagged (bad cells) are rejected too."""
+    records = apply_mapping(mapping, table.frame, table.lines, table.file)
+    flagged = [p.line for p in table.problems if p.severity == "error" and p.line is not None]
+    if flagged:
+        records.rejected |= np.isin(table.lines, flagged)
+    validate_file(records, table.file, ctx.store.existing_employee_ids, mapping.column_names())
+    return records
 
 
 class _Clock:
@@ -128,8 +137,7 @@ def run_import(ctx: Context, connection: str, path: Path, options: RunOptions,
         return _finish(ctx, report, clock, clock_now, file_state="rejected")
     clock.lap("read")
     progress.update("map", 0, len(table.frame))
-    records = apply_mapping(mapping, table.frame, table.lines, name)
-    validate_file(records, name, ctx.store.existing_employee_ids, mapping.column_names())
+    records = map_table(ctx, mapping, table)
     clock.lap("map")
     snapshot = ctx.store.snapshot(connection)
     plan = _plan(ctx, connection, mapping, records, table, mapping.kind_of(name), snapshot)

@@ -6,11 +6,10 @@ from pathlib import Path
 from typing import Any
 
 from filebridge.formats import FileRejected
-from filebridge.mapping import MissingColumns, apply_mapping, check_columns
+from filebridge.mapping import MissingColumns, check_columns
 from filebridge.pipeline.context import Context
-from filebridge.pipeline.importer import load_import_mapping, read_table
+from filebridge.pipeline.importer import load_import_mapping, map_table, read_table
 from filebridge.pipeline.report import EXIT_OK, EXIT_REJECTED_OR_HELD, EXIT_UNUSABLE
-from filebridge.plan import validate_file
 from filebridge.problems import Problem
 
 
@@ -28,8 +27,7 @@ def validate_path(ctx: Context, connection: str, path: Path) -> dict[str, Any]:
     except MissingColumns as exc:
         return _done(result, [Problem(exc.code, str(exc), path.name, 1).to_dict()],
                      unusable=True)
-    records = apply_mapping(mapping, table.frame, table.lines, path.name)
-    validate_file(records, path.name, ctx.store.existing_employee_ids, mapping.column_names())
+    records = map_table(ctx, mapping, table)
     problems = sorted([*table.problems, *records.problems.items],
                       key=lambda p: (p.line or 0, p.column or ""))
     result["rows"] = table.rows_read
