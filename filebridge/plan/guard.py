@@ -63,6 +63,8 @@ def judge(plan: Plan, managed: int, rows_total: int, rows_rejected: int,
           policy: GuardPolicy) -> list[Hold]:
     """Every reason this plan should not apply unattended (empty list: go ahead)."""
     holds: list[Hold] = []
+    if plan.is_empty():
+        return holds  # nothing would change, so there is nothing to hold
     if plan.file_kind == "snapshot" and managed > 0:
         if rows_total == 0:
             holds.append(Hold("empty-snapshot", f"the file has no rows but {managed} people are "
