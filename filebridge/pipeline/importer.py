@@ -23,6 +23,7 @@ from filebridge.formats import (
     read_csv,
     read_xml,
 )
+from filebridge.ledger.locks import connection_lock
 from filebridge.mapping import (
     KEY,
     MappedRecords,
@@ -57,6 +58,7 @@ class RunOptions:
     # Asked with the planned report before applying (replay shows the plan first); False
     # leaves the run planned, nothing applied.
     confirm: Callable[[RunReport], bool] | None = None
+    lock_wait: float = 0.0  # seconds to wait for another run of the connection to finish
 
 
 def load_import_mapping(ctx: Context, connection: str) -> Mapping:
@@ -102,7 +104,17 @@ class _Clock:
 def run_import(ctx: Context, connection: str, path: Path, options: RunOptions,
                progress: Progress | None = None, now: Callable[[], datetime] | None = None
                ) -> RunReport:
-    """Plan or apply one file for one connection and record it in the ledger."""
+    """Plan or apply one file for one connection and record it in the ledger.
+
+    Holds the connection's lock for the whole run, so a daemon and a manual run (or two
+    daemons on one state store) never plan and apply the same connection at once.
+    """
+    with connection_lock(ctx.ledger_engine, connection, wait_seconds=options.lock_wait):
+        return _run_import(ctx, connection, path, options, progress, now)
+
+
+def _run_import(ctx: Context, connection: str, path: Path, options: RunOptions,
+                progress: Progress | None, now: Callable[[], datetime] | None) -> RunReport:
     progress = progress or NullProgress()
     clock_now = now or (lambda: datetime.now(UTC))
     clock = _Clock()

@@ -100,3 +100,18 @@ def test_kill_at_random_moments(tmp_path):
         run(ws, "apply", "acme", str(first))
         run(ws, "apply", "acme", str(second))
         assert final_state(ws)[0] == expected, f"seed {seed}, attempt {attempt}"
+
+
+def test_two_processes_racing_one_connection_apply_once(tmp_path):
+    settings = write_workspace(tmp_path)
+    procs = [cli(settings, "apply", "acme", str(NIGHT1)) for _ in range(2)]
+    results = [(p.wait(timeout=120), p.stderr.read().decode()) for p in procs]
+    codes = sorted(code for code, _ in results)
+    # One applies (exit 1: night 1 has rejected rows); the other is refused as busy (exit 3)
+    # or, if it started after the first finished, finds a duplicate (exit 0).
+    assert codes in ([1, 3], [0, 1]), results
+    if 3 in codes:
+        assert "is busy" in next(err for code, err in results if code == 3)
+    dump, runs = final_state(settings)
+    assert sum(r.state == "applied" for r in runs) == 1
+    assert len(dump) > 0
