@@ -11,6 +11,7 @@ from filebridge.mapping.columns import (
     apply_transforms,
     apply_value_map,
     canonical_emails,
+    is_in,
     not_allowed,
     parse_dates,
     render_template,
@@ -116,7 +117,7 @@ def _map_field(spec: FieldSpec, values: pd.Series, out: _Collector) -> pd.Series
         out.flag(bad, "not-allowed", column,
                  "{value!r} is not one of " + ", ".join(spec.allowed), values)
     if spec.name == "status":
-        bad = ~values.isin(list(STATUSES)) & (values != "")
+        bad = ~pd.Series(is_in(values, STATUSES), index=values.index) & (values != "")
         out.flag(bad, "invalid-status", column,
                  "status {value!r} must map to active or inactive", values)
     if spec.required:
@@ -137,8 +138,8 @@ def apply_mapping(mapping: Mapping, frame: pd.DataFrame, lines: np.ndarray, file
     for spec in ordered:
         source = _source_values(spec, frame, done)
         done[spec.name] = _map_field(spec, source, out)
-    columns = {name: done[name].to_numpy(dtype=object) for name in mapping.names}
-    result = pd.DataFrame(columns, index=frame.index).astype("str")
+    result = pd.DataFrame({name: done[name].astype("str") for name in mapping.names},
+                          index=frame.index)
     result["line"] = lines
     return MappedRecords(result.reset_index(drop=True), out.rejected, problems)
 

@@ -33,6 +33,7 @@ from filebridge.mapping import (
     check_columns,
     mapping_from_dict,
 )
+from filebridge.mapping.columns import is_in
 from filebridge.pipeline.context import Context
 from filebridge.pipeline.errors import NoImportMapping
 from filebridge.pipeline.rejects import write_rejects
@@ -202,7 +203,7 @@ def _ids_in_unparsed_rows(table: Table, snapshot: pd.DataFrame) -> set[str]:
     tokens = {t.strip().strip('"') for text in raw for t in
               text.replace(";", ",").replace("|", ",").replace("\t", ",").split(",")}
     managed = snapshot[KEY]
-    return set(managed[managed.isin(list(tokens))].tolist())
+    return set(managed[is_in(managed, tokens)].tolist())
 
 
 def _fill_report(report: RunReport, table: Table, records: MappedRecords, plan: Plan) -> None:

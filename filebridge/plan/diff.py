@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from filebridge.mapping import KEY
+from filebridge.mapping.columns import is_in
 from filebridge.plan.model import FileKind, Plan
 
 Fetch = Callable[[Sequence[str], Sequence[str]], pd.DataFrame]
@@ -88,7 +89,7 @@ def _state_rows(rows: pd.DataFrame, reason: str) -> pd.DataFrame:
 
 def _leavers(snapshot: pd.DataFrame, want: pd.DataFrame, options: DiffOptions) -> pd.DataFrame:
     active = snapshot.loc[snapshot["active"].astype(bool), KEY]
-    gone = active[~active.isin(want[KEY]) & ~active.isin(list(options.protected))]
+    gone = active[~is_in(active, want[KEY]) & ~is_in(active, options.protected)]
     return pd.DataFrame({KEY: gone.to_numpy(dtype=object), "reason": "missing from snapshot",
                          "line": None})
 

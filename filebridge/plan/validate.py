@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from filebridge.mapping import KEY, MappedRecords
+from filebridge.mapping.columns import is_in
 from filebridge.problems import Problem
 
 KnownIds = Callable[[Iterable[str]], set[str]]
@@ -97,7 +98,8 @@ def _managers(records: MappedRecords, file: str, known_ids: KnownIds, names: _Na
     wanted = managers[live & (managers != "")]
     outside = set(wanted.tolist()) - in_file
     known = known_ids(outside) if outside else set()
-    unknown = live & (managers != "") & managers.isin(list(outside - known))
+    missing = pd.Series(is_in(managers, outside - known), index=managers.index)
+    unknown = live & (managers != "") & missing
     positions = np.flatnonzero(unknown.to_numpy())
     _reject(records, positions, [
         Problem("unknown-manager", f"manager {managers.iat[p]!r} is neither in the file nor "
