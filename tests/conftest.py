@@ -20,6 +20,19 @@ from pathlib import Path
 
 import paramiko
 import pytest
+from hypothesis import HealthCheck, settings
+
+# Hypothesis profiles: "ci" (default under CI=true: fixed seed-free but bounded, no
+# deadline flakiness on a shared 2-core machine), "dev" (quick local runs) and
+# "deterministic" (derandomized, for bisecting). Choose with HYPOTHESIS_PROFILE=name.
+settings.register_profile("ci", max_examples=100, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("dev", max_examples=30, deadline=None)
+settings.register_profile("deterministic", derandomize=True, max_examples=100, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE",
+                                     "ci" if os.environ.get("CI") else "dev"))
+
 
 SSHD = "/usr/sbin/sshd"
 RSA_PASSPHRASE = "correct horse battery staple"

@@ -32,14 +32,16 @@ def context(args: argparse.Namespace) -> Context:
     return open_context(args.settings)
 
 
-def emit_json(data: Any, out: TextIO = sys.stdout) -> None:
+def emit_json(data: Any, out: TextIO | None = None) -> None:
     """Print ``data`` as indented JSON (dates and paths as strings)."""
+    out = out or sys.stdout  # looked up now, not at import: redirection and capture work
     json.dump(data, out, indent=2, default=str, ensure_ascii=False)
     out.write("\n")
 
 
-def table(rows: list[list[Any]], headers: list[str], out: TextIO = sys.stdout) -> None:
+def table(rows: list[list[Any]], headers: list[str], out: TextIO | None = None) -> None:
     """Print a plain aligned text table."""
+    out = out or sys.stdout
     cells = [[str(h) for h in headers], *[["" if c is None else str(c) for c in r] for r in rows]]
     widths = [min(max(len(r[i]) for r in cells), 60) for i in range(len(headers))]
     for n, r in enumerate(cells):
@@ -52,8 +54,8 @@ def table(rows: list[list[Any]], headers: list[str], out: TextIO = sys.stdout) -
 class BarProgress:
     """A progress line on stderr, shown only on a terminal and after two seconds."""
 
-    def __init__(self, stream: TextIO = sys.stderr) -> None:
-        self.stream = stream
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self.stream = stream or sys.stderr
         self.start = time.monotonic()
         self.shown = False
 

@@ -9,10 +9,12 @@ from typing import TextIO
 from filebridge.config import ConfigError
 from filebridge.errors import FilebridgeError, Transient
 from filebridge.pipeline.report import EXIT_UNAVAILABLE, EXIT_UNUSABLE
+from filebridge.transports.errors import HostKeyRejected
 
 
-def handle_error(exc: BaseException, *, debug: bool, err: TextIO = sys.stderr) -> int:
+def handle_error(exc: BaseException, *, debug: bool, err: TextIO | None = None) -> int:
     """Print what went wrong and what to do next; return the exit code."""
+    err = err or sys.stderr
     if debug:
         traceback.print_exception(exc, file=err)
     if isinstance(exc, ConfigError):
@@ -23,6 +25,9 @@ def handle_error(exc: BaseException, *, debug: bool, err: TextIO = sys.stderr) -
         return EXIT_UNUSABLE
     if isinstance(exc, FilebridgeError):
         err.write(f"error: {exc}\n")
+        if isinstance(exc, HostKeyRejected):
+            err.write("next: check that fingerprint with the server's admin, then pin it with "
+                      "`filebridge trust CONNECTION`\n")
         return EXIT_UNAVAILABLE if isinstance(exc, Transient) else EXIT_UNUSABLE
     if isinstance(exc, KeyboardInterrupt):
         err.write("interrupted\n")

@@ -14,8 +14,9 @@ def _name(row: dict[str, Any]) -> str:
     return " ".join(x for x in (row.get("first_name"), row.get("last_name")) if x)
 
 
-def render_plan(plan: dict[str, Any], out: TextIO = sys.stdout) -> None:
+def render_plan(plan: dict[str, Any], out: TextIO | None = None) -> None:
     """Creates, field changes, deactivations and reactivations, each as a table."""
+    out = out or sys.stdout
     creates = plan.get("creates", [])
     if creates:
         out.write(f"\nCreate ({plan['counts']['create']}):\n")
@@ -37,8 +38,9 @@ def render_plan(plan: dict[str, Any], out: TextIO = sys.stdout) -> None:
         out.write(f"\n(tables show the first {MAX_ROWS} rows; --json has up to 1000 per list)\n")
 
 
-def render_problems(report: dict[str, Any], out: TextIO = sys.stdout) -> None:
+def render_problems(report: dict[str, Any], out: TextIO | None = None) -> None:
     """Every rejected row and warning as ``file:line: column: message``."""
+    out = out or sys.stdout
     items = report.get("problems", []) + report.get("warnings", [])
     if not items:
         return
@@ -61,8 +63,9 @@ def summary_line(report: dict[str, Any]) -> str:
             f"unchanged {c.get('unchanged', 0)}, rejected {report.get('rejected_rows', 0)}")
 
 
-def render_report(report: dict[str, Any], out: TextIO = sys.stdout) -> None:
+def render_report(report: dict[str, Any], out: TextIO | None = None) -> None:
     """A whole run for people: plan, problems, holds, next steps, summary."""
+    out = out or sys.stdout
     if report["state"] == "duplicate":
         out.write(f"{report['file']}: same content as file {report['duplicate_of']}, already "
                   f"applied; nothing to do (replay it with `filebridge replay "

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pandas as pd
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from filebridge.plan import DiffOptions, diff, fingerprint
@@ -89,7 +89,6 @@ person = st.tuples(ids, st.sampled_from(["a@x", "b@x", ""]), st.sampled_from(["S
 night = st.lists(person, max_size=12, unique_by=lambda p: p[0])
 
 
-@settings(max_examples=150, deadline=None)
 @given(st.lists(st.tuples(night, st.sampled_from(["snapshot", "delta"])), min_size=1,
                 max_size=6))
 def test_plan_of_applied_plan_is_empty(nights):
