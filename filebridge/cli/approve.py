@@ -1,0 +1,47 @@
+"""Approve a held run: re-plan its file against the LMS as it is now, show the plan, and
+apply it past the safety brakes (for this run only). The held run becomes "approved";
+the new run (kind approve) names it. Exit 1 if rows were rejected."""
+
+from __future__ import annotations
+
+import argparse
+
+from filebridge.cli.common import add_common, context, emit_json
+from filebridge.cli.confirm import confirmed
+from filebridge.cli.render import render_report, summary_line
+from filebridge.pipeline.lifecycle import approve
+from filebridge.pipeline.report import RunReport
+
+NAME = "approve"
+HELP = "re-plan a held run against the LMS now, show it, and apply it"
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    """Options of ``approve``."""
+    parser.add_argument("run_id", type=int, help="the held run (see `filebridge history`)")
+    parser.add_argument("--yes", action="store_true", help="apply without asking")
+    add_common(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Re-plan, confirm, apply."""
+    ctx = context(args)
+    shown: list[bool] = []
+
+    def confirm(report: RunReport) -> bool:
+        if not args.json:
+            render_report(report.to_dict())
+            shown.append(True)
+        return confirmed(args, "Apply this plan and approve run " + str(args.run_id))
+
+    try:
+        report = approve(ctx, args.run_id, confirm).to_dict()
+    finally:
+        ctx.close()
+    if args.json:
+        emit_json(report)
+    elif not shown:
+        render_report(report)
+    else:
+        print("\n" + summary_line(report))
+    return int(report["exit_code"])

@@ -1,0 +1,64 @@
+"""Adopt existing LMS users into a connection: users not managed by any connection whose
+work email (or employee id) matches a person in the file are listed first, then, after
+confirmation, managed by the connection under the file's employee id. Only managed
+people are ever changed by imports; the next import brings their fields in line."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from filebridge.cli.common import add_common, context, emit_json, table
+from filebridge.cli.confirm import confirmed
+from filebridge.pipeline.lifecycle import link
+from filebridge.pipeline.report import RunReport
+
+NAME = "link"
+HELP = "adopt existing LMS users into a connection by email or employee id"
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    """Options of ``link``."""
+    parser.add_argument("connection", help="connection name from settings.yaml")
+    parser.add_argument("file", type=Path, help="an HR export file of the connection")
+    parser.add_argument("--by", choices=["email", "employee_id"], default="email",
+                        help="match LMS users on work email (default) or employee id")
+    parser.add_argument("--yes", action="store_true", help="adopt without asking")
+    add_common(parser)
+
+
+def _show(report: RunReport) -> None:
+    rows = report.plan.get("adoptions", [])
+    print(f"LMS users matching {report.file} ({len(rows)}):")
+    table([[r["lms_employee_id"], r["email"], r["employee_id"], r["line"], r["note"] or "adopt"]
+           for r in rows[:200]], ["lms employee_id", "email", "file employee_id", "line",
+                                  "action"])
+
+
+def run(args: argparse.Namespace) -> int:
+    """List the matches, confirm, adopt."""
+    if not args.file.is_file():
+        print(f"error: {args.file}: no such file", file=sys.stderr)
+        return 2
+    ctx = context(args)
+    shown: list[bool] = []
+
+    def confirm(report: RunReport) -> bool:
+        if not args.json:
+            _show(report)
+            shown.append(True)
+        return confirmed(args, f"Adopt {report.counts['adopt']} users into {args.connection}")
+
+    try:
+        report = link(ctx, args.connection, args.file, args.by, confirm)
+    finally:
+        ctx.close()
+    if args.json:
+        emit_json(report.to_dict())
+    else:
+        if not shown:
+            _show(report)
+        print(f"\nrun {report.run_id}: {report.state}, adopted "
+              f"{report.counts.get('adopt', 0) if report.state == 'applied' else 0}")
+    return 0

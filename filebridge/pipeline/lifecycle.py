@@ -1,0 +1,132 @@
+"""Runs that act on other runs or on existing LMS users: approve, discard, undo, link.
+
+Each is recorded in the ledger as a run of its own kind; approve and undo change the
+LMS in one transaction together with their ledger record, like an import.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Literal
+
+from filebridge.ledger.ledger import RunRecord
+from filebridge.ledger.locks import connection_lock
+from filebridge.lms.lifecycle import adopt, adoption_candidates
+from filebridge.lms.undo import undo_plan
+from filebridge.pipeline.context import Context
+from filebridge.pipeline.errors import NotHeld, NotUndoable
+from filebridge.pipeline.importer import (
+    RunOptions,
+    load_import_mapping,
+    map_table,
+    read_table,
+    run_import,
+)
+from filebridge.pipeline.report import RunReport
+
+Confirm = Callable[[RunReport], bool]
+UNDOABLE = ("import", "replay", "approve", "undo")
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def held_run(ctx: Context, run_id: int) -> RunRecord:
+    """The run, which must be waiting for approval."""
+    run = ctx.ledger.get_run(run_id)
+    if run.state != "held":
+        raise NotHeld(run_id, run.state)
+    return run
+
+
+def approve(ctx: Context, run_id: int, confirm: Confirm | None = None,
+            lock_wait: float = 0.0) -> RunReport:
+    """Re-plan a held run's file against the LMS as it is now and apply it past the guard.
+
+    The new run has kind ``approve`` and names the held run in ``about_run``; the held
+    run becomes ``approved`` in the apply's transaction. ``confirm`` sees the new plan
+    first; declining leaves the held run held.
+    """
+    run = held_run(ctx, run_id)
+    file = ctx.ledger.get_file(run.file_id) if run.file_id is not None else None
+    if file is None:
+        raise NotHeld(run_id, "without a file")
+    return run_import(ctx, run.connection, Path(file.spool_path), RunOptions(
+        "apply", replay=True, force=True, kind="approve", name=file.name, confirm=confirm,
+        lock_wait=lock_wait, about_run=run_id))
+
+
+def discard(ctx: Context, run_id: int, now: Callable[[], datetime] = _now) -> RunReport:
+    """Drop a held run: it becomes ``discarded`` and a ``discard`` run records who did it when."""
+    run = held_run(ctx, run_id)
+    file = ctx.ledger.get_file(run.file_id) if run.file_id is not None else None
+    report = RunReport(connection=run.connection, file=file.name if file else "",
+                       mode="apply", state="applied", file_id=run.file_id, about_run=run_id,
+                       state_location=ctx.ledger.location)
+    report.run_id = ctx.ledger.start_run(run.connection, "discard", "apply", run.file_id, now(),
+                                         about_run=run_id)
+    with ctx.ledger.engine.begin() as tx:
+        ctx.ledger.set_run_state(run_id, "discarded", tx=tx)
+        ctx.ledger.finish_run(report.run_id, "applied", {}, report.to_dict(), None, now(), tx=tx)
+    return report
+
+
+def undo(ctx: Context, run_id: int, confirm: Confirm | None = None,
+         now: Callable[[], datetime] = _now, lock_wait: float = 0.0) -> RunReport:
+    """Restore what ``run_id`` changed where no later run changed it; journaled as a run."""
+    target = ctx.ledger.get_run(run_id)
+    if target.kind not in UNDOABLE or target.state not in ("applied", "approved"):
+        raise NotUndoable(run_id, target.kind, target.state)
+    with connection_lock(ctx.ledger_engine, target.connection, wait_seconds=lock_wait):
+        plan, refused = undo_plan(ctx.store, target.connection, run_id)
+        report = RunReport(connection=target.connection, file=f"undo of run {run_id}",
+                           mode="apply", about_run=run_id, state_location=ctx.ledger.location)
+        report.run_id = ctx.ledger.start_run(target.connection, "undo", "apply", None, now(),
+                                             about_run=run_id)
+        report.plan = plan.to_dict()
+        report.counts = {**plan.counts(), "refused": len(refused)}
+        report.refused = [{k: (v if v == v else "") for k, v in r.items()}
+                          for r in refused.to_dict("records")]
+        return _apply_or_stop(ctx, report, confirm, now, lambda tx: ctx.store.apply(
+            tx, plan, report.run_id, now()), plan.is_empty())
+
+
+def link(ctx: Context, connection: str, path: Path, by: Literal["email", "employee_id"],
+         confirm: Confirm | None = None, now: Callable[[], datetime] = _now,
+         lock_wait: float = 0.0) -> RunReport:
+    """Adopt unmanaged LMS users who match the file's people on ``by`` into ``connection``."""
+    mapping = load_import_mapping(ctx, connection)
+    table = read_table(mapping, path, path.name)
+    records = map_table(ctx, mapping, table)
+    with connection_lock(ctx.ledger_engine, connection, wait_seconds=lock_wait):
+        pairs = adoption_candidates(ctx.store_engine, connection, records.accepted(), by)
+        report = RunReport(connection=connection, file=path.name, mode="apply",
+                           state_location=ctx.ledger.location)
+        report.run_id = ctx.ledger.start_run(connection, "link", "apply", None, now())
+        report.plan = {"adoptions": [{k: (int(v) if k in ("line", "user_id") else v)
+                                      for k, v in r.items()} for r in pairs.to_dict("records")]}
+        adoptable = int((pairs["note"] == "").sum())
+        report.counts = {"adopt": adoptable, "not_adopted": len(pairs) - adoptable}
+        return _apply_or_stop(ctx, report, confirm, now, lambda tx: {
+            "adopt": adopt(tx, connection, pairs, report.run_id, now())}, adoptable == 0)
+
+
+def _apply_or_stop(ctx: Context, report: RunReport, confirm: Confirm | None,
+                   now: Callable[[], datetime], write: Callable[..., dict[str, int]],
+                   empty: bool) -> RunReport:
+    run_id = int(report.run_id or 0)
+    if not empty and confirm is not None and not confirm(report):
+        report.state = "planned"
+        ctx.ledger.finish_run(run_id, "planned", report.counts, report.to_dict(), None,
+                              now())
+        return report
+    report.state = "applied"
+    with ctx.store_engine.begin() as tx:
+        report.counts.update(write(tx))
+        ledger_tx = tx if ctx.shared_database else None
+        ctx.ledger.finish_run(run_id, "applied", report.counts, report.to_dict(), None,
+                              now(), tx=ledger_tx)
+    return report
