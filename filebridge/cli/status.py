@@ -1,0 +1,63 @@
+"""Show the state of every connection: Connected, Connection error (with the reason) or
+Never synced; the last successful sync and its file; the next scheduled runs; runs held
+for approval; missing-file alerts; and whether the daemon is alive (its heartbeat).
+Reads the ledger only; works whether or not the daemon runs."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any, TextIO
+
+from filebridge.cli.common import add_common, context, emit_json
+from filebridge.daemon import load_schedules, status
+
+NAME = "status"
+HELP = "show each connection's state, last sync, next runs, holds and alerts"
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    """Options of ``status``."""
+    add_common(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Print the status; exit 0 whenever it could be read."""
+    ctx = context(args)
+    try:
+        report = status(ctx, load_schedules(ctx.settings))
+    finally:
+        ctx.close()
+    if args.json:
+        emit_json(report)
+    else:
+        render_status(report)
+    return 0
+
+
+def render_status(report: dict[str, Any], out: TextIO = sys.stdout) -> None:
+    """Human form: the daemon line, then a block per connection."""
+    daemon = report["daemon"]
+    alive = [d for d in daemon["daemons"] if d["alive"]]
+    if alive:
+        out.write(f"daemon: alive ({', '.join(d['holder'] for d in alive)}; last heartbeat "
+                  f"{alive[0]['last_heartbeat']})\n")
+    elif daemon["daemons"]:
+        out.write(f"daemon: NOT RUNNING (last heartbeat {daemon['daemons'][0]['last_heartbeat']}"
+                  f" from {daemon['daemons'][0]['holder']})\n")
+    else:
+        out.write("daemon: not running\n")
+    out.write(f"state: {report['state_location']}\n")
+    for c in report["connections"]:
+        out.write(f"\n{c['name']}: {c['status_text']}"
+                  + (f": {c['reason']}" if c["reason"] else "") + "\n")
+        last = c["last_sync"]
+        out.write("  last sync: " + (f"{last['at']} {last['file']} (run {last['run_id']})"
+                                     if last else "never") + "\n")
+        for r in c["next_runs"]:
+            out.write(f"  next {r['task']}: {r['at']}\n")
+        for h in c["held_runs"]:
+            out.write(f"  held: run {h['run_id']} ({h['file']}): see `filebridge show "
+                      f"{h['run_id']}`, apply with `filebridge approve {h['run_id']}`\n")
+        for a in c["alerts"]:
+            out.write(f"  ALERT: {a['message']}\n")

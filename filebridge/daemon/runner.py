@@ -1,0 +1,315 @@
+"""The daemon: APScheduler jobs from schedules/, folder watches, clean shutdown.
+
+Rules it keeps:
+
+- one task per connection at a time: in this process a lock per connection; across
+  processes (a manual CLI run, a second daemon) the ledger's connection lock, which
+  ``run_import`` takes per file and this module takes around export and cleanup;
+- a failure in one connection never stops the others: every task runs in its own
+  worker thread and every exception ends as a recorded, logged, notified result;
+- transient failures (server down, connection busy) are retried with backoff and
+  notified only once no retry is left;
+- SIGTERM/SIGINT stop new work; running tasks finish (their transaction commits or
+  rolls back) and the process exits 0. A second signal exits at once, which is still
+  safe: an uncommitted transaction is rolled back by the database.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor as Pool
+from datetime import UTC, datetime, timedelta
+from types import FrameType
+from typing import Any
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from filebridge.daemon.heartbeat import DEFAULT_INTERVAL, Pulse, daemon_holder
+from filebridge.daemon.logs import LogProgress, log_context
+from filebridge.daemon.notify import Notifications, notifying
+from filebridge.daemon.schedule import DEADLINE_TASK, ConnectionSchedule
+from filebridge.daemon.tasks import (
+    TASKS,
+    TaskResult,
+    check_expected_file,
+    has_pending_claims,
+)
+from filebridge.errors import FilebridgeError, Transient
+from filebridge.ledger.daemon_state import DaemonState
+from filebridge.ledger.locks import connection_lock
+from filebridge.pipeline.context import Context
+from filebridge.pipeline.report import EXIT_OK, EXIT_UNAVAILABLE, EXIT_UNUSABLE
+from filebridge.transports import Transport, open_transport
+
+log = logging.getLogger(__name__)
+
+RETRY_DELAYS = (60.0, 300.0, 900.0)  # seconds before the 1st, 2nd and 3rd retry
+LOCK_WAIT = 300.0  # how long export or cleanup waits for a manual run of its connection
+EXIT_FORCED = 130
+# A run that could not start on time (all workers busy, machine suspended) still runs,
+# once however late (coalesce): the same rule as for runs missed while the daemon was down.
+JOB_DEFAULTS: dict[str, Any] = {"coalesce": True, "max_instances": 1, "misfire_grace_time": None}
+# Order of a connection's due tasks in one pass: fresh files first, then what depends on them.
+TASK_ORDER = ("import", "export", "cleanup", DEADLINE_TASK)
+
+
+class Daemon:
+    """Runs the scheduled tasks of the given connections; see the module doc."""
+
+    def __init__(self, ctx: Context, schedules: dict[str, ConnectionSchedule], *,
+                 notifications: Notifications | None = None,
+                 heartbeat_seconds: float = DEFAULT_INTERVAL,
+                 retry_delays: tuple[float, ...] = RETRY_DELAYS,
+                 lock_wait: float = LOCK_WAIT,
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        self.ctx, self.schedules, self.clock = ctx, schedules, clock
+        self.notifications = notifications or Notifications(ctx.settings.notifications)
+        self.heartbeat_seconds, self.retry_delays = heartbeat_seconds, retry_delays
+        self.lock_wait = lock_wait
+        self.state = DaemonState(ctx.ledger_engine)
+        self.holder = daemon_holder()
+        self.stopping = threading.Event()
+        self.worst = EXIT_OK
+        self._busy = {name: threading.Lock() for name in schedules}
+        self._requested: dict[tuple[str, str], str] = {}
+        self._guard = threading.Lock()
+        self._scheduler: BackgroundScheduler | None = None
+        self._watched: list[Transport] = []
+
+    # -- what is due -------------------------------------------------------------
+
+    def due_tasks(self, now: datetime) -> list[tuple[str, str, str]]:
+        """(connection, task, trigger) to run now: missed or never run; else recovery imports.
+
+        A connection's import that is not due still runs as ``recovery`` when files of
+        an interrupted run wait in processing/ (checked when it runs).
+        """
+        due = []
+        for name, sched in self.schedules.items():
+            for task in TASK_ORDER:
+                spec = sched.task(task)
+                if spec is not None:
+                    last = self.state.last_finished(name, task)
+                    if spec.is_due(last.started_at if last else None, now):
+                        due.append((name, task, "startup"))
+                        continue
+                if task == "import" and (spec is not None or sched.watch):
+                    due.append((name, task, "recovery"))
+        return due
+
+    # -- running one task --------------------------------------------------------
+
+    def run_task(self, connection: str, task: str, trigger: str = "schedule",
+                 attempt: int = 0) -> int:
+        """Run ``task`` now, after any other task of ``connection``; returns its exit code."""
+        with self._busy[connection]:
+            with self._guard:
+                # This run covers any request still queued for the same task.
+                self._requested.pop((connection, task), None)
+            if self.stopping.is_set():
+                log.info("%s of %s not started: shutting down", task, connection)
+                return EXIT_OK
+            if trigger == "recovery" and not self._pending(connection):
+                return EXIT_OK
+            code = self._run(connection, task, trigger, attempt)
+        with self._guard:
+            self.worst = max(self.worst, code)
+        return code
+
+    def _run_requested(self, connection: str, task: str) -> int:
+        with self._guard:
+            trigger = self._requested.get((connection, task))
+        if trigger is None:  # a scheduled run took it over meanwhile
+            return EXIT_OK
+        return self.run_task(connection, task, trigger)
+
+    def _pending(self, connection: str) -> bool:
+        try:
+            return has_pending_claims(self.ctx, connection)
+        except FilebridgeError as exc:
+            log.warning("%s: cannot look for interrupted files: %s", connection, exc)
+            return False
+
+    def _run(self, connection: str, task: str, trigger: str, attempt: int) -> int:
+        started = self.clock()
+        task_run_id = self.state.start_task(connection, task, trigger, self.holder, started)
+        summary: dict[str, Any] = {
+            "event": "start", "connection": connection, "task": task, "trigger": trigger,
+            "task_run_id": task_run_id, "attempt": attempt, "host": self.holder,
+            "started_at": started.isoformat(), "state_location": self.ctx.ledger.location}
+        with log_context(connection, f"task-{task_run_id}"):
+            log.info("%s started (%s)", task, trigger)
+            try:
+                with notifying(self.notifications, summary):
+                    result = self._execute(connection, task)
+                    retry_in = self._retry_delay(result, attempt)
+                    summary.update(event=result.outcome, exit_code=result.exit_code,
+                                   report=result.report, error=result.error,
+                                   alerts=result.alerts, retry_in_seconds=retry_in,
+                                   finished_at=self.clock().isoformat())
+            except Exception as exc:  # noqa: BLE001 - a bug in one task must not stop the daemon
+                log.exception("%s failed unexpectedly", task)
+                result, retry_in = TaskResult("failed", EXIT_UNUSABLE, error={
+                    "code": "internal-error", "message": f"{type(exc).__name__}: {exc}",
+                    "retry": False}), None
+            self._record(task_run_id, result)
+            self._log_result(task, result, retry_in)
+            if retry_in is not None:
+                self._schedule_retry(connection, task, attempt + 1, retry_in)
+        return result.exit_code
+
+    def _execute(self, connection: str, task: str) -> TaskResult:
+        try:
+            if task == DEADLINE_TASK:
+                deadline = self.schedules[connection].expect_file_by
+                assert deadline is not None
+                return check_expected_file(self.ctx, self.state, deadline, self.clock())
+            spec, progress = TASKS[task], LogProgress(log)
+            if spec.locks_itself:
+                result = spec.run(self.ctx, connection, self.clock, progress)
+            else:
+                with connection_lock(self.ctx.ledger_engine, connection,
+                                     wait_seconds=self.lock_wait):
+                    result = spec.run(self.ctx, connection, self.clock, progress)
+        except FilebridgeError as exc:
+            transient = isinstance(exc, Transient)
+            return TaskResult("failed", EXIT_UNAVAILABLE if transient else EXIT_UNUSABLE,
+                              error={"code": exc.code, "message": str(exc), "retry": transient})
+        if task == "import" and (result.report or {}).get("files"):
+            self.state.clear_alerts(connection, self.clock())  # a file arrived
+        return result
+
+    def _retry_delay(self, result: TaskResult, attempt: int) -> float | None:
+        if not result.retry or self._scheduler is None or attempt >= len(self.retry_delays):
+            return None
+        return self.retry_delays[attempt]
+
+    def _record(self, task_run_id: int, result: TaskResult) -> None:
+        try:
+            self.state.finish_task(task_run_id, result.outcome, result.exit_code,
+                                   result.error, self.clock())
+        except FilebridgeError as exc:
+            log.warning("task result not recorded: %s", exc)
+
+    @staticmethod
+    def _log_result(task: str, result: TaskResult, retry_in: float | None) -> None:
+        report = result.report or {}
+        files = report.get("files")
+        detail = f", {len(files)} file(s)" if isinstance(files, list) else ""
+        if result.error:
+            again = f"; retry in {retry_in:.0f} s" if retry_in is not None else ""
+            log.warning("%s %s (exit %d): %s%s", task, result.outcome, result.exit_code,
+                        result.error.get("message"), again)
+        else:
+            log.info("%s %s (exit %d)%s", task, result.outcome, result.exit_code, detail)
+
+    def _schedule_retry(self, connection: str, task: str, attempt: int, delay: float) -> None:
+        if self._scheduler is None or self.stopping.is_set():
+            return
+        self._scheduler.add_job(self.run_task, "date",
+                                run_date=self.clock() + timedelta(seconds=delay),
+                                args=(connection, task, "retry", attempt),
+                                id=f"{connection}:{task}:retry", replace_existing=True)
+
+    # -- requests (start-up, watch) ------------------------------------------------
+
+    def request(self, connection: str, task: str, trigger: str) -> None:
+        """Queue one run of ``task`` soon; requests for a task already queued are merged."""
+        with self._guard:
+            queued = self._requested.get((connection, task))
+            if queued is not None and (queued != "recovery" or trigger == "recovery"):
+                return
+            self._requested[(connection, task)] = trigger
+            if queued is not None:
+                return  # the queued job now runs as a real import, not a mere recovery
+        assert self._scheduler is not None
+        self._scheduler.add_job(self._run_requested, args=(connection, task),
+                                id=f"{connection}:{task}:{trigger}:{uuid.uuid4().hex[:8]}")
+
+    # -- the loop --------------------------------------------------------------------
+
+    def run_once(self) -> int:
+        """Run every due task once (connections in parallel) and return the worst exit code."""
+        by_connection: dict[str, list[tuple[str, str]]] = {}
+        for connection, task, trigger in self.due_tasks(self.clock()):
+            by_connection.setdefault(connection, []).append((task, trigger))
+        due = sum(trigger != "recovery" for runs in by_connection.values() for _, trigger in runs)
+        log.info("%d task(s) due; looking for interrupted files of %d connection(s)", due,
+                 sum(any(t == "recovery" for _, t in runs) for runs in by_connection.values()))
+
+        def run_all(connection: str) -> None:
+            for task, trigger in by_connection[connection]:
+                self.run_task(connection, task, "once" if trigger == "startup" else trigger)
+
+        with Pool(max_workers=max(len(by_connection), 1)) as pool:
+            for future in [pool.submit(run_all, c) for c in by_connection]:
+                future.result()
+        return self.worst
+
+    def serve(self) -> int:
+        """Run until stopped (``stop()`` or a signal); returns 0 after a clean shutdown."""
+        self._scheduler = scheduler = BackgroundScheduler(
+            timezone=UTC, job_defaults=JOB_DEFAULTS,
+            executors={"default": ThreadPoolExecutor(max(4, 2 * len(self.schedules)))})
+        for name, sched in self.schedules.items():
+            for spec in [*sched.tasks, *([sched.expect_file_by] if sched.expect_file_by else [])]:
+                scheduler.add_job(self.run_task, spec.trigger, args=(name, spec.task),
+                                  id=f"{name}:{spec.task}", name=f"{name} {spec.task}")
+        pulse = Pulse(self.state, sorted(self.schedules), self.heartbeat_seconds)
+        pulse.start()
+        scheduler.start()
+        try:
+            for connection, task, trigger in self.due_tasks(self.clock()):
+                self.request(connection, task, trigger)
+            self._start_watches()
+            log.info("daemon started for %s; state in %s", ", ".join(self.schedules) or
+                     "no connection", self.ctx.ledger.location)
+            while not self.stopping.wait(0.5):
+                pass
+        finally:
+            self._shutdown(scheduler)
+            pulse.stop()
+        return EXIT_OK
+
+    def _start_watches(self) -> None:
+        for name, sched in self.schedules.items():
+            if not sched.watch:
+                continue
+            transport = open_transport(self.ctx.connection(name).transport,
+                                       base_dir=self.ctx.settings.base_dir,
+                                       spool_dir=self.ctx.spool_dir(name))
+            transport.watch(lambda _file, c=name: self.request(c, "import", "watch"))  # type: ignore[attr-defined]
+            self._watched.append(transport)
+            log.info("watching the inbox of %s", name)
+
+    def stop(self) -> None:
+        """Ask the loop to stop; running tasks finish first."""
+        self.stopping.set()
+
+    def _shutdown(self, scheduler: BackgroundScheduler) -> None:
+        self.stopping.set()
+        log.info("stopping: no new runs; waiting for running tasks to finish")
+        for transport in self._watched:
+            transport.close()
+        scheduler.shutdown(wait=True)
+        log.info("stopped cleanly")
+
+    def install_signal_handlers(self) -> None:
+        """SIGTERM/SIGINT: first stops cleanly, a second one exits at once."""
+
+        def handle(signum: int, _frame: FrameType | None) -> None:
+            if self.stopping.is_set():
+                # Safe even mid-apply: the uncommitted transaction is rolled back.
+                os.write(2, b"second signal: exiting now\n")
+                os._exit(EXIT_FORCED)
+            log.info("%s received: shutting down", signal.Signals(signum).name)
+            self.stop()
+
+        signal.signal(signal.SIGTERM, handle)
+        signal.signal(signal.SIGINT, handle)
