@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gc
 import os
+import re
 import stat
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -22,6 +23,7 @@ from typing import Any, cast
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine, ExceptionContext
+from sqlalchemy.schema import AddConstraint, CreateTable
 from sqlalchemy.sql.compiler import SQLCompiler
 
 from filebridge.errors import Terminal, Transient
@@ -241,6 +243,39 @@ def migrate(engine: Engine, component: str, migrations: Sequence[Migration]) -> 
                 component=component, name=name, applied_at=datetime.now(UTC)))
         applied.append(name)
     return applied
+
+
+def rebuild_table(conn: Connection, table: sa.Table) -> None:
+    """Bring an existing table to ``table``'s current columns and CHECK constraints.
+
+    For a migration that changes a CHECK (a new state in a closed vocabulary) or adds a
+    column: SQLite cannot alter constraints, so the table is rebuilt (create, copy, drop,
+    rename, indexes) as SQLite's documentation describes; PostgreSQL alters in place.
+    Only for tables no foreign key points at. Names are constants, never data.
+    """
+    existing = [c["name"] for c in sa.inspect(conn).get_columns(table.name)]
+    if conn.dialect.name == "sqlite":
+        ddl = str(CreateTable(table).compile(dialect=conn.dialect)).strip()
+        temp = f"{table.name}__rebuild"
+        conn.exec_driver_sql(re.sub(rf"^CREATE TABLE {table.name}\b", f"CREATE TABLE {temp}",
+                                    ddl))
+        columns = ", ".join(c for c in existing if c in table.c)
+        conn.exec_driver_sql(f"INSERT INTO {temp} ({columns}) SELECT {columns} "
+                             f"FROM {table.name}")
+        conn.exec_driver_sql(f"DROP TABLE {table.name}")
+        conn.exec_driver_sql(f"ALTER TABLE {temp} RENAME TO {table.name}")
+        for index in table.indexes:
+            index.create(conn)
+        return
+    for column in table.columns:
+        if column.name not in existing:
+            kind = column.type.compile(dialect=conn.dialect)
+            conn.exec_driver_sql(f"ALTER TABLE {table.name} ADD COLUMN {column.name} {kind}")
+    for check in sa.inspect(conn).get_check_constraints(table.name):
+        conn.exec_driver_sql(f"ALTER TABLE {table.name} DROP CONSTRAINT {check['name']}")
+    for constraint in table.constraints:
+        if isinstance(constraint, sa.CheckConstraint):
+            conn.execute(AddConstraint(constraint))
 
 
 def applied_migrations(engine: Engine, component: str) -> list[str]:

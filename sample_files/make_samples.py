@@ -87,8 +87,41 @@ def write_xml(path: Path, rows: list[dict[str, str]]) -> None:
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
+COURSES = [("SEC-101", "Security Awareness"), ("GDPR-1", "Data Protection Basics"),
+           ("FIRE-2", "Fire Safety"), ("XL-200", "=SUM(A1:A2) Excel formulas")]
+
+
+def write_completions(path: Path) -> None:
+    """Course results and assignments for the LMS (``filebridge lms load-completions``).
+
+    People 001000-001039 only, so the file loads after night 1 alone; one course title
+    starts with '=' to show formula neutralisation; some assignments are overdue on
+    2026-11-27 (the demo's export day), one is not yet due.
+    """
+    rng = random.Random(20261127)
+    rows = []
+    for i in range(30):
+        code, title = COURSES[i % len(COURSES)]
+        status = rng.choice(["completed", "passed", "passed", "failed"])
+        score = "" if status == "completed" else str(rng.randint(35 if status == "failed" else
+                                                                  70, 100))
+        rows.append([f"{1000 + i:06d}", code, title, status,
+                     f"2026-11-{rng.randint(2, 25):02d}T{rng.randint(8, 17):02d}:"
+                     f"{rng.randint(0, 59):02d}:00Z", score, str(rng.randint(10, 120)), "1", ""])
+    for i, due in ((30, "2026-11-20"), (31, "2026-11-22"), (32, "2026-11-25"),
+                   (33, "2026-12-15")):
+        rows.append([f"{1000 + i:06d}", "SEC-101", "Security Awareness", "assigned", "", "", "",
+                     "", due])
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["employee_id", "course_code", "course_title", "status", "completed_at", "score",
+                "time_spent_minutes", "attempt", "due_date"])
+    w.writerows(rows)
+    path.write_text(buf.getvalue(), encoding="utf-8")
+
+
 def main() -> None:
-    """Write night 1, night 2, the delta and the XML export."""
+    """Write night 1, night 2, the delta, the XML export and the completions."""
     rng = random.Random(20261124)
     night1 = people(200, rng)
     # Night 1's bad rows: one without work email, two sharing an email, a manager cycle.
@@ -121,6 +154,7 @@ def main() -> None:
     write_csv(HERE / "acme_employees_2026-11-25.csv", night2)
     write_csv(HERE / "acme_delta_2026-11-26.csv", delta)
     write_xml(HERE / "acme_employees_2026-11-24.xml", [r for r in night1 if r["Work Email"]])
+    write_completions(HERE / "acme_completions.csv")
 
 
 if __name__ == "__main__":

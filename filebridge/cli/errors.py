@@ -9,7 +9,7 @@ from typing import TextIO
 from filebridge.config import ConfigError
 from filebridge.errors import FilebridgeError, Transient
 from filebridge.pipeline.report import EXIT_UNAVAILABLE, EXIT_UNUSABLE
-from filebridge.transports.errors import HostKeyRejected
+from filebridge.transports.errors import HostKeyRejected, TransportConfigError
 
 
 def handle_error(exc: BaseException, *, debug: bool, err: TextIO | None = None) -> int:
@@ -25,9 +25,10 @@ def handle_error(exc: BaseException, *, debug: bool, err: TextIO | None = None) 
         return EXIT_UNUSABLE
     if isinstance(exc, FilebridgeError):
         err.write(f"error: {exc}\n")
-        if isinstance(exc, HostKeyRejected):
-            err.write("next: check that fingerprint with the server's admin, then pin it with "
-                      "`filebridge trust CONNECTION`\n")
+        if isinstance(exc, HostKeyRejected) or (
+                isinstance(exc, TransportConfigError) and exc.key == "known_hosts"):
+            err.write("next: `filebridge trust CONNECTION` shows the server's fingerprint; "
+                      "check it with the server's admin, then pin it\n")
         return EXIT_UNAVAILABLE if isinstance(exc, Transient) else EXIT_UNUSABLE
     if isinstance(exc, KeyboardInterrupt):
         err.write("interrupted\n")

@@ -38,6 +38,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _counts(c: dict[str, int]) -> str:
+    if "watermark_after" in c:  # an export run
+        return (f"{c.get('rows', 0)} rows ({c.get('amendments', 0)} amendments), watermark "
+                f"{c.get('watermark_before')}→{c.get('watermark_after')}")
     keys = (("create", "+"), ("update", "~"), ("deactivate", "-"), ("reactivate", "↺"),
             ("rejected", "✗"))
     return " ".join(f"{sym}{c[k]}" for k, sym in keys if c.get(k))

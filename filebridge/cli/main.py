@@ -10,19 +10,31 @@ from types import ModuleType
 from filebridge import __version__
 from filebridge.cli import (
     apply,
+    approve,
     check,
+    deliver,
     demo,
+    discard,
+    export,
     history,
+    link,
+    lms,
     plan,
     replay,
+    run,
     show,
+    status,
+    sync,
+    trust,
+    undo,
     users,
     validate,
 )
 from filebridge.cli.errors import handle_error
 
 COMMANDS: tuple[ModuleType, ...] = (check, validate, plan, apply, replay, history, show, users,
-                                    demo)
+                                    demo, sync, deliver, trust, export, lms, approve, discard, undo,
+                                    link, run, status)
 
 
 def build_parser() -> argparse.ArgumentParser:

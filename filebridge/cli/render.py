@@ -27,15 +27,58 @@ def render_plan(plan: dict[str, Any], out: TextIO | None = None) -> None:
         out.write(f"\nUpdate ({plan['counts']['update']} people, {len(updates)} fields):\n")
         table([[r["employee_id"], r["field"], r["old"], r["new"], r.get("line")]
                for r in updates[:MAX_ROWS]], ["employee_id", "field", "old", "new", "line"], out)
-    for key, title in (("deactivations", "Deactivate"), ("reactivations", "Reactivate")):
+    for key, title in (("deactivations", "Deactivate"), ("reactivations", "Reactivate"),
+                       ("deletes", "Delete")):
         rows = plan.get(key, [])
         if rows:
             out.write(f"\n{title} ({len(rows)}):\n")
             table([[r["employee_id"], r["reason"], r.get("line") or ""] for r in rows[:MAX_ROWS]],
                   ["employee_id", "reason", "line"], out)
-    shown = max(len(creates), len(updates))
+    _extra_sections(plan, out)
+    shown = max(len(creates), len(updates), len(plan.get("skipped", [])))
     if shown > MAX_ROWS or plan.get("truncated"):
         out.write(f"\n(tables show the first {MAX_ROWS} rows; --json has up to 1000 per list)\n")
+
+
+def _extra_sections(plan: dict[str, Any], out: TextIO) -> None:
+    """Rehires under a new id, org changes and skipped rows."""
+    rekeys = plan.get("rekeys", [])
+    if rekeys:
+        out.write(f"\nRehire under a new employee id ({len(rekeys)}):\n")
+        table([[r["old_employee_id"], r["employee_id"], r.get("line") or ""]
+               for r in rekeys[:MAX_ROWS]], ["old employee_id", "new employee_id", "line"], out)
+    org = plan.get("org", [])
+    if org:
+        out.write(f"\nDepartments and job titles ({len(org)}):\n")
+        table([[r["kind"], r["action"], r["code"], _org_change(r)] for r in org[:MAX_ROWS]],
+              ["kind", "action", "code", "change"], out)
+    skipped = plan.get("skipped", [])
+    if skipped:
+        out.write(f"\nSkipped rows ({plan.get('counts', {}).get('skipped', len(skipped))}):\n")
+        table([[r.get("line") or "", r["employee_id"], r["reason"], r["message"]]
+               for r in skipped[:MAX_ROWS]], ["line", "employee_id", "reason", "why"], out)
+
+
+def _org_change(r: dict[str, Any]) -> str:
+    if r["action"] == "create":
+        return r["name"] + (f" (parent {r['parent_code']})" if r.get("parent_code") else "")
+    if r["action"] == "remove":
+        return f"{r['old_name']}: no longer used"
+    parts = []
+    if r["name"] != r["old_name"]:
+        parts.append(f"name {r['old_name']} → {r['name']}")
+    if r["parent_code"] != r["old_parent_code"]:
+        parts.append(f"parent {r['old_parent_code'] or '-'} → {r['parent_code'] or '-'}")
+    return ", ".join(parts)
+
+
+def render_refused(report: dict[str, Any], out: TextIO = sys.stdout) -> None:
+    """What an undo left alone, and why."""
+    refused = report.get("refused", [])
+    if refused:
+        out.write(f"\nNot undone ({len(refused)}):\n")
+        table([[r["employee_id"], r["action"], r.get("field") or "", r["reason"]]
+               for r in refused[:200]], ["employee_id", "action", "field", "reason"], out)
 
 
 def render_problems(report: dict[str, Any], out: TextIO | None = None) -> None:
@@ -60,7 +103,8 @@ def summary_line(report: dict[str, Any]) -> str:
     return (f"run {report.get('run_id')} {report['connection']} {report['file']}: "
             f"{report['state']} — created {c.get('create', 0)}, updated {c.get('update', 0)}, "
             f"deactivated {c.get('deactivate', 0)}, reactivated {c.get('reactivate', 0)}, "
-            f"unchanged {c.get('unchanged', 0)}, rejected {report.get('rejected_rows', 0)}")
+            f"deleted {c.get('delete', 0)}, unchanged {c.get('unchanged', 0)}, "
+            f"skipped {c.get('skipped', 0)}, rejected {report.get('rejected_rows', 0)}")
 
 
 def render_report(report: dict[str, Any], out: TextIO | None = None) -> None:
@@ -77,8 +121,10 @@ def render_report(report: dict[str, Any], out: TextIO | None = None) -> None:
     for h in report.get("holds", []):
         out.write(f"\n{h['reaction']}: {h['message']}\n")
     if report["state"] == "held":
-        out.write(f"held: nothing applied; see `filebridge show {report['run_id']}`, apply with "
-                  f"`filebridge apply {report['connection']} FILE --force`\n")
+        run = report["run_id"]
+        out.write(f"held: nothing applied; see `filebridge show {run}`, then "
+                  f"`filebridge approve {run}` (re-plans against the LMS now and applies) or "
+                  f"`filebridge discard {run}`\n")
     if report.get("reject_file"):
         out.write(f"\nrejected rows written to {report['reject_file']}\n")
     out.write("\n" + summary_line(report) + "\n")

@@ -17,11 +17,12 @@ import yaml
 from filebridge.config.validate import load_schemas
 
 # Documents in the order a newcomer meets them; unknown schemas follow by name.
-_ORDER = ("settings", "transport", "mapping", "schedule")
+_ORDER = ("settings", "transport", "mapping", "export-mapping", "schedule")
 _FILES = {
     "settings": "settings.yaml",
     "transport": "the transport of each connection in settings.yaml",
     "mapping": "mappings/*.yaml",
+    "export-mapping": "mappings/*.yaml with kind: export",
     "schedule": "schedules/*.yaml",
 }
 _TYPE_WORDS = {"object": "mapping", "array": "list", "integer": "whole number"}

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from filebridge.config.errors import ConfigError, ConfigProblem
+from filebridge.config.exports import export_mapping_problems
 from filebridge.config.loader import Document, load_yaml
 from filebridge.config.schedule import schedule_problems
 from filebridge.config.semantics import mapping_problems, settings_problems
@@ -70,6 +71,8 @@ def problems_in(doc: Document, kind: Kind) -> list[ConfigProblem]:
     problems = schema_problems(doc, kind)
     if kind == "mapping":
         problems += mapping_problems(doc)
+    elif kind == "export-mapping":
+        problems += export_mapping_problems(doc)
     elif kind == "schedule":
         problems += schedule_problems(doc)
     else:
@@ -96,6 +99,11 @@ def display_name(path: Path, base_dir: Path | None = None) -> str:
 def load_mapping(path: Path, base_dir: Path | None = None) -> Document:
     """A validated mapping document; problems name the file relative to ``base_dir``."""
     return _load(path, "mapping", display_name(path, base_dir))
+
+
+def load_export_mapping(path: Path, base_dir: Path | None = None) -> Document:
+    """A validated export mapping document; problems name the file relative to ``base_dir``."""
+    return _load(path, "export-mapping", display_name(path, base_dir))
 
 
 def load_schedule(path: Path, base_dir: Path | None = None) -> Document:
@@ -173,7 +181,7 @@ def check(settings_path: Path) -> list[ConfigProblem]:
     files: dict[Path, Kind] = {}
     sources: tuple[tuple[str, Kind], ...] = (
         ("import_mapping", "mapping"),
-        ("export_mapping", "mapping"),
+        ("export_mapping", "export-mapping"),
         ("schedule", "schedule"),
     )
     for conn in connections.values():
@@ -192,6 +200,10 @@ def check(settings_path: Path) -> list[ConfigProblem]:
     for path, kind in files.items():
         names.append(display_name(path, base_dir))
         doc = _try_load(path, names[-1], problems)
+        # An export mapping under mappings/ says so itself (top-level `kind: export`).
+        if doc is not None and kind == "mapping" and isinstance(doc.data, dict) \
+                and doc.data.get("kind") == "export":
+            kind = "export-mapping"
         if doc is not None:
             problems += problems_in(doc, kind)
             if kind == "schedule":

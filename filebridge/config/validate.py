@@ -24,7 +24,7 @@ from referencing.jsonschema import DRAFT202012
 from filebridge.config.errors import ConfigProblem
 from filebridge.config.loader import Document, KeyPath, format_key_path
 
-Kind = Literal["settings", "mapping", "schedule"]
+Kind = Literal["settings", "mapping", "export-mapping", "schedule"]
 
 SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas"
 

@@ -10,6 +10,7 @@ from filebridge.formats.dialect import CsvDialect
 from filebridge.formats.errors import CannotEncode, FileRejected
 from filebridge.formats.table import ReadLimits, Table
 from filebridge.formats.xml_reader import XmlLayout, read_xml
+from filebridge.formats.xml_writer import XmlWriteLayout, write_xml
 
 __all__ = [
     "CannotEncode",
@@ -18,8 +19,10 @@ __all__ = [
     "ReadLimits",
     "Table",
     "XmlLayout",
+    "XmlWriteLayout",
     "neutralize_formula",
     "read_csv",
     "read_xml",
     "write_csv",
+    "write_xml",
 ]

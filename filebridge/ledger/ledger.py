@@ -48,6 +48,7 @@ class FileRecord:
     state: str
     export_time: datetime | None = None
     duplicate_of: int | None = None
+    moved_to: str | None = None  # archive/ or rejected/ path of a picked-up original
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,7 @@ class RunRecord:
     counts: dict[str, Any]
     report: dict[str, Any] | None
     error: dict[str, Any] | None
+    about_run: int | None = None  # approve/discard: the held run; undo: the run undone
 
 
 def _json_value(value: Any) -> Any:
@@ -169,6 +171,14 @@ class Ledger:
         if not found:
             raise UnknownFile(file_id, self.location)
 
+    def set_file_moved_to(self, file_id: int, path: str) -> None:
+        """Record where a picked-up original was moved (archive/ or rejected/)."""
+        with self.engine.begin() as conn:
+            found = conn.execute(files.update().where(files.c.id == file_id)
+                                 .values(moved_to=path)).rowcount
+        if not found:
+            raise UnknownFile(file_id, self.location)
+
     def files(self, connection: str | None = None, limit: int = 50) -> list[FileRecord]:
         """Files newest first, optionally of one connection."""
         stmt = sa.select(files).order_by(files.c.id.desc()).limit(limit)
@@ -180,7 +190,7 @@ class Ledger:
     # -- runs ------------------------------------------------------------------
 
     def start_run(self, connection: str, kind: str, mode: str, file_id: int | None,
-                  now: datetime) -> int:
+                  now: datetime, about_run: int | None = None) -> int:
         """Record a run as ``running`` and return its id."""
         _check("run kind", kind, RUN_KINDS)
         _check("run mode", mode, RUN_MODES)
@@ -188,8 +198,32 @@ class Ledger:
             run_id = tx.scalar(runs.insert().values(
                 connection=connection, kind=kind, mode=mode, file_id=file_id,
                 state="running", holder=current_holder(), started_at=now,
-                counts="{}").returning(runs.c.id))
+                counts="{}", about_run=about_run).returning(runs.c.id))
         return int(run_id)
+
+    def set_run_state(self, run_id: int, state: str, tx: Connection | None = None) -> None:
+        """Move a finished run to ``state`` (a held run to approved or discarded)."""
+        _check("run state", state, RUN_STATES)
+        with self._writing(tx) as conn:
+            found = conn.execute(runs.update().where(runs.c.id == run_id)
+                                 .values(state=state)).rowcount
+        if not found:
+            raise UnknownRun(run_id, self.location)
+
+    def set_file_export_time(self, file_id: int, export_time: datetime) -> None:
+        """Record the export's own date (from its name or contents) for staleness checks."""
+        with self.engine.begin() as conn:
+            conn.execute(files.update().where(files.c.id == file_id)
+                         .values(export_time=export_time))
+
+    def newest_applied_export(self, connection: str) -> FileRecord | None:
+        """The applied file of ``connection`` with the latest export time, if any has one."""
+        with reading(self.engine) as conn:
+            row = conn.execute(sa.select(files).where(
+                files.c.connection == connection, files.c.state == "applied",
+                files.c.export_time.is_not(None))
+                .order_by(files.c.export_time.desc(), files.c.id.desc()).limit(1)).first()
+        return FileRecord(**row._mapping) if row else None
 
     def finish_run(self, run_id: int, state: str, counts: dict[str, Any],
                    report: dict[str, Any], error: dict[str, Any] | None, now: datetime,

@@ -9,14 +9,17 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from filebridge.database import Migration
+from filebridge.database import Migration, rebuild_table
 
 COMPONENT = "ledger"
 
 FILE_STATES = ("received", "planned", "held", "applied", "rejected", "duplicate")
-RUN_KINDS = ("import", "export", "replay", "approve", "undo")
+# 0005 added the kinds discard and link, and the state approved (a held run someone
+# approved; the approve run that applied it names it in ``about_run``).
+RUN_KINDS = ("import", "export", "replay", "approve", "undo", "discard", "link")
 RUN_MODES = ("plan", "apply")
-RUN_STATES = ("running", "planned", "held", "applied", "rejected", "failed", "noop", "discarded")
+RUN_STATES = ("running", "planned", "held", "applied", "rejected", "failed", "noop", "discarded",
+              "approved")
 
 
 def _one_of(column: str, values: tuple[str, ...], name: str) -> sa.CheckConstraint:
@@ -41,6 +44,9 @@ files = sa.Table(
     sa.Column("export_time", sa.DateTime(timezone=True), nullable=True),
     # The applied file with the same content at the time this one was received.
     sa.Column("duplicate_of", sa.Integer, sa.ForeignKey("files.id"), nullable=True),
+    # Where a picked-up original now lives on its transport (archive/... or rejected/...);
+    # added by migration 0002. The spool copy stays the source for replays.
+    sa.Column("moved_to", sa.Text, nullable=True),
     sa.Index("ix_files_connection_sha256", "connection", "sha256"),
     _one_of("state", FILE_STATES, "ck_files_state"),
 )
@@ -62,6 +68,9 @@ runs = sa.Table(
     sa.Column("counts", sa.Text, nullable=False, server_default="{}"),
     sa.Column("report", sa.Text, nullable=True),
     sa.Column("error", sa.Text, nullable=True),
+    # Added by 0005: the run this one acts on (approve/discard: the held run; undo: the
+    # run it reverses). No foreign key, so the table can be rebuilt by a migration.
+    sa.Column("about_run", sa.Integer, nullable=True),
     _one_of("kind", RUN_KINDS, "ck_runs_kind"),
     _one_of("mode", RUN_MODES, "ck_runs_mode"),
     _one_of("state", RUN_STATES, "ck_runs_state"),
@@ -90,4 +99,39 @@ def _create_tables(conn: Connection) -> None:
     metadata.create_all(conn)
 
 
-MIGRATIONS: tuple[Migration, ...] = (("0001_create_tables", _create_tables),)
+def _add_files_moved_to(conn: Connection) -> None:
+    # 0001 runs create_all on the current tables, so a fresh ledger already has the column.
+    if "moved_to" not in {c["name"] for c in sa.inspect(conn).get_columns("files")}:
+        conn.execute(sa.text("ALTER TABLE files ADD COLUMN moved_to TEXT"))
+
+
+def _export_tables(conn: Connection) -> None:
+    # Defined beside the export ledger, which imports this module's watermarks table.
+    from filebridge.ledger.exports import create_export_tables
+
+    create_export_tables(conn)
+
+
+def _daemon_tables(conn: Connection) -> None:
+    # Task runs, alerts and heartbeats of the daemon, defined beside the code that uses them.
+    from filebridge.ledger.daemon_state import create_daemon_tables
+
+    create_daemon_tables(conn)
+
+
+def _run_approvals(conn: Connection) -> None:
+    # New CHECK vocabularies need a table rebuild on SQLite; a fresh ledger has them already.
+    checks = " ".join(str(c.get("sqltext", "")) for c in sa.inspect(conn).get_check_constraints(
+        "runs"))
+    columns = {c["name"] for c in sa.inspect(conn).get_columns("runs")}
+    if "'approved'" not in checks or "about_run" not in columns:
+        rebuild_table(conn, runs)
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    ("0001_create_tables", _create_tables),
+    ("0002_files_moved_to", _add_files_moved_to),
+    ("0003_export_tables", _export_tables),
+    ("0004_daemon_tables", _daemon_tables),
+    ("0005_run_approvals", _run_approvals),
+)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from filebridge.database import Migration
+from filebridge.database import Migration, rebuild_table
 from filebridge.mapping.fields import CANONICAL_FIELDS, KEY
 
 COMPONENT = "lms"
@@ -37,6 +37,8 @@ users = sa.Table(
     sa.UniqueConstraint("managed_by", "employee_id", name="uq_users_managed_by_employee_id"),
     # Manager ids from a file are looked up across every connection.
     sa.Index("ix_users_employee_id", "employee_id"),
+    # Added by 0003: rehires and email conflicts look people up by work email.
+    sa.Index("ix_users_email", "email"),
 )
 
 user_attributes = sa.Table(
@@ -57,6 +59,8 @@ departments = sa.Table(
     sa.Column("name", sa.Text, nullable=False, server_default=""),
     sa.Column("parent_code", sa.Text, nullable=False, server_default=""),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    # Added by 0003: the connection that created it (only that one renames or removes it).
+    sa.Column("managed_by", sa.String(200), nullable=True),
 )
 
 job_titles = sa.Table(
@@ -64,6 +68,7 @@ job_titles = sa.Table(
     metadata,
     sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("name", sa.Text, nullable=False, unique=True),
+    sa.Column("managed_by", sa.String(200), nullable=True),  # added by 0003
 )
 
 courses = sa.Table(
@@ -97,12 +102,27 @@ completions = sa.Table(
     sa.Column("time_spent_minutes", sa.Integer, nullable=True),
     # Exports select by recorded_at: a late-recorded old completion is still sent.
     sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False, index=True),
+    # Added by 0002: the store sequence at the last insert or correction (exports use it
+    # as their watermark, never a clock), and which attempt of the course this is.
+    sa.Column("revision", sa.BigInteger, nullable=False, server_default="0", index=True),
+    sa.Column("attempt", sa.Integer, nullable=False, server_default="1"),
     sa.CheckConstraint("status IN ('completed', 'passed', 'failed')",
                        name="ck_completions_status"),
 )
 
+# Added by 0002: named monotonically increasing counters (the completion revision).
+counters = sa.Table(
+    "counters",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("value", sa.BigInteger, nullable=False),
+)
+
 # What apply did, so `undo` can put values back: one row per changed field for an
-# update, one row per person for create, deactivate and reactivate.
+# update, one row per person for create, deactivate and reactivate; a delete keeps the
+# person's last values as JSON in ``old``; adopt (``filebridge link``) records the
+# employee id the account had. 0003 added delete and adopt.
+CHANGE_ACTIONS = ("create", "update", "deactivate", "reactivate", "delete", "adopt")
 changes = sa.Table(
     "changes",
     metadata,
@@ -115,7 +135,7 @@ changes = sa.Table(
     sa.Column("old", sa.Text, nullable=True),
     sa.Column("new", sa.Text, nullable=True),
     sa.Column("at", sa.DateTime(timezone=True), nullable=False),
-    sa.CheckConstraint("action IN ('create', 'update', 'deactivate', 'reactivate')",
+    sa.CheckConstraint("action IN (" + ", ".join(f"'{a}'" for a in CHANGE_ACTIONS) + ")",
                        name="ck_changes_action"),
 )
 
@@ -124,4 +144,29 @@ def _create_tables(conn: Connection) -> None:
     metadata.create_all(conn)
 
 
-MIGRATIONS: tuple[Migration, ...] = (("0001_create_tables", _create_tables),)
+def _completion_revisions(conn: Connection) -> None:
+    # Defined in filebridge/lms/completions.py, which owns the export side of the store.
+    from filebridge.lms.completions import migrate_completion_revisions
+
+    migrate_completion_revisions(conn)
+
+
+def _lifecycle(conn: Connection) -> None:
+    # Idempotent by inspection: 0001 builds the current tables on a fresh store.
+    inspector = sa.inspect(conn)
+    for table in (departments, job_titles):
+        if "managed_by" not in {c["name"] for c in inspector.get_columns(table.name)}:
+            conn.exec_driver_sql(f"ALTER TABLE {table.name} ADD COLUMN managed_by VARCHAR(200)")
+    # Plain DDL: an sa.Index on users.c.email would attach a second copy to the shared
+    # Table, and every later create_all in this process would create it twice.
+    conn.exec_driver_sql("CREATE INDEX IF NOT EXISTS ix_users_email ON users (email)")
+    checks = " ".join(str(c.get("sqltext", "")) for c in inspector.get_check_constraints("changes"))
+    if "'adopt'" not in checks:
+        rebuild_table(conn, changes)
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    ("0001_create_tables", _create_tables),
+    ("0002_completion_revisions", _completion_revisions),
+    ("0003_lifecycle", _lifecycle),
+)

@@ -21,6 +21,8 @@ from sqlalchemy.engine import Connection, Engine
 from filebridge.database import execute_many, fetch_raw, gc_paused, location, migrate, reading
 from filebridge.failpoints import failpoint
 from filebridge.lms.errors import InvalidFieldName, StalePlan
+from filebridge.lms.lifecycle import apply_deletes, apply_rekeys
+from filebridge.lms.org import apply_org
 from filebridge.lms.schema import (
     COMPONENT,
     MIGRATIONS,
@@ -209,12 +211,18 @@ class SqlStore:
         """
         fields = _check_fields(plan.fields)
         _check_fields(plan.updates["field"].unique().tolist())
+        rekeyed = apply_rekeys(tx, plan, run_id, now)  # rehires first: later steps use new ids
         with gc_paused():
             counts = {"create": self._create(tx, plan, fields, run_id, now)}
         failpoint("mid-apply")
         counts["update"], counts["fields_updated"] = self._update(tx, plan, run_id, now)
         counts["deactivate"] = self._set_active(tx, plan, False, run_id, now)
         counts["reactivate"] = self._set_active(tx, plan, True, run_id, now)
+        counts["delete"] = apply_deletes(tx, plan, run_id, now)
+        counts["rekey"] = rekeyed
+        if plan.org_planned:
+            counts.update(apply_org(tx, plan, now))
+            return counts
         touched = set(fields) if len(plan.creates) else set()
         touched |= set(plan.updates["field"].unique().tolist())
         counts["departments_created"] = self._departments(tx, plan.connection, touched, now)

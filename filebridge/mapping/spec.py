@@ -45,6 +45,16 @@ class FieldSpec:
     date_formats: tuple[str, ...] = ()
     default: str | None = None
     empty: EmptyPolicy = "keep"
+    lms_owned: bool = False  # set at creation, never overwritten by later files
+
+
+@dataclass(frozen=True)
+class ExportTime:
+    """Where a file's own export time comes from: its name (regex) or a column."""
+
+    format: str
+    file_name: str | None = None
+    column: str | None = None
 
 
 @dataclass(frozen=True)
@@ -79,6 +89,7 @@ class Mapping:
     unknown_columns: UnknownColumns = "warn"
     limits: MappingLimits = field(default_factory=MappingLimits)
     delta_files: str | None = None  # glob: files whose name matches are read as deltas
+    export_time: ExportTime | None = None
 
     def kind_of(self, file_name: str) -> FileKind:
         """Snapshot or delta for this file (``delta_files`` overrides ``file_kind``)."""
@@ -106,7 +117,14 @@ class Mapping:
         for f in self.fields:
             if f.source is not None:
                 seen.setdefault(f.source, None)
+        if self.export_time is not None and self.export_time.column is not None:
+            seen.setdefault(self.export_time.column, None)
         return tuple(seen)
+
+    @property
+    def lms_owned(self) -> frozenset[str]:
+        """Fields set at creation only."""
+        return frozenset(f.name for f in self.fields if f.lms_owned)
 
 
 def _transform(item: Any) -> Transform:
@@ -131,6 +149,7 @@ def _field(name: str, d: AbcMapping[str, Any]) -> FieldSpec:
         date_formats=(fmt,) if isinstance(fmt, str) else tuple(fmt),
         default=None if d.get("default") is None else str(d["default"]),
         empty=d.get("empty", "keep"),
+        lms_owned=bool(d.get("lms_owned", False)),
     )
 
 
@@ -138,6 +157,7 @@ def mapping_from_dict(path: Path, data: AbcMapping[str, Any]) -> Mapping:
     """Build a ``Mapping`` from a schema-validated mapping document."""
     fmt = data.get("format", {})
     limits = data.get("limits", {})
+    stamp = data.get("export_time")
     fields = tuple(_field(name, spec or {}) for name, spec in data["fields"].items())
     return Mapping(
         path=path,
@@ -153,5 +173,7 @@ def mapping_from_dict(path: Path, data: AbcMapping[str, Any]) -> Mapping:
         file_kind=data.get("file_kind", "snapshot"),
         unknown_columns=data.get("unknown_columns", "warn"),
         delta_files=data.get("delta_files"),
+        export_time=None if stamp is None else ExportTime(
+            stamp["format"], stamp.get("file_name"), stamp.get("column")),
         limits=MappingLimits(**{k: int(v) for k, v in limits.items()}),
     )

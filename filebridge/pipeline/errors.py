@@ -39,3 +39,72 @@ class UnknownFile(Terminal):
 
     def __str__(self) -> str:
         return f"no file {self.ref!r} in the ledger (see `filebridge history`)"
+
+
+@dataclass
+class NoExportMapping(Terminal):
+    """The connection has no export mapping configured."""
+
+    connection: str
+    code: str = "no-export-mapping"
+
+    def __str__(self) -> str:
+        return f"connection {self.connection!r} has no export_mapping in settings"
+
+
+@dataclass
+class ExportTargetDiffers(Terminal):
+    """A pending export's file is already at the HR side with different content."""
+
+    connection: str
+    name: str
+    run_id: int
+    code: str = "export-target-differs"
+
+    def __str__(self) -> str:
+        return (f"{self.connection}: {self.name} is already in the outbox with other content; "
+                f"it is never overwritten. Ask the HR side what it is, then run "
+                f"`filebridge export {self.connection} --abandon-pending` to plan run "
+                f"{self.run_id}'s rows again under a new name")
+
+
+@dataclass
+class ExportFileMissing(Terminal):
+    """The local copy of a pending export file is gone, so it cannot be re-sent unchanged."""
+
+    connection: str
+    path: str
+    run_id: int
+    code: str = "export-file-missing"
+
+    def __str__(self) -> str:
+        return (f"{self.connection}: {self.path} (pending export of run {self.run_id}) is "
+                f"missing; run `filebridge export {self.connection} --abandon-pending` to plan "
+                f"its rows again")
+
+
+@dataclass
+class NotHeld(Terminal):
+    """``approve`` or ``discard`` named a run that is not waiting for approval."""
+
+    run_id: int
+    state: str
+    code: str = "not-held"
+
+    def __str__(self) -> str:
+        return (f"run {self.run_id} is {self.state}, not held; only held runs can be approved "
+                "or discarded (see `filebridge history`)")
+
+
+@dataclass
+class NotUndoable(Terminal):
+    """``undo`` named a run that changed nothing in the LMS."""
+
+    run_id: int
+    kind: str
+    state: str
+    code: str = "not-undoable"
+
+    def __str__(self) -> str:
+        return (f"run {self.run_id} ({self.kind}, {self.state}) applied no changes to undo; "
+                "undo takes an applied import, replay, approve or undo run")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from filebridge.ledger.exports import ExportLedger
 from filebridge.pipeline.context import Context
 from filebridge.pipeline.errors import UnknownFile
 from filebridge.pipeline.spool import sha256_of
@@ -13,13 +14,17 @@ from filebridge.pipeline.spool import sha256_of
 def run_rows(ctx: Context, connection: str | None, limit: int) -> list[dict[str, Any]]:
     """Newest runs first, each with its file's name, for ``history``."""
     rows = []
-    for run in ctx.ledger.runs(connection=connection, limit=limit):
+    runs = ctx.ledger.runs(connection=connection, limit=limit)
+    # Export runs have no input file; they show the files they sent instead.
+    sent = ExportLedger(ctx.ledger_engine).files_of([r.id for r in runs if r.kind == "export"])
+    for run in runs:
         file = ctx.ledger.get_file(run.file_id) if run.file_id is not None else None
         rows.append({"run_id": run.id, "connection": run.connection, "kind": run.kind,
                      "mode": run.mode, "state": run.state, "started_at": run.started_at,
                      "finished_at": run.finished_at, "file_id": run.file_id,
-                     "file": file.name if file else None,
-                     "sha256": file.sha256 if file else None, "counts": run.counts or {}})
+                     "file": file.name if file else (", ".join(sent.get(run.id, [])) or None),
+                     "sha256": file.sha256 if file else None, "counts": run.counts or {},
+                     "files": sent.get(run.id, [])})
     return rows
 
 

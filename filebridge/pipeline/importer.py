@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
-import pandas as pd
 
 from filebridge.config import load_mapping
 from filebridge.failpoints import failpoint
@@ -25,7 +24,6 @@ from filebridge.formats import (
 )
 from filebridge.ledger.locks import connection_lock
 from filebridge.mapping import (
-    KEY,
     MappedRecords,
     Mapping,
     MissingColumns,
@@ -33,15 +31,14 @@ from filebridge.mapping import (
     check_columns,
     mapping_from_dict,
 )
-from filebridge.mapping.columns import is_in
 from filebridge.pipeline.context import Context
 from filebridge.pipeline.errors import NoImportMapping
+from filebridge.pipeline.planning import export_time_of, history_of, make_plan
 from filebridge.pipeline.rejects import write_rejects
 from filebridge.pipeline.report import NullProgress, Progress, RunReport
 from filebridge.pipeline.spool import sha256_of, spool_copy
-from filebridge.plan import DiffOptions, Plan, diff, validate_file
+from filebridge.plan import Plan, validate_file
 from filebridge.plan.guard import GuardPolicy, judge
-from filebridge.plan.model import FileKind
 from filebridge.problems import Problem
 
 Mode = Literal["plan", "apply"]
@@ -60,6 +57,7 @@ class RunOptions:
     # leaves the run planned, nothing applied.
     confirm: Callable[[RunReport], bool] | None = None
     lock_wait: float = 0.0  # seconds to wait for another run of the connection to finish
+    about_run: int | None = None  # approve: the held run this run applies (becomes approved)
 
 
 def load_import_mapping(ctx: Context, connection: str) -> Mapping:
@@ -130,7 +128,8 @@ def _run_import(ctx: Context, connection: str, path: Path, options: RunOptions,
                                     clock_now())
     report.file_id = record.id
     report.run_id = ctx.ledger.start_run(connection, options.kind, options.mode, record.id,
-                                         clock_now())
+                                         clock_now(), about_run=options.about_run)
+    report.about_run = options.about_run
     clock.lap("spool")
     failpoint("after-spool")
     if record.duplicate_of is not None and not options.replay and options.mode == "apply":
@@ -152,16 +151,23 @@ def _run_import(ctx: Context, connection: str, path: Path, options: RunOptions,
     progress.update("map", 0, len(table.frame))
     records = map_table(ctx, mapping, table)
     clock.lap("map")
+    export_time = export_time_of(mapping, name, table)
+    if export_time is not None:
+        ctx.ledger.set_file_export_time(record.id, export_time)
+        report.export_time = export_time.isoformat()
     snapshot = ctx.store.snapshot(connection)
-    plan = _plan(ctx, connection, mapping, records, table, mapping.kind_of(name), snapshot)
+    plan, file_problems = make_plan(ctx, connection, mapping, records, table,
+                                    mapping.kind_of(name), snapshot, clock_now())
     clock.lap("plan")
     _fill_report(report, table, records, plan)
-    if any(w["severity"] == "error" for w in report.warnings):
+    if file_problems or any(w["severity"] == "error" for w in report.warnings):
+        report.problems = [p.to_dict() for p in file_problems] + report.problems
         report.state = "rejected"
         return _finish(ctx, report, clock, clock_now, file_state="rejected")
     managed = int(snapshot["active"].sum())
     holds = judge(plan, managed, table.rows_read, report.rejected_rows,
-                  GuardPolicy.from_config(ctx.connection(connection).thresholds))
+                  GuardPolicy.from_config(ctx.connection(connection).thresholds),
+                  history_of(ctx, connection, export_time))
     report.holds = [h.to_dict() for h in holds]
     report.reject_file = _rejects(ctx, connection, report, table, records)
     held = any(h.reaction == "hold" for h in holds) and not options.force
@@ -177,33 +183,10 @@ def _run_import(ctx: Context, connection: str, path: Path, options: RunOptions,
     progress.update("apply", 0, 1)
     report.state = "applied"
     report.timings = clock.timings
-    _apply(ctx, report, plan, clock_now())
+    _apply(ctx, report, plan, clock_now(), options.about_run)
     clock.lap("apply")
     progress.update("done", 1, 1)
     return report
-
-
-def _plan(ctx: Context, connection: str, mapping: Mapping, records: MappedRecords,
-          table: Table, file_kind: FileKind, snapshot: pd.DataFrame) -> Plan:
-    keep_blank = frozenset(f.name for f in mapping.fields if f.empty == "keep")
-    protected = records.rejected_keys() | _ids_in_unparsed_rows(table, snapshot)
-    options = DiffOptions(file_kind, keep_blank, frozenset(protected))
-
-    def fetch(ids: list[str], fields: list[str]) -> pd.DataFrame:
-        return ctx.store.fetch(connection, ids, fields)
-
-    return diff(connection, records.accepted(), mapping.names, snapshot, fetch, options)
-
-
-def _ids_in_unparsed_rows(table: Table, snapshot: pd.DataFrame) -> set[str]:
-    """Managed ids that appear in rows the reader could not split (never leavers for it)."""
-    raw = [p.value for p in table.problems if p.value]
-    if not raw:
-        return set()
-    tokens = {t.strip().strip('"') for text in raw for t in
-              text.replace(";", ",").replace("|", ",").replace("\t", ",").split(",")}
-    managed = snapshot[KEY]
-    return set(managed[is_in(managed, tokens)].tolist())
 
 
 def _fill_report(report: RunReport, table: Table, records: MappedRecords, plan: Plan) -> None:
@@ -226,8 +209,13 @@ def _rejects(ctx: Context, connection: str, report: RunReport, table: Table,
     return str(target)
 
 
-def _apply(ctx: Context, report: RunReport, plan: Plan, at: datetime) -> None:
-    """Apply the plan and mark the run applied in one transaction when the stores share one."""
+def _apply(ctx: Context, report: RunReport, plan: Plan, at: datetime,
+           approves: int | None = None) -> None:
+    """Apply the plan and mark the run applied in one transaction when the stores share one.
+
+    ``approves``: the held run this one applies; it becomes ``approved`` in the same
+    transaction.
+    """
     if ctx.shared_database:
         with ctx.store_engine.begin() as tx:
             report.counts.update(ctx.store.apply(tx, plan, report.run_id, at))
@@ -235,6 +223,8 @@ def _apply(ctx: Context, report: RunReport, plan: Plan, at: datetime) -> None:
             ctx.ledger.finish_run(report.run_id, "applied", report.counts, report.to_dict(),
                                   None, at, tx=tx)
             ctx.ledger.set_file_state(report.file_id, "applied", tx=tx)
+            if approves is not None:
+                ctx.ledger.set_run_state(approves, "approved", tx=tx)
             failpoint("before-commit")
         failpoint("after-commit")
         return
@@ -243,6 +233,8 @@ def _apply(ctx: Context, report: RunReport, plan: Plan, at: datetime) -> None:
         report.counts.update(ctx.store.apply(tx, plan, report.run_id, at))
     ctx.ledger.finish_run(report.run_id, "applied", report.counts, report.to_dict(), None, at)
     ctx.ledger.set_file_state(report.file_id, "applied")
+    if approves is not None:
+        ctx.ledger.set_run_state(approves, "approved")
 
 
 def _finish(ctx: Context, report: RunReport, clock: _Clock,

@@ -52,13 +52,16 @@ class RunReport:
     error: dict[str, Any] | None = None
     timings: dict[str, float] = field(default_factory=dict)
     state_location: str = ""
+    export_time: str | None = None  # the file's own export time, when the mapping says where
+    about_run: int | None = None  # approve: the held run it applied; undo: the run undone
+    refused: list[dict[str, Any]] = field(default_factory=list)  # undo: what it left alone
 
     @property
     def exit_code(self) -> int:
         """0 ok, 1 rows rejected or held, 2 unusable input."""
         if self.state in ("rejected", "failed"):
             return EXIT_UNUSABLE
-        if self.state == "held" or self.rejected_rows:
+        if self.state == "held" or self.rejected_rows or self.refused:
             return EXIT_REJECTED_OR_HELD
         return EXIT_OK
 
@@ -72,5 +75,6 @@ class RunReport:
             "problems": self.problems, "problems_dropped": self.problems_dropped,
             "warnings": self.warnings, "holds": self.holds, "reject_file": self.reject_file,
             "duplicate_of": self.duplicate_of, "error": self.error, "timings": self.timings,
-            "state_location": self.state_location,
+            "state_location": self.state_location, "export_time": self.export_time,
+            "about_run": self.about_run, "refused": self.refused,
         }

@@ -16,6 +16,7 @@ import pandas as pd
 from filebridge.mapping import KEY
 from filebridge.mapping.columns import is_in
 from filebridge.plan.model import FileKind, Plan
+from filebridge.plan.policy import Leavers
 
 Fetch = Callable[[Sequence[str], Sequence[str]], pd.DataFrame]
 
@@ -43,6 +44,16 @@ class DiffOptions:
     file_kind: FileKind = "snapshot"
     keep_blank: frozenset[str] = frozenset()  # fields whose blank cell keeps the stored value
     protected: frozenset[str] = frozenset()  # ids never deactivated (their own row was rejected)
+    lms_owned: frozenset[str] = frozenset()  # fields set at creation only
+    leavers: Leavers = "deactivate"
+    delete_grace_days: int = 0
+    # Inactive people deactivated before the grace period began: deleted if still leaving.
+    expired: frozenset[str] = frozenset()
+    # Rows outside the include filter (``employee_id, message, line``): in a snapshot their
+    # managed people are leavers, and the plan says why.
+    filtered: pd.DataFrame | None = None
+    # Rehires matched on email (``employee_id`` new, ``old_employee_id``, ``line``).
+    rekeys: pd.DataFrame | None = None
 
 
 def diff(connection: str, desired: pd.DataFrame, fields: Sequence[str],
@@ -54,6 +65,10 @@ def diff(connection: str, desired: pd.DataFrame, fields: Sequence[str],
     ``fetch(ids, fields)``: full stored values of the few people that may differ.
     """
     fields = stored_fields(fields)
+    plan = Plan(connection=connection, file_kind=options.file_kind, fields=fields)
+    if options.rekeys is not None and len(options.rekeys):
+        snapshot, fetch = _rekeyed(snapshot, fetch, options.rekeys)
+        plan.rekeys = options.rekeys.reset_index(drop=True)
     want = desired.copy()
     want["fingerprint"] = fingerprint(want, fields)
     want["_active"] = want["status"] != "inactive" if "status" in want else True
@@ -61,24 +76,48 @@ def diff(connection: str, desired: pd.DataFrame, fields: Sequence[str],
     merged = want.merge(have, on=KEY, how="left", indicator=True)
     known = (merged["_merge"] == "both").to_numpy()
     active = merged["_active"].to_numpy(dtype=bool)
-    plan = Plan(connection=connection, file_kind=options.file_kind, fields=fields)
 
     plan.creates = merged.loc[~known & active, [*fields, "fingerprint", "line"]].reset_index(
         drop=True)
+    unknown_inactive = merged.loc[~known & ~active]
+    plan.skipped = pd.DataFrame({KEY: unknown_inactive[KEY].to_numpy(dtype=object),
+                                 "reason": "inactive-unknown",
+                                 "message": "inactive in the file and not in the LMS",
+                                 "line": unknown_inactive["line"].to_numpy(dtype=object)})
     old = merged.loc[known]
     was_active = old["_was_active"].astype(bool)
     now_active = old["_active"].astype(bool)
-    plan.deactivations = _state_rows(old.loc[was_active & ~now_active], "status inactive in file")
+    leaving = _state_rows(old.loc[was_active & ~now_active], "status inactive in file")
     plan.reactivations = _state_rows(old.loc[~was_active & now_active], "active again in file")
+    if len(plan.rekeys):
+        rehired = is_in(plan.reactivations[KEY], plan.rekeys[KEY])
+        plan.reactivations.loc[rehired, "reason"] = "rehired: matched on work email"
     changed = old.loc[old["fingerprint"] != old["_fp"]]
     plan.updates, plan.fingerprints = _field_changes(changed, fields, fetch, options)
-    touched = set(plan.updates[KEY]) | set(plan.deactivations[KEY]) | set(
-        plan.reactivations[KEY])
-    plan.unchanged = int(known.sum()) - len(touched)
     if options.file_kind == "snapshot":
-        plan.deactivations = pd.concat([plan.deactivations,
-                                        _leavers(snapshot, want, options)], ignore_index=True)
+        leaving = pd.concat([leaving, _leavers(snapshot, want, options)], ignore_index=True)
+    _leaver_policy(plan, leaving, snapshot, want, options)
+    touched = set(plan.updates[KEY]) | set(plan.deactivations[KEY]) | set(
+        plan.reactivations[KEY]) | set(plan.deletes[KEY])
+    touched_ids = pd.Series(sorted(touched), dtype="str")
+    plan.unchanged = int(known.sum()) - int(is_in(touched_ids, old[KEY]).sum())
     return plan
+
+
+def _rekeyed(snapshot: pd.DataFrame, fetch: Fetch, rekeys: pd.DataFrame
+             ) -> tuple[pd.DataFrame, Fetch]:
+    """The snapshot as it will be after the rekeys, and a fetch that reads the old ids."""
+    new_of = dict(zip(rekeys["old_employee_id"], rekeys[KEY], strict=True))
+    old_of = {v: k for k, v in new_of.items()}
+    snapshot = snapshot.copy()
+    hit = is_in(snapshot[KEY], list(new_of))
+    snapshot.loc[hit, KEY] = snapshot.loc[hit, KEY].map(new_of)
+
+    def fetch_old(ids: Sequence[str], names: Sequence[str]) -> pd.DataFrame:
+        frame = fetch([old_of.get(i, i) for i in ids], names)
+        return frame.rename(index=new_of)
+
+    return snapshot, fetch_old
 
 
 def _state_rows(rows: pd.DataFrame, reason: str) -> pd.DataFrame:
@@ -90,8 +129,43 @@ def _state_rows(rows: pd.DataFrame, reason: str) -> pd.DataFrame:
 def _leavers(snapshot: pd.DataFrame, want: pd.DataFrame, options: DiffOptions) -> pd.DataFrame:
     active = snapshot.loc[snapshot["active"].astype(bool), KEY]
     gone = active[~is_in(active, want[KEY]) & ~is_in(active, options.protected)]
-    return pd.DataFrame({KEY: gone.to_numpy(dtype=object), "reason": "missing from snapshot",
-                         "line": None})
+    out = pd.DataFrame({KEY: gone.to_numpy(dtype=object), "reason": "missing from snapshot",
+                        "line": None})
+    filtered = options.filtered
+    if filtered is not None and len(filtered) and len(out):
+        why = filtered.drop_duplicates(KEY).set_index(KEY)
+        hit = is_in(out[KEY], why.index.to_series())
+        ids = out.loc[hit, KEY]
+        out.loc[hit, "reason"] = "outside the include filter: " + why.loc[ids, "message"].to_numpy(
+            dtype=object)
+        out.loc[hit, "line"] = why.loc[ids, "line"].to_numpy(dtype=object)
+    return out
+
+
+def _leaver_policy(plan: Plan, leaving: pd.DataFrame, snapshot: pd.DataFrame,
+                   want: pd.DataFrame, options: DiffOptions) -> None:
+    """Turn leavers into deactivations, deletes, or nothing, as the connection says."""
+    if options.leavers == "ignore":
+        return
+    if options.leavers == "deactivate" or options.delete_grace_days > 0:
+        plan.deactivations = leaving.reset_index(drop=True)
+    else:
+        plan.deletes = leaving.reset_index(drop=True)
+    if options.leavers != "delete" or not options.expired:
+        return
+    # Already deactivated and past the grace period: deleted while they are still leavers
+    # (absent from a snapshot, or listed as inactive), never when they came back.
+    inactive = snapshot.loc[~snapshot["active"].astype(bool), KEY]
+    expired = inactive[is_in(inactive, options.expired) & ~is_in(inactive, options.protected)]
+    rows = want.loc[is_in(want[KEY], expired)]
+    still_inactive = rows.loc[~rows["_active"].astype(bool)]
+    absent = expired[~is_in(expired, want[KEY])] if options.file_kind == "snapshot" else \
+        expired.iloc[:0]
+    reason = f"deactivated more than {options.delete_grace_days} days ago"
+    plan.deletes = pd.concat([plan.deletes, _state_rows(still_inactive, reason),
+                              pd.DataFrame({KEY: absent.to_numpy(dtype=object),
+                                            "reason": reason, "line": None})],
+                             ignore_index=True)
 
 
 def _field_changes(changed: pd.DataFrame, fields: tuple[str, ...], fetch: Fetch,
@@ -103,7 +177,10 @@ def _field_changes(changed: pd.DataFrame, fields: tuple[str, ...], fetch: Fetch,
                         "fingerprint": changed["fingerprint"].to_numpy(dtype=np.int64)})
     if changed.empty:
         return empty_updates, fps
-    value_fields = [f for f in fields if f != KEY]
+    # LMS-owned fields were set at creation; later files never overwrite them.
+    value_fields = [f for f in fields if f != KEY and f not in options.lms_owned]
+    if not value_fields:
+        return empty_updates, fps
     stored = fetch(changed[KEY].tolist(), value_fields)
     new = changed.set_index(KEY)[value_fields]
     stored = stored.reindex(index=new.index, columns=value_fields).fillna("").astype("str")

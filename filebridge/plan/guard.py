@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Literal
 
 from filebridge.plan.model import Plan
 
 Reaction = Literal["hold", "warn"]
-ACTIONS = ("create", "update", "deactivate", "reactivate")
+ACTIONS = ("create", "update", "deactivate", "reactivate", "delete")
 
 
 @dataclass(frozen=True)
@@ -31,19 +32,37 @@ class Limit:
 class GuardPolicy:
     """Thresholds of one connection (defaults: deactivations over 5% or 50 hold)."""
 
-    limits: tuple[tuple[str, Limit], ...] = (("deactivate", Limit(5.0, 50, "hold")),)
+    limits: tuple[tuple[str, Limit], ...] = (("deactivate", Limit(5.0, 50, "hold")),
+                                             ("delete", Limit(5.0, 50, "hold")))
     max_rejected_percent: float = 2.0
+    max_row_drop_percent: float | None = 10.0
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> GuardPolicy:
-        """Read a connection's ``thresholds`` block; absent keys keep the safe defaults."""
+        """Read a connection's ``thresholds`` block; absent keys keep the safe defaults.
+
+        Within one action, an absent ``percent`` or ``count`` keeps its default and an
+        explicit null switches it off.
+        """
         limits = dict(cls().limits)
         for action in ACTIONS:
             if action in config:
-                c = config[action]
-                limits[action] = Limit(c.get("percent"), c.get("count"), c.get("reaction", "hold"))
+                c, base = config[action] or {}, limits.get(action, Limit())
+                limits[action] = Limit(c.get("percent", base.percent), c.get("count", base.count),
+                                       c.get("reaction", base.reaction))
         rejected = float(config.get("rejected_percent", cls.max_rejected_percent))
-        return cls(tuple(limits.items()), rejected)
+        drop = config.get("row_drop_percent", cls.max_row_drop_percent)
+        return cls(tuple(limits.items()), rejected, None if drop is None else float(drop))
+
+
+@dataclass(frozen=True)
+class History:
+    """What the ledger knows about earlier runs of the connection, for the guard."""
+
+    last_snapshot_rows: int | None = None  # data rows of the last applied snapshot
+    last_export_time: datetime | None = None  # newest export time among applied files
+    last_file: str | None = None  # the file that export time came from
+    export_time: datetime | None = None  # this file's own export time
 
 
 @dataclass(frozen=True)
@@ -60,11 +79,15 @@ class Hold:
 
 
 def judge(plan: Plan, managed: int, rows_total: int, rows_rejected: int,
-          policy: GuardPolicy) -> list[Hold]:
+          policy: GuardPolicy, history: History | None = None) -> list[Hold]:
     """Every reason this plan should not apply unattended (empty list: go ahead)."""
     holds: list[Hold] = []
     if plan.is_empty():
         return holds  # nothing would change, so there is nothing to hold
+    history = history or History()
+    holds += _stale(history)
+    if plan.file_kind == "snapshot" and managed > 0:
+        holds += _row_drop(rows_total, history, policy)
     if plan.file_kind == "snapshot" and managed > 0:
         if rows_total == 0:
             holds.append(Hold("empty-snapshot", f"the file has no rows but {managed} people are "
@@ -88,3 +111,24 @@ def judge(plan: Plan, managed: int, rows_total: int, rows_rejected: int,
             holds.append(Hold(f"too-many-{action}", f"{n} {action}s exceed the threshold "
                               f"({bound})", limit.reaction))
     return holds
+
+
+def _stale(history: History) -> list[Hold]:
+    new, old = history.export_time, history.last_export_time
+    if new is None or old is None or new >= old:
+        return []
+    return [Hold("stale-file", f"this file was exported {new.isoformat()}, before "
+                 f"{history.last_file or 'a file'} ({old.isoformat()}) that is already applied; "
+                 "applying it would undo newer changes (use --force if you mean it)")]
+
+
+def _row_drop(rows_total: int, history: History, policy: GuardPolicy) -> list[Hold]:
+    last = history.last_snapshot_rows
+    limit = policy.max_row_drop_percent
+    if limit is None or not last or rows_total == 0 or rows_total >= last:
+        return []  # an empty file has its own hold
+    drop = (last - rows_total) / last * 100
+    if drop <= limit:
+        return []
+    return [Hold("row-count-drop", f"the file has {rows_total} rows, {drop:.1f}% fewer than the "
+                 f"{last} of the last applied snapshot (more than {limit:g}%)")]

@@ -11,13 +11,20 @@ from typing import Any, Literal
 
 import pandas as pd
 
-Action = Literal["create", "update", "deactivate", "reactivate"]
+from filebridge.mapping.columns import is_in
+
+Action = Literal["create", "update", "deactivate", "reactivate", "delete"]
 FileKind = Literal["snapshot", "delta"]
 
 CREATE_EXTRA = ("fingerprint", "line")
 UPDATE_COLUMNS = ("employee_id", "field", "old", "new", "line")
 STATE_COLUMNS = ("employee_id", "reason", "line")
 FINGERPRINT_COLUMNS = ("employee_id", "fingerprint")
+REKEY_COLUMNS = ("employee_id", "old_employee_id", "line")
+SKIPPED_COLUMNS = ("employee_id", "reason", "message", "line")
+# One row per department or job title change; ``kind`` is department | job_title,
+# ``action`` create | update | remove; old_* are the stored values (blank on create).
+ORG_COLUMNS = ("kind", "action", "code", "name", "parent_code", "old_name", "old_parent_code")
 
 
 def _empty(columns: tuple[str, ...]) -> pd.DataFrame:
@@ -33,8 +40,13 @@ class Plan:
     - ``updates``: long format, one row per changed field: ``employee_id, field, old, new, line``.
     - ``fingerprints``: the new fingerprint of every existing person whose fields or
       fingerprint changed (``employee_id, fingerprint``), applied with the updates.
-    - ``deactivations`` / ``reactivations``: ``employee_id, reason, line`` (line is
-      None for a leaver missing from a snapshot).
+    - ``deactivations`` / ``reactivations`` / ``deletes``: ``employee_id, reason, line``
+      (line is None for a leaver missing from a snapshot).
+    - ``rekeys``: rehires matched on email under a new employee id: the stored account
+      ``old_employee_id`` takes ``employee_id`` before anything else is applied.
+    - ``skipped``: rows that change nothing and why (filtered out, inactive and unknown,
+      no work email): ``employee_id, reason, message, line``.
+    - ``org``: department and job title changes (see ``ORG_COLUMNS``).
     """
 
     connection: str
@@ -45,7 +57,14 @@ class Plan:
     fingerprints: pd.DataFrame = field(default_factory=lambda: _empty(FINGERPRINT_COLUMNS))
     deactivations: pd.DataFrame = field(default_factory=lambda: _empty(STATE_COLUMNS))
     reactivations: pd.DataFrame = field(default_factory=lambda: _empty(STATE_COLUMNS))
+    deletes: pd.DataFrame = field(default_factory=lambda: _empty(STATE_COLUMNS))
+    rekeys: pd.DataFrame = field(default_factory=lambda: _empty(REKEY_COLUMNS))
+    skipped: pd.DataFrame = field(default_factory=lambda: _empty(SKIPPED_COLUMNS))
+    org: pd.DataFrame = field(default_factory=lambda: _empty(ORG_COLUMNS))
     unchanged: int = 0
+    # True when ``org`` was planned (the pipeline does); a bare plan lets the store derive
+    # departments and job titles from its people instead.
+    org_planned: bool = False
 
     @property
     def updated_people(self) -> int:
@@ -59,13 +78,33 @@ class Plan:
             "update": self.updated_people,
             "deactivate": len(self.deactivations),
             "reactivate": len(self.reactivations),
+            "delete": len(self.deletes),
             "unchanged": self.unchanged,
+            "skipped": len(self.skipped),
         }
+
+    def org_counts(self) -> dict[str, int]:
+        """Department and job title changes by ``<kind>_<action>``."""
+        if self.org.empty:
+            return {}
+        sizes = self.org.groupby(["kind", "action"]).size()
+        return {f"{k}_{a}": int(n) for (k, a), n in sizes.items()}
 
     def is_empty(self) -> bool:
         """True when applying the plan would change nothing a person can see."""
         c = self.counts()
-        return not (c["create"] or c["update"] or c["deactivate"] or c["reactivate"])
+        return not (c["create"] or c["update"] or c["deactivate"] or c["reactivate"]
+                    or c["delete"] or len(self.rekeys) or len(self.org))
+
+    def drop_people(self, ids: set[str]) -> None:
+        """Take these people out of every person action (their row turned out to be bad)."""
+        if not ids:
+            return
+        for name in ("creates", "updates", "fingerprints", "deactivations", "reactivations",
+                     "deletes", "rekeys"):
+            frame = getattr(self, name)
+            keep = ~is_in(frame["employee_id"].astype("str"), ids)
+            setattr(self, name, frame.loc[keep].reset_index(drop=True))
 
     def to_dict(self, limit: int | None = 1000) -> dict[str, Any]:
         """A JSON-ready view of the plan; each list is cut at ``limit`` entries."""
@@ -87,7 +126,12 @@ class Plan:
             "updates": rows(self.updates, UPDATE_COLUMNS),
             "deactivations": rows(self.deactivations, STATE_COLUMNS),
             "reactivations": rows(self.reactivations, STATE_COLUMNS),
+            "deletes": rows(self.deletes, STATE_COLUMNS),
+            "rekeys": rows(self.rekeys, REKEY_COLUMNS),
+            "skipped": rows(self.skipped, SKIPPED_COLUMNS),
+            "org": rows(self.org, ORG_COLUMNS),
+            "org_counts": self.org_counts(),
             "truncated": limit is not None
             and any(len(f) > limit for f in (self.creates, self.updates, self.deactivations,
-                                             self.reactivations)),
+                                             self.reactivations, self.deletes, self.skipped)),
         }

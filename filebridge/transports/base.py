@@ -103,6 +103,10 @@ class Transport(Protocol):
         """Upload ``local`` to the outbox as ``name`` via a temporary name; never overwrite."""
         ...
 
+    def outbox_checksum(self, name: str) -> tuple[int, str] | None:
+        """Size and sha256 of ``name`` in the outbox, or None when it is not there."""
+        ...
+
     def purge_archive(self, older_than_days: int, now: datetime) -> int:
         """Delete archived files from days older than ``older_than_days``; return the count."""
         ...

@@ -8,6 +8,7 @@ existing target is never overwritten (``rename`` would silently replace it).
 from __future__ import annotations
 
 import errno
+import hashlib
 import os
 import secrets
 import stat
@@ -16,6 +17,7 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from filebridge.failpoints import failpoint
 from filebridge.transports.base import (
     Claimed,
     Entry,
@@ -262,6 +264,7 @@ class LocalTransport:
                     dst.write(chunk)
                 dst.flush()
                 os.fsync(dst.fileno())
+        failpoint("mid-upload")  # crash tests: the partial file exists, the final name not
         try:
             with _os_errors(final, "deliver"):
                 move_no_replace(part, final)
@@ -276,6 +279,27 @@ class LocalTransport:
                     os.fsync(fh.fileno())
                 fsync_dir(self.outbox)
         return str(final)
+
+    def outbox_checksum(self, name: str) -> tuple[int, str] | None:
+        """Size and sha256 of ``name`` in the outbox, or None when there is no such file."""
+        check_name(name)
+        if self.outbox is None:
+            raise TransportConfigError("outbox", "is required to deliver files")
+        path = self.outbox / name
+        with _os_errors(path, "read"):
+            try:
+                fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+            except FileNotFoundError:
+                return None
+            with open(fd, "rb") as fh:
+                if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
+                    raise RemotePathError(str(path), "read", "not a regular file")
+                digest = hashlib.sha256()
+                size = 0
+                while chunk := fh.read(CHUNK):
+                    digest.update(chunk)
+                    size += len(chunk)
+        return size, digest.hexdigest()
 
     def purge_archive(self, older_than_days: int, now: datetime) -> int:
         """Delete archived files from day folders older than ``older_than_days``."""

@@ -9,6 +9,7 @@ and so never overwrites; we also check the target first for other servers.
 from __future__ import annotations
 
 import errno
+import hashlib
 import posixpath
 import secrets
 import stat
@@ -21,6 +22,7 @@ from typing import TypeVar
 import paramiko
 
 from filebridge.errors import FilebridgeError
+from filebridge.failpoints import failpoint
 from filebridge.transports.base import (
     Claimed,
     Entry,
@@ -304,6 +306,7 @@ class SftpTransport:
                 raise TargetExists(final, "deliver", "already exists; never overwritten")
             with StallWatchdog(transport, self.ssh.timeouts.stall) as dog, open(local, "rb") as fh:
                 sftp.putfo(fh, part, size, callback=dog.progress, confirm=True)
+            failpoint("mid-upload")  # crash tests: the partial file exists, the final name not
             try:
                 if exists(sftp, final):
                     raise TargetExists(
@@ -319,6 +322,31 @@ class SftpTransport:
                 with sftp.open(posixpath.join(outbox, self.settings.ready.marker_for(name)), "wx"):
                     pass
         return final
+
+    def outbox_checksum(self, name: str) -> tuple[int, str] | None:
+        """Size and sha256 of ``name`` in the outbox (read back), or None when it is not there."""
+        check_name(name)
+        if self.outbox is None:
+            raise TransportConfigError("outbox", "is required to deliver files")
+        path = posixpath.join(self.outbox, name)
+
+        def read(s: paramiko.SFTPClient) -> tuple[int, str] | None:
+            try:
+                attrs = s.lstat(path)
+            except FileNotFoundError:
+                return None
+            if not stat.S_ISREG(attrs.st_mode or 0):
+                raise RemotePathError(path, "read", "not a regular file")
+            digest = hashlib.sha256()
+            size = 0
+            with s.open(path, "rb") as fh:
+                fh.prefetch(attrs.st_size, max_concurrent_requests=self.ssh.max_prefetch)
+                while chunk := fh.read(CHUNK):
+                    digest.update(chunk)
+                    size += len(chunk)
+            return size, digest.hexdigest()
+
+        return self._do(path, "read", read)
 
     def _remove_quietly(self, path: str) -> None:
         try:

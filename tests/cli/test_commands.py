@@ -74,7 +74,8 @@ def test_plan_apply_history_show_users_replay(capsys, ws):
     expected_keys = {"run_id", "connection", "file", "file_id", "sha256", "mode", "state",
                      "exit_code", "rows", "rejected_rows", "counts", "plan", "problems",
                      "problems_dropped", "warnings", "holds", "reject_file", "duplicate_of",
-                     "error", "timings", "state_location"}
+                     "error", "timings", "state_location", "export_time", "about_run",
+                     "refused"}
     assert set(plan) == expected_keys
     code, applied = run_json(capsys, "apply", "acme", str(NIGHT1), "--settings", ws)
     assert code == 1 and applied["state"] == "applied"

@@ -16,6 +16,8 @@ from filebridge.config import Document, problems_in
 from filebridge.config import settings as settings_module
 from filebridge.config.validate import _registry, load_schemas
 from filebridge.mapping.fields import CANONICAL_FIELDS, CUSTOM_FIELD
+from filebridge.plan import guard as guard_module
+from filebridge.plan import policy as policy_module
 
 SCHEMAS = load_schemas()
 
@@ -80,6 +82,13 @@ def test_python_vocabularies_match_the_schemas() -> None:
     assert list(typing.get_args(settings_module.LogFormat)) == log["format"]["enum"]
     assert list(typing.get_args(settings_module.LogLevel)) == log["level"]["enum"]
     assert list(typing.get_args(settings_module.Leavers)) == policies["leavers"]["enum"]
+    assert list(typing.get_args(policy_module.Leavers)) == policies["leavers"]["enum"]
+    assert list(typing.get_args(policy_module.RehireMatch)) == policies["rehire_match"]["enum"]
+    assert list(typing.get_args(policy_module.Cleanup)) == policies["cleanup"]["enum"]
+    limit = settings["$defs"]["limit"]["properties"]
+    assert list(typing.get_args(guard_module.Reaction)) == limit["reaction"]["enum"]
+    thresholds = settings["$defs"]["connection"]["properties"]["thresholds"]["properties"]
+    assert set(guard_module.ACTIONS) <= set(thresholds)
 
 
 def test_odd_documents_give_problems_not_crashes() -> None:

@@ -11,13 +11,14 @@ from sqlalchemy.engine import Engine
 
 from filebridge.database import applied_migrations
 from filebridge.ledger import InvalidState, Ledger, UnknownFile, UnknownRun
+from filebridge.ledger.schema import MIGRATIONS
 
 NOW = datetime(2026, 3, 1, 2, 0, tzinfo=UTC)
 
 
 def test_migrate_is_idempotent(engine: Engine) -> None:
     assert Ledger(engine).migrate() == []
-    assert applied_migrations(engine, "ledger") == ["0001_create_tables"]
+    assert applied_migrations(engine, "ledger") == [name for name, _ in MIGRATIONS]
 
 
 def test_record_file_and_duplicates(engine: Engine) -> None:

@@ -17,8 +17,14 @@ DELTA = SAMPLES / "acme_delta_2026-11-26.csv"
 XML1 = SAMPLES / "acme_employees_2026-11-24.xml"
 
 
-def write_workspace(root: Path, thresholds: str = "") -> Path:
-    """settings.yaml + mappings/ under ``root``; returns the settings path."""
+ACME_TRANSPORT = '{type: local, inbox: drop/acme, pattern: "acme_*.csv"}'
+
+
+def write_workspace(root: Path, thresholds: str = "", transport: str = ACME_TRANSPORT) -> Path:
+    """settings.yaml + mappings/ under ``root``; returns the settings path.
+
+    ``transport`` replaces the acme connection's transport block (one line of flow YAML).
+    """
     (root / "mappings").mkdir(parents=True, exist_ok=True)
     for name in ("acme.yaml", "acme-xml.yaml"):
         shutil.copy(REPO / "mappings" / name, root / "mappings" / name)
@@ -29,7 +35,7 @@ lms:
 connections:
   acme:
     import_mapping: mappings/acme.yaml
-    transport: {{type: local, inbox: drop/acme, pattern: "acme_*.csv"}}
+    transport: {transport}
 {thresholds}
   acme-xml:
     import_mapping: mappings/acme-xml.yaml

@@ -29,7 +29,9 @@ def test_first_import_creates_everyone_active_only():
     p = plan_for(store, [("1", "a@x", "D", "active"), ("2", "b@x", "D", "inactive")])
     assert p.creates["employee_id"].tolist() == ["1"]
     assert p.counts() == {"create": 1, "update": 0, "deactivate": 0, "reactivate": 0,
-                          "unchanged": 0}
+                          "delete": 0, "unchanged": 0, "skipped": 1}
+    assert p.skipped[["employee_id", "reason", "line"]].values.tolist() == [
+        ["2", "inactive-unknown", 3]]
 
 
 def test_updates_are_field_by_field_with_old_and_new():
