@@ -133,8 +133,8 @@ def main() -> None:
     timed("1% night", [*cli, "apply", "big", str(night1), "--settings", str(conf)])
     timed("no-op replay of the night", [*cli, "replay", str(night1), "--yes", "--settings",
                                         str(conf)])
-    print(f"(max RSS of this driver: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f}"
-          " MB)")
+    driver_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"(max RSS of this driver: {driver_mb:.0f} MB)")
 
 
 if __name__ == "__main__":

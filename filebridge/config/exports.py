@@ -20,7 +20,7 @@ _XML_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9._-]*$")
 def export_mapping_problems(doc: Document) -> list[ConfigProblem]:
     """File name template, time zone, encoding, headers and date formats of an export mapping."""
     data = doc.data if isinstance(doc.data, dict) else {}
-    fmt = data.get("format") if isinstance(data.get("format"), dict) else {}
+    fmt: dict[str, Any] = data["format"] if isinstance(data.get("format"), dict) else {}
     problems: list[ConfigProblem] = []
     template = data.get("file_name")
     if isinstance(template, str) and (reason := name_template_problem(template)):
@@ -38,7 +38,7 @@ def export_mapping_problems(doc: Document) -> list[ConfigProblem]:
             codecs.lookup(encoding)
         except LookupError:
             problems.append(doc.problem(("format", "encoding"), f"unknown encoding {encoding!r}"))
-    columns = data.get("columns") if isinstance(data.get("columns"), list) else []
+    columns: list[Any] = data["columns"] if isinstance(data.get("columns"), list) else []
     problems += _column_problems(doc, columns, fmt.get("type") == "xml")
     return problems
 

@@ -19,7 +19,7 @@ from filebridge.mapping.columns import (
 from filebridge.mapping.errors import MissingColumns
 from filebridge.mapping.fields import KEY, STATUSES
 from filebridge.mapping.spec import FieldSpec, Mapping
-from filebridge.problems import Problem, ProblemList
+from filebridge.problems import Problem, ProblemList, Severity
 
 
 @dataclass
@@ -78,7 +78,7 @@ def check_columns(mapping: Mapping, columns: list[str], file: str) -> list[Probl
     if not unknown or mapping.unknown_columns == "ignore":
         return []
     message = f"columns not in the mapping: {', '.join(repr(c) for c in unknown)}"
-    severity = "error" if mapping.unknown_columns == "reject" else "warning"
+    severity: Severity = "error" if mapping.unknown_columns == "reject" else "warning"
     return [Problem("unknown-column", message, file, 1, None, None, severity)]
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from filebridge.formats import CsvDialect, FileRejected, read_csv
 from filebridge.lms.completions import (
@@ -153,7 +153,7 @@ def _parse(row: dict[str, str], line: int, file: str, people: dict[str, list[int
                            numbers["attempt"] or 1)
 
 
-def _date(text: str) -> datetime | None | bool:
+def _date(text: str) -> datetime | None | Literal[False]:
     """An aware datetime, None for a blank cell, False for text that is not ISO 8601."""
     text = text.strip()
     if not text:

@@ -216,13 +216,14 @@ def _apply(ctx: Context, report: RunReport, plan: Plan, at: datetime,
     ``approves``: the held run this one applies; it becomes ``approved`` in the same
     transaction.
     """
+    run_id, file_id = _ids(report)
     if ctx.shared_database:
         with ctx.store_engine.begin() as tx:
-            report.counts.update(ctx.store.apply(tx, plan, report.run_id, at))
+            report.counts.update(ctx.store.apply(tx, plan, run_id, at))
             failpoint("after-lms-changes")
-            ctx.ledger.finish_run(report.run_id, "applied", report.counts, report.to_dict(),
+            ctx.ledger.finish_run(run_id, "applied", report.counts, report.to_dict(),
                                   None, at, tx=tx)
-            ctx.ledger.set_file_state(report.file_id, "applied", tx=tx)
+            ctx.ledger.set_file_state(file_id, "applied", tx=tx)
             if approves is not None:
                 ctx.ledger.set_run_state(approves, "approved", tx=tx)
             failpoint("before-commit")
@@ -230,9 +231,9 @@ def _apply(ctx: Context, report: RunReport, plan: Plan, at: datetime,
         return
     # Separate databases cannot share a transaction; the reconcile makes a retry safe.
     with ctx.store_engine.begin() as tx:
-        report.counts.update(ctx.store.apply(tx, plan, report.run_id, at))
-    ctx.ledger.finish_run(report.run_id, "applied", report.counts, report.to_dict(), None, at)
-    ctx.ledger.set_file_state(report.file_id, "applied")
+        report.counts.update(ctx.store.apply(tx, plan, run_id, at))
+    ctx.ledger.finish_run(run_id, "applied", report.counts, report.to_dict(), None, at)
+    ctx.ledger.set_file_state(file_id, "applied")
     if approves is not None:
         ctx.ledger.set_run_state(approves, "approved")
 
@@ -242,11 +243,18 @@ def _finish(ctx: Context, report: RunReport, clock: _Clock,
     clock.lap("finish")
     report.timings = clock.timings
     run_state = "noop" if report.state == "duplicate" else report.state
-    ctx.ledger.finish_run(report.run_id, run_state, report.counts, report.to_dict(), None,
-                          clock_now())
-    current = ctx.ledger.get_file(report.file_id).state
+    run_id, file_id = _ids(report)
+    ctx.ledger.finish_run(run_id, run_state, report.counts, report.to_dict(), None, clock_now())
+    current = ctx.ledger.get_file(file_id).state
     # A plan, a hold or a duplicate never downgrades a file that was already applied.
     if current != "applied" or file_state == "applied":
-        ctx.ledger.set_file_state(report.file_id, file_state)
+        ctx.ledger.set_file_state(file_id, file_state)
     return report
+
+
+def _ids(report: RunReport) -> tuple[int, int]:
+    """The run and file ids, which every report has once the file is recorded."""
+    if report.run_id is None or report.file_id is None:
+        raise RuntimeError("the run was not recorded in the ledger")  # a programming error
+    return report.run_id, report.file_id
 

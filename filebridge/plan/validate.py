@@ -135,11 +135,11 @@ def _cycles(records: MappedRecords, file: str, live: pd.Series, names: _Names) -
     for start in on_cycle:
         if start in seen:
             continue
-        chain = [start]
-        node = target[start]
+        chain: list[int] = [int(start)]
+        node = int(target[start])
         while node != start:
             chain.append(node)
-            node = target[node]
+            node = int(target[node])
         seen.update(chain)
         chain_text = " → ".join([index[i] for i in chain] + [index[start]])
         related = tuple(int(lines[i]) for i in chain)

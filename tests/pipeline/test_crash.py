@@ -87,7 +87,8 @@ def test_kill_at_random_moments(tmp_path):
     first, second = tmp_path / "acme_employees_1.csv", tmp_path / "acme_employees_2.csv"
     big_file(first, 20_000)
     big_file(second, 20_000, changed=3_000)
-    clean = write_workspace(tmp_path / "clean", thresholds="    thresholds: {update: {percent: 100}}")
+    opened = "    thresholds: {update: {percent: 100}}"
+    clean = write_workspace(tmp_path / "clean", thresholds=opened)
     run(clean, "apply", "acme", str(first))
     run(clean, "apply", "acme", str(second))
     expected = final_state(clean)[0]

@@ -85,7 +85,7 @@ def test_xml_export_gives_the_same_people_as_csv(ctx):
 
 @pytest.mark.parametrize("content, code", [
     (b"", "empty-file"),
-    ("Employee ID,Work Email\n000001,a@x.io\n".encode(), "missing-column"),
+    (b"Employee ID,Work Email\n000001,a@x.io\n", "missing-column"),
 ])
 def test_unusable_file_is_rejected_and_nothing_changes(ctx, tmp_path, content, code):
     apply(ctx, NIGHT1)
