@@ -87,7 +87,8 @@ def parse_dates(values: pd.Series, formats: tuple[str, ...]) -> tuple[pd.Series,
 def canonical_emails(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     """Trim, NFC-normalise and lower-case addresses; mask the invalid or non-ASCII ones."""
     stripped = values.str.strip()
-    if not stripped.map(str.isascii).all():
+    ascii_only = pc.all(pc.string_is_ascii(pa.array(stripped, type=pa.string()))).as_py()
+    if ascii_only is False:
         stripped = stripped.map(lambda v: unicodedata.normalize("NFC", v))
     canon = stripped.str.lower()
     bad = (canon != "") & ~canon.str.fullmatch(EMAIL_PATTERN)

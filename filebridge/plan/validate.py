@@ -94,9 +94,8 @@ def _managers(records: MappedRecords, file: str, known_ids: KnownIds, names: _Na
                 int(frame["line"].iat[p]), names["manager_id"], str(ids.iat[p]))
         for p in positions])
     live &= ~self_managed
-    in_file = set(ids[live].tolist())
-    wanted = managers[live & (managers != "")]
-    outside = set(wanted.tolist()) - in_file
+    wanted = pd.Series(managers[live & (managers != "")].unique(), dtype="str")
+    outside = set(wanted[~is_in(wanted, ids[live])].tolist())  # few: managers not in the file
     known = known_ids(outside) if outside else set()
     missing = pd.Series(is_in(managers, outside - known), index=managers.index)
     unknown = live & (managers != "") & missing

@@ -150,3 +150,27 @@ def test_mapping_never_loses_or_reorders_rows(rows):
     assert r.frame["employee_id"].tolist() == [v for v, _ in rows]
     problem_lines = {p.line for p in r.problems.items}
     assert {int(n) for n, bad in zip(lines, r.rejected, strict=True) if bad} == problem_lines
+
+
+def test_distinct_value_path_equals_the_row_path(monkeypatch):
+    """Big files map each distinct value once; results and problems must not change."""
+    import filebridge.mapping.apply as apply_module
+    fields = {**BASE,
+              "status": {"column": "st", "map": {"A": "active", "T": "inactive"}},
+              "hire_date": {"column": "d", "date_format": "%d/%m/%Y"},
+              "country": {"column": "c", "transform": ["trim", "upper"], "allowed": ["DE", "FR"]},
+              "department": {"column": "dep", "transform": ["collapse_spaces"]}}
+    pools = {"st": ["A", "T", "Q", ""], "d": ["01/02/2026", "31/12/2025", "2026-01-01", ""],
+             "c": [" de", "fr ", "xx", ""], "dep": ["R  D", "Sales", " Ops "]}
+    rows = [{"id": f"{i:05d}", "mail": f"p{i}@x.io" if i % 97 else "bad",
+             **{k: v[i % len(v)] for k, v in pools.items()}} for i in range(5000)]
+    m = mapping(fields)
+    df, lines = frame(rows)
+    fast = apply_mapping(m, df, lines, "f.csv")
+    monkeypatch.setattr(apply_module, "DISTINCT_MIN_ROWS", 10**9)
+    slow = apply_mapping(m, df, lines, "f.csv")
+    pd.testing.assert_frame_equal(fast.frame, slow.frame)
+    assert fast.rejected.tolist() == slow.rejected.tolist()
+    key = ["line", "column", "code", "value", "message"]
+    assert sorted(fast.problems.flatten(key)) == sorted(slow.problems.flatten(key))
+    assert fast.problems.items  # the pools do contain bad values
