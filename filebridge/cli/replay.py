@@ -6,9 +6,9 @@ drifted since."""
 from __future__ import annotations
 
 import argparse
-import sys
 
 from filebridge.cli.common import add_common, context, emit_json
+from filebridge.cli.confirm import confirmed
 from filebridge.cli.render import render_report, summary_line
 from filebridge.pipeline.history import find_file
 from filebridge.pipeline.importer import RunOptions, run_import
@@ -40,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
                 shown.append(True)
             nothing = not any(report.counts.get(k) for k in
                               ("create", "update", "deactivate", "reactivate"))
-            return nothing or _confirmed(args)
+            return nothing or confirmed(args, "Apply this plan")
 
         report = run_import(ctx, connection, spooled, RunOptions(
             "apply", replay=True, force=args.force, kind="replay", name=name,
@@ -54,12 +54,3 @@ def run(args: argparse.Namespace) -> int:
     elif report["state"] != "planned":
         print("\n" + summary_line(report))
     return int(report["exit_code"])
-
-
-def _confirmed(args: argparse.Namespace) -> bool:
-    if args.yes:
-        return True
-    if not sys.stdin.isatty():
-        print("not applied: pass --yes to apply without a prompt", file=sys.stderr)
-        return False
-    return input("\nApply this plan? [y/N] ").strip().lower() in ("y", "yes")

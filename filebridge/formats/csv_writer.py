@@ -20,6 +20,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from filebridge.durable import fsync_folder
 from filebridge.formats.dialect import CsvDialect
 from filebridge.formats.errors import CannotEncode
 
@@ -121,7 +122,7 @@ def _atomic_write(path: Path, dialect: CsvDialect, frame: pd.DataFrame, header: 
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    _fsync_folder(path.parent)
+    fsync_folder(path.parent)
 
 
 def _unencodable(path: Path, frame: pd.DataFrame, encoding: str) -> CannotEncode:
@@ -134,15 +135,3 @@ def _unencodable(path: Path, frame: pd.DataFrame, encoding: str) -> CannotEncode
             except UnicodeEncodeError as exc:
                 return CannotEncode(path.name, encoding, str(name), row, value[exc.start])
     return CannotEncode(path.name, encoding, "", -1, "?")
-
-
-def _fsync_folder(folder: Path) -> None:
-    """Make the rename itself durable (POSIX; a no-op where folders cannot be opened)."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

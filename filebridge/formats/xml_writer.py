@@ -19,6 +19,7 @@ from xml.sax.saxutils import escape, quoteattr
 
 import pandas as pd
 
+from filebridge.durable import fsync_folder
 from filebridge.formats.errors import CannotEncode
 
 #: Element names we write: a safe subset of XML names (no colon, so no namespace games).
@@ -61,7 +62,7 @@ def write_xml(path: Path, frame: pd.DataFrame, layout: XmlWriteLayout, *,
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    _fsync_folder(path.parent)
+    fsync_folder(path.parent)
 
 
 def _document(text: pd.DataFrame, names: list[str], layout: XmlWriteLayout, encoding: str,
@@ -88,15 +89,3 @@ def _check_characters(path: Path, text: pd.DataFrame) -> None:
             char = _NOT_XML.search(value)
             raise CannotEncode(path.name, "XML 1.0", str(name), row + 1,
                                char.group(0) if char else "?")
-
-
-def _fsync_folder(folder: Path) -> None:
-    """Make the rename itself durable (POSIX; a no-op where folders cannot be opened)."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -11,6 +11,8 @@ import os
 import shutil
 from pathlib import Path
 
+from filebridge.durable import fsync_folder
+
 CHUNK = 1 << 20
 
 
@@ -38,9 +40,5 @@ def spool_copy(path: Path, spool_dir: Path, sha256: str) -> Path:
         dst.flush()
         os.fsync(dst.fileno())
     os.replace(part, target)
-    dir_fd = os.open(spool_dir, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+    fsync_folder(spool_dir)
     return target

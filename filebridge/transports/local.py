@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from filebridge.durable import fsync_folder
 from filebridge.failpoints import failpoint
 from filebridge.transports.base import (
     Claimed,
@@ -41,7 +42,7 @@ from filebridge.transports.errors import (
 from filebridge.transports.local_watch import Watch
 from filebridge.transports.names import check_name, is_ignored, matches, name_problem
 from filebridge.transports.settings import CommonSettings, WatchMode
-from filebridge.transports.spool import SizeMismatch, SpoolWriter, fsync_dir
+from filebridge.transports.spool import SizeMismatch, SpoolWriter
 
 CHUNK = 1 << 20
 MANIFEST_MAX_BYTES = 1 << 20
@@ -83,9 +84,9 @@ def move_no_replace(src: Path, dst: Path) -> None:
         os.rename(src, dst)
     else:
         os.unlink(src)
-    fsync_dir(dst.parent)
+    fsync_folder(dst.parent)
     if src.parent != dst.parent:
-        fsync_dir(src.parent)
+        fsync_folder(src.parent)
 
 
 class LocalTransport:
@@ -277,7 +278,7 @@ class LocalTransport:
                 marker = self.outbox / self.settings.ready.marker_for(name)
                 with open(marker, "xb") as fh:
                     os.fsync(fh.fileno())
-                fsync_dir(self.outbox)
+                fsync_folder(self.outbox)
         return str(final)
 
     def outbox_checksum(self, name: str) -> tuple[int, str] | None:

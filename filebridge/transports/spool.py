@@ -14,6 +14,7 @@ import secrets
 from pathlib import Path
 from types import TracebackType
 
+from filebridge.durable import fsync_folder
 from filebridge.transports.errors import SpoolWriteFailed
 
 
@@ -23,20 +24,6 @@ class SizeMismatch(Exception):
     def __init__(self, written: int, expected: int) -> None:
         self.written, self.expected = written, expected
         super().__init__(f"wrote {written} bytes, expected {expected}")
-
-
-def fsync_dir(folder: Path) -> None:
-    """Make a rename in ``folder`` durable (no-op where directories cannot be opened)."""
-    try:
-        fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass  # some filesystems refuse fsync on a directory; the data itself is fsynced
-    finally:
-        os.close(fd)
 
 
 class SpoolWriter:
@@ -83,7 +70,7 @@ class SpoolWriter:
             self._fh.close()
             # Same content already spooled (a re-sent file): keep the existing copy.
             os.replace(self._part, final)
-            fsync_dir(self.spool_dir)
+            fsync_folder(self.spool_dir)
         except OSError as exc:
             self.abort()
             raise SpoolWriteFailed(
