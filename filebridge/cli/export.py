@@ -13,6 +13,7 @@ import argparse
 from datetime import UTC, datetime, timedelta
 
 from filebridge.cli.common import add_common, context, emit_json
+from filebridge.ledger.locks import connection_lock
 from filebridge.pipeline.exporter import ExportReport, abandon_pending, export_connection
 
 NAME = "export"
@@ -46,12 +47,14 @@ def run(args: argparse.Namespace) -> int:
     ctx = context(args)
     now = datetime.now(UTC)
     try:
-        if args.abandon_pending:
-            gone = abandon_pending(ctx, args.connection, now)
-            print(f"abandoned pending exports of runs {gone or 'none'}")
-        until = args.until + timedelta(days=1) if args.until else None
-        report = export_connection(ctx, args.connection, now=now, since=args.since,
-                                   until=until, dry_run=args.dry_run)
+        # The same lock as the daemon's export task: a manual export never overlaps it.
+        with connection_lock(ctx.ledger_engine, args.connection):
+            if args.abandon_pending:
+                gone = abandon_pending(ctx, args.connection, now)
+                print(f"abandoned pending exports of runs {gone or 'none'}")
+            until = args.until + timedelta(days=1) if args.until else None
+            report = export_connection(ctx, args.connection, now=now, since=args.since,
+                                       until=until, dry_run=args.dry_run)
     finally:
         ctx.close()
     if args.json:

@@ -59,3 +59,20 @@ def test_export_without_mapping_is_a_configuration_error(tmp_path: Path, capsys)
     settings = str(export_workspace(tmp_path))
     assert main(["export", "acme-xml", "--settings", settings]) == 2
     assert "no export_mapping" in capsys.readouterr().err
+
+
+def test_manual_export_is_refused_while_the_connection_is_busy(tmp_path, capsys):
+    """A manual export takes the connection's lock, like the daemon's export task."""
+    from filebridge.cli.main import main
+    from filebridge.ledger.locks import connection_lock
+    from filebridge.pipeline.context import open_context
+    from tests.pipeline.conftest import write_workspace
+
+    settings = write_workspace(tmp_path / "ws")
+    ctx = open_context(settings)
+    try:
+        with connection_lock(ctx.ledger_engine, "acme"):
+            code = main(["export", "acme", "--dry-run", "--settings", str(settings)])
+    finally:
+        ctx.close()
+    assert code == 3 and "is busy" in capsys.readouterr().err
