@@ -11,10 +11,12 @@ the 1% night ≤ 8 s and ≤ 1 GB; the no-op ≤ 5 s. Data is generated with a f
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import resource
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -99,15 +101,23 @@ connections:
 def timed(label: str, args: list[str]) -> None:
     """Run one phase in a child process; print wall seconds and the child's peak RSS."""
     start = time.perf_counter()
-    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - start
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen(args, stdout=out, stderr=err)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - start
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read().decode(), err.read().decode()
     code = os.waitstatus_to_exitcode(status)
-    err = proc.stderr.read().decode() if proc.stderr else ""
     rss_mb = usage.ru_maxrss / 1024  # Linux reports KiB
     print(f"{label:<28} {wall:7.2f} s   peak RSS {rss_mb:7.0f} MB   exit {code}", flush=True)
+    try:
+        stages = json.loads(stdout).get("timings", {})
+        print(" " * 30 + "  ".join(f"{k} {v:.2f}" for k, v in stages.items()), flush=True)
+    except (ValueError, AttributeError):
+        pass  # the parse floor prints no report
     if code not in (0, 1):
-        print(err, file=sys.stderr)
+        print(stderr, file=sys.stderr)
 
 
 def main() -> None:
@@ -129,10 +139,10 @@ def main() -> None:
     timed("parse floor (pyarrow read)", [sys.executable, "-c",
           f"import pyarrow.csv as c; c.read_csv({str(night1)!r})"])
     timed("initial load (empty store)", [*cli, "apply", "big", str(night0), "--settings",
-                                         str(conf)])
-    timed("1% night", [*cli, "apply", "big", str(night1), "--settings", str(conf)])
+                                         str(conf), "--json"])
+    timed("1% night", [*cli, "apply", "big", str(night1), "--settings", str(conf), "--json"])
     timed("no-op replay of the night", [*cli, "replay", str(night1), "--yes", "--settings",
-                                        str(conf)])
+                                        str(conf), "--json"])
     driver_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"(max RSS of this driver: {driver_mb:.0f} MB)")
 

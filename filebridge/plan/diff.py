@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from filebridge.mapping import KEY
 from filebridge.mapping.columns import is_in
@@ -69,30 +71,39 @@ def diff(connection: str, desired: pd.DataFrame, fields: Sequence[str],
     if options.rekeys is not None and len(options.rekeys):
         snapshot, fetch = _rekeyed(snapshot, fetch, options.rekeys)
         plan.rekeys = options.rekeys.reset_index(drop=True)
-    want = desired.copy()
-    want["fingerprint"] = fingerprint(want, fields)
-    want["_active"] = want["status"] != "inactive" if "status" in want else True
-    have = snapshot.rename(columns={"fingerprint": "_fp", "active": "_was_active"})
-    merged = want.merge(have, on=KEY, how="left", indicator=True)
-    known = (merged["_merge"] == "both").to_numpy()
-    active = merged["_active"].to_numpy(dtype=bool)
-
-    plan.creates = merged.loc[~known & active, [*fields, "fingerprint", "line"]].reset_index(
-        drop=True)
-    unknown_inactive = merged.loc[~known & ~active]
+    # Align each desired person with their row in the snapshot by id (an Arrow hash
+    # lookup), instead of merging whole frames: only ids, fingerprints and flags move.
+    want = desired[[KEY, "line"]].copy()
+    want["fingerprint"] = fingerprint(desired, fields)
+    want["_active"] = (desired["status"] != "inactive").to_numpy() if "status" in desired \
+        else True
+    pos = _positions(desired[KEY], snapshot[KEY])
+    known = pos >= 0
+    active = want["_active"].to_numpy(dtype=bool)
+    creating = ~known & active
+    plan.creates = desired.loc[creating, list(fields)].reset_index(drop=True)
+    plan.creates["fingerprint"] = want["fingerprint"].to_numpy()[creating]
+    plan.creates["line"] = want["line"].to_numpy()[creating]
+    unknown_inactive = want.loc[~known & ~active]
     plan.skipped = pd.DataFrame({KEY: unknown_inactive[KEY].to_numpy(dtype=object),
                                  "reason": "inactive-unknown",
                                  "message": "inactive in the file and not in the LMS",
                                  "line": unknown_inactive["line"].to_numpy(dtype=object)})
-    old = merged.loc[known]
-    was_active = old["_was_active"].astype(bool)
+    at = pos[known]
+    old = want.loc[known].assign(
+        _fp=snapshot["fingerprint"].to_numpy(dtype=np.int64)[at],
+        _was_active=snapshot["active"].to_numpy(dtype=bool)[at])
+    was_active = old["_was_active"]
     now_active = old["_active"].astype(bool)
     leaving = _state_rows(old.loc[was_active & ~now_active], "status inactive in file")
     plan.reactivations = _state_rows(old.loc[~was_active & now_active], "active again in file")
     if len(plan.rekeys):
         rehired = is_in(plan.reactivations[KEY], plan.rekeys[KEY])
         plan.reactivations.loc[rehired, "reason"] = "rehired: matched on work email"
-    changed = old.loc[old["fingerprint"] != old["_fp"]]
+    differs = (old["fingerprint"] != old["_fp"]).to_numpy()
+    changed = desired.loc[known].loc[differs, list(fields)].assign(
+        fingerprint=old["fingerprint"].to_numpy()[differs],
+        line=old["line"].to_numpy()[differs])
     plan.updates, plan.fingerprints = _field_changes(changed, fields, fetch, options)
     if options.file_kind == "snapshot":
         leaving = pd.concat([leaving, _leavers(snapshot, want, options)], ignore_index=True)
@@ -102,6 +113,15 @@ def diff(connection: str, desired: pd.DataFrame, fields: Sequence[str],
     touched_ids = pd.Series(sorted(touched), dtype="str")
     plan.unchanged = int(known.sum()) - int(is_in(touched_ids, old[KEY]).sum())
     return plan
+
+
+def _positions(ids: pd.Series, snapshot_ids: pd.Series) -> np.ndarray:
+    """Row of each id in the snapshot, -1 where the snapshot does not have it."""
+    if len(ids) == 0:
+        return np.zeros(0, dtype=np.int64)
+    found = pc.index_in(pa.array(ids, type=pa.string()),
+                        value_set=pa.array(snapshot_ids, type=pa.string()))
+    return found.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
 
 
 def _rekeyed(snapshot: pd.DataFrame, fetch: Fetch, rekeys: pd.DataFrame
