@@ -81,7 +81,6 @@ class SshServer:
     rsa_key: Path
     wrong_key: Path
     rsa_passphrase: str = RSA_PASSPHRASE
-    password: str | None = field(default=None, repr=False)
 
     def log_text(self) -> str:
         """Everything sshd has logged so far."""
@@ -163,6 +162,50 @@ def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SshServer]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+@dataclass(frozen=True)
+class PasswordUser:
+    """A throwaway system account that logs in to the test sshd with a password."""
+
+    name: str
+    password: str = field(repr=False)
+    home: Path
+
+
+@pytest.fixture(scope="session")
+def password_user() -> Iterator[PasswordUser]:
+    """A real account with a random password, created only where that is acceptable.
+
+    Creating an account changes the machine, so it happens only as root on a CI machine
+    (CI=true) or when FILEBRIDGE_TEST_SYSTEM_USER=1 asks for it; it is removed afterwards.
+    Elsewhere the test skips; under CI=true not being able to is a failure.
+    """
+    allowed = os.environ.get("CI") == "true" or os.environ.get("FILEBRIDGE_TEST_SYSTEM_USER") == "1"
+    tools = all(shutil.which(t) for t in ("useradd", "chpasswd", "userdel"))
+    if not (allowed and os.geteuid() == 0 and tools):
+        reason = ("password login needs root and useradd "
+                  "(set CI=true or FILEBRIDGE_TEST_SYSTEM_USER=1)")
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    import secrets
+    import tempfile
+
+    name = f"fbtest{secrets.token_hex(3)}"
+    password = secrets.token_urlsafe(18)
+    home = Path(tempfile.mkdtemp(prefix="filebridge-sftp-home-"))
+    home.chmod(0o755)
+    subprocess.run(["useradd", "--no-create-home", "--home-dir", str(home), "--shell",
+                    "/bin/sh", name], check=True)
+    try:
+        subprocess.run(["chpasswd"], input=f"{name}:{password}\n", text=True, check=True)
+        shutil.chown(home, user=name)
+        yield PasswordUser(name, password, home)
+    finally:
+        # --force: sshd's session process for the login may not have exited yet.
+        subprocess.run(["userdel", "--force", name], check=False, capture_output=True)
+        shutil.rmtree(home, ignore_errors=True)
 
 
 def _current_user() -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -22,7 +23,7 @@ from filebridge.transports.errors import (
     TransportUnavailable,
 )
 
-from ..conftest import FaultyProxy, SshServer
+from ..conftest import FaultyProxy, PasswordUser, SshServer
 from .contract import Rig, TransportContract, ready_now
 
 pytestmark = pytest.mark.sshd
@@ -176,9 +177,30 @@ def test_password_is_tried_after_a_refused_key(
     assert "Failed password" in sshd.log_text()[log_before:]
 
 
-def test_password_login_succeeds(sshd: SshServer) -> None:
-    if sshd.password is None:
-        pytest.skip("the test user has no usable password (root in a container); key auth covered")
+def test_password_login_succeeds(sshd: SshServer, password_user: PasswordUser,
+                                 tmp_path: Path) -> None:
+    """No key at all: the password from a secret reference logs in and a file is fetched."""
+    inbox = password_user.home / "inbox"
+    inbox.mkdir()
+    (inbox / "night.csv").write_text("id\n1\n")
+    for path in (inbox, inbox / "night.csv"):
+        shutil.chown(path, user=password_user.name)
+    os.environ["FILEBRIDGE_TEST_LOGIN_PASSWORD"] = password_user.password
+    try:
+        config = sftp_config(sshd, inbox, password_user.home / "outbox",
+                             username=password_user.name,
+                             password="${env:FILEBRIDGE_TEST_LOGIN_PASSWORD}")
+        del config["private_key"]
+        t = open_transport(config, base_dir=tmp_path, spool_dir=tmp_path / "spool")
+        try:
+            (ready,) = t.list_ready(time.time())
+            fetched = t.fetch(t.claim(ready), tmp_path / "spool")
+        finally:
+            t.close()
+    finally:
+        del os.environ["FILEBRIDGE_TEST_LOGIN_PASSWORD"]
+    assert fetched.local_path.read_text() == "id\n1\n"
+    assert f"Accepted password for {password_user.name}" in sshd.log_text()
 
 
 # --- slow writers, deadlines, drops ---------------------------------------------
