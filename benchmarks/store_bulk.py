@@ -1,6 +1,6 @@
 """Measure the built-in store at scale (not a test; run by hand).
 
-    .venv/bin/python tests/lms/bench_store.py [ROWS] [FOLDER]
+    .venv/bin/python benchmarks/store_bulk.py [ROWS] [FOLDER]
 
 Prints seconds for: applying ROWS creates (every canonical field, one custom
 attribute, journal rows) in one transaction, then ``snapshot``, then ``fetch`` of
