@@ -6,11 +6,9 @@ from __future__ import annotations
 
 import argparse
 
-from filebridge.cli.common import add_common, context, emit_json
-from filebridge.cli.confirm import confirmed
-from filebridge.cli.render import render_report, summary_line
+from filebridge.cli.common import add_common, context
+from filebridge.cli.confirm import PlanPrompt
 from filebridge.pipeline.lifecycle import approve
-from filebridge.pipeline.report import RunReport
 
 NAME = "approve"
 HELP = "re-plan a held run against the LMS now, show it, and apply it"
@@ -26,22 +24,9 @@ def register(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Re-plan, confirm, apply."""
     ctx = context(args)
-    shown: list[bool] = []
-
-    def confirm(report: RunReport) -> bool:
-        if not args.json:
-            render_report(report.to_dict())
-            shown.append(True)
-        return confirmed(args, "Apply this plan and approve run " + str(args.run_id))
-
+    prompt = PlanPrompt(args, f"Apply this plan and approve run {args.run_id}")
     try:
-        report = approve(ctx, args.run_id, confirm).to_dict()
+        report = approve(ctx, args.run_id, prompt).to_dict()
     finally:
         ctx.close()
-    if args.json:
-        emit_json(report)
-    elif not shown:
-        render_report(report)
-    else:
-        print("\n" + summary_line(report))
-    return int(report["exit_code"])
+    return prompt.finish(report)

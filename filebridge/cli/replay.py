@@ -7,12 +7,10 @@ from __future__ import annotations
 
 import argparse
 
-from filebridge.cli.common import add_common, context, emit_json
-from filebridge.cli.confirm import confirmed
-from filebridge.cli.render import render_report, summary_line
+from filebridge.cli.common import add_common, context
+from filebridge.cli.confirm import PlanPrompt
 from filebridge.pipeline.history import find_file
 from filebridge.pipeline.importer import RunOptions, run_import
-from filebridge.pipeline.report import RunReport
 
 NAME = "replay"
 HELP = "re-run a known file by id or path: plan first, then apply"
@@ -30,27 +28,12 @@ def register(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Plan, confirm, apply."""
     ctx = context(args)
+    prompt = PlanPrompt(args, "Apply this plan", skip_empty=True)
     try:
         connection, spooled, name = find_file(ctx, args.file)
-        shown = []
-
-        def confirm(report: RunReport) -> bool:
-            if not args.json:
-                render_report(report.to_dict())
-                shown.append(True)
-            nothing = not any(report.counts.get(k) for k in
-                              ("create", "update", "deactivate", "reactivate"))
-            return nothing or confirmed(args, "Apply this plan")
-
         report = run_import(ctx, connection, spooled, RunOptions(
             "apply", replay=True, force=args.force, kind="replay", name=name,
-            confirm=confirm)).to_dict()
+            confirm=prompt)).to_dict()
     finally:
         ctx.close()
-    if args.json:
-        emit_json(report)
-    elif not shown:
-        render_report(report)
-    elif report["state"] != "planned":
-        print("\n" + summary_line(report))
-    return int(report["exit_code"])
+    return prompt.finish(report)

@@ -6,12 +6,12 @@ left alone and listed with the reason (exit 1). The undo is itself a run you can
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
-from filebridge.cli.common import add_common, context, emit_json
-from filebridge.cli.confirm import confirmed
-from filebridge.cli.render import render_refused, render_report, summary_line
+from filebridge.cli.common import add_common, context
+from filebridge.cli.confirm import PlanPrompt
+from filebridge.cli.render import render_refused, render_report
 from filebridge.pipeline.lifecycle import undo
-from filebridge.pipeline.report import RunReport
 
 NAME = "undo"
 HELP = "restore what one run changed, where no later run changed it"
@@ -27,25 +27,15 @@ def register(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Plan the undo, confirm, apply."""
     ctx = context(args)
-    shown: list[bool] = []
-
-    def confirm(report: RunReport) -> bool:
-        if not args.json:
-            data = report.to_dict()
-            render_report(data)
-            render_refused(data)
-            shown.append(True)
-        return confirmed(args, f"Undo run {args.run_id}")
-
+    prompt = PlanPrompt(args, f"Undo run {args.run_id}", _render)
     try:
-        report = undo(ctx, args.run_id, confirm).to_dict()
+        report = undo(ctx, args.run_id, prompt).to_dict()
     finally:
         ctx.close()
-    if args.json:
-        emit_json(report)
-    elif not shown:
-        render_report(report)
-        render_refused(report)
-    else:
-        print("\n" + summary_line(report))
-    return int(report["exit_code"])
+    return prompt.finish(report)
+
+
+def _render(report: dict[str, Any]) -> None:
+    """The plan of the undo and what it refuses to restore."""
+    render_report(report)
+    render_refused(report)
