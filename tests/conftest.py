@@ -21,6 +21,7 @@ from pathlib import Path
 import paramiko
 import pytest
 from hypothesis import HealthCheck, settings
+from sqlalchemy.engine import Engine
 
 # Hypothesis profiles: "ci" (default under CI=true: fixed seed-free but bounded, no
 # deadline flakiness on a shared 2-core machine), "dev" (quick local runs) and
@@ -317,3 +318,24 @@ def faulty_proxy(sshd: SshServer) -> Iterator[type[FaultyProxy]]:
     yield _Tracked
     for p in made:
         p.close()
+
+
+# --- a real SQLite state database ---------------------------------------------------
+@pytest.fixture
+def state_url(tmp_path: Path) -> str:
+    """URL of a fresh SQLite state database."""
+    return f"sqlite:///{tmp_path / 'state' / 'filebridge.db'}"
+
+
+@pytest.fixture
+def engine(state_url: str) -> Iterator[Engine]:
+    """An engine on the fresh state database, with store and ledger migrated."""
+    from filebridge.database import open_engine
+    from filebridge.ledger import Ledger
+    from filebridge.lms import SqlStore
+
+    engine = open_engine(state_url, busy_timeout_ms=500)
+    SqlStore(engine).migrate()
+    Ledger(engine).migrate()
+    yield engine
+    engine.dispose()

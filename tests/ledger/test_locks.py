@@ -8,18 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from filebridge.database import open_engine
-from filebridge.ledger import Ledger
 from filebridge.ledger.locks import ConnectionBusy, connection_lock
 from filebridge.ledger.schema import locks
-
-
-@pytest.fixture
-def engine(tmp_path):
-    engine = open_engine(f"sqlite:///{tmp_path / 'state.sqlite'}")
-    Ledger(engine).migrate()
-    yield engine
-    engine.dispose()
 
 
 def test_second_holder_is_refused_naming_the_first(engine):
