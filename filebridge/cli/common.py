@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 from typing import Any, TextIO
 
+from filebridge.errors import Terminal
 from filebridge.pipeline.context import Context, open_context
 
 DEFAULT_SETTINGS = "settings.yaml"
@@ -69,3 +70,20 @@ class BarProgress:
         self.stream.flush()
         if stage == "done":
             self.stream.write("\n")
+
+
+class NoSuchFile(Terminal):
+    """A command was given a file path that does not exist."""
+
+    code = "no-such-file"
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(f"{path}: no such file")
+        self.path = path
+
+
+def require_file(path: Path) -> Path:
+    """``path`` if it is a file; otherwise ``NoSuchFile`` (exit 2 via cli/errors.py)."""
+    if not path.is_file():
+        raise NoSuchFile(path)
+    return path

@@ -5,10 +5,9 @@ a file of the same name already there is never overwritten (exit 2)."""
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
-from filebridge.cli.common import add_common, context, emit_json
+from filebridge.cli.common import add_common, context, emit_json, require_file
 from filebridge.pipeline.delivery import deliver_file
 
 NAME = "deliver"
@@ -26,9 +25,7 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Deliver the file and say where it went."""
-    if not args.file.is_file():
-        print(f"error: {args.file}: no such file", file=sys.stderr)
-        return 2
+    require_file(args.file)
     ctx = context(args)
     try:
         delivery = deliver_file(ctx, args.connection, args.file,

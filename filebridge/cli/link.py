@@ -6,10 +6,9 @@ people are ever changed by imports; the next import brings their fields in line.
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
-from filebridge.cli.common import add_common, context, emit_json, table
+from filebridge.cli.common import add_common, context, emit_json, require_file, table
 from filebridge.cli.confirm import confirmed
 from filebridge.pipeline.lifecycle import link
 from filebridge.pipeline.report import RunReport
@@ -38,9 +37,7 @@ def _show(report: RunReport) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """List the matches, confirm, adopt."""
-    if not args.file.is_file():
-        print(f"error: {args.file}: no such file", file=sys.stderr)
-        return 2
+    require_file(args.file)
     ctx = context(args)
     shown: list[bool] = []
 

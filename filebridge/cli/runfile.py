@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
-from filebridge.cli.common import BarProgress, add_common, context, emit_json
+from filebridge.cli.common import BarProgress, add_common, context, emit_json, require_file
 from filebridge.cli.render import render_report
 from filebridge.pipeline.importer import RunOptions, run_import
 
@@ -20,9 +19,7 @@ def register_file_command(parser: argparse.ArgumentParser) -> None:
 
 def run_file(args: argparse.Namespace, options: RunOptions) -> int:
     """Run one file and print the report (text or --json); return its exit code."""
-    if not args.file.is_file():
-        print(f"error: {args.file}: no such file", file=sys.stderr)
-        return 2
+    require_file(args.file)
     ctx = context(args)
     try:
         progress = None if args.json else BarProgress()

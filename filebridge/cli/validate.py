@@ -5,10 +5,9 @@ and reason. Changes nothing; exit 0 when all rows are good, 1 when some are reje
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
-from filebridge.cli.common import add_common, context, emit_json
+from filebridge.cli.common import add_common, context, emit_json, require_file
 from filebridge.cli.render import render_problems
 from filebridge.pipeline.validation import validate_path
 
@@ -25,9 +24,7 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Validate and print the problems."""
-    if not args.file.is_file():
-        print(f"error: {args.file}: no such file", file=sys.stderr)
-        return 2
+    require_file(args.file)
     ctx = context(args)
     try:
         result = validate_path(ctx, args.connection, args.file)
