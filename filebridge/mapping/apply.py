@@ -6,12 +6,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from filebridge.mapping.columns import (
     apply_transforms,
     apply_value_map,
     canonical_emails,
     is_in,
+    mostly_unique,
     not_allowed,
     parse_dates,
     render_template,
@@ -155,13 +158,25 @@ def _map_distinct(spec: FieldSpec, values: pd.Series, out: _Collector) -> pd.Ser
     department names, so transforming, parsing and checking the distinct values and
     spreading them back by position is many times cheaper than working on every row.
     """
-    if spec.source is None or len(values) < DISTINCT_MIN_ROWS:
-        return _map_field(spec, values, out)
+    if spec.source is None or len(values) < DISTINCT_MIN_ROWS or mostly_unique(values):
+        return _unchanged_or(values, _map_field(spec, values, out))
     codes, uniques = pd.factorize(values)
     if len(uniques) * 4 > len(values):
-        return _map_field(spec, values, out)
+        return _unchanged_or(values, _map_field(spec, values, out))
     mapped = _map_field(spec, pd.Series(uniques, dtype="str"), _Expanding(out, codes))
+    if mapped.array.equals(uniques):
+        return values  # nothing to change: keep the source column, no second copy
     return pd.Series(mapped.array.take(codes), index=values.index)
+
+
+def _unchanged_or(source: pd.Series, mapped: pd.Series) -> pd.Series:
+    """``source`` itself when mapping changed no value (shares its memory), else ``mapped``."""
+    if mapped is source or len(mapped) != len(source):
+        return mapped
+    # pandas' str columns are Arrow large strings already: these are views, not copies.
+    same = pc.all(pc.equal(pa.array(source, pa.large_string()),
+                           pa.array(mapped, pa.large_string())), skip_nulls=False).as_py()
+    return source if same else mapped
 
 
 def apply_mapping(mapping: Mapping, frame: pd.DataFrame, lines: np.ndarray, file: str
@@ -175,8 +190,9 @@ def apply_mapping(mapping: Mapping, frame: pd.DataFrame, lines: np.ndarray, file
     for spec in ordered:
         source = _source_values(spec, frame, done)
         done[spec.name] = _map_distinct(spec, source, out)
+    # copy=False: a dict of columns is copied by default, doubling the file in memory.
     result = pd.DataFrame({name: done[name].astype("str") for name in mapping.names},
-                          index=frame.index)
+                          index=frame.index, copy=False)
     result["line"] = lines
     return MappedRecords(result.reset_index(drop=True), out.rejected, problems)
 

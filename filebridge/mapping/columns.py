@@ -40,6 +40,43 @@ def is_in(values: pd.Series, pool: Collection[str] | pd.Series) -> np.ndarray:
     return mask.to_numpy(zero_copy_only=False)
 
 
+def positions_of(values: pd.Series, pool: pd.Series) -> np.ndarray:
+    """Position of each value in ``pool`` (its first occurrence), -1 where it is absent."""
+    if len(values) == 0:
+        return np.zeros(0, dtype=np.int64)
+    found = pc.index_in(pa.array(values.astype("str"), pa.large_string()),
+                        value_set=pa.array(pool.astype("str"), pa.large_string()))
+    return found.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+
+
+def duplicated(values: pd.Series) -> np.ndarray:
+    """Boolean mask of values that occur more than once (every occurrence, like keep=False)."""
+    if len(values) == 0:
+        return np.zeros(0, dtype=bool)
+    array = pa.array(values.astype("str"), pa.large_string())
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
+    # One Arrow hash pass and a count per distinct value: pandas' duplicated() on Arrow
+    # strings is about twice as slow on a million ids.
+    encoded = pc.dictionary_encode(array, null_encoding="encode")
+    codes = encoded.indices.to_numpy()
+    return np.bincount(codes, minlength=len(encoded.dictionary))[codes] > 1
+
+
+# Rows looked at to guess whether a column repeats itself before hashing all of it.
+PROBE_ROWS = 20_000
+
+
+def mostly_unique(values: pd.Series) -> bool:
+    """Whether the first rows are mostly distinct (ids, emails, phone numbers).
+
+    A guess that spares hashing a million distinct values only to find them distinct;
+    a wrong guess costs time, never correctness (callers give the same result either way).
+    """
+    head = values.iloc[:PROBE_ROWS]
+    return head.nunique() * 2 > len(head)
+
+
 def apply_transforms(values: pd.Series, transforms: tuple[Transform, ...]) -> pd.Series:
     """Run a field's transform chain over a whole column."""
     for t in transforms:

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from filebridge.mapping import KEY, MappedRecords
-from filebridge.mapping.columns import is_in
+from filebridge.mapping.columns import duplicated, is_in, positions_of
 from filebridge.problems import Problem
 
 KnownIds = Callable[[Iterable[str]], set[str]]
@@ -52,7 +52,7 @@ def _duplicates(records: MappedRecords, file: str, column: str, code: str, what:
     frame = records.frame
     values = frame[column]
     live = (values != "") & ~pd.Series(records.rejected, index=frame.index)
-    dup = values.duplicated(keep=False) & live
+    dup = pd.Series(duplicated(values), index=frame.index) & live
     if not dup.any():
         return
     lines_by_value = frame.loc[dup].groupby(column)["line"].agg(lambda s: tuple(int(x) for x in s))
@@ -86,40 +86,45 @@ def _resolve_manager_emails(records: MappedRecords, file: str, names: _Names) ->
 def _managers(records: MappedRecords, file: str, known_ids: KnownIds, names: _Names) -> None:
     frame = records.frame
     ids, managers = frame[KEY], frame["manager_id"]
-    live = ~pd.Series(records.rejected, index=frame.index)
-    self_managed = live & (managers != "") & (managers == ids)
-    positions = np.flatnonzero(self_managed.to_numpy())
+    live = ~records.rejected
+    has_manager = (managers != "").to_numpy(dtype=bool)
+    self_managed = live & has_manager & (managers == ids).to_numpy(dtype=bool)
+    positions = np.flatnonzero(self_managed)
     _reject(records, positions, [
         Problem("self-manager", f"{ids.iat[p]!r} is their own manager", file,
                 int(frame["line"].iat[p]), names["manager_id"], str(ids.iat[p]))
         for p in positions])
     live &= ~self_managed
-    wanted = pd.Series(managers[live & (managers != "")].unique(), dtype="str")
-    outside = set(wanted[~is_in(wanted, ids[live])].tolist())  # few: managers not in the file
+    # Each row's manager as a row of the file (one Arrow hash lookup for all of them);
+    # a manager whose only row is rejected is not in the file.
+    target = positions_of(managers, ids)
+    in_file = target >= 0
+    in_file[in_file] = live[target[in_file]]
+    target[~in_file] = -1
+    outside_rows = live & has_manager & ~in_file
+    outside = set(managers[outside_rows].unique().tolist())  # few: managers not in the file
     known = known_ids(outside) if outside else set()
-    missing = pd.Series(is_in(managers, outside - known), index=managers.index)
-    unknown = live & (managers != "") & missing
-    positions = np.flatnonzero(unknown.to_numpy())
+    unknown = outside_rows & ~is_in(managers, known) if known else outside_rows
+    positions = np.flatnonzero(unknown)
     _reject(records, positions, [
         Problem("unknown-manager", f"manager {managers.iat[p]!r} is neither in the file nor "
                 "in the LMS", file, int(frame["line"].iat[p]), names["manager_id"],
                 str(managers.iat[p])) for p in positions])
-    _cycles(records, file, live & ~unknown, names)
+    _cycles(records, file, live & ~unknown, target, names)
 
 
-def _cycles(records: MappedRecords, file: str, live: pd.Series, names: _Names) -> None:
-    """Find manager cycles by pruning people nobody reports to, then name each chain."""
-    frame = records.frame.loc[live]
-    if frame.empty:
-        return
-    index = pd.Index(frame[KEY])
-    target = index.get_indexer(frame["manager_id"])  # -1: no manager in the file
-    alive = np.ones(len(index), dtype=bool)
+def _cycles(records: MappedRecords, file: str, alive: np.ndarray, target: np.ndarray,
+            names: _Names) -> None:
+    """Find manager cycles by pruning people nobody reports to, then name each chain.
+
+    ``target``: each row's manager as a row position (-1: none in the file).
+    """
+    alive = alive.copy()
     # In a graph where each person has at most one manager, exactly the people on a
     # cycle survive repeated removal of people with no reports; one pass per org level.
     while True:
         edges = target[alive & (target >= 0)]
-        indegree = np.bincount(edges, minlength=len(index))
+        indegree = np.bincount(edges, minlength=len(target))
         drop = alive & (indegree == 0)
         if not drop.any():
             break
@@ -127,8 +132,8 @@ def _cycles(records: MappedRecords, file: str, live: pd.Series, names: _Names) -
     on_cycle = np.flatnonzero(alive)
     if not len(on_cycle):
         return
-    lines = frame["line"].to_numpy()
-    positions_in_frame = np.flatnonzero(live.to_numpy())
+    frame = records.frame
+    ids, lines = frame[KEY], frame["line"].to_numpy()
     seen: set[int] = set()
     problems = []
     for start in on_cycle:
@@ -140,10 +145,10 @@ def _cycles(records: MappedRecords, file: str, live: pd.Series, names: _Names) -
             chain.append(node)
             node = int(target[node])
         seen.update(chain)
-        chain_text = " → ".join([index[i] for i in chain] + [index[start]])
+        chain_text = " → ".join([str(ids.iat[i]) for i in chain] + [str(ids.iat[start])])
         related = tuple(int(lines[i]) for i in chain)
         for i in chain:
             problems.append(Problem("manager-cycle", f"manager cycle {chain_text}", file,
-                                    int(lines[i]), names["manager_id"], str(index[i]),
+                                    int(lines[i]), names["manager_id"], str(ids.iat[i]),
                                     related_lines=related))
-    _reject(records, positions_in_frame[on_cycle], problems)
+    _reject(records, on_cycle, problems)

@@ -174,3 +174,18 @@ def test_distinct_value_path_equals_the_row_path(monkeypatch):
     key = ["line", "column", "code", "value", "message"]
     assert sorted(fast.problems.flatten(key)) == sorted(slow.problems.flatten(key))
     assert fast.problems.items  # the pools do contain bad values
+
+
+def test_a_column_no_transform_changes_shares_the_source_memory():
+    """A clean column (already trimmed, already lower-case) is not copied by mapping."""
+    import pyarrow as pa
+    rows = [{"id": f"{i:05d}", "mail": f"p{i}@x.io"} for i in range(3000)]
+    df, lines = frame(rows)
+    r = apply_mapping(mapping(BASE), df, lines, "f.csv")
+    for field, column in (("employee_id", "id"), ("email", "mail")):
+        mapped, source = pa.array(r.frame[field]), pa.array(df[column])
+        assert mapped.buffers()[2].address == source.buffers()[2].address
+    dirty = [{"id": f" {i:05d}", "mail": f"P{i}@x.io"} for i in range(3000)]
+    df, lines = frame(dirty)
+    r = apply_mapping(mapping(BASE), df, lines, "f.csv")
+    assert r.frame["email"].tolist()[:2] == ["p0@x.io", "p1@x.io"]  # changed: a new column

@@ -111,3 +111,22 @@ def test_plan_of_applied_plan_is_empty(nights):
         if kind == "snapshot":
             listed = {r[0] for r in rows}
             assert all(not p["active"] for e, p in store.people.items() if e not in listed)
+
+
+cells = st.one_of(st.text(max_size=6), st.sampled_from(["", "D", "Sales", "ß", "a@x"]))
+
+
+@given(st.lists(st.tuples(cells, cells, cells), max_size=40),
+       st.sampled_from([1, 3, 50_000]))
+def test_fingerprint_equals_pandas_row_hash(rows, probe):
+    """Stored fingerprints stay valid: the fast hash is exactly pandas' row hash, whichever
+    path (hash every value, or each distinct value once) the cardinality probe picks."""
+    import filebridge.mapping.columns as columns
+    frame = pd.DataFrame(rows, columns=["a", "b", "c"], dtype="str")
+    expected = pd.util.hash_pandas_object(frame, index=False).to_numpy().view("int64")
+    old = columns.PROBE_ROWS
+    columns.PROBE_ROWS = probe
+    try:
+        assert fingerprint(frame, ["a", "b", "c"]).tolist() == expected.tolist()
+    finally:
+        columns.PROBE_ROWS = old

@@ -1,0 +1,33 @@
+"""Column helpers against pandas' own (slower) answers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from hypothesis import given
+from hypothesis import strategies as st
+
+from filebridge.mapping.columns import duplicated, is_in, mostly_unique, positions_of
+
+values = st.lists(st.sampled_from(["", "1", "01", "a", "A", "é", " 1"]), max_size=30)
+
+
+@given(values)
+def test_duplicated_marks_every_occurrence_like_pandas(items):
+    series = pd.Series(items, dtype="str")
+    assert duplicated(series).tolist() == series.duplicated(keep=False).tolist()
+
+
+@given(values, values)
+def test_positions_of_is_the_first_occurrence_or_minus_one(items, pool):
+    got = positions_of(pd.Series(items, dtype="str"), pd.Series(pool, dtype="str"))
+    assert got.tolist() == [pool.index(v) if v in pool else -1 for v in items]
+    assert is_in(pd.Series(items, dtype="str"), pool).tolist() == [v in pool for v in items]
+
+
+def test_mostly_unique_looks_at_the_head_only():
+    ids = pd.Series([f"{i:06d}" for i in range(50_000)], dtype="str")
+    codes = pd.Series(np.array(["A", "L", "T"])[np.arange(50_000) % 3], dtype="str")
+    assert mostly_unique(ids)
+    assert not mostly_unique(codes)
+    assert not mostly_unique(pd.Series([], dtype="str"))
