@@ -340,6 +340,16 @@ def _execute_many(tx: Connection, stmt: sa.ClauseElement, columns: Mapping[str, 
 
 def fetch_raw(conn: Connection, stmt: sa.Select[Any]) -> list[tuple[Any, ...]]:
     """All rows of ``stmt`` as plain tuples straight from the driver's cursor (fast, untyped)."""
+    return [row for batch in fetch_batches(conn, stmt, None) for row in batch]
+
+
+def fetch_batches(conn: Connection, stmt: sa.Select[Any], size: int | None
+                  ) -> Iterator[list[tuple[Any, ...]]]:
+    """The rows of ``stmt`` as lists of at most ``size`` plain tuples (``None``: one list).
+
+    Batches let a caller turn a million rows into columns as they come, so the tuples of
+    only one batch are alive at a time.
+    """
     compiled = stmt.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
     values = compiled.params
     if compiled.positional:
@@ -350,7 +360,11 @@ def fetch_raw(conn: Connection, stmt: sa.Select[Any]) -> list[tuple[Any, ...]]:
     try:
         with gc_paused():
             cursor.execute(compiled.string, params)
-            return list(cursor.fetchall())
+            if size is None:
+                yield list(cursor.fetchall())
+                return
+            while batch := cursor.fetchmany(size):
+                yield batch
     except conn.dialect.loaded_dbapi.OperationalError as error:
         # The raw cursor bypasses SQLAlchemy's handle_error hook; translate here.
         if conn.dialect.name == "sqlite" and not _sqlite_unavailable(error):

@@ -14,11 +14,20 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
-from filebridge.database import execute_many, fetch_raw, gc_paused, location, migrate, reading
+from filebridge.database import (
+    execute_many,
+    fetch_batches,
+    fetch_raw,
+    gc_paused,
+    location,
+    migrate,
+    reading,
+)
 from filebridge.failpoints import failpoint
 from filebridge.lms.errors import InvalidFieldName, StalePlan
 from filebridge.lms.lifecycle import apply_deletes, apply_rekeys
@@ -40,6 +49,8 @@ from filebridge.plan.model import Plan
 
 # SQLite allows 999 bound parameters in old builds; stay under it per IN list.
 CHUNK = 900
+# Rows converted to columns at a time when reading a whole connection's snapshot.
+SNAPSHOT_BATCH = 100_000
 _CUSTOM_PREFIX = "custom."
 
 
@@ -98,15 +109,23 @@ class SqlStore:
         """``employee_id`` (str), ``fingerprint`` (int64), ``active`` of ``connection``'s people."""
         stmt = (sa.select(users.c.employee_id, users.c.fingerprint, users.c.active)
                 .where(users.c.managed_by == connection))
-        with reading(self.engine) as conn, gc_paused():
-            rows = fetch_raw(conn, stmt)
-            ids, fps, active = zip(*rows, strict=True) if rows else ((), (), ())
-            del rows
-            return pd.DataFrame({
-                "employee_id": pd.array(ids, dtype="str"),
-                "fingerprint": np.fromiter(fps, dtype=np.int64, count=len(fps)),
-                "active": np.fromiter(active, dtype=bool, count=len(active)),
-            })
+        ids: list[pa.Array] = []
+        fps: list[np.ndarray] = []
+        active: list[np.ndarray] = []
+        with reading(self.engine) as conn:
+            # Column arrays batch by batch: a million rows never exist as tuples at once.
+            for batch in fetch_batches(conn, stmt, SNAPSHOT_BATCH):
+                i, f, a = zip(*batch, strict=True)
+                del batch
+                ids.append(pa.array(i, pa.large_string()))
+                fps.append(np.fromiter(f, dtype=np.int64, count=len(f)))
+                active.append(np.fromiter(a, dtype=bool, count=len(a)))
+        return pd.DataFrame({
+            "employee_id": pd.Series(pa.chunked_array(ids, pa.large_string()).combine_chunks(),
+                                     dtype="str"),
+            "fingerprint": np.concatenate(fps) if fps else np.zeros(0, dtype=np.int64),
+            "active": np.concatenate(active) if active else np.zeros(0, dtype=bool),
+        })
 
     def fetch(
         self, connection: str, employee_ids: Sequence[str], fields: Sequence[str]

@@ -16,7 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from filebridge.mapping import KEY
-from filebridge.mapping.columns import is_in
+from filebridge.mapping.columns import is_in, mostly_unique, positions_of
 from filebridge.plan.model import FileKind, Plan
 from filebridge.plan.policy import Leavers
 
@@ -32,11 +32,43 @@ def stored_fields(names: Sequence[str]) -> tuple[str, ...]:
 
 
 def fingerprint(frame: pd.DataFrame, fields: Sequence[str]) -> np.ndarray:
-    """A stable 64-bit hash (as int64) of each row's ``fields``, computed column-wise."""
+    """A stable 64-bit hash (as int64) of each row's ``fields``, computed column-wise.
+
+    The value is exactly ``pandas.util.hash_pandas_object(frame[fields].astype("str"),
+    index=False)`` (the fingerprints already stored stay valid); it is computed here
+    because pandas dictionary-encodes every column first, which for ids, emails and
+    phone numbers hashes a million distinct values twice.
+    """
     if frame.empty:
         return np.zeros(0, dtype=np.int64)
-    hashed = pd.util.hash_pandas_object(frame.loc[:, list(fields)].astype("str"), index=False)
-    return hashed.to_numpy(dtype=np.uint64).view(np.int64)
+    # Combined the way pandas (and CPython's tuple hash) combine columns.
+    out = np.full(len(frame), 0x345678, dtype=np.uint64)
+    mult = np.uint64(1000003)
+    for i, name in enumerate(fields):
+        out ^= _column_hash(frame[name])
+        out *= mult
+        inverse = len(fields) - i
+        mult += np.uint64(82520 + inverse + inverse)
+    out += np.uint64(97531)
+    return out.view(np.int64)
+
+
+def _column_hash(values: pd.Series) -> np.ndarray:
+    """pandas' per-value hash of a text column; distinct values hashed once when they repeat."""
+    array = pa.array(values.astype("str"), pa.large_string())
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
+    if mostly_unique(values):
+        hashed = pd.util.hash_array(array.to_numpy(zero_copy_only=False), categorize=False)
+    else:
+        encoded = pc.dictionary_encode(array)
+        dictionary = encoded.dictionary.to_numpy(zero_copy_only=False)
+        codes = encoded.indices.fill_null(0).to_numpy()
+        hashed = pd.util.hash_array(dictionary, categorize=False).take(codes) \
+            if len(dictionary) else np.zeros(len(codes), dtype=np.uint64)
+    if array.null_count:
+        hashed[array.is_null().to_numpy(zero_copy_only=False)] = np.iinfo(np.uint64).max
+    return hashed
 
 
 @dataclass(frozen=True)
@@ -77,7 +109,7 @@ def diff(connection: str, desired: pd.DataFrame, fields: Sequence[str],
     want["fingerprint"] = fingerprint(desired, fields)
     want["_active"] = (desired["status"] != "inactive").to_numpy() if "status" in desired \
         else True
-    pos = _positions(desired[KEY], snapshot[KEY])
+    pos = positions_of(desired[KEY], snapshot[KEY])
     known = pos >= 0
     active = want["_active"].to_numpy(dtype=bool)
     creating = ~known & active
@@ -101,7 +133,8 @@ def diff(connection: str, desired: pd.DataFrame, fields: Sequence[str],
         rehired = is_in(plan.reactivations[KEY], plan.rekeys[KEY])
         plan.reactivations.loc[rehired, "reason"] = "rehired: matched on work email"
     differs = (old["fingerprint"] != old["_fp"]).to_numpy()
-    changed = desired.loc[known].loc[differs, list(fields)].assign(
+    # Only the few candidate rows are copied, never the whole file.
+    changed = desired.iloc[np.flatnonzero(known)[differs]].loc[:, list(fields)].assign(
         fingerprint=old["fingerprint"].to_numpy()[differs],
         line=old["line"].to_numpy()[differs])
     plan.updates, plan.fingerprints = _field_changes(changed, fields, fetch, options)
@@ -113,15 +146,6 @@ def diff(connection: str, desired: pd.DataFrame, fields: Sequence[str],
     touched_ids = pd.Series(sorted(touched), dtype="str")
     plan.unchanged = int(known.sum()) - int(is_in(touched_ids, old[KEY]).sum())
     return plan
-
-
-def _positions(ids: pd.Series, snapshot_ids: pd.Series) -> np.ndarray:
-    """Row of each id in the snapshot, -1 where the snapshot does not have it."""
-    if len(ids) == 0:
-        return np.zeros(0, dtype=np.int64)
-    found = pc.index_in(pa.array(ids, type=pa.string()),
-                        value_set=pa.array(snapshot_ids, type=pa.string()))
-    return found.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
 
 
 def _rekeyed(snapshot: pd.DataFrame, fetch: Fetch, rekeys: pd.DataFrame
