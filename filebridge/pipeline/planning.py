@@ -14,7 +14,7 @@ from filebridge.formats import Table
 from filebridge.lms.lifecycle import holders_of_emails, inactive_since
 from filebridge.lms.org import org_usage, stored_org
 from filebridge.mapping import KEY, MappedRecords, Mapping
-from filebridge.mapping.columns import is_in
+from filebridge.mapping.columns import is_in, positions_of
 from filebridge.pipeline.context import Context
 from filebridge.plan import DiffOptions, Plan, diff
 from filebridge.plan.guard import History
@@ -37,9 +37,13 @@ def make_plan(ctx: Context, connection: str, mapping: Mapping, records: MappedRe
     outside, filtered = filtered_rows(accepted, policies)
     desired = accepted.loc[~outside]
     holders = lambda emails: holders_of_emails(ctx.store_engine, emails)  # noqa: E731
-    ids = resolve(connection, desired, snapshot, holders, policies, file_kind)
+    # Where each row's person sits in the snapshot: one hash lookup shared by every step.
+    positions = positions_of(desired[KEY], snapshot[KEY])
+    ids = resolve(connection, desired, snapshot, holders, policies, file_kind, positions >= 0)
     _reject_clashes(records, ids.conflicts, table.file, mapping)
-    desired = desired.loc[~is_in(desired[KEY], ids.conflicts[KEY])]
+    if len(ids.conflicts):
+        keep = ~is_in(desired[KEY], ids.conflicts[KEY])
+        desired, positions = desired.loc[keep], positions[keep]
     expired: frozenset[str] = frozenset()
     if policies.leavers == "delete":
         cutoff = now - timedelta(days=policies.delete_grace_days)
@@ -53,7 +57,7 @@ def make_plan(ctx: Context, connection: str, mapping: Mapping, records: MappedRe
     def fetch(wanted: Sequence[str], fields: Sequence[str]) -> pd.DataFrame:
         return ctx.store.fetch(connection, wanted, fields)
 
-    plan = diff(connection, desired, mapping.names, snapshot, fetch, options)
+    plan = diff(connection, desired, mapping.names, snapshot, fetch, options, positions)
     clashes = email_change_conflicts(connection, plan.updates, desired, snapshot, holders,
                                      policies, file_kind)
     _reject_clashes(records, clashes, table.file, mapping)

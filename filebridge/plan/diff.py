@@ -91,25 +91,29 @@ class DiffOptions:
 
 
 def diff(connection: str, desired: pd.DataFrame, fields: Sequence[str],
-         snapshot: pd.DataFrame, fetch: Fetch, options: DiffOptions) -> Plan:
+         snapshot: pd.DataFrame, fetch: Fetch, options: DiffOptions,
+         positions: np.ndarray | None = None) -> Plan:
     """Compute the plan that makes the store agree with ``desired``.
 
     ``desired``: accepted records (``fields`` + optional ``status`` + ``line``).
     ``snapshot``: the store's ``employee_id, fingerprint, active`` for this connection.
     ``fetch(ids, fields)``: full stored values of the few people that may differ.
+    ``positions``: each desired row's row in the snapshot (-1: none), when the caller
+    has it already (``positions_of(desired[KEY], snapshot[KEY])``).
     """
     fields = stored_fields(fields)
     plan = Plan(connection=connection, file_kind=options.file_kind, fields=fields)
     if options.rekeys is not None and len(options.rekeys):
         snapshot, fetch = _rekeyed(snapshot, fetch, options.rekeys)
         plan.rekeys = options.rekeys.reset_index(drop=True)
+        positions = None  # re-keyed ids sit on other rows now
     # Align each desired person with their row in the snapshot by id (an Arrow hash
     # lookup), instead of merging whole frames: only ids, fingerprints and flags move.
     want = desired[[KEY, "line"]].copy()
     want["fingerprint"] = fingerprint(desired, fields)
     want["_active"] = (desired["status"] != "inactive").to_numpy() if "status" in desired \
         else True
-    pos = positions_of(desired[KEY], snapshot[KEY])
+    pos = positions_of(desired[KEY], snapshot[KEY]) if positions is None else positions
     known = pos >= 0
     active = want["_active"].to_numpy(dtype=bool)
     creating = ~known & active
@@ -139,7 +143,9 @@ def diff(connection: str, desired: pd.DataFrame, fields: Sequence[str],
         line=old["line"].to_numpy()[differs])
     plan.updates, plan.fingerprints = _field_changes(changed, fields, fetch, options)
     if options.file_kind == "snapshot":
-        leaving = pd.concat([leaving, _leavers(snapshot, want, options)], ignore_index=True)
+        listed = np.zeros(len(snapshot), dtype=bool)
+        listed[at] = True
+        leaving = pd.concat([leaving, _leavers(snapshot, listed, options)], ignore_index=True)
     _leaver_policy(plan, leaving, snapshot, want, options)
     touched = set(plan.updates[KEY]) | set(plan.deactivations[KEY]) | set(
         plan.reactivations[KEY]) | set(plan.deletes[KEY])
@@ -170,9 +176,11 @@ def _state_rows(rows: pd.DataFrame, reason: str) -> pd.DataFrame:
                          "line": rows["line"].to_numpy(dtype=object)})
 
 
-def _leavers(snapshot: pd.DataFrame, want: pd.DataFrame, options: DiffOptions) -> pd.DataFrame:
-    active = snapshot.loc[snapshot["active"].astype(bool), KEY]
-    gone = active[~is_in(active, want[KEY]) & ~is_in(active, options.protected)]
+def _leavers(snapshot: pd.DataFrame, listed: np.ndarray, options: DiffOptions
+             ) -> pd.DataFrame:
+    """Active people of the snapshot the file does not list (``listed``: per snapshot row)."""
+    active = snapshot.loc[snapshot["active"].to_numpy(dtype=bool) & ~listed, KEY]
+    gone = active[~is_in(active, options.protected)]
     out = pd.DataFrame({KEY: gone.to_numpy(dtype=object), "reason": "missing from snapshot",
                         "line": None})
     filtered = options.filtered

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from filebridge.mapping import KEY
@@ -32,11 +33,15 @@ class Identities:
 
 
 def resolve(connection: str, desired: pd.DataFrame, snapshot: pd.DataFrame, holders: Holders,
-            policies: Policies, file_kind: str) -> Identities:
-    """Match new ids to returning people by email, and find emails held by someone else."""
+            policies: Policies, file_kind: str, known: np.ndarray | None = None) -> Identities:
+    """Match new ids to returning people by email, and find emails held by someone else.
+
+    ``known``: which ``desired`` rows are in the snapshot, when the caller has it already.
+    """
     active = desired["status"] != "inactive" if "status" in desired else True
-    new = desired.loc[~is_in(desired[KEY], snapshot[KEY]) & (desired["email"] != "") & active,
-                      [KEY, "email", "line"]]
+    if known is None:
+        known = is_in(desired[KEY], snapshot[KEY])
+    new = desired.loc[~known & (desired["email"] != "") & active, [KEY, "email", "line"]]
     empty = Identities(pd.DataFrame(columns=[KEY, "old_employee_id", "line"]),
                        pd.DataFrame(columns=list(CONFLICT_COLUMNS)))
     if new.empty:
