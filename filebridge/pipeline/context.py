@@ -10,6 +10,7 @@ from sqlalchemy.engine import Engine
 
 from filebridge.config import ConnectionConfig, Settings, load_settings
 from filebridge.database import check_state_location, open_engine
+from filebridge.formats.memory import use_batch_memory_pool
 from filebridge.ledger import Ledger
 from filebridge.lms import SqlStore
 from filebridge.pipeline.errors import UnknownConnection
@@ -62,6 +63,7 @@ def open_settings(settings: Settings) -> Context:
     """Open and migrate the stores of already loaded settings."""
     settings.state_dir.mkdir(parents=True, exist_ok=True)
     check_state_location(settings.state_dir)
+    use_batch_memory_pool()  # every run of this process works on big Arrow columns
     store_engine = open_engine(settings.lms_url)
     ledger_engine = (store_engine if settings.ledger_url == settings.lms_url
                      else open_engine(settings.ledger_url))
