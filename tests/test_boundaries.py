@@ -14,7 +14,8 @@ RULES = {
     "filebridge.plan": ["paramiko", "sqlalchemy", "watchdog"],
     "filebridge.formats": ["paramiko", "sqlalchemy", "watchdog"],
     "filebridge.transports": ["pandas", "sqlalchemy"],
-    "filebridge.lms": ["paramiko", "watchdog"],
+    # The PostgreSQL dialect costs 0.1 s to import: only loaded when a PostgreSQL URL is used.
+    "filebridge.lms": ["paramiko", "watchdog", "sqlalchemy.dialects.postgresql"],
 }
 
 

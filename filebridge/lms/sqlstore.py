@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Connection, Engine
 
 from filebridge.database import (
@@ -379,6 +379,8 @@ class SqlStore:
             return sqlite.insert(table).from_select(names, source).on_conflict_do_nothing(
                 index_elements=[key])
         if tx.dialect.name == "postgresql":
+            # Imported here: loading the PostgreSQL dialect costs every run 0.1 s.
+            from sqlalchemy.dialects import postgresql
             return postgresql.insert(table).from_select(names, source).on_conflict_do_nothing(
                 index_elements=[key])
         return table.insert().from_select(names, source)

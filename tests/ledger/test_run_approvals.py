@@ -78,3 +78,17 @@ def test_0003_gives_an_older_store_delete_and_adopt(engine: Engine) -> None:
     inspector = sa.inspect(engine)
     assert "ix_users_email" in {i["name"] for i in inspector.get_indexes("users")}
     assert "managed_by" in {c["name"] for c in inspector.get_columns("departments")}
+
+
+def test_0004_gives_an_older_store_the_snapshot_index(engine: Engine) -> None:
+    """The nightly snapshot read is served from the covering index, old store or new."""
+    store = SqlStore(engine)
+    with engine.begin() as tx:
+        tx.execute(sa.text("DROP INDEX ix_users_snapshot"))
+        tx.execute(sa.text("DELETE FROM schema_migrations WHERE name = '0004_snapshot_index'"))
+    assert store.migrate() == ["0004_snapshot_index"]
+    with engine.connect() as conn:
+        plan = conn.exec_driver_sql(
+            "EXPLAIN QUERY PLAN SELECT employee_id, fingerprint, active FROM users "
+            "WHERE managed_by = 'acme'").fetchall()
+    assert "COVERING INDEX ix_users_snapshot" in " ".join(str(r[-1]) for r in plan)
