@@ -137,7 +137,8 @@ def _lines_by_arithmetic(body: bytes, header: Header, arrays: list[pa.ChunkedArr
     any other LF is a blank line, which Arrow skips and arithmetic cannot place.
     """
     start, n = header.data_offset, len(arrays[0]) if arrays else 0
-    if body.count(b"\r", start) != body.count(b"\r\n", start):
+    carriage_returns = body.count(b"\r", start)
+    if carriage_returns and carriage_returns != body.count(b"\r\n", start):
         return None  # a lone CR is a line break to people and to Python's csv
     if body.count(quote, start) % 2:
         return None  # unbalanced quotes: possibly cut off inside a quoted value
