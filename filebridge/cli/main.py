@@ -3,42 +3,35 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from collections.abc import Sequence
 from types import ModuleType
 
 from filebridge import __version__
-from filebridge.cli import (
-    apply,
-    approve,
-    check,
-    deliver,
-    demo,
-    discard,
-    export,
-    history,
-    link,
-    lms,
-    plan,
-    replay,
-    run,
-    show,
-    status,
-    sync,
-    trust,
-    undo,
-    users,
-    validate,
-)
 from filebridge.cli.errors import handle_error
 
-COMMANDS: tuple[ModuleType, ...] = (check, validate, plan, apply, replay, history, show, users,
-                                    demo, sync, deliver, trust, export, lms, approve, discard, undo,
-                                    link, run, status)
+# The commands, in the order `filebridge --help` lists them; each is the module
+# filebridge.cli.<name>, imported only when needed: `filebridge plan` does not load the
+# SFTP client or the scheduler.
+COMMAND_NAMES: tuple[str, ...] = (
+    "check", "validate", "plan", "apply", "replay", "history", "show", "users", "demo", "sync",
+    "deliver", "trust", "export", "lms", "approve", "discard", "undo", "link", "run", "status")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The parser with one sub-command per module in ``COMMANDS``."""
+def command(name: str) -> ModuleType:
+    """The module of command ``name``."""
+    return importlib.import_module(f"filebridge.cli.{name}")
+
+
+def __getattr__(name: str) -> tuple[ModuleType, ...]:
+    if name == "COMMANDS":  # every command module (imports them all)
+        return tuple(command(n) for n in COMMAND_NAMES)
+    raise AttributeError(name)
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The parser with one sub-command per command, or just ``only``'s."""
     parser = argparse.ArgumentParser(
         prog="filebridge",
         description="Reconcile HR system export files into an LMS, safely and idempotently.",
@@ -46,7 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
                "configuration, 3 transport or LMS unavailable.")
     parser.add_argument("--version", action="version", version=f"filebridge {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in COMMANDS:
+    for name in COMMAND_NAMES if only is None else (only,):
+        module = command(name)
         p = sub.add_parser(module.NAME, help=module.HELP, description=module.__doc__)
         module.register(p)
         p.set_defaults(handler=module.run)
@@ -55,7 +49,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse arguments, run the command, turn errors into messages and exit codes."""
-    args = build_parser().parse_args(argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    # The command is the first word: only its module is loaded (the whole list for --help).
+    only = words[0] if words and words[0] in COMMAND_NAMES else None
+    args = build_parser(only).parse_args(words)
     try:
         return int(args.handler(args))
     except BaseException as exc:  # noqa: BLE001 - the one place errors become exit codes
