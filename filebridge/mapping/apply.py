@@ -163,8 +163,9 @@ def _map_distinct(spec: FieldSpec, values: pd.Series, out: _Collector) -> pd.Ser
     codes, uniques = pd.factorize(values)
     if len(uniques) * 4 > len(values):
         return _unchanged_or(values, _map_field(spec, values, out))
-    mapped = _map_field(spec, pd.Series(uniques, dtype="str"), _Expanding(out, codes))
-    if mapped.array.equals(uniques):
+    distinct = pd.Series(uniques, dtype="str")
+    mapped = _map_field(spec, distinct, _Expanding(out, codes))
+    if mapped.array.equals(distinct.array):
         return values  # nothing to change: keep the source column, no second copy
     return pd.Series(mapped.array.take(codes), index=values.index)
 

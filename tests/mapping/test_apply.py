@@ -179,10 +179,13 @@ def test_distinct_value_path_equals_the_row_path(monkeypatch):
 def test_a_column_no_transform_changes_shares_the_source_memory():
     """A clean column (already trimmed, already lower-case) is not copied by mapping."""
     import pyarrow as pa
-    rows = [{"id": f"{i:05d}", "mail": f"p{i}@x.io"} for i in range(3000)]
+    rows = [{"id": f"{i:05d}", "mail": f"p{i}@x.io", "dep": ("Sales", "R&D")[i % 2]}
+            for i in range(3000)]
     df, lines = frame(rows)
-    r = apply_mapping(mapping(BASE), df, lines, "f.csv")
-    for field, column in (("employee_id", "id"), ("email", "mail")):
+    fields = {**BASE, "department": {"column": "dep", "transform": ["trim"]}}
+    r = apply_mapping(mapping(fields), df, lines, "f.csv")
+    # Mostly distinct columns (mapped row by row) and repetitive ones (mapped per value).
+    for field, column in (("employee_id", "id"), ("email", "mail"), ("department", "dep")):
         mapped, source = pa.array(r.frame[field]), pa.array(df[column])
         assert mapped.buffers()[2].address == source.buffers()[2].address
     dirty = [{"id": f" {i:05d}", "mail": f"P{i}@x.io"} for i in range(3000)]
