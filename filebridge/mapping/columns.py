@@ -42,11 +42,37 @@ def is_in(values: pd.Series, pool: Collection[str] | pd.Series) -> np.ndarray:
 
 def positions_of(values: pd.Series, pool: pd.Series) -> np.ndarray:
     """Position of each value in ``pool`` (its first occurrence), -1 where it is absent."""
-    if len(values) == 0:
-        return np.zeros(0, dtype=np.int64)
-    found = pc.index_in(pa.array(values.astype("str"), pa.large_string()),
-                        value_set=pa.array(pool.astype("str"), pa.large_string()))
-    return found.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+    return first_positions(pool, values)[0]
+
+
+def first_positions(pool: pd.Series, *probes: pd.Series) -> list[np.ndarray]:
+    """``positions_of(probe, pool)`` for each probe, from a single hash of ``pool``.
+
+    Arrow builds its hash table per call; probing several columns against the same
+    million ids in one call builds it once.
+    """
+    sizes = [len(p) for p in probes]
+    if not sum(sizes):
+        return [np.zeros(0, dtype=np.int64) for _ in probes]
+    arrays = [_contiguous(pa.array(p.astype("str"), pa.large_string())) for p in probes]
+    # One contiguous array: Arrow probes a chunked one chunk by chunk, much slower.
+    joined = arrays[0] if len(arrays) == 1 else pa.concat_arrays(arrays)
+    found = pc.index_in(joined, value_set=_contiguous(pa.array(pool.astype("str"),
+                                                               pa.large_string())))
+    flat = found.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+    return np.split(flat, np.cumsum(sizes)[:-1])
+
+
+def _contiguous(array: pa.Array | pa.ChunkedArray) -> pa.Array:
+    return array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
+
+
+def duplicated_from_first(first: np.ndarray) -> np.ndarray:
+    """Duplicates (every occurrence) from each value's first position in its own column."""
+    later = first != np.arange(len(first))
+    out = later.copy()
+    out[first[later]] = True
+    return out
 
 
 def duplicated(values: pd.Series) -> np.ndarray:

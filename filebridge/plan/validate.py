@@ -12,7 +12,13 @@ import numpy as np
 import pandas as pd
 
 from filebridge.mapping import KEY, MappedRecords
-from filebridge.mapping.columns import duplicated, is_in, positions_of
+from filebridge.mapping.columns import (
+    duplicated,
+    duplicated_from_first,
+    first_positions,
+    is_in,
+    positions_of,
+)
 from filebridge.problems import Problem
 
 KnownIds = Callable[[Iterable[str]], set[str]]
@@ -26,13 +32,18 @@ def validate_file(records: MappedRecords, file: str, known_ids: KnownIds,
     """
     frame = records.frame
     names = _Names(columns or {})
-    _duplicates(records, file, KEY, "duplicate-key", "employee id", names)
+    # Each id's first row and each manager's row, from one hash of the ids.
+    has_manager_ids = "manager_id" in frame.columns
+    first, *managers = first_positions(frame[KEY], frame[KEY], *(
+        [frame["manager_id"]] if has_manager_ids else []))
+    _duplicates(records, file, KEY, "duplicate-key", "employee id", names,
+                duplicated_from_first(first))
     if "email" in frame.columns:
         _duplicates(records, file, "email", "duplicate-email", "work email", names)
-    if "manager_email" in frame.columns and "manager_id" not in frame.columns:
+    if "manager_email" in frame.columns and not has_manager_ids:
         _resolve_manager_emails(records, file, names)
     if "manager_id" in frame.columns:
-        _managers(records, file, known_ids, names)
+        _managers(records, file, known_ids, names, managers[0] if managers else None)
 
 
 class _Names(dict):
@@ -48,11 +59,12 @@ def _reject(records: MappedRecords, positions: np.ndarray, problems: list[Proble
 
 
 def _duplicates(records: MappedRecords, file: str, column: str, code: str, what: str,
-                names: _Names) -> None:
+                names: _Names, found: np.ndarray | None = None) -> None:
+    """Reject rows sharing a non-blank value (``found``: the duplicates, if known)."""
     frame = records.frame
     values = frame[column]
     live = (values != "") & ~pd.Series(records.rejected, index=frame.index)
-    dup = pd.Series(duplicated(values), index=frame.index) & live
+    dup = pd.Series(duplicated(values) if found is None else found, index=frame.index) & live
     if not dup.any():
         return
     lines_by_value = frame.loc[dup].groupby(column)["line"].agg(lambda s: tuple(int(x) for x in s))
@@ -83,7 +95,9 @@ def _resolve_manager_emails(records: MappedRecords, file: str, names: _Names) ->
     _reject(records, positions, problems)
 
 
-def _managers(records: MappedRecords, file: str, known_ids: KnownIds, names: _Names) -> None:
+def _managers(records: MappedRecords, file: str, known_ids: KnownIds, names: _Names,
+              target: np.ndarray | None = None) -> None:
+    """Self, unknown and circular managers. ``target``: each manager's row, if known."""
     frame = records.frame
     ids, managers = frame[KEY], frame["manager_id"]
     live = ~records.rejected
@@ -97,7 +111,7 @@ def _managers(records: MappedRecords, file: str, known_ids: KnownIds, names: _Na
     live &= ~self_managed
     # Each row's manager as a row of the file (one Arrow hash lookup for all of them);
     # a manager whose only row is rejected is not in the file.
-    target = positions_of(managers, ids)
+    target = positions_of(managers, ids) if target is None else target.copy()
     in_file = target >= 0
     in_file[in_file] = live[target[in_file]]
     target[~in_file] = -1

@@ -7,7 +7,14 @@ import pandas as pd
 from hypothesis import given
 from hypothesis import strategies as st
 
-from filebridge.mapping.columns import duplicated, is_in, mostly_unique, positions_of
+from filebridge.mapping.columns import (
+    duplicated,
+    duplicated_from_first,
+    first_positions,
+    is_in,
+    mostly_unique,
+    positions_of,
+)
 
 values = st.lists(st.sampled_from(["", "1", "01", "a", "A", "é", " 1"]), max_size=30)
 
@@ -31,3 +38,13 @@ def test_mostly_unique_looks_at_the_head_only():
     assert mostly_unique(ids)
     assert not mostly_unique(codes)
     assert not mostly_unique(pd.Series([], dtype="str"))
+
+
+@given(values, values, values)
+def test_one_hash_answers_several_probes(pool, a, b):
+    found = first_positions(*(pd.Series(v, dtype="str") for v in (pool, a, b)))
+    assert [f.tolist() for f in found] == [[pool.index(v) if v in pool else -1 for v in probe]
+                                           for probe in (a, b)]
+    first = first_positions(pd.Series(pool, dtype="str"), pd.Series(pool, dtype="str"))[0]
+    expected = pd.Series(pool, dtype="str").duplicated(keep=False).tolist()
+    assert duplicated_from_first(first).tolist() == expected
