@@ -51,6 +51,8 @@ from filebridge.plan.model import Plan
 CHUNK = 900
 # Rows converted to columns at a time when reading a whole connection's snapshot.
 SNAPSHOT_BATCH = 100_000
+# People inserted per executemany when creating many at once.
+CREATE_BATCH = 50_000
 _CUSTOM_PREFIX = "custom."
 
 
@@ -251,25 +253,32 @@ class SqlStore:
     def _create(self, tx: Connection, plan: Plan, fields: list[str], run_id: int | None,
                 now: datetime) -> int:
         frame = plan.creates
-        if not len(frame):
-            return 0
+        # In slices: the driver needs Python objects, and a million people as one list of
+        # rows is about a gigabyte of them. Same transaction, same statements.
+        for start in range(0, len(frame), CREATE_BATCH):
+            self._create_rows(tx, plan.connection, frame.iloc[start:start + CREATE_BATCH],
+                              fields, run_id, now)
+        return len(frame)
+
+    def _create_rows(self, tx: Connection, connection: str, frame: pd.DataFrame,
+                     fields: list[str], run_id: int | None, now: datetime) -> None:
         ids = _strings(frame[KEY])
         plain = [f for f in fields if not f.startswith(_CUSTOM_PREFIX)]
         columns: dict[str, list[Any]] = {KEY: ids, **{f: _strings(frame[f]) for f in plain}}
         columns["fingerprint"] = _int64(frame["fingerprint"])
         try:
             execute_many(tx, users.insert(), columns, {
-                "managed_by": plan.connection, "active": True,
+                "managed_by": connection, "active": True,
                 "created_at": now, "updated_at": now})
         except sa.exc.IntegrityError as error:
-            raise StalePlan(plan.connection, "create", len(ids), 0) from error
+            raise StalePlan(connection, "create", len(ids), 0) from error
+        del columns
         for name in (f for f in fields if f.startswith(_CUSTOM_PREFIX)):
             values = _strings(frame[name])
             keep = [i for i, v in enumerate(values) if v]
-            self._insert_attributes(tx, plan.connection, name, [ids[i] for i in keep],
+            self._insert_attributes(tx, connection, name, [ids[i] for i in keep],
                                     [values[i] for i in keep])
-        self._journal(tx, plan.connection, "create", run_id, now, ids)
-        return len(ids)
+        self._journal(tx, connection, "create", run_id, now, ids)
 
     def _update(self, tx: Connection, plan: Plan, run_id: int | None,
                 now: datetime) -> tuple[int, int]:

@@ -188,3 +188,22 @@ def test_second_writer_waits_then_sees_the_first_writers_work(
     assert len(outcome) == 1 and isinstance(outcome[0], StalePlan)
     assert len(SqlStore(other).snapshot("acme")) == 1
     other.dispose()
+
+
+def test_creates_in_slices_store_the_same_as_in_one_go(engine: Engine, tmp_path,
+                                                         monkeypatch) -> None:
+    """Big creates go to the driver in slices; slice edges lose or repeat nobody."""
+    import filebridge.lms.sqlstore as sqlstore
+    people = [person(f"{i:03d}", email=f"p{i}@x", custom_cost_center=f"C{i % 3}" if i % 2 else "")
+              for i in range(7)]
+    _apply(engine, plan(new=people))
+    other = open_engine(f"sqlite:///{tmp_path / 'sliced.sqlite'}")
+    SqlStore(other).migrate()
+    monkeypatch.setattr(sqlstore, "CREATE_BATCH", 3)
+    with other.begin() as tx:
+        counts = SqlStore(other).apply(tx, plan(new=people), 1, NOW)
+    assert counts["create"] == 7
+    assert SqlStore(other).dump() == SqlStore(engine).dump()
+    with other.connect() as conn:
+        journal = conn.execute(sa.select(changes.c.employee_id, changes.c.action)).all()
+    assert sorted(journal) == [(f"{i:03d}", "create") for i in range(7)]
