@@ -52,6 +52,24 @@ def holders_of_emails(engine: Engine, emails: Sequence[str]) -> pd.DataFrame:
     return frame
 
 
+def manager_ids_by_email(engine: Engine, connection: str, emails: Sequence[str]
+                         ) -> dict[str, str]:
+    """The employee id each work email names, when it names one person unambiguously.
+
+    A person of ``connection`` wins over other connections' and unmanaged accounts, an
+    active account over a deactivated one; two different people at the best rank leave
+    the address unresolved (the row is then rejected, never guessed).
+    """
+    found = holders_of_emails(engine, emails)
+    if found.empty:
+        return {}
+    found["rank"] = (found["managed_by"] != connection).astype(int) * 2 \
+        + (~found["active"]).astype(int)
+    best = found.loc[found["rank"] == found.groupby("email")["rank"].transform("min")]
+    ids = best.groupby("email")[KEY].agg(lambda s: sorted(set(s)))
+    return {str(email): str(people[0]) for email, people in ids.items() if len(people) == 1}
+
+
 def inactive_since(engine: Engine, connection: str, cutoff: datetime) -> frozenset[str]:
     """Ids of ``connection``'s people deactivated at or before ``cutoff``."""
     stmt = sa.select(users.c.employee_id).where(

@@ -23,6 +23,7 @@ from filebridge.formats import (
     read_xml,
 )
 from filebridge.ledger.locks import connection_lock
+from filebridge.lms.lifecycle import manager_ids_by_email
 from filebridge.mapping import (
     MappedRecords,
     Mapping,
@@ -79,13 +80,14 @@ def read_table(mapping: Mapping, path: Path, display: str) -> Table:
     return read_csv(path, dialect, limits, name=display)
 
 
-def map_table(ctx: Context, mapping: Mapping, table: Table) -> MappedRecords:
+def map_table(ctx: Context, connection: str, mapping: Mapping, table: Table) -> MappedRecords:
     """Map and validate a table; rows the reader flagged (bad cells) are rejected too."""
     records = apply_mapping(mapping, table.frame, table.lines, table.file)
     flagged = [p.line for p in table.problems if p.severity == "error" and p.line is not None]
     if flagged:
         records.rejected |= np.isin(table.lines, flagged)
-    validate_file(records, table.file, ctx.store.existing_employee_ids, mapping.column_names())
+    validate_file(records, table.file, ctx.store.existing_employee_ids, mapping.column_names(),
+                  lambda emails: manager_ids_by_email(ctx.store_engine, connection, list(emails)))
     return records
 
 
@@ -149,7 +151,7 @@ def _run_import(ctx: Context, connection: str, path: Path, options: RunOptions,
         return _finish(ctx, report, clock, clock_now, file_state="rejected")
     clock.lap("read")
     progress.update("map", 0, len(table.frame))
-    records = map_table(ctx, mapping, table)
+    records = map_table(ctx, connection, mapping, table)
     clock.lap("map")
     export_time = export_time_of(mapping, name, table)
     if export_time is not None:

@@ -100,7 +100,7 @@ def link(ctx: Context, connection: str, path: Path, by: Literal["email", "employ
     """Adopt unmanaged LMS users who match the file's people on ``by`` into ``connection``."""
     mapping = load_import_mapping(ctx, connection)
     table = read_table(mapping, path, path.name)
-    records = map_table(ctx, mapping, table)
+    records = map_table(ctx, connection, mapping, table)
     with connection_lock(ctx.ledger_engine, connection, wait_seconds=lock_wait):
         pairs = adoption_candidates(ctx.store_engine, connection, records.accepted(), by)
         report = RunReport(connection=connection, file=path.name, mode="apply",

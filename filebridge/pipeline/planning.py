@@ -48,16 +48,17 @@ def make_plan(ctx: Context, connection: str, mapping: Mapping, records: MappedRe
     if policies.leavers == "delete":
         cutoff = now - timedelta(days=policies.delete_grace_days)
         expired = inactive_since(ctx.store_engine, connection, cutoff)
+    names, keep_blank, lms_owned = _planned_fields(mapping)
     options = DiffOptions(
-        file_kind, frozenset(f.name for f in mapping.fields if f.empty == "keep"),
+        file_kind, keep_blank,
         frozenset(records.rejected_keys() | _ids_in_unparsed_rows(table, snapshot)),
-        mapping.lms_owned, policies.leavers, policies.delete_grace_days, expired, filtered,
+        lms_owned, policies.leavers, policies.delete_grace_days, expired, filtered,
         ids.rekeys)
 
     def fetch(wanted: Sequence[str], fields: Sequence[str]) -> pd.DataFrame:
         return ctx.store.fetch(connection, wanted, fields)
 
-    plan = diff(connection, desired, mapping.names, snapshot, fetch, options, positions)
+    plan = diff(connection, desired, names, snapshot, fetch, options, positions)
     clashes = email_change_conflicts(connection, plan.updates, desired, snapshot, holders,
                                      policies, file_kind)
     _reject_clashes(records, clashes, table.file, mapping)
@@ -67,6 +68,24 @@ def make_plan(ctx: Context, connection: str, mapping: Mapping, records: MappedRe
                              ignore_index=True).loc[:, list(SKIPPED_COLUMNS)]
     problems = _org(ctx, plan, desired, snapshot, mapping, policies, table.file)
     return plan, problems
+
+
+def _planned_fields(mapping: Mapping) -> tuple[tuple[str, ...], frozenset[str],
+                                               frozenset[str]]:
+    """The fields the plan keeps in step, those whose blank keeps the stored value, and
+    those set at creation only.
+
+    A manager named by work email is resolved to their employee id during validation;
+    the LMS keeps both, and the id follows the email's rules.
+    """
+    names = mapping.names
+    keep_blank = {f.name for f in mapping.fields if f.empty == "keep"}
+    lms_owned = set(mapping.lms_owned)
+    if "manager_email" in names and "manager_id" not in names:
+        names = (*names, "manager_id")
+        keep_blank |= {"manager_id"} if "manager_email" in keep_blank else set()
+        lms_owned |= {"manager_id"} if "manager_email" in lms_owned else set()
+    return names, frozenset(keep_blank), frozenset(lms_owned)
 
 
 def _reject_clashes(records: MappedRecords, clashes: pd.DataFrame, file: str,

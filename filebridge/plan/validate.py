@@ -22,13 +22,18 @@ from filebridge.mapping.columns import (
 from filebridge.problems import Problem
 
 KnownIds = Callable[[Iterable[str]], set[str]]
+# Work emails of managers not in the file -> the LMS person each one belongs to (only the
+# addresses that name exactly one person).
+ManagerEmails = Callable[[Iterable[str]], Mapping[str, str]]
 
 
 def validate_file(records: MappedRecords, file: str, known_ids: KnownIds,
-                  columns: Mapping[str, str] | None = None) -> None:
+                  columns: Mapping[str, str] | None = None,
+                  manager_emails: ManagerEmails | None = None) -> None:
     """Reject duplicate keys and emails, unknown and self managers, and manager cycles.
 
-    ``columns`` maps canonical fields to the source columns named in problems.
+    ``columns`` maps canonical fields to the source columns named in problems;
+    ``manager_emails`` resolves managers named by email who are not in the file.
     """
     frame = records.frame
     names = _Names(columns or {})
@@ -41,7 +46,7 @@ def validate_file(records: MappedRecords, file: str, known_ids: KnownIds,
     if "email" in frame.columns:
         _duplicates(records, file, "email", "duplicate-email", "work email", names)
     if "manager_email" in frame.columns and not has_manager_ids:
-        _resolve_manager_emails(records, file, names)
+        _resolve_manager_emails(records, file, names, manager_emails)
     if "manager_id" in frame.columns:
         _managers(records, file, known_ids, names, managers[0] if managers else None)
 
@@ -80,17 +85,25 @@ def _duplicates(records: MappedRecords, file: str, column: str, code: str, what:
     _reject(records, positions, problems)
 
 
-def _resolve_manager_emails(records: MappedRecords, file: str, names: _Names) -> None:
-    """Turn ``manager_email`` into ``manager_id`` using the people in the same file."""
+def _resolve_manager_emails(records: MappedRecords, file: str, names: _Names,
+                            manager_emails: ManagerEmails | None) -> None:
+    """Turn ``manager_email`` into ``manager_id``: the file's people first, then the LMS."""
     frame = records.frame
     by_email = frame.loc[frame["email"] != ""].drop_duplicates("email").set_index("email")[KEY]
     resolved = frame["manager_email"].map(by_email)
+    outside = (frame["manager_email"] != "") & resolved.isna()
+    if outside.any() and manager_emails is not None:
+        # A delta file lists only changed people: their managers are usually in the LMS.
+        found = manager_emails(sorted(set(frame.loc[outside, "manager_email"])))
+        if found:
+            resolved = resolved.fillna(frame["manager_email"].map(pd.Series(found, dtype="str")))
     frame["manager_id"] = resolved.fillna("").astype("str")
     unknown = (frame["manager_email"] != "") & resolved.isna()
     positions = np.flatnonzero(unknown.to_numpy())
     problems = [Problem("unknown-manager",
-                        f"manager {frame['manager_email'].iat[p]!r} is not in the file",
-                        file, int(frame["line"].iat[p]), names["manager_email"],
+                        f"manager {frame['manager_email'].iat[p]!r} is neither in the file nor "
+                        "the work email of exactly one LMS user", file,
+                        int(frame["line"].iat[p]), names["manager_email"],
                         str(frame["manager_email"].iat[p])) for p in positions]
     _reject(records, positions, problems)
 

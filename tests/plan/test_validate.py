@@ -60,3 +60,39 @@ def test_manager_cycle_names_the_whole_chain_whatever_the_row_order():
 def test_deep_hierarchy_without_cycle_is_fine():
     rows = [(str(i), f"p{i}@x.io", str(i - 1) if i else "") for i in range(500)]
     assert not check(rows).rejected.any()
+
+
+ME = mapping_from_dict(Path("m.yaml"), {"version": 1, "fields": {
+    "employee_id": {"column": "id"}, "email": {"column": "mail"},
+    "manager_email": {"column": "boss"}}})
+
+
+def check_emails(rows, lms=None):
+    df = pd.DataFrame(rows, columns=["id", "mail", "boss"]).astype("str")
+    records = apply_mapping(ME, df, np.arange(2, len(rows) + 2), "f.csv")
+    asked = []
+
+    def manager_emails(emails):
+        asked.extend(emails)
+        return {e: i for e, i in (lms or {}).items() if e in set(emails)}
+
+    validate_file(records, "f.csv", lambda ids: set(ids) & set((lms or {}).values()),
+                  ME.column_names(), manager_emails)
+    return records, asked
+
+
+def test_manager_emails_resolve_in_the_file_first_then_in_the_lms():
+    r, asked = check_emails([("1", "boss@x.io", ""), ("2", "b@x.io", "Boss@x.io"),
+                             ("3", "c@x.io", "ceo@x.io"), ("4", "d@x.io", "ghost@x.io")],
+                            lms={"ceo@x.io": "900"})
+    assert r.frame["manager_id"].tolist() == ["", "1", "900", ""]
+    assert asked == ["ceo@x.io", "ghost@x.io"]  # only addresses the file cannot answer
+    assert r.problems.flatten(["line", "code", "column", "value"]) == [
+        [5, "unknown-manager", "boss", "ghost@x.io"]]
+
+
+def test_manager_emails_catch_self_managers_and_cycles():
+    r, _ = check_emails([("1", "a@x.io", "a@x.io"), ("2", "b@x.io", "c@x.io"),
+                         ("3", "c@x.io", "b@x.io"), ("4", "d@x.io", "b@x.io")])
+    assert r.rejected.tolist() == [True, True, True, False]
+    assert {p.code for p in r.problems.items} == {"self-manager", "manager-cycle"}
