@@ -40,7 +40,14 @@ from filebridge.transports.errors import (
     TransportConfigError,
 )
 from filebridge.transports.local_watch import Watch
-from filebridge.transports.names import check_name, is_ignored, matches, name_problem
+from filebridge.transports.names import (
+    check_name,
+    is_ignored,
+    leftover_parts,
+    matches,
+    name_problem,
+    part_name,
+)
 from filebridge.transports.settings import CommonSettings, WatchMode
 from filebridge.transports.spool import SizeMismatch, SpoolWriter
 
@@ -257,9 +264,12 @@ class LocalTransport:
         if self.outbox is None:
             raise TransportConfigError("outbox", "is required to deliver files")
         final = self.outbox / name
-        part = self.outbox / f".{name}.{secrets.token_hex(6)}.part"
+        part = self.outbox / part_name(name, secrets.token_hex(6))
         with _os_errors(self.outbox, "deliver"):
             self.outbox.mkdir(parents=True, exist_ok=True)
+            # A delivery killed mid-copy left its part file; this one replaces it.
+            for stale in leftover_parts(name, os.listdir(self.outbox)):
+                (self.outbox / stale).unlink(missing_ok=True)
             with open(local, "rb") as src, open(part, "xb") as dst:
                 while chunk := src.read(CHUNK):
                     dst.write(chunk)

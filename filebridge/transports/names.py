@@ -79,3 +79,18 @@ def is_ignored(name: str) -> bool:
 def matches(name: str, pattern: str) -> bool:
     """Case-sensitive shell-pattern match, the same on every operating system."""
     return fnmatch.fnmatchcase(name, pattern)
+
+
+def part_name(name: str, token: str) -> str:
+    """The hidden name a delivery of ``name`` is uploaded under before its rename."""
+    return f".{name}.{token}.part"
+
+
+def leftover_parts(name: str, entries: list[str]) -> list[str]:
+    """Names in ``entries`` that an earlier, killed delivery of ``name`` left behind.
+
+    Only this exact pattern (12 hex digits, the token ``deliver`` draws) is ever matched:
+    nothing another program wrote looks like it by accident.
+    """
+    pattern = re.compile(rf"^\.{re.escape(name)}\.[0-9a-f]{{12}}\.part$")
+    return [e for e in entries if pattern.match(e)]

@@ -44,7 +44,14 @@ from filebridge.transports.errors import (
     TransportConfigError,
     TransportUnavailable,
 )
-from filebridge.transports.names import check_name, is_ignored, matches, name_problem
+from filebridge.transports.names import (
+    check_name,
+    is_ignored,
+    leftover_parts,
+    matches,
+    name_problem,
+    part_name,
+)
 from filebridge.transports.settings import CommonSettings
 from filebridge.transports.sftp_auth import SecretResolver, SshSettings, StallWatchdog, connect
 from filebridge.transports.sftp_paths import day_folders, exists, makedirs, rename_atomic
@@ -296,7 +303,7 @@ class SftpTransport:
             raise TransportConfigError("outbox", "is required to deliver files")
         outbox = self.outbox
         final = posixpath.join(outbox, name)
-        part = posixpath.join(outbox, f".{name}.{secrets.token_hex(6)}.part")
+        part = posixpath.join(outbox, part_name(name, secrets.token_hex(6)))
         size = local.stat().st_size
         sftp = self._session()
         transport = sftp.get_channel().get_transport()  # type: ignore[union-attr]
@@ -304,6 +311,9 @@ class SftpTransport:
             makedirs(sftp, outbox)
             if exists(sftp, final):
                 raise TargetExists(final, "deliver", "already exists; never overwritten")
+            # An upload killed mid-transfer left its part file; this one replaces it.
+            for stale in leftover_parts(name, sftp.listdir(outbox)):
+                self._remove_quietly(posixpath.join(outbox, stale))
             with StallWatchdog(transport, self.ssh.timeouts.stall) as dog, open(local, "rb") as fh:
                 sftp.putfo(fh, part, size, callback=dog.progress, confirm=True)
             failpoint("mid-upload")  # crash tests: the partial file exists, the final name not

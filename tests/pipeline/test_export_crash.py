@@ -41,5 +41,6 @@ def test_kill_during_delivery_then_rerun_delivers_exactly_once(tmp_path: Path, s
     assert run(settings, "export", "acme") == 0  # nothing left: no second file
     files = sorted(p.name for p in outbox.glob("[!.]*"))
     assert len(files) == 1 and files[0].endswith("_0001.csv")
+    assert not list(outbox.glob(".*.part"))  # the rerun removed the killed upload's part
     sent = refs(outbox)
     assert sorted(sent, key=int) == [str(i) for i in range(1, 31)]  # 30 results, once each

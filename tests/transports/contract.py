@@ -271,6 +271,19 @@ class TransportContract:
         assert Path(final).read_bytes() == b"id,course\n1,safety\n"
         assert sorted(p.name for p in rig.outbox.iterdir()) == ["completions_20261125.csv"]
 
+    def test_deliver_removes_what_a_killed_delivery_of_that_name_left(
+            self, rig: Rig, tmp_path: Path) -> None:
+        local = tmp_path / "c.csv"
+        local.write_bytes(b"x\n")
+        rig.outbox.mkdir(parents=True, exist_ok=True)
+        left = [".c.csv.0123456789ab.part", ".c.csv.upload.part", ".d.csv.0123456789ab.part",
+                "c.csv.0123456789ab.part"]
+        for name in left:
+            (rig.outbox / name).write_bytes(b"half")
+        rig.make().deliver(local, "c.csv")
+        # Only the exact hidden pattern of this name goes; look-alikes are someone else's.
+        assert sorted(p.name for p in rig.outbox.iterdir()) == sorted(["c.csv", *left[1:]])
+
     def test_deliver_with_done_marker(self, rig: Rig, tmp_path: Path) -> None:
         local = tmp_path / "c.csv"
         local.write_bytes(b"x\n")
