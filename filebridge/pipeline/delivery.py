@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from filebridge.ledger.locks import connection_lock
 from filebridge.pipeline.context import Context
 from filebridge.pipeline.pickup import open_connection_transport
 from filebridge.pipeline.spool import sha256_of
@@ -38,9 +39,12 @@ def deliver_file(ctx: Context, connection: str, local: Path, *, name: str | None
     """Upload ``local`` to ``connection``'s outbox as ``name`` (default: its own name)."""
     sha256, size = sha256_of(local)
     target = name or local.name
-    transport = open_connection_transport(ctx, connection)
-    try:
-        where = transport.deliver(local, target, done_marker=done_marker)
-    finally:
-        transport.close()
+    # The connection's lock, like an export: two deliveries of one name never interleave
+    # (each removes the part file a killed delivery of that name left behind).
+    with connection_lock(ctx.ledger_engine, connection):
+        transport = open_connection_transport(ctx, connection)
+        try:
+            where = transport.deliver(local, target, done_marker=done_marker)
+        finally:
+            transport.close()
     return Delivery(connection, target, where, size, sha256, done_marker)

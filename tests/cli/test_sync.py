@@ -12,6 +12,7 @@ import paramiko
 import pytest
 
 from filebridge.cli.main import main
+from filebridge.ledger.locks import connection_lock
 from filebridge.pipeline.context import open_context
 from tests.conftest import SshServer
 from tests.pipeline.conftest import NIGHT1, write_workspace
@@ -181,3 +182,20 @@ def test_sftp_deliver_refuses_to_overwrite(sshd: SshServer, tmp_path: Path,
     code, _, err = cli(ws, capsys, "deliver", "acme", str(report))
     assert code == 2 and "exists" in err
     assert sorted(p.name for p in outbox.iterdir()) == [report.name]
+
+
+def test_deliver_refuses_while_another_run_holds_the_connection(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A manual delivery takes the connection's lock, like an export: never interleaved."""
+    ws = write_workspace(tmp_path / "ws", transport=LOCAL)
+    report = tmp_path / "c.csv"
+    report.write_text("employee_id,course\n001000,safety\n", encoding="utf-8")
+    ctx = open_context(ws)
+    try:
+        with connection_lock(ctx.ledger_engine, "acme"):
+            code, _, err = cli(ws, capsys, "deliver", "acme", str(report))
+    finally:
+        ctx.close()
+    assert code == 3 and "acme" in err
+    assert not (tmp_path / "ws" / "out" / "acme" / "c.csv").exists()
+    assert cli(ws, capsys, "deliver", "acme", str(report))[0] == 0
