@@ -94,9 +94,16 @@ def location(target: Engine | sa.URL | str) -> str:
     return url.render_as_string(hide_password=False)
 
 
-def open_engine(url: str, *, busy_timeout_ms: int = 5000) -> Engine:
-    """Create an engine for ``url``; SQLite gets WAL, FULL sync, foreign keys, BEGIN IMMEDIATE."""
+def open_engine(url: str, *, busy_timeout_ms: int = 5000, password: str | None = None
+                ) -> Engine:
+    """Create an engine for ``url``; SQLite gets WAL, FULL sync, foreign keys, BEGIN IMMEDIATE.
+
+    ``password`` (already resolved from its secret reference) is set on the URL here, so
+    it is never part of a string filebridge prints or logs.
+    """
     parsed = sa.make_url(url)
+    if password is not None:
+        parsed = parsed.set(password=password)
     if parsed.get_backend_name() != "sqlite":
         engine = sa.create_engine(parsed, pool_pre_ping=True)
     else:
@@ -221,6 +228,7 @@ _MIGRATIONS = sa.Table(
 def migrate(engine: Engine, component: str, migrations: Sequence[Migration]) -> list[str]:
     """Apply ``component``'s missing migrations in order, each in its own transaction."""
     with engine.begin() as conn:
+        _serialize_migrations(conn)
         _MIGRATIONS.create(conn, checkfirst=True)
     with reading(engine) as conn:
         done = set(conn.scalars(sa.select(_MIGRATIONS.c.name).where(
@@ -233,6 +241,7 @@ def migrate(engine: Engine, component: str, migrations: Sequence[Migration]) -> 
         if name in done:
             continue
         with engine.begin() as conn:
+            _serialize_migrations(conn)
             # Checked again under the write lock: another process may have won the race.
             again = conn.scalar(sa.select(sa.func.count()).select_from(_MIGRATIONS).where(
                 _MIGRATIONS.c.component == component, _MIGRATIONS.c.name == name))
@@ -243,6 +252,21 @@ def migrate(engine: Engine, component: str, migrations: Sequence[Migration]) -> 
                 component=component, name=name, applied_at=datetime.now(UTC)))
         applied.append(name)
     return applied
+
+
+# Any constant: the key of the PostgreSQL advisory lock that migrations take.
+_MIGRATION_LOCK_KEY = 0x66696C65  # "file"
+
+
+def _serialize_migrations(conn: Connection) -> None:
+    """Let one process at a time migrate (two first runs can start together).
+
+    SQLite's BEGIN IMMEDIATE already serializes writers. PostgreSQL runs DDL of two
+    transactions side by side, and the slower CREATE fails on the catalog's unique
+    index; a transaction-scoped advisory lock makes the second wait, then see the work done.
+    """
+    if conn.dialect.name == "postgresql":
+        conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_MIGRATION_LOCK_KEY)))
 
 
 def rebuild_table(conn: Connection, table: sa.Table) -> None:

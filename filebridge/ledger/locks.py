@@ -71,6 +71,16 @@ def _alive(holder: str, heartbeat: datetime, now: datetime, stale_after: float) 
     return now - heartbeat < timedelta(seconds=stale_after)
 
 
+def _busy(engine: Engine, connection: str) -> ConnectionBusy:
+    """The error naming whoever holds ``connection`` now."""
+    with engine.connect() as conn:
+        row = conn.execute(sa.select(locks.c.holder, locks.c.acquired_at)
+                           .where(locks.c.connection == connection)).first()
+    if row is None:  # released meanwhile: still busy a moment ago
+        return ConnectionBusy(connection, "another process", datetime.now(UTC))
+    return ConnectionBusy(connection, row.holder, row.acquired_at)
+
+
 def _try_take(engine: Engine, connection: str, holder: str, stale_after: float) -> None:
     now = datetime.now(UTC)
     with engine.begin() as tx:
@@ -94,10 +104,15 @@ def connection_lock(engine: Engine, connection: str, *, wait_seconds: float = 0.
         try:
             _try_take(engine, connection, holder, stale_after)
             break
-        except (ConnectionBusy, sa.exc.IntegrityError):
+        except ConnectionBusy:
             if time.monotonic() >= deadline:
                 raise
-            time.sleep(0.2)
+        except sa.exc.IntegrityError:
+            # Another process inserted its row between our read and our insert (PostgreSQL
+            # runs both transactions side by side; SQLite's BEGIN IMMEDIATE never does).
+            if time.monotonic() >= deadline:
+                raise _busy(engine, connection) from None
+        time.sleep(0.2)
     try:
         yield Lock(engine, connection, holder)
     finally:

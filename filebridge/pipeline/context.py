@@ -9,6 +9,7 @@ from pathlib import Path
 from sqlalchemy.engine import Engine
 
 from filebridge.config import ConnectionConfig, Settings, load_settings
+from filebridge.config.secrets import resolve_secret
 from filebridge.database import check_state_location, open_engine
 from filebridge.formats.memory import use_batch_memory_pool
 from filebridge.ledger import Ledger
@@ -54,6 +55,10 @@ class Context:
             self.ledger_engine.dispose()
 
 
+def _secret(reference: str | None) -> str | None:
+    return None if reference is None else resolve_secret(reference)
+
+
 def open_context(settings_path: Path) -> Context:
     """Load settings, check the state folder is safe, open and migrate the stores."""
     return open_settings(load_settings(settings_path))
@@ -64,9 +69,11 @@ def open_settings(settings: Settings) -> Context:
     settings.state_dir.mkdir(parents=True, exist_ok=True)
     check_state_location(settings.state_dir)
     use_batch_memory_pool()  # every run of this process works on big Arrow columns
-    store_engine = open_engine(settings.lms_url)
-    ledger_engine = (store_engine if settings.ledger_url == settings.lms_url
-                     else open_engine(settings.ledger_url))
+    store_engine = open_engine(settings.lms_url, password=_secret(settings.lms_password))
+    same = (settings.ledger_url, settings.ledger_password) == (settings.lms_url,
+                                                                settings.lms_password)
+    ledger_engine = store_engine if same else open_engine(
+        settings.ledger_url, password=_secret(settings.ledger_password))
     store, ledger = SqlStore(store_engine), Ledger(ledger_engine)
     store.migrate()
     ledger.migrate()

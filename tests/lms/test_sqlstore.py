@@ -207,3 +207,24 @@ def test_creates_in_slices_store_the_same_as_in_one_go(engine: Engine, tmp_path,
     with other.connect() as conn:
         journal = conn.execute(sa.select(changes.c.employee_id, changes.c.action)).all()
     assert sorted(journal) == [(f"{i:03d}", "create") for i in range(7)]
+
+
+@pytest.mark.postgres
+class TestSqlStorePostgres(StoreContract):
+    """``SqlStore`` over a real PostgreSQL server keeps the same contract."""
+
+    @pytest.fixture
+    def pg_engine(self, pg_url: str) -> Any:
+        engine = open_engine(pg_url)
+        SqlStore(engine).migrate()
+        Ledger(engine).migrate()
+        yield engine
+        engine.dispose()
+
+    @pytest.fixture
+    def store(self, pg_engine: Engine) -> SqlStore:
+        return SqlStore(pg_engine)
+
+    @pytest.fixture
+    def transaction(self, pg_engine: Engine) -> Callable[[], AbstractContextManager[Any]]:
+        return pg_engine.begin

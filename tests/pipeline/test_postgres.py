@@ -1,0 +1,152 @@
+"""The whole import pipeline with its LMS store and ledger on a real PostgreSQL server.
+
+The same files, the same answers as on SQLite: two nights and a no-op replay, a kill at
+every named step of an apply (the next run leaves the store as one clean run would), and
+two processes racing one connection.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+from pathlib import Path
+
+import pytest
+
+from filebridge.pipeline.context import open_context
+from tests.conftest import PG_PASSWORD_ENV, PostgresServer
+from tests.pipeline.conftest import NIGHT1, NIGHT2, write_workspace
+from tests.pipeline.test_crash import STEPS, cli, run
+
+pytestmark = pytest.mark.postgres
+
+
+def pg_workspace(root: Path, server: PostgresServer, database: str | None = None) -> Path:
+    """A workspace whose LMS store and ledger live in a fresh PostgreSQL database; the
+    password is a secret reference, never in the YAML."""
+    settings = write_workspace(root)
+    url = server.url(database or server.create_database(), with_password=False)
+    text = settings.read_text(encoding="utf-8")
+    settings.write_text(text.replace(
+        "  url: sqlite:///{state_dir}/lms.sqlite",
+        f"  url: {url}\n  password: ${{env:{PG_PASSWORD_ENV}}}"), encoding="utf-8")
+    return settings
+
+
+def state(settings: Path):
+    ctx = open_context(settings)
+    try:
+        assert ctx.store_engine.dialect.name == "postgresql"
+        return ctx.store.dump(), ctx.ledger.runs(limit=1000)
+    finally:
+        ctx.close()
+
+
+@pytest.fixture
+def pg_settings(tmp_path: Path, postgres: PostgresServer) -> Path:
+    return pg_workspace(tmp_path / "ws", postgres)
+
+
+def test_two_nights_and_a_no_op_replay(pg_settings: Path, capsys) -> None:
+    from filebridge.cli.main import main
+    outputs = []
+    for args in (["apply", "acme", str(NIGHT1)], ["apply", "acme", str(NIGHT2)],
+                 ["replay", str(NIGHT2), "--yes"], ["plan", "acme", str(NIGHT2)]):
+        code = main([*args, "--settings", str(pg_settings), "--json"])
+        outputs.append((code, json.loads(capsys.readouterr().out)))
+    (c1, night1), (c2, night2), (c3, replay), (c4, again) = outputs
+    assert (c1, night1["counts"]["create"], night1["counts"]["rejected"]) == (1, 194, 6)
+    assert night2["state"] == "applied" and night2["counts"]["create"] == 11
+    assert night2["counts"]["update"] == 5 and night2["counts"]["deactivate"] == 3
+    for quiet in (replay, again):
+        counts = quiet["counts"]
+        assert counts["create"] == counts["update"] == counts["deactivate"] == 0
+    dump, runs = state(pg_settings)
+    assert sum(r.state == "applied" for r in runs) == 3  # two nights and the replay
+
+
+@pytest.fixture(scope="module")
+def clean_dump(tmp_path_factory, postgres) -> list:
+    settings = pg_workspace(tmp_path_factory.mktemp("clean"), postgres)
+    assert run(settings, "apply", "acme", str(NIGHT1)) == 1
+    assert run(settings, "apply", "acme", str(NIGHT2)) == 1
+    return state(settings)[0]
+
+
+@pytest.mark.parametrize("step", STEPS)
+def test_kill_at_each_step_then_rerun_equals_clean_run(pg_settings: Path, clean_dump, step):
+    assert run(pg_settings, "apply", "acme", str(NIGHT1)) == 1
+    assert run(pg_settings, "apply", "acme", str(NIGHT2),
+               failpoint=f"{step}:kill") == -signal.SIGKILL
+    assert run(pg_settings, "apply", "acme", str(NIGHT2)) in (0, 1)
+    dump, runs = state(pg_settings)
+    assert dump == clean_dump
+    assert sum(r.state == "applied" for r in runs if r.file_id is not None) == 2
+    assert not [r for r in runs if r.state == "running"]
+
+
+def test_two_processes_racing_one_connection_apply_once(pg_settings: Path) -> None:
+    procs = [cli(pg_settings, "apply", "acme", str(NIGHT1)) for _ in range(2)]
+    results = [(p.wait(timeout=120), p.stderr.read().decode()) for p in procs]
+    codes = sorted(code for code, _ in results)
+    assert codes in ([1, 3], [0, 1]), results
+    dump, runs = state(pg_settings)
+    assert sum(r.state == "applied" for r in runs) == 1
+    assert len(dump) > 0
+
+
+def test_first_runs_starting_together_migrate_once_and_lock_one_at_a_time(pg_url: str) -> None:
+    """Concurrent first starts race on DDL and on the lock row; PostgreSQL runs such
+    transactions side by side, so both must be serialized explicitly."""
+    import threading
+
+    from filebridge.database import open_engine
+    from filebridge.ledger import Ledger
+    from filebridge.ledger.locks import ConnectionBusy, connection_lock
+    from filebridge.lms import SqlStore
+
+    engines = [open_engine(pg_url) for _ in range(6)]
+    start, errors, held, busy = threading.Barrier(len(engines)), [], [], []
+
+    def first_start(engine) -> None:
+        try:
+            start.wait()
+            SqlStore(engine).migrate()
+            Ledger(engine).migrate()
+            start.wait()
+            with connection_lock(engine, "acme"):
+                held.append(1)
+                start.wait()  # everyone has tried while this one holds it
+        except ConnectionBusy:
+            busy.append(1)
+            start.wait()
+        except Exception as exc:  # noqa: BLE001 - collected and reported below
+            errors.append(repr(exc))
+            start.abort()
+
+    threads = [threading.Thread(target=first_start, args=(e,)) for e in engines]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    for e in engines:
+        e.dispose()
+    assert errors == []
+    assert (len(held), len(busy)) == (1, len(engines) - 1)
+
+
+def test_the_password_comes_from_a_secret_reference_and_is_never_printed(
+        pg_settings: Path, postgres: PostgresServer, capsys, monkeypatch) -> None:
+    from filebridge.cli.main import main
+    args = ["plan", "acme", str(NIGHT1), "--settings", str(pg_settings)]
+    monkeypatch.delenv(PG_PASSWORD_ENV)
+    assert main(args) == 2
+    assert PG_PASSWORD_ENV in capsys.readouterr().err
+    monkeypatch.setenv(PG_PASSWORD_ENV, "not-the-password")
+    assert main(args) == 3  # the LMS refuses the login: unavailable, not a bad file
+    out = capsys.readouterr()
+    assert "not-the-password" not in out.out + out.err
+    monkeypatch.setenv(PG_PASSWORD_ENV, postgres.password)
+    assert main(args) == 1  # planned; night 1 has rows to reject
+    out = capsys.readouterr()
+    assert postgres.password not in out.out + out.err
