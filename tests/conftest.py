@@ -332,18 +332,34 @@ def state_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'state' / 'filebridge.db'}"
 
 
-@pytest.fixture
-def engine(state_url: str) -> Iterator[Engine]:
-    """An engine on the fresh state database, with store and ledger migrated."""
+def _migrated(url: str) -> Iterator[Engine]:
     from filebridge.database import open_engine
     from filebridge.ledger import Ledger
     from filebridge.lms import SqlStore
 
-    engine = open_engine(state_url, busy_timeout_ms=500)
+    engine = open_engine(url, busy_timeout_ms=500)
     SqlStore(engine).migrate()
     Ledger(engine).migrate()
     yield engine
     engine.dispose()
+
+
+@pytest.fixture
+def engine(state_url: str) -> Iterator[Engine]:
+    """An engine on the fresh SQLite state database, with store and ledger migrated."""
+    yield from _migrated(state_url)
+
+
+@pytest.fixture
+def postgres_engine(pg_url: str) -> Iterator[Engine]:
+    """An engine on a fresh PostgreSQL database, with store and ledger migrated."""
+    yield from _migrated(pg_url)
+
+
+# For modules whose tests must hold on both databases:
+#     @pytest.fixture(params=BACKENDS)
+#     def engine(request): return request.getfixturevalue(request.param)
+BACKENDS = ["engine", pytest.param("postgres_engine", marks=pytest.mark.postgres)]
 
 
 # --- a real PostgreSQL server -------------------------------------------------------

@@ -12,6 +12,14 @@ from sqlalchemy.engine import Engine
 from filebridge.database import applied_migrations
 from filebridge.ledger import InvalidState, Ledger, UnknownFile, UnknownRun
 from filebridge.ledger.schema import MIGRATIONS
+from tests.conftest import BACKENDS
+
+
+@pytest.fixture(params=BACKENDS)
+def engine(request: pytest.FixtureRequest) -> Engine:
+    """These rules hold on SQLite and on PostgreSQL alike."""
+    return request.getfixturevalue(request.param)
+
 
 NOW = datetime(2026, 3, 1, 2, 0, tzinfo=UTC)
 

@@ -7,9 +7,17 @@ import sys
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy.engine import Engine
 
 from filebridge.ledger.locks import ConnectionBusy, connection_lock
 from filebridge.ledger.schema import locks
+from tests.conftest import BACKENDS
+
+
+@pytest.fixture(params=BACKENDS)
+def engine(request: pytest.FixtureRequest) -> Engine:
+    """These rules hold on SQLite and on PostgreSQL alike."""
+    return request.getfixturevalue(request.param)
 
 
 def test_second_holder_is_refused_naming_the_first(engine):

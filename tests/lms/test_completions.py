@@ -6,12 +6,21 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from filebridge.database import open_engine
 from filebridge.lms.completions import CompletionInput, completions_for_export, record_completions
 from filebridge.lms.schema import MIGRATIONS, completions, users
+from tests.conftest import BACKENDS
+
+
+@pytest.fixture(params=BACKENDS)
+def engine(request: pytest.FixtureRequest) -> Engine:
+    """These rules hold on SQLite and on PostgreSQL alike."""
+    return request.getfixturevalue(request.param)
+
 
 NOW = datetime(2026, 11, 27, tzinfo=UTC)
 

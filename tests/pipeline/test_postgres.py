@@ -21,10 +21,11 @@ from tests.pipeline.test_crash import STEPS, cli, run
 pytestmark = pytest.mark.postgres
 
 
-def pg_workspace(root: Path, server: PostgresServer, database: str | None = None) -> Path:
+def pg_workspace(root: Path, server: PostgresServer, database: str | None = None,
+                 settings: Path | None = None) -> Path:
     """A workspace whose LMS store and ledger live in a fresh PostgreSQL database; the
     password is a secret reference, never in the YAML."""
-    settings = write_workspace(root)
+    settings = settings or write_workspace(root)
     url = server.url(database or server.create_database(), with_password=False)
     text = settings.read_text(encoding="utf-8")
     settings.write_text(text.replace(
@@ -150,3 +151,17 @@ def test_the_password_comes_from_a_secret_reference_and_is_never_printed(
     assert main(args) == 1  # planned; night 1 has rows to reject
     out = capsys.readouterr()
     assert postgres.password not in out.out + out.err
+
+
+def test_completions_go_out_exactly_once(tmp_path: Path, postgres: PostgresServer) -> None:
+    from tests.pipeline.export_fixtures import export_workspace
+    from tests.pipeline.test_crash import run as run_cli
+    root = tmp_path / "ws"
+    settings = pg_workspace(root, postgres, settings=export_workspace(root))
+    assert run_cli(settings, "apply", "acme", str(NIGHT1)) == 1
+    assert run_cli(settings, "lms", "load-completions",
+                   str(NIGHT1.parent / "acme_completions.csv"), "--connection", "acme") == 0
+    assert run_cli(settings, "export", "acme") == 0
+    assert run_cli(settings, "export", "acme") == 0  # nothing new: no second file
+    files = sorted((root / "outbox").glob("[!.]*"))
+    assert len(files) == 1 and files[0].read_text(encoding="utf-8").count("\n") > 1
