@@ -54,16 +54,21 @@ def first_positions(pool: pd.Series, *probes: pd.Series) -> list[np.ndarray]:
     sizes = [len(p) for p in probes]
     if not sum(sizes):
         return [np.zeros(0, dtype=np.int64) for _ in probes]
-    arrays = [_contiguous(pa.array(p.astype("str"), pa.large_string())) for p in probes]
-    # One contiguous array: Arrow probes a chunked one chunk by chunk, much slower.
+    arrays = [arrow_text(p) for p in probes]
     joined = arrays[0] if len(arrays) == 1 else pa.concat_arrays(arrays)
-    found = pc.index_in(joined, value_set=_contiguous(pa.array(pool.astype("str"),
-                                                               pa.large_string())))
+    found = pc.index_in(joined, value_set=arrow_text(pool))
     flat = found.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
     return np.split(flat, np.cumsum(sizes)[:-1])
 
 
-def _contiguous(array: pa.Array | pa.ChunkedArray) -> pa.Array:
+def arrow_text(values: pd.Series) -> pa.Array:
+    """A text column as one contiguous Arrow large-string array.
+
+    pandas' str columns are Arrow already (no copy then), but often in chunks (the CSV
+    reader's blocks); several kernels (index_in above all) work chunk by chunk on a
+    chunked array, several times slower, so the chunks are joined once here.
+    """
+    array = pa.array(values.astype("str"), pa.large_string())
     return array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
 
 
@@ -79,12 +84,9 @@ def duplicated(values: pd.Series) -> np.ndarray:
     """Boolean mask of values that occur more than once (every occurrence, like keep=False)."""
     if len(values) == 0:
         return np.zeros(0, dtype=bool)
-    array = pa.array(values.astype("str"), pa.large_string())
-    if isinstance(array, pa.ChunkedArray):
-        array = array.combine_chunks()
     # One Arrow hash pass and a count per distinct value: pandas' duplicated() on Arrow
     # strings is about twice as slow on a million ids.
-    encoded = pc.dictionary_encode(array, null_encoding="encode")
+    encoded = pc.dictionary_encode(arrow_text(values), null_encoding="encode")
     codes = encoded.indices.to_numpy()
     return np.bincount(codes, minlength=len(encoded.dictionary))[codes] > 1
 

@@ -12,11 +12,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 import pyarrow.compute as pc
 
 from filebridge.mapping import KEY
-from filebridge.mapping.columns import is_in, mostly_unique, positions_of
+from filebridge.mapping.columns import arrow_text, is_in, mostly_unique, positions_of
 from filebridge.plan.model import FileKind, Plan
 from filebridge.plan.policy import Leavers
 
@@ -55,9 +54,7 @@ def fingerprint(frame: pd.DataFrame, fields: Sequence[str]) -> np.ndarray:
 
 def _column_hash(values: pd.Series) -> np.ndarray:
     """pandas' per-value hash of a text column; distinct values hashed once when they repeat."""
-    array = pa.array(values.astype("str"), pa.large_string())
-    if isinstance(array, pa.ChunkedArray):
-        array = array.combine_chunks()
+    array = arrow_text(values)
     if mostly_unique(values):
         hashed = pd.util.hash_array(array.to_numpy(zero_copy_only=False), categorize=False)
     else:
