@@ -94,6 +94,19 @@ def location(target: Engine | sa.URL | str) -> str:
     return url.render_as_string(hide_password=False)
 
 
+# libpq connection parameters filebridge sets unless the URL sets them itself: a server
+# that never answers the connection fails it after 10 s; a peer that vanishes mid-run
+# (host down, cable cut) is noticed by TCP keepalives within about a minute.
+POSTGRES_DEADLINES = {
+    "connect_timeout": "10",
+    "keepalives": "1",
+    "keepalives_idle": "30",
+    "keepalives_interval": "10",
+    "keepalives_count": "3",
+    "tcp_user_timeout": "60000",  # ms: data the server never acknowledges
+}
+
+
 def open_engine(url: str, *, busy_timeout_ms: int = 5000, password: str | None = None
                 ) -> Engine:
     """Create an engine for ``url``; SQLite gets WAL, FULL sync, foreign keys, BEGIN IMMEDIATE.
@@ -104,6 +117,9 @@ def open_engine(url: str, *, busy_timeout_ms: int = 5000, password: str | None =
     parsed = sa.make_url(url)
     if password is not None:
         parsed = parsed.set(password=password)
+    if parsed.get_backend_name() == "postgresql":
+        # Deadlines on the network: the URL's own query parameters win.
+        parsed = parsed.set(query={**POSTGRES_DEADLINES, **dict(parsed.query)})
     if parsed.get_backend_name() != "sqlite":
         engine = sa.create_engine(parsed, pool_pre_ping=True)
     else:

@@ -165,3 +165,28 @@ def test_completions_go_out_exactly_once(tmp_path: Path, postgres: PostgresServe
     assert run_cli(settings, "export", "acme") == 0  # nothing new: no second file
     files = sorted((root / "outbox").glob("[!.]*"))
     assert len(files) == 1 and files[0].read_text(encoding="utf-8").count("\n") > 1
+
+
+def test_a_server_that_never_answers_fails_the_run_within_the_deadline(
+        tmp_path: Path, postgres: PostgresServer, capsys) -> None:
+    """A silent PostgreSQL (accepts, never speaks) is 'LMS unavailable' (exit 3) after the
+    connect deadline, never a hang; the URL's own connect_timeout wins over the default."""
+    import time
+
+    from filebridge.cli.main import main
+    from tests.conftest import FaultyProxy
+    proxy = FaultyProxy(postgres.port, "silent_at_banner")
+    try:
+        settings = pg_workspace(tmp_path / "ws", postgres)
+        text = settings.read_text(encoding="utf-8")
+        settings.write_text(text.replace(f"127.0.0.1:{postgres.port}/", f"127.0.0.1:{proxy.port}/")
+                            .replace("\n  password:", "?connect_timeout=2\n  password:"),
+                            encoding="utf-8")
+        started = time.monotonic()
+        code = main(["plan", "acme", str(NIGHT1), "--settings", str(settings)])
+        took = time.monotonic() - started
+    finally:
+        proxy.close()
+    err = capsys.readouterr().err
+    assert code == 3 and took < 15, (code, took, err)
+    assert str(proxy.port) in err and postgres.password not in err
