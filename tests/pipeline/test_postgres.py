@@ -190,3 +190,25 @@ def test_a_server_that_never_answers_fails_the_run_within_the_deadline(
     err = capsys.readouterr().err
     assert code == 3 and took < 15, (code, took, err)
     assert str(proxy.port) in err and postgres.password not in err
+
+
+def test_the_daemon_runs_on_postgresql(tmp_path: Path, postgres: PostgresServer) -> None:
+    """`filebridge run --once` picks a dropped file up and imports it; `status` reads the
+    daemon's state back from the same PostgreSQL database."""
+    from tests.daemon.conftest import drop, workspace
+    from tests.daemon.test_e2e import NIGHTLY, filebridge
+    root = tmp_path / "ws"
+    settings = pg_workspace(root, postgres, settings=workspace(root, NIGHTLY))
+    drop(settings, NIGHT1, "acme_employees_2026-11-24.csv")
+    proc = filebridge(settings, "run", "--once")
+    out, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 1, out  # imported; night 1 has rows to reject
+    assert list((root / "drop" / "acme" / "archive").rglob("acme_employees_2026-11-24.csv"))
+    status = filebridge(settings, "status", "--json")
+    text, _ = status.communicate(timeout=60)
+    assert status.returncode == 0, text
+    acme = next(c for c in json.loads(text)["connections"] if c["name"] == "acme")
+    assert acme["last_sync"]["file"] == "acme_employees_2026-11-24.csv", acme
+    dump, runs = state(settings)
+    assert [r.state for r in runs if r.file_id is not None] == ["applied"]
+    assert len([row for row in dump if row[0] == "user"]) == 194
