@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import sqlalchemy as sa
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Connection, Engine
@@ -94,6 +95,68 @@ def _user_id(c: str = "p_c", e: str = "p_eid") -> sa.ScalarSelect[Any]:
             .scalar_subquery())
 
 
+def _snapshot_rows(conn: Connection, connection: str) -> pd.DataFrame:
+    """The snapshot from the driver's rows, turned into columns batch by batch (any database)."""
+    stmt = (sa.select(users.c.employee_id, users.c.fingerprint, users.c.active)
+            .where(users.c.managed_by == connection))
+    ids: list[pa.Array] = []
+    fps: list[np.ndarray] = []
+    active: list[np.ndarray] = []
+    # A million rows never exist as tuples at once.
+    for batch in fetch_batches(conn, stmt, SNAPSHOT_BATCH):
+        i, f, a = zip(*batch, strict=True)
+        del batch
+        ids.append(pa.array(i, pa.large_string()))
+        fps.append(np.fromiter(f, dtype=np.int64, count=len(f)))
+        active.append(np.fromiter(a, dtype=bool, count=len(a)))
+    return _snapshot_frame(pa.chunked_array(ids, pa.large_string()).combine_chunks(),
+                           np.concatenate(fps) if fps else np.zeros(0, dtype=np.int64),
+                           np.concatenate(active) if active else np.zeros(0, dtype=bool))
+
+
+def _snapshot_frame(ids: pa.Array, fingerprints: np.ndarray, active: np.ndarray
+                    ) -> pd.DataFrame:
+    return pd.DataFrame({"employee_id": pd.Series(ids, dtype="str"),
+                         "fingerprint": fingerprints, "active": active})
+
+
+# Joins the snapshot's values in SQLite's group_concat. A C0 control character: the
+# readers reject every row holding one, so no employee id from a file contains it (and
+# a store where one does anyway is read row by row instead).
+_UNIT = "\x1f"
+# Above this many people the joined text would near SQLite's 1 GB value limit.
+_JOINED_MAX = 10_000_000
+
+
+def _sqlite_snapshot(conn: Connection, connection: str) -> pd.DataFrame | None:
+    """The snapshot as one joined text value parsed by Arrow; None when it cannot be.
+
+    SQLite hands a million rows to Python as a million tuples (0.8 s); one value of
+    ``id␟fingerprint␟active␟…`` split by Arrow takes about half that. Same read
+    transaction as the guard query, so both see the same rows.
+    """
+    mine = users.c.managed_by == connection
+    people = conn.execute(sa.select(sa.func.count()).where(mine)).scalar_one()
+    if not people or people > _JOINED_MAX:
+        return None
+    # One scan: the guard (any id holding the separator means no) and the joined values.
+    # SQLite-only text: integers join as decimal text without a CAST (10% faster).
+    bad, text = conn.execute(sa.text(
+        "SELECT max(instr(employee_id, char(31))), group_concat(employee_id || char(31) || "
+        "fingerprint || char(31) || active, char(31)) FROM users WHERE managed_by = :c"),
+        {"c": connection}).one()
+    if bad:
+        return None
+    tokens = pc.split_pattern(pa.array([text], pa.large_string()), _UNIT).flatten()
+    del text
+    if len(tokens) != 3 * people:
+        return None  # cannot happen with the guard above; never guess if it does
+    at = np.arange(people, dtype=np.int64) * 3
+    return _snapshot_frame(tokens.take(at),
+                           pc.cast(tokens.take(at + 1), pa.int64()).to_numpy(),
+                           pc.equal(tokens.take(at + 2), "1").to_numpy(zero_copy_only=False))
+
+
 class SqlStore:
     """The built-in LMS store over one SQLAlchemy engine (shared with the ledger)."""
 
@@ -109,25 +172,12 @@ class SqlStore:
 
     def snapshot(self, connection: str) -> pd.DataFrame:
         """``employee_id`` (str), ``fingerprint`` (int64), ``active`` of ``connection``'s people."""
-        stmt = (sa.select(users.c.employee_id, users.c.fingerprint, users.c.active)
-                .where(users.c.managed_by == connection))
-        ids: list[pa.Array] = []
-        fps: list[np.ndarray] = []
-        active: list[np.ndarray] = []
         with reading(self.engine) as conn:
-            # Column arrays batch by batch: a million rows never exist as tuples at once.
-            for batch in fetch_batches(conn, stmt, SNAPSHOT_BATCH):
-                i, f, a = zip(*batch, strict=True)
-                del batch
-                ids.append(pa.array(i, pa.large_string()))
-                fps.append(np.fromiter(f, dtype=np.int64, count=len(f)))
-                active.append(np.fromiter(a, dtype=bool, count=len(a)))
-        return pd.DataFrame({
-            "employee_id": pd.Series(pa.chunked_array(ids, pa.large_string()).combine_chunks(),
-                                     dtype="str"),
-            "fingerprint": np.concatenate(fps) if fps else np.zeros(0, dtype=np.int64),
-            "active": np.concatenate(active) if active else np.zeros(0, dtype=bool),
-        })
+            if conn.dialect.name == "sqlite":
+                fast = _sqlite_snapshot(conn, connection)
+                if fast is not None:
+                    return fast
+            return _snapshot_rows(conn, connection)
 
     def fetch(
         self, connection: str, employee_ids: Sequence[str], fields: Sequence[str]
