@@ -96,6 +96,16 @@ def move_no_replace(src: Path, dst: Path) -> None:
         fsync_folder(src.parent)
 
 
+def _remove_leftover_parts(outbox: Path, name: str) -> None:
+    """Remove the part file a delivery of ``name`` killed mid-copy left (best effort: a
+    delivery never fails for tidying up)."""
+    try:
+        for stale in leftover_parts(name, os.listdir(outbox)):
+            (outbox / stale).unlink(missing_ok=True)
+    except OSError:
+        pass
+
+
 class LocalTransport:
     """Transport over folders of this machine (``type: local``)."""
 
@@ -267,9 +277,7 @@ class LocalTransport:
         part = self.outbox / part_name(name, secrets.token_hex(6))
         with _os_errors(self.outbox, "deliver"):
             self.outbox.mkdir(parents=True, exist_ok=True)
-            # A delivery killed mid-copy left its part file; this one replaces it.
-            for stale in leftover_parts(name, os.listdir(self.outbox)):
-                (self.outbox / stale).unlink(missing_ok=True)
+            _remove_leftover_parts(self.outbox, name)
             with open(local, "rb") as src, open(part, "xb") as dst:
                 while chunk := src.read(CHUNK):
                     dst.write(chunk)

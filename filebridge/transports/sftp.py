@@ -311,9 +311,7 @@ class SftpTransport:
             makedirs(sftp, outbox)
             if exists(sftp, final):
                 raise TargetExists(final, "deliver", "already exists; never overwritten")
-            # An upload killed mid-transfer left its part file; this one replaces it.
-            for stale in leftover_parts(name, sftp.listdir(outbox)):
-                self._remove_quietly(posixpath.join(outbox, stale))
+            self._remove_leftover_parts(sftp, outbox, name)
             with StallWatchdog(transport, self.ssh.timeouts.stall) as dog, open(local, "rb") as fh:
                 sftp.putfo(fh, part, size, callback=dog.progress, confirm=True)
             failpoint("mid-upload")  # crash tests: the partial file exists, the final name not
@@ -357,6 +355,19 @@ class SftpTransport:
             return size, digest.hexdigest()
 
         return self._do(path, "read", read)
+
+    def _remove_leftover_parts(self, sftp: paramiko.SFTPClient, outbox: str, name: str) -> None:
+        """Remove the part file an upload of ``name`` killed mid-transfer left behind.
+
+        Best effort: many drop boxes allow uploads but not listings, and a delivery must
+        never fail for tidying up.
+        """
+        try:
+            entries = sftp.listdir(outbox)
+        except (OSError, paramiko.SSHException):
+            return
+        for stale in leftover_parts(name, entries):
+            self._remove_quietly(posixpath.join(outbox, stale))
 
     def _remove_quietly(self, path: str) -> None:
         try:

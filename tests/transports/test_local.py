@@ -99,3 +99,20 @@ def test_non_utf8_name_is_refused_and_reported(rig: Rig) -> None:
     t = rig.make()
     assert [f.name for f in ready_now(t)] == ["a.csv"]
     assert [s.reason for s in t.skipped] == ["not-utf8"]
+
+
+def test_deliver_does_not_need_to_list_the_outbox(rig: Rig, tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tidying up a killed delivery's part file is best effort: an outbox that cannot be
+    listed (a write-only drop folder) still takes the file."""
+    local = tmp_path / "c.csv"
+    local.write_bytes(b"x\n")
+    t = rig.make()
+
+    def refuse(path: object = ".") -> list[str]:
+        raise PermissionError(13, "Permission denied", str(path))
+
+    with monkeypatch.context() as m:
+        m.setattr(os, "listdir", refuse)
+        t.deliver(local, "c.csv")
+    assert (rig.outbox / "c.csv").read_bytes() == b"x\n"

@@ -331,3 +331,19 @@ def test_non_utf8_name_is_a_clear_error_naming_the_folder(
     with pytest.raises(RemotePathError) as err:
         make_sftp().list_ready(time.time())
     assert str(rig.inbox) in str(err.value) and "UTF-8" in str(err.value)
+
+
+def test_deliver_to_an_upload_only_folder(rig: Rig, tmp_path: Path,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """Many SFTP drop boxes allow uploads but refuse listings: tidying up a killed
+    upload's part file is best effort, the delivery itself still works."""
+    local = tmp_path / "c.csv"
+    local.write_bytes(b"x\n")
+    t = rig.make()
+
+    def refuse(self: paramiko.SFTPClient, path: str = ".") -> list[str]:
+        raise PermissionError(13, "Permission denied", path)
+
+    monkeypatch.setattr(paramiko.SFTPClient, "listdir", refuse)
+    t.deliver(local, "c.csv")
+    assert (rig.outbox / "c.csv").read_bytes() == b"x\n"
