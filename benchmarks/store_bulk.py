@@ -18,10 +18,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from filebridge.database import open_engine
 from filebridge.lms.schema import PERSON_FIELDS
 from filebridge.lms.sqlstore import SqlStore
 from filebridge.plan.model import Plan
+from filebridge.sql import open_engine
 
 
 def people(rows: int) -> pd.DataFrame:

@@ -333,9 +333,9 @@ def state_url(tmp_path: Path) -> str:
 
 
 def _migrated(url: str) -> Iterator[Engine]:
-    from filebridge.database import open_engine
     from filebridge.ledger import Ledger
     from filebridge.lms import SqlStore
+    from filebridge.sql import open_engine
 
     engine = open_engine(url, busy_timeout_ms=500)
     SqlStore(engine).migrate()

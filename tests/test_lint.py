@@ -1,4 +1,4 @@
-"""ruff and mypy stay clean (STYLE.md): checked in CI like any other promise."""
+"""ruff and mypy stay clean: checked in CI like any other promise."""
 
 from __future__ import annotations
 

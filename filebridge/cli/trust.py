@@ -10,7 +10,7 @@ import sys
 from typing import TextIO
 
 from filebridge.cli.common import add_common, context, emit_json
-from filebridge.pipeline.trust import (
+from filebridge.transports.trust import (
     HostKeyOffer,
     check_pinnable,
     inspect_host_key,
@@ -40,7 +40,8 @@ def run(args: argparse.Namespace) -> int:
     """
     ctx = context(args)
     try:
-        offer = inspect_host_key(ctx, args.connection)
+        offer = inspect_host_key(args.connection, ctx.connection(args.connection).transport,
+                                 ctx.settings.base_dir)
     finally:
         ctx.close()
     out = sys.stderr if args.json else sys.stdout

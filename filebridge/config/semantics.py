@@ -17,7 +17,7 @@ from filebridge.config.errors import ConfigProblem
 from filebridge.config.loader import Document, KeyPath
 from filebridge.config.secrets import FILE_REFERENCE, is_reference
 from filebridge.config.validate import did_you_mean, is_secret_key, load_schemas
-from filebridge.mapping.fields import KEY, STATUSES, is_field_name
+from filebridge.person import KEY, STATUSES, is_field_name
 
 SOURCES = ("column", "path", "template", "value")
 FIELD_KEYS = frozenset(load_schemas()["mapping.schema.json"]["$defs"]["field"]["properties"])

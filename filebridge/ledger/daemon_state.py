@@ -17,7 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from filebridge.database import reading
+from filebridge.sql import reading
 
 metadata = sa.MetaData()
 

@@ -18,10 +18,10 @@ from typing import Literal
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from filebridge.database import reading
 from filebridge.errors import Transient
 from filebridge.ledger.errors import LedgerError
 from filebridge.ledger.schema import watermarks
+from filebridge.sql import reading
 
 WATERMARK = "completions"
 ExportKind = Literal["incremental", "range"]

@@ -20,7 +20,6 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from filebridge.database import location, migrate, reading
 from filebridge.ledger.errors import InvalidState, UnknownFile, UnknownRun
 from filebridge.ledger.schema import (
     COMPONENT,
@@ -32,6 +31,7 @@ from filebridge.ledger.schema import (
     files,
     runs,
 )
+from filebridge.sql import location, migrate, reading
 
 
 @dataclass(frozen=True)

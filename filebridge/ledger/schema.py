@@ -9,7 +9,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from filebridge.database import Migration, rebuild_table
+from filebridge.sql import Migration, rebuild_table
 
 COMPONENT = "ledger"
 

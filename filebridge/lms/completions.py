@@ -18,8 +18,8 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from filebridge.database import reading
 from filebridge.lms.schema import completions, counters, courses, enrollments, users
+from filebridge.sql import reading
 
 REVISION = "completion_revision"
 STATUSES = ("completed", "passed", "failed")

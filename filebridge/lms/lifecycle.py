@@ -16,7 +16,6 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from filebridge.database import execute_many, fetch_raw, reading
 from filebridge.lms.schema import (
     PERSON_FIELDS,
     changes,
@@ -25,8 +24,9 @@ from filebridge.lms.schema import (
     user_attributes,
     users,
 )
-from filebridge.mapping.fields import KEY
+from filebridge.person import KEY
 from filebridge.plan.model import Plan
+from filebridge.sql import execute_many, fetch_raw, reading
 
 CHUNK = 900  # bound parameters per IN list (old SQLite builds allow 999)
 

@@ -11,11 +11,11 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from filebridge.database import execute_many, fetch_raw, reading
 from filebridge.lms.schema import departments, job_titles, users
-from filebridge.mapping.fields import KEY
+from filebridge.person import KEY
 from filebridge.plan.model import Plan
 from filebridge.plan.org import StoredOrg, department_key
+from filebridge.sql import execute_many, fetch_raw, reading
 
 CHUNK = 900
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from filebridge.database import Migration, rebuild_table
-from filebridge.mapping.fields import CANONICAL_FIELDS, KEY
+from filebridge.person import CANONICAL_FIELDS, KEY
+from filebridge.sql import Migration, rebuild_table
 
 COMPONENT = "lms"
 

@@ -1,7 +1,7 @@
 """The built-in LMS store: people, org data and learning records in SQL (SQLite or PostgreSQL).
 
 Reads are bulk reads straight from the driver's cursor; writes are compiled Core
-statements run with ``executemany`` (see ``filebridge.database.execute_many``), so a
+statements run with ``executemany`` (see ``filebridge.sql.execute_many``), so a
 million creates cost one prepared statement, not a million SQLAlchemy round trips.
 No SQL is ever built from data: field names are checked against the canonical list.
 """
@@ -20,15 +20,6 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Connection, Engine
 
-from filebridge.database import (
-    execute_many,
-    fetch_batches,
-    fetch_raw,
-    gc_paused,
-    location,
-    migrate,
-    reading,
-)
 from filebridge.failpoints import failpoint
 from filebridge.lms.errors import InvalidFieldName, StalePlan
 from filebridge.lms.lifecycle import apply_deletes, apply_rekeys
@@ -45,8 +36,17 @@ from filebridge.lms.schema import (
     user_attributes,
     users,
 )
-from filebridge.mapping.fields import CUSTOM_FIELD, KEY
+from filebridge.person import CUSTOM_FIELD, KEY
 from filebridge.plan.model import Plan
+from filebridge.sql import (
+    execute_many,
+    fetch_batches,
+    fetch_raw,
+    gc_paused,
+    location,
+    migrate,
+    reading,
+)
 
 # SQLite allows 999 bound parameters in old builds; stay under it per IN list.
 CHUNK = 900

@@ -18,11 +18,11 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from filebridge.database import fetch_raw, reading
 from filebridge.lms.schema import changes
 from filebridge.lms.sqlstore import SqlStore
-from filebridge.mapping.fields import KEY
+from filebridge.person import KEY
 from filebridge.plan.model import Plan
+from filebridge.sql import fetch_raw, reading
 
 REFUSED_COLUMNS = (KEY, "action", "field", "reason")
 STATE_ACTIONS = ("create", "deactivate", "reactivate", "delete", "adopt")

@@ -10,7 +10,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from filebridge.mapping.errors import MissingColumns
-from filebridge.mapping.fields import CANONICAL_FIELDS, KEY, is_field_name
+from filebridge.person import CANONICAL_FIELDS, KEY, is_field_name
 
 if TYPE_CHECKING:
     from filebridge.mapping.apply import MappedRecords, apply_mapping, check_columns

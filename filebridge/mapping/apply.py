@@ -9,19 +9,18 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from filebridge.columnar import is_in, mostly_unique
 from filebridge.mapping.columns import (
     apply_transforms,
     apply_value_map,
     canonical_emails,
-    is_in,
-    mostly_unique,
     not_allowed,
     parse_dates,
     render_template,
 )
 from filebridge.mapping.errors import MissingColumns
-from filebridge.mapping.fields import KEY, STATUSES
 from filebridge.mapping.spec import FieldSpec, Mapping
+from filebridge.person import KEY, STATUSES
 from filebridge.problems import Problem, ProblemList, Severity
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from filebridge.mapping.fields import KEY
+from filebridge.person import KEY
 
 FileKind = Literal["snapshot", "delta"]
 UnknownColumns = Literal["ignore", "warn", "reject"]

@@ -10,11 +10,11 @@ from sqlalchemy.engine import Engine
 
 from filebridge.config import ConnectionConfig, Settings, load_settings
 from filebridge.config.secrets import resolve_secret
-from filebridge.database import check_state_location, open_engine
 from filebridge.formats.memory import use_batch_memory_pool
 from filebridge.ledger import Ledger
 from filebridge.lms import SqlStore
 from filebridge.pipeline.errors import UnknownConnection
+from filebridge.sql import check_state_location, open_engine
 
 
 @dataclass

@@ -1,6 +1,7 @@
 """One export run: completions → export mapping → files → outbox → watermark, exactly once.
 
-The order is what makes it exactly once (RELIABILITY.md point 2):
+The order is what makes it exactly once: a crash between any two steps leaves the
+ledger able to tell what the HR side already has.
 
 1. exports still pending from an earlier run are sent first, the same files under the
    same names; a file already at the HR side with the same size and sha256 counts as

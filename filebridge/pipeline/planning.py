@@ -10,11 +10,11 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pandas as pd
 
+from filebridge.columnar import is_in, positions_of
 from filebridge.formats import Table
 from filebridge.lms.lifecycle import holders_of_emails, inactive_since
 from filebridge.lms.org import org_usage, stored_org
 from filebridge.mapping import KEY, MappedRecords, Mapping
-from filebridge.mapping.columns import is_in, positions_of
 from filebridge.pipeline.context import Context
 from filebridge.plan import DiffOptions, Plan, diff
 from filebridge.plan.guard import History

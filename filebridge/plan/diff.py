@@ -14,8 +14,8 @@ import numpy as np
 import pandas as pd
 import pyarrow.compute as pc
 
-from filebridge.mapping import KEY
-from filebridge.mapping.columns import arrow_text, is_in, mostly_unique, positions_of
+from filebridge.columnar import arrow_text, is_in, mostly_unique, positions_of
+from filebridge.person import KEY
 from filebridge.plan.model import FileKind, Plan
 from filebridge.plan.policy import Leavers
 

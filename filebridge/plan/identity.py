@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from filebridge.mapping import KEY
-from filebridge.mapping.columns import is_in
+from filebridge.columnar import is_in
+from filebridge.person import KEY
 from filebridge.plan.policy import Policies
 
 # email -> DataFrame(email, managed_by, employee_id, active) of every account using it.

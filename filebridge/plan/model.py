@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 import pandas as pd
 
-from filebridge.mapping.columns import is_in
+from filebridge.columnar import is_in
 
 Action = Literal["create", "update", "deactivate", "reactivate", "delete"]
 FileKind = Literal["snapshot", "delta"]

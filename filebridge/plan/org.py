@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from filebridge.mapping import KEY
-from filebridge.mapping.columns import is_in
+from filebridge.columnar import is_in
+from filebridge.person import KEY
 from filebridge.plan.model import ORG_COLUMNS
 from filebridge.plan.policy import Cleanup
 

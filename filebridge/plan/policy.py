@@ -13,7 +13,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from filebridge.mapping.columns import is_in
+from filebridge.columnar import is_in
 
 Leavers = Literal["deactivate", "delete", "ignore"]
 RehireMatch = Literal["employee_id", "employee_id_or_email"]

@@ -11,14 +11,15 @@ from collections.abc import Callable, Iterable, Mapping
 import numpy as np
 import pandas as pd
 
-from filebridge.mapping import KEY, MappedRecords
-from filebridge.mapping.columns import (
+from filebridge.columnar import (
     duplicated,
     duplicated_from_first,
     first_positions,
     is_in,
     positions_of,
 )
+from filebridge.mapping import MappedRecords
+from filebridge.person import KEY
 from filebridge.problems import Problem
 
 KnownIds = Callable[[Iterable[str]], set[str]]

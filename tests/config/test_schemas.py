@@ -15,7 +15,7 @@ from jsonschema import Draft202012Validator
 from filebridge.config import Document, problems_in
 from filebridge.config import settings as settings_module
 from filebridge.config.validate import _registry, load_schemas
-from filebridge.mapping.fields import CANONICAL_FIELDS, CUSTOM_FIELD
+from filebridge.person import CANONICAL_FIELDS, CUSTOM_FIELD
 from filebridge.plan import guard as guard_module
 from filebridge.plan import policy as policy_module
 

@@ -9,9 +9,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy.engine import Engine
 
-from filebridge.database import applied_migrations
 from filebridge.ledger import InvalidState, Ledger, UnknownFile, UnknownRun
 from filebridge.ledger.schema import MIGRATIONS
+from filebridge.sql import applied_migrations
 from tests.conftest import BACKENDS
 
 

@@ -8,8 +8,8 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from filebridge.database import applied_migrations
 from filebridge.ledger import Ledger, UnknownFile
+from filebridge.sql import applied_migrations
 
 NOW = datetime(2026, 3, 1, 2, 0, tzinfo=UTC)
 

@@ -10,11 +10,11 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from filebridge.database import rebuild_table
 from filebridge.ledger import Ledger
 from filebridge.ledger.schema import runs
 from filebridge.lms import SqlStore
 from filebridge.lms.schema import changes
+from filebridge.sql import rebuild_table
 
 NOW = datetime(2026, 3, 1, 2, 0, tzinfo=UTC)
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import sys
 
-from filebridge.database import open_engine
 from filebridge.ledger import Ledger
 from filebridge.lms import SqlStore
+from filebridge.sql import open_engine
 from tests.lms.contract import NOW
 from tests.lms.plans import person, plan
 

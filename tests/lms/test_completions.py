@@ -10,9 +10,9 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from filebridge.database import open_engine
 from filebridge.lms.completions import CompletionInput, completions_for_export, record_completions
 from filebridge.lms.schema import MIGRATIONS, completions, users
+from filebridge.sql import open_engine
 from tests.conftest import BACKENDS
 
 
@@ -64,7 +64,7 @@ def test_migration_0002_upgrades_an_old_database(tmp_path: Path) -> None:
         tx.exec_driver_sql("INSERT INTO completions VALUES (1, 1, 1, 'passed', '2026-01-01', "
                            "1, 1, '2026-01-01'), (2, 1, 1, 'failed', '2026-01-02', 1, 1, "
                            "'2026-01-02')")
-    from filebridge.database import migrate
+    from filebridge.sql import migrate
 
     migrate(engine, "lms", MIGRATIONS[:1])
     # 0001 would create the tables; here they already exist in their old form.

@@ -1,6 +1,7 @@
 """SIGKILL a real process in the middle of an apply: the store is exactly before or after.
 
-RELIABILITY.md point 1 and CATALOGUE.md item 30. The seed is printed on failure;
+A crash at any moment of an apply, then a plain rerun, must leave the store exactly as
+one clean run would (and SQLite's integrity check clean). The seed is printed on failure;
 rerun one with ``FILEBRIDGE_CRASH_SEED=<seed>``.
 """
 
@@ -17,9 +18,9 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from filebridge.database import open_engine
 from filebridge.ledger import Ledger
 from filebridge.lms import SqlStore
+from filebridge.sql import open_engine
 from tests.lms.contract import NOW
 from tests.lms.crash_child import big_plan
 from tests.lms.plans import person, plan

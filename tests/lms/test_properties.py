@@ -8,9 +8,9 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from filebridge.database import open_engine
 from filebridge.lms import SqlStore
 from filebridge.plan.model import Plan
+from filebridge.sql import open_engine
 from tests.lms.contract import NOW
 from tests.lms.plans import plan
 

@@ -15,12 +15,12 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy.engine import Engine
 
-from filebridge.database import DatabaseUnavailable, applied_migrations, open_engine
 from filebridge.ledger import Ledger
 from filebridge.ledger.schema import MIGRATIONS as LEDGER_MIGRATIONS
 from filebridge.lms import SqlStore, StalePlan
 from filebridge.lms.schema import MIGRATIONS as LMS_MIGRATIONS
 from filebridge.lms.schema import changes, users
+from filebridge.sql import DatabaseUnavailable, applied_migrations, open_engine
 from tests.lms.contract import NOW, StoreContract
 from tests.lms.plans import person, plan
 

@@ -101,10 +101,10 @@ def test_first_runs_starting_together_migrate_once_and_lock_one_at_a_time(pg_url
     transactions side by side, so both must be serialized explicitly."""
     import threading
 
-    from filebridge.database import open_engine
     from filebridge.ledger import Ledger
     from filebridge.ledger.locks import ConnectionBusy, connection_lock
     from filebridge.lms import SqlStore
+    from filebridge.sql import open_engine
 
     engines = [open_engine(pg_url) for _ in range(6)]
     start, errors, held, busy = threading.Barrier(len(engines)), [], [], []

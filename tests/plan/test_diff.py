@@ -121,7 +121,7 @@ cells = st.one_of(st.text(max_size=6), st.sampled_from(["", "D", "Sales", "ß", 
 def test_fingerprint_equals_pandas_row_hash(rows, probe):
     """Stored fingerprints stay valid: the fast hash is exactly pandas' row hash, whichever
     path (hash every value, or each distinct value once) the cardinality probe picks."""
-    import filebridge.mapping.columns as columns
+    import filebridge.columnar as columns
     frame = pd.DataFrame(rows, columns=["a", "b", "c"], dtype="str")
     expected = pd.util.hash_pandas_object(frame, index=False).to_numpy().view("int64")
     old = columns.PROBE_ROWS

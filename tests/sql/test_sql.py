@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from filebridge.database import (
+from filebridge.sql import (
     DatabaseUnavailable,
     SchemaTooNew,
     UnsafeStateLocation,

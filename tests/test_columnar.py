@@ -7,7 +7,7 @@ import pandas as pd
 from hypothesis import given
 from hypothesis import strategies as st
 
-from filebridge.mapping.columns import (
+from filebridge.columnar import (
     duplicated,
     duplicated_from_first,
     first_positions,

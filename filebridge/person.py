@@ -1,7 +1,7 @@
-"""The canonical person fields every mapping maps onto.
+"""The person vocabulary: the canonical fields every mapping maps onto and every store keeps.
 
 The JSON Schema for mappings (``filebridge/schemas/mapping.schema.json``) lists the
-same names; ``tests/mapping/test_fields.py`` keeps the two in step.
+same names; ``tests/config/test_schemas.py`` keeps the two in step.
 """
 
 from __future__ import annotations

@@ -15,7 +15,6 @@ from typing import Any, Literal
 import paramiko
 
 from filebridge.errors import Terminal
-from filebridge.pipeline.context import Context
 from filebridge.transports import fetch_host_key, pin_host_key
 from filebridge.transports.errors import TransportConfigError
 from filebridge.transports.hostkeys import host_key_name
@@ -71,14 +70,16 @@ def _pinned_keys(cfg: dict[str, Any], known_hosts: Path | None, host: str,
     return pinned
 
 
-def inspect_host_key(ctx: Context, connection: str) -> HostKeyOffer:
-    """Connect without logging in and compare the offered key with the pinned ones."""
-    cfg = ctx.connection(connection).transport
+def inspect_host_key(connection: str, cfg: dict[str, Any], base_dir: Path) -> HostKeyOffer:
+    """Connect without logging in and compare the offered key with the pinned ones.
+
+    ``cfg`` is the connection's transport block; relative paths in it are under ``base_dir``.
+    """
     if cfg.get("type") != "sftp":
         raise TransportConfigError("type", f"connection {connection!r} is not an SFTP "
                                    "connection; only SFTP servers have host keys")
     host, port = str(cfg["host"]), int(cfg.get("port", 22))
-    known_hosts = (ctx.settings.base_dir / str(cfg["known_hosts"])
+    known_hosts = (base_dir / str(cfg["known_hosts"])
                    if cfg.get("known_hosts") else None)
     key_type, fingerprint, key = fetch_host_key(host, port, parse_timeouts(
         cfg.get("timeouts")).connect)

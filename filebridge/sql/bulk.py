@@ -1,0 +1,118 @@
+"""Bulk reads and writes that bypass per-row SQLAlchemy work (a million rows at a time)."""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from itertools import repeat
+from typing import Any, cast
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+from sqlalchemy.sql.compiler import SQLCompiler
+
+from filebridge.sql.engine import location
+from filebridge.sql.errors import DatabaseUnavailable, sqlite_unavailable
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while building millions of tuples.
+
+    Bulk reads and writes allocate one tuple per row and no cycles; each allocation
+    burst would otherwise trigger full collections that walk every live object
+    (measured: a 1M-row snapshot takes 1.6 s with the collector, 1.0 s without).
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def execute_many(
+    tx: Connection,
+    stmt: sa.ClauseElement,
+    columns: Mapping[str, Sequence[Any]],
+    constants: Mapping[str, Any] | None = None,
+) -> int:
+    """Run ``stmt`` once per row of ``columns`` (equal-length lists of DBAPI-ready values).
+
+    The statement is built with Core and compiled once for the engine's dialect, then
+    handed to the driver's ``executemany`` with bound parameters: a million rows cost
+    no per-row SQLAlchemy processing. ``constants`` (e.g. ``now``) are the same for
+    every row and go through their type's bind processor once. Returns the rowcount.
+    """
+    constants = dict(constants or {})
+    lengths = {len(v) for v in columns.values()}
+    if len(lengths) > 1:
+        raise ValueError(f"columns of different lengths: {sorted(lengths)}")
+    if not lengths or not lengths.pop():
+        return 0
+    with gc_paused():
+        return _execute_many(tx, stmt, columns, constants)
+
+
+def _execute_many(tx: Connection, stmt: sa.ClauseElement, columns: Mapping[str, Sequence[Any]],
+                  constants: dict[str, Any]) -> int:
+    dialect = tx.dialect
+    compiled = cast(SQLCompiler, stmt.compile(dialect=dialect,
+                                              column_keys=[*columns, *constants]))
+    fixed = {}
+    # Values written into the statement itself (``.values(active=True)``) are binds too.
+    for name, value in {**compiled.params, **constants}.items():
+        if name in columns:
+            continue
+        bind = compiled.binds.get(name)
+        process = bind.type.dialect_impl(dialect).bind_processor(dialect) \
+            if bind is not None else None
+        fixed[name] = process(value) if process and value is not None else value
+    if compiled.positional:
+        order = compiled.positiontup or []
+        sources = [repeat(fixed[n]) if n in fixed else iter(columns[n]) for n in order]
+        params: list[Any] = list(zip(*sources, strict=False))
+    else:
+        names = list(columns)
+        params = [{**fixed, **dict(zip(names, row, strict=True))}
+                  for row in zip(*columns.values(), strict=True)]
+    result = tx.exec_driver_sql(compiled.string, params)
+    return int(result.rowcount)
+
+
+def fetch_raw(conn: Connection, stmt: sa.Select[Any]) -> list[tuple[Any, ...]]:
+    """All rows of ``stmt`` as plain tuples straight from the driver's cursor (fast, untyped)."""
+    return [row for batch in fetch_batches(conn, stmt, None) for row in batch]
+
+
+def fetch_batches(conn: Connection, stmt: sa.Select[Any], size: int | None
+                  ) -> Iterator[list[tuple[Any, ...]]]:
+    """The rows of ``stmt`` as lists of at most ``size`` plain tuples (``None``: one list).
+
+    Batches let a caller turn a million rows into columns as they come, so the tuples of
+    only one batch are alive at a time.
+    """
+    compiled = stmt.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
+    values = compiled.params
+    if compiled.positional:
+        params: Any = tuple(values[n] for n in compiled.positiontup or [])
+    else:
+        params = values
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        with gc_paused():
+            cursor.execute(compiled.string, params)
+            if size is None:
+                yield list(cursor.fetchall())
+                return
+            while batch := cursor.fetchmany(size):
+                yield batch
+    except conn.dialect.loaded_dbapi.OperationalError as error:
+        # The raw cursor bypasses SQLAlchemy's handle_error hook; translate here.
+        if conn.dialect.name == "sqlite" and not sqlite_unavailable(error):
+            raise
+        raise DatabaseUnavailable(location(conn.engine), str(error).splitlines()[0]) from error
+    finally:
+        cursor.close()
