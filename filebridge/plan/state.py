@@ -1,0 +1,66 @@
+"""What the plan reads of the LMS: one small protocol, bound to one connection.
+
+The plan is a pure function of (mapped records, actual state, policy). Every fact it
+needs about the LMS comes through ``ActualState``; the built-in SQL store, an external
+LMS's mirror and the in-memory store used by tests each implement it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Protocol
+
+import pandas as pd
+
+from filebridge.plan.org import StoredOrg
+
+# Columns of ``ActualState.snapshot()``.
+SNAPSHOT_COLUMNS = ("employee_id", "fingerprint", "active")
+# Columns of ``ActualState.holders_of_emails()``.
+HOLDER_COLUMNS = ("email", "managed_by", "employee_id", "active")
+# Columns of ``ActualState.org_usage()``.
+USAGE_COLUMNS = ("kind", "value", "managed_by", "employee_id")
+
+
+class ActualState(Protocol):
+    """The LMS as one connection sees it, read fast and only as far as the plan needs."""
+
+    connection: str
+
+    def snapshot(self) -> pd.DataFrame:
+        """``employee_id`` (str), ``fingerprint`` (int64), ``active`` (bool) of everyone
+        this connection manages: the whole fast path of the diff."""
+        ...
+
+    def fetch(self, employee_ids: Sequence[str], fields: Sequence[str]) -> pd.DataFrame:
+        """The stored ``fields`` of these people (the few whose fingerprint differs),
+        indexed by ``employee_id``; "" is blank."""
+        ...
+
+    def existing_ids(self, employee_ids: Iterable[str]) -> set[str]:
+        """Which of ``employee_ids`` exist in the LMS under any connection or none
+        (a manager named by id may be someone another connection manages)."""
+        ...
+
+    def holders_of_emails(self, emails: Sequence[str]) -> pd.DataFrame:
+        """Every account using one of ``emails`` (see ``HOLDER_COLUMNS``)."""
+        ...
+
+    def manager_ids_by_email(self, emails: Sequence[str]) -> dict[str, str]:
+        """The employee id each work email names when it names one person unambiguously
+        (this connection's people first, active before deactivated)."""
+        ...
+
+    def inactive_since(self, cutoff: datetime) -> frozenset[str]:
+        """This connection's people deactivated before ``cutoff`` (and still inactive)."""
+        ...
+
+    def org(self) -> StoredOrg:
+        """Every department and job title with the connection that created it."""
+        ...
+
+    def org_usage(self, fields: Sequence[str], codes: Sequence[str],
+                  titles: Sequence[str]) -> pd.DataFrame:
+        """Active people using these department codes or job titles (``USAGE_COLUMNS``)."""
+        ...
