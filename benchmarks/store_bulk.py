@@ -46,14 +46,14 @@ def main(rows: int, folder: Path) -> None:
     now = datetime.now(UTC)
     t = time.perf_counter()
     with engine.begin() as tx:
-        store.apply(tx, Plan("acme", "snapshot", fields, creates=creates), 1, now)
+        store.apply_within(tx, Plan("acme", "snapshot", fields, creates=creates), 1, now)
     print(f"apply {rows} creates: {time.perf_counter() - t:.2f} s")
     t = time.perf_counter()
-    snap = store.snapshot("acme")
+    snap = store.state("acme").snapshot()
     print(f"snapshot {len(snap)} rows: {time.perf_counter() - t:.2f} s")
     some = creates["employee_id"].iloc[::100].tolist()
     t = time.perf_counter()
-    got = store.fetch("acme", some, fields)
+    got = store.state("acme").fetch(some, fields)
     print(f"fetch {len(got)} people x {len(fields)} fields: {time.perf_counter() - t:.2f} s")
     updates = pd.DataFrame(
         {"employee_id": some, "field": "email", "old": "", "new": "x@y", "line": 2}
@@ -69,7 +69,7 @@ def main(rows: int, folder: Path) -> None:
     )
     t = time.perf_counter()
     with engine.begin() as tx:
-        store.apply(tx, plan, 2, now)
+        store.apply_within(tx, plan, 2, now)
     print(f"apply {len(some)} updates + {len(gone)} deactivations: {time.perf_counter() - t:.2f} s")
 
 

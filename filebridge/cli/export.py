@@ -13,7 +13,6 @@ import argparse
 from datetime import UTC, datetime, timedelta
 
 from filebridge.cli.common import add_common, context, emit_json
-from filebridge.ledger.locks import connection_lock
 from filebridge.pipeline.exporter import ExportReport, abandon_pending, export_connection
 
 NAME = "export"
@@ -48,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
     now = datetime.now(UTC)
     try:
         # The same lock as the daemon's export task: a manual export never overlaps it.
-        with connection_lock(ctx.ledger_engine, args.connection):
+        with ctx.ledger.lock(args.connection):
             if args.abandon_pending:
                 gone = abandon_pending(ctx, args.connection, now)
                 print(f"abandoned pending exports of runs {gone or 'none'}")

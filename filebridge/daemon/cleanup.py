@@ -13,7 +13,6 @@ import logging
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from filebridge.ledger.daemon_state import DaemonState
 from filebridge.pipeline.context import Context
 from filebridge.transports import open_transport
 from filebridge.transports.settings import parse_common
@@ -34,7 +33,7 @@ def cleanup_connection(ctx: Context, connection: str, now: datetime) -> dict[str
         archived = transport.purge_archive(keep_days, now)
     finally:
         transport.close()
-    state = DaemonState(ctx.ledger_engine)
+    state = ctx.ledger.daemon_state
     counts = {
         "keep_days": keep_days,
         "archive_files": archived,

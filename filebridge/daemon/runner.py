@@ -41,8 +41,6 @@ from filebridge.daemon.tasks import (
     has_pending_claims,
 )
 from filebridge.errors import FilebridgeError, Transient
-from filebridge.ledger.daemon_state import DaemonState
-from filebridge.ledger.locks import connection_lock
 from filebridge.pipeline.context import Context
 from filebridge.pipeline.report import EXIT_OK, EXIT_UNAVAILABLE, EXIT_UNUSABLE
 from filebridge.transports import Transport, open_transport
@@ -72,7 +70,7 @@ class Daemon:
         self.notifications = notifications or Notifications(ctx.settings.notifications)
         self.heartbeat_seconds, self.retry_delays = heartbeat_seconds, retry_delays
         self.lock_wait = lock_wait
-        self.state = DaemonState(ctx.ledger_engine)
+        self.state = ctx.ledger.daemon_state
         self.holder = daemon_holder()
         self.stopping = threading.Event()
         self.worst = EXIT_OK
@@ -174,8 +172,7 @@ class Daemon:
             if spec.locks_itself:
                 result = spec.run(self.ctx, connection, self.clock, progress)
             else:
-                with connection_lock(self.ctx.ledger_engine, connection,
-                                     wait_seconds=self.lock_wait):
+                with self.ctx.ledger.lock(connection, wait_seconds=self.lock_wait):
                     result = spec.run(self.ctx, connection, self.clock, progress)
         except FilebridgeError as exc:
             transient = isinstance(exc, Transient)

@@ -37,7 +37,7 @@ def status(ctx: Context, schedules: dict[str, ConnectionSchedule],
            now: datetime | None = None) -> dict[str, Any]:
     """The whole status as a JSON-ready dict (the ``status --json`` document)."""
     now = now or datetime.now(UTC)
-    state = DaemonState(ctx.ledger_engine)
+    state = ctx.ledger.daemon_state
     beats = state.heartbeats()
     daemons = [{"holder": b.holder, "started_at": _iso(b.started_at),
                 "last_heartbeat": _iso(b.beat_at), "alive": b.alive(now),

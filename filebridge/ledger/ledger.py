@@ -1,8 +1,8 @@
 """The ledger: every file received and every run, with its state, plan and report.
 
-It lives in the same database as the built-in store so that a run's "applied" mark
-commits in the same transaction as the LMS changes it caused: pass that
-transaction as ``tx`` to ``finish_run`` and ``set_file_state``.
+By default it lives in the same database as the built-in store, so that a run's
+"applied" mark commits in the same transaction as the LMS changes it caused (see
+``RunReceipt``). Everything above the ledger calls its methods; none sees a transaction.
 """
 
 from __future__ import annotations
@@ -10,17 +10,22 @@ from __future__ import annotations
 import json
 import os
 import socket
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from filebridge.ledger.daemon_state import DaemonState
 from filebridge.ledger.errors import InvalidState, UnknownFile, UnknownRun
+from filebridge.ledger.exports import ExportLedger
+from filebridge.ledger.locks import Lock, connection_lock
+from filebridge.ledger.receipt import RunReceipt
 from filebridge.ledger.schema import (
     COMPONENT,
     FILE_STATES,
@@ -31,7 +36,7 @@ from filebridge.ledger.schema import (
     files,
     runs,
 )
-from filebridge.sql import location, migrate, reading
+from filebridge.sql import location, migrate, open_engine, reading
 
 
 @dataclass(frozen=True)
@@ -118,10 +123,72 @@ class Ledger:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.location = location(engine)
+        self._borrowed = False
+
+    @classmethod
+    def open(cls, url: str, password: str | None = None, *, beside: Any = None) -> Ledger:
+        """The ledger at ``url``; ``beside`` (the built-in store) lends its engine when the
+        ledger shares its database, so both commit in one transaction."""
+        engine = getattr(beside, "engine", None)
+        if engine is None:
+            return cls(open_engine(url, password=password))
+        ledger = cls(engine)
+        ledger._borrowed = True  # the store owns the engine and closes it
+        return ledger
 
     def migrate(self) -> list[str]:
         """Create or upgrade the ledger's tables; returns the migrations applied now."""
         return migrate(self.engine, COMPONENT, MIGRATIONS)
+
+    def close(self) -> None:
+        """Release database connections (unless the engine is the store's)."""
+        if not self._borrowed:
+            self.engine.dispose()
+
+    def lock(self, connection: str, *, wait_seconds: float = 0.0
+             ) -> AbstractContextManager[Lock]:
+        """Hold ``connection``'s lock for a block (one run per connection at a time)."""
+        return connection_lock(self.engine, connection, wait_seconds=wait_seconds)
+
+    @cached_property
+    def daemon_state(self) -> DaemonState:
+        """The daemon's task records, alerts and heartbeats."""
+        return DaemonState(self.engine)
+
+    @cached_property
+    def exports(self) -> ExportLedger:
+        """Pending and delivered exports and their watermarks."""
+        return ExportLedger(self.engine)
+
+    def receipt(self, run_id: int, file_id: int | None,
+                report: Callable[[Mapping[str, int]], Mapping[str, Any]], at: datetime, *,
+                approves: int | None = None) -> RunReceipt:
+        """The applied mark of a run, for an LMS target to write with its changes."""
+        return RunReceipt(self, run_id, file_id, report, approves=approves, at=at)
+
+    def discard(self, held_run: int, discard_run: int, report: dict[str, Any],
+                now: datetime) -> None:
+        """Mark ``held_run`` discarded and finish the ``discard`` run, in one transaction."""
+        with self.engine.begin() as tx:
+            self.set_run_state(held_run, "discarded", tx=tx)
+            self.finish_run(discard_run, "applied", {}, report, None, now, tx=tx)
+
+    def confirm_export(self, run_id: int, state: str, counts: dict[str, Any],
+                       report: dict[str, Any], now: datetime) -> None:
+        """An export's files are delivered: mark it, move its watermark and finish its run,
+        in one transaction (a second confirmation moves nothing twice)."""
+        with self.engine.begin() as tx:
+            self.exports.mark_delivered(tx, run_id, now)
+            self.finish_run(run_id, state, counts, report, None, now, tx=tx)
+
+    def finish_export_without_files(self, connection: str, run_id: int,
+                                    watermark: int | None, state: str, counts: dict[str, Any],
+                                    report: dict[str, Any], now: datetime) -> None:
+        """An export with nothing to send: move the watermark (if any) and finish the run."""
+        with self.engine.begin() as tx:
+            if watermark is not None:
+                self.exports.advance(tx, connection, watermark, now)
+            self.finish_run(run_id, state, counts, report, None, now, tx=tx)
 
     @contextmanager
     def _writing(self, tx: Connection | None) -> Iterator[Connection]:

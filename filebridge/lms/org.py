@@ -9,6 +9,7 @@ from typing import Any
 
 import pandas as pd
 import sqlalchemy as sa
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Connection, Engine
 
 from filebridge.lms.schema import departments, job_titles, users
@@ -56,7 +57,9 @@ def apply_org(tx: Connection, plan: Plan, now: datetime) -> dict[str, int]:
         return counts
     dep, jt = org.loc[org["kind"] == "department"], org.loc[org["kind"] == "job_title"]
     new = dep.loc[dep["action"] == "create"]
-    counts["departments_created"] = execute_many(tx, departments.insert(), {
+    # A run of another connection may have created the same code since this plan was
+    # made: theirs stays, and this plan's later runs see it as existing.
+    counts["departments_created"] = execute_many(tx, _insert_or_skip(tx, departments, "code"), {
         "code": new["code"].tolist(), "name": new["name"].tolist(),
         "parent_code": new["parent_code"].tolist()}, {"created_at": now, "managed_by": c})
     changed = dep.loc[dep["action"] == "update"]
@@ -73,7 +76,8 @@ def apply_org(tx: Connection, plan: Plan, now: datetime) -> dict[str, int]:
         ~sa.exists().where(users.c.active == sa.true(), key == departments.c.code)),
         {"p_code": gone})
     titles = jt.loc[jt["action"] == "create", "code"].tolist()
-    counts["job_titles_created"] = execute_many(tx, job_titles.insert(), {"name": titles},
+    counts["job_titles_created"] = execute_many(tx, _insert_or_skip(tx, job_titles, "name"),
+                                                {"name": titles},
                                                 {"managed_by": c})
     old_titles = jt.loc[jt["action"] == "remove", "code"].tolist()
     counts["job_titles_removed"] = execute_many(tx, sa.delete(job_titles).where(
@@ -81,3 +85,14 @@ def apply_org(tx: Connection, plan: Plan, now: datetime) -> dict[str, int]:
         ~sa.exists().where(users.c.active == sa.true(), users.c.job_title == job_titles.c.name)),
         {"p_name": old_titles})
     return counts
+
+
+def _insert_or_skip(tx: Connection, table: sa.Table, key: str) -> sa.Insert:
+    """An INSERT that skips a row whose ``key`` exists already (no error, not counted)."""
+    if tx.dialect.name == "sqlite":
+        return sqlite.insert(table).on_conflict_do_nothing(index_elements=[key])
+    if tx.dialect.name == "postgresql":
+        # Imported here: loading the PostgreSQL dialect costs every run 0.1 s.
+        from sqlalchemy.dialects import postgresql
+        return postgresql.insert(table).on_conflict_do_nothing(index_elements=[key])
+    return table.insert()

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from filebridge.lms.schema import changes
-from filebridge.lms.sqlstore import SqlStore
+from filebridge.lms.sqlstate import SqlState
 from filebridge.person import KEY
 from filebridge.plan.model import Plan
 from filebridge.sql import fetch_raw, reading
@@ -51,16 +51,16 @@ def _later(engine: Engine, connection: str, after: int, ids: list[str]) -> pd.Da
     return pd.DataFrame(rows, columns=[KEY, "action", "field", "run_id"], dtype=object)
 
 
-def undo_plan(store: SqlStore, connection: str, run_id: int) -> tuple[Plan, pd.DataFrame]:
+def undo_plan(engine: Engine, connection: str, run_id: int) -> tuple[Plan, pd.DataFrame]:
     """The plan that reverses ``run_id`` where nothing later interfered, and what is refused."""
-    done = journal(store.engine, connection, run_id)
+    done = journal(engine, connection, run_id)
     plan = Plan(connection=connection, file_kind="delta", fields=(KEY,))
     if done.empty:
         return plan, pd.DataFrame(columns=list(REFUSED_COLUMNS))
     done["field"] = done["field"].fillna("")
     # The slot a change occupies: a field of a person, or the person's existence/state.
     done["slot"] = done["field"].where(done["action"] == "update", "(state)")
-    later = _later(store.engine, connection, int(done["id"].max()),
+    later = _later(engine, connection, int(done["id"].max()),
                    sorted(set(done[KEY])))
     later["slot"] = later["field"].fillna("").where(later["action"] == "update", "(state)")
     refused = []
@@ -79,16 +79,16 @@ def undo_plan(store: SqlStore, connection: str, run_id: int) -> tuple[Plan, pd.D
     refused_df = pd.DataFrame(refused, columns=list(REFUSED_COLUMNS))
     ok = done.loc[~done.set_index([KEY, "action", "field"]).index.isin(
         refused_df.set_index([KEY, "action", "field"]).index)]
-    more = _fill(store, plan, ok, run_id)
+    more = _fill(SqlState(engine, connection), plan, ok, run_id)
     return plan, pd.concat([refused_df, more], ignore_index=True)
 
 
-def _fill(store: SqlStore, plan: Plan, ok: pd.DataFrame, run_id: int) -> pd.DataFrame:
+def _fill(state: SqlState, plan: Plan, ok: pd.DataFrame, run_id: int) -> pd.DataFrame:
     """Put the reversing changes into ``plan``; returns what the current store refuses."""
     refused = []
     updates = ok.loc[(ok["action"] == "update") & (ok["field"] != KEY)]
     if len(updates):
-        current = _current(store, plan.connection, updates)
+        current = _current(state, updates)
         drifted = current != updates["new"].fillna("").to_numpy(dtype=object)
         for r in updates.loc[drifted].itertuples(index=False):
             refused.append((r.employee_id, "update", r.field,
@@ -104,7 +104,7 @@ def _fill(store: SqlStore, plan: Plan, ok: pd.DataFrame, run_id: int) -> pd.Data
     plan.rekeys = pd.DataFrame({KEY: rekeys["old"].to_numpy(dtype=object),
                                 "old_employee_id": rekeys["new"].to_numpy(dtype=object),
                                 "line": None})
-    snap = store.snapshot(plan.connection).set_index(KEY)["active"]
+    snap = state.snapshot().set_index(KEY)["active"]
     reason = f"undo of run {run_id}"
     for action, want_active in (("create", False), ("reactivate", False), ("deactivate", True)):
         ids = ok.loc[ok["action"] == action, KEY]
@@ -123,11 +123,11 @@ def _fill(store: SqlStore, plan: Plan, ok: pd.DataFrame, run_id: int) -> pd.Data
     return pd.DataFrame(refused, columns=list(REFUSED_COLUMNS))
 
 
-def _current(store: SqlStore, connection: str, updates: pd.DataFrame) -> pd.Series:
+def _current(state: SqlState, updates: pd.DataFrame) -> pd.Series:
     """Each update's field as stored now, aligned with ``updates``."""
     out = pd.Series("", index=updates.index, dtype=object)
     for field, group in updates.groupby("field"):
-        values = store.fetch(connection, group[KEY].tolist(), [str(field)])
+        values = state.fetch(group[KEY].tolist(), [str(field)])
         out.loc[group.index] = values[str(field)].reindex(group[KEY]).fillna("\x00gone").to_numpy(
             dtype=object)
     return out

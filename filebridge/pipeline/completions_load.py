@@ -21,9 +21,6 @@ from filebridge.lms.completions import (
     STATUSES,
     AssignmentInput,
     CompletionInput,
-    people_by_employee_id,
-    record_assignments,
-    record_completions,
 )
 from filebridge.pipeline.context import Context
 from filebridge.pipeline.report import EXIT_OK, EXIT_REJECTED_OR_HELD, EXIT_UNUSABLE
@@ -87,9 +84,10 @@ def load_completions(ctx: Context, path: Path, *, connection: str | None = None,
     report.rows = table.rows_read
     problems: list[Problem] = list(table.problems)
     rows = table.frame.to_dict("records")
-    with ctx.store_engine.begin() as tx:
-        people = people_by_employee_id(tx, connection, (r["employee_id"] for r in rows))
-        results, assignments = [], []
+    def build(people: dict[str, list[int]]
+              ) -> tuple[list[CompletionInput], list[AssignmentInput]]:
+        results: list[CompletionInput] = []
+        assignments: list[AssignmentInput] = []
         for row, line in zip(rows, table.lines.tolist(), strict=True):
             parsed = _parse(row, int(line), path.name, people, problems)
             if isinstance(parsed, CompletionInput):
@@ -100,8 +98,10 @@ def load_completions(ctx: Context, path: Path, *, connection: str | None = None,
             if isinstance(parsed, CompletionInput) and isinstance(due, datetime):
                 assignments.append(AssignmentInput(parsed.user_id, parsed.course_code,
                                                    parsed.course_title, due))
-        report.counts = {**record_completions(tx, results, now),
-                         **record_assignments(tx, assignments, now)}
+        return results, assignments
+
+    report.counts = ctx.store.record_learning(connection, [r["employee_id"] for r in rows],
+                                              build, now)
     report.problems = [p.to_dict() for p in sorted(problems, key=lambda p: p.line or 0)]
     report.rejected_rows = len({p.line for p in problems}) + \
         (table.rows_read - len(table.frame))

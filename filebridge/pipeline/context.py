@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-
-from sqlalchemy.engine import Engine
 
 from filebridge.config import ConnectionConfig, Settings, load_settings
 from filebridge.config.secrets import resolve_secret
 from filebridge.formats.memory import use_batch_memory_pool
 from filebridge.ledger import Ledger
-from filebridge.lms import SqlStore
+from filebridge.lms import Lms, SqlStore
+from filebridge.lms.factory import open_target
 from filebridge.pipeline.errors import UnknownConnection
-from filebridge.sql import check_state_location, open_engine
+from filebridge.state_dir import check_state_location
 
 
 @dataclass
@@ -22,15 +21,15 @@ class Context:
     """Open stores and folders for one settings file."""
 
     settings: Settings
-    store_engine: Engine
-    ledger_engine: Engine
-    store: SqlStore
+    store: SqlStore  # the built-in store: learning records, and people unless a target says
     ledger: Ledger
+    targets: dict[str, Lms] = field(default_factory=dict)
 
-    @property
-    def shared_database(self) -> bool:
-        """True when the LMS store and the ledger live in one database (one transaction)."""
-        return self.store_engine is self.ledger_engine
+    def target(self, connection: str) -> Lms:
+        """The LMS ``connection`` feeds (the built-in store unless its settings name another)."""
+        if connection not in self.targets:
+            self.targets[connection] = open_target(self.connection(connection), self.store)
+        return self.targets[connection]
 
     def connection(self, name: str) -> ConnectionConfig:
         """The named connection, or an error listing the configured ones."""
@@ -50,9 +49,11 @@ class Context:
 
     def close(self) -> None:
         """Release database connections."""
-        self.store_engine.dispose()
-        if not self.shared_database:
-            self.ledger_engine.dispose()
+        for target in self.targets.values():
+            if target is not self.store:
+                target.close()
+        self.store.close()
+        self.ledger.close()
 
 
 def _secret(reference: str | None) -> str | None:
@@ -69,15 +70,14 @@ def open_settings(settings: Settings) -> Context:
     settings.state_dir.mkdir(parents=True, exist_ok=True)
     check_state_location(settings.state_dir)
     use_batch_memory_pool()  # every run of this process works on big Arrow columns
-    store_engine = open_engine(settings.lms_url, password=_secret(settings.lms_password))
+    store = SqlStore.open(settings.lms_url, _secret(settings.lms_password))
     same = (settings.ledger_url, settings.ledger_password) == (settings.lms_url,
                                                                 settings.lms_password)
-    ledger_engine = store_engine if same else open_engine(
-        settings.ledger_url, password=_secret(settings.ledger_password))
-    store, ledger = SqlStore(store_engine), Ledger(ledger_engine)
-    store.migrate()
+    ledger = Ledger.open(settings.ledger_url, _secret(settings.ledger_password),
+                         beside=store if same else None)
+    store.prepare()
     ledger.migrate()
     # Runs left "running" by a process that died are marked failed (interrupted); their
     # transaction never committed, so the next run of the file simply applies it.
     ledger.recover(datetime.now(UTC))
-    return Context(settings, store_engine, ledger_engine, store, ledger)
+    return Context(settings, store, ledger)

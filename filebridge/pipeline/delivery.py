@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from filebridge.ledger.locks import connection_lock
 from filebridge.pipeline.context import Context
 from filebridge.pipeline.pickup import open_connection_transport
 from filebridge.pipeline.spool import sha256_of
@@ -41,7 +40,7 @@ def deliver_file(ctx: Context, connection: str, local: Path, *, name: str | None
     target = name or local.name
     # The connection's lock, like an export: two deliveries of one name never interleave
     # (each removes the part file a killed delivery of that name left behind).
-    with connection_lock(ctx.ledger_engine, connection):
+    with ctx.ledger.lock(connection):
         transport = open_connection_transport(ctx, connection)
         try:
             where = transport.deliver(local, target, done_marker=done_marker)

@@ -108,3 +108,17 @@ class NotUndoable(Terminal):
     def __str__(self) -> str:
         return (f"run {self.run_id} ({self.kind}, {self.state}) applied no changes to undo; "
                 "undo takes an applied import, replay, approve or undo run")
+
+
+@dataclass
+class UnsupportedByTarget(Terminal):
+    """A command needs something the connection's LMS target does not offer."""
+
+    connection: str
+    command: str
+    target: str
+    code: str = "unsupported-by-target"
+
+    def __str__(self) -> str:
+        return (f"`{self.command}` is not available for connection {self.connection!r}: its "
+                f"LMS ({self.target}) does not support it")

@@ -17,7 +17,6 @@ import pandas as pd
 from filebridge.config import load_export_mapping
 from filebridge.formats import CsvDialect, XmlWriteLayout, write_csv, write_xml
 from filebridge.ledger.exports import ExportFile, ExportLedger
-from filebridge.lms.completions import completions_for_export, overdue_assignments
 from filebridge.mapping.export import ExportMapping, export_mapping_from_dict, render_rows
 from filebridge.mapping.export_names import render_name
 from filebridge.pipeline.context import Context
@@ -49,14 +48,13 @@ def plan_export(ctx: Context, ledger: ExportLedger, connection: str, mapping: Ex
                 until: datetime | None = None) -> ExportPlan:
     """Rows to send: new results and amendments after the watermark, or a date range again."""
     ranged = since is not None or until is not None
-    engine = ctx.store_engine
     before = ledger.watermark(connection)
     if ranged:
-        found = completions_for_export(engine, connection, completed_from=since,
+        found = ctx.store.completions_for_export(connection, completed_from=since,
                                        completed_until=until)
         after = None
     else:
-        found = completions_for_export(engine, connection, after_revision=before)
+        found = ctx.store.completions_for_export(connection, after_revision=before)
         # Past every revision seen, sent or filtered out: filtered rows are never rescanned.
         after = int(found["revision"].max()) if len(found) else before
     done = _filter(found, mapping)
@@ -93,7 +91,7 @@ def _overdue(ctx: Context, ledger: ExportLedger, connection: str, mapping: Expor
              now: datetime, since: datetime | None, until: datetime | None) -> pd.DataFrame:
     if not mapping.overdue:
         return pd.DataFrame()
-    found = overdue_assignments(ctx.store_engine, connection, now, due_from=since)
+    found = ctx.store.overdue_assignments(connection, now, due_from=since)
     if until is not None:
         found = found[found["due_at"] < pd.Timestamp(until)]
     if mapping.courses is not None:

@@ -82,7 +82,7 @@ def export_connection(ctx: Context, connection: str, *, now: datetime,
                       dry_run: bool = False, transport: Transport | None = None) -> ExportReport:
     """Send ``connection``'s new completions (or a completion-date range) to its outbox."""
     mapping = load_mapping_of(ctx, connection)
-    ledger = ExportLedger(ctx.ledger_engine)
+    ledger = ctx.ledger.exports
     report = ExportReport(connection, dry_run=dry_run,
                           kind="range" if since or until else "incremental",
                           since=since.isoformat() if since else None,
@@ -139,13 +139,12 @@ def _export_new(ctx: Context, ledger: ExportLedger, connection: str, mapping: Ex
     if not files:
         # Nothing to send: the watermark may still pass filtered-out rows, and it can move
         # at once because there is no delivery to confirm.
-        with ctx.ledger_engine.begin() as tx:
-            if plan.watermark_after is not None:
-                ledger.advance(tx, connection, plan.watermark_after, now)
-                report.watermark_after = plan.watermark_after
-            report.state = "delivered" if report.retried else "noop"
-            ctx.ledger.finish_run(report.run_id, "applied" if report.retried else "noop",
-                                  counts, report.to_dict(), None, now, tx=tx)
+        if plan.watermark_after is not None:
+            report.watermark_after = plan.watermark_after
+        report.state = "delivered" if report.retried else "noop"
+        ctx.ledger.finish_export_without_files(
+            connection, report.run_id, plan.watermark_after,
+            "applied" if report.retried else "noop", counts, report.to_dict(), now)
         return
     ledger.record_pending(report.run_id, connection, report.kind,
                           (plan.watermark_before, plan.watermark_after), files, plan.items, now)
@@ -176,21 +175,19 @@ def _deliver(ctx: Context, ledger: ExportLedger, pending: PendingExport, mapping
             where[f.name] = f"{f.name} (already delivered)"
         failpoint("between-export-files")
     failpoint("after-upload-before-watermark")
-    with ctx.ledger_engine.begin() as tx:
-        ledger.mark_delivered(tx, pending.run_id, now)
-        if report is not None and report.run_id == pending.run_id:
-            report.state = "delivered"
-            report.watermark_after = pending.watermark_after
-            for entry in report.files:
-                entry["delivered_to"] = where.get(entry["name"])
-            ctx.ledger.finish_run(pending.run_id, "applied", counts or {}, report.to_dict(),
-                                  None, now, tx=tx)
-        else:
-            earlier = ctx.ledger.get_run(pending.run_id)
-            counts = earlier.counts or {"rows": pending.rows, "files": len(pending.files)}
-            ctx.ledger.finish_run(pending.run_id, "applied", counts,
+    if report is not None and report.run_id == pending.run_id:
+        report.state = "delivered"
+        report.watermark_after = pending.watermark_after
+        for entry in report.files:
+            entry["delivered_to"] = where.get(entry["name"])
+        ctx.ledger.confirm_export(pending.run_id, "applied", counts or {}, report.to_dict(),
+                                  now)
+    else:
+        earlier = ctx.ledger.get_run(pending.run_id)
+        counts = earlier.counts or {"rows": pending.rows, "files": len(pending.files)}
+        ctx.ledger.confirm_export(pending.run_id, "applied", counts,
                                   {**(earlier.report or {}), "state": "delivered",
-                                   "delivered_on_retry": True}, None, now, tx=tx)
+                                   "delivered_on_retry": True}, now)
     return where
 
 
@@ -202,4 +199,4 @@ def _fields(exc: FilebridgeError) -> dict[str, Any]:
 
 def abandon_pending(ctx: Context, connection: str, now: datetime) -> list[int]:
     """Give up the pending exports of ``connection``; their rows are planned again next run."""
-    return ExportLedger(ctx.ledger_engine).abandon(connection, now)
+    return ctx.ledger.exports.abandon(connection, now)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from filebridge.ledger.exports import ExportLedger
 from filebridge.pipeline.context import Context
 from filebridge.pipeline.errors import UnknownFile
 from filebridge.pipeline.spool import sha256_of
@@ -16,7 +15,7 @@ def run_rows(ctx: Context, connection: str | None, limit: int) -> list[dict[str,
     rows = []
     runs = ctx.ledger.runs(connection=connection, limit=limit)
     # Export runs have no input file; they show the files they sent instead.
-    sent = ExportLedger(ctx.ledger_engine).files_of([r.id for r in runs if r.kind == "export"])
+    sent = ctx.ledger.exports.files_of([r.id for r in runs if r.kind == "export"])
     for run in runs:
         file = ctx.ledger.get_file(run.file_id) if run.file_id is not None else None
         rows.append({"run_id": run.id, "connection": run.connection, "kind": run.kind,

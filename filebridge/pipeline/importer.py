@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from collections.abc import Mapping as Counts
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -22,8 +23,7 @@ from filebridge.formats import (
     read_csv,
     read_xml,
 )
-from filebridge.ledger.locks import connection_lock
-from filebridge.lms.lifecycle import manager_ids_by_email
+from filebridge.lms import Lms
 from filebridge.mapping import (
     MappedRecords,
     Mapping,
@@ -34,12 +34,15 @@ from filebridge.mapping import (
 )
 from filebridge.pipeline.context import Context
 from filebridge.pipeline.errors import NoImportMapping
-from filebridge.pipeline.planning import export_time_of, history_of, make_plan
 from filebridge.pipeline.rejects import write_rejects
 from filebridge.pipeline.report import NullProgress, Progress, RunReport
 from filebridge.pipeline.spool import sha256_of, spool_copy
+from filebridge.pipeline.staleness import export_time_of, history_of
 from filebridge.plan import Plan, validate_file
+from filebridge.plan.build import make_plan
 from filebridge.plan.guard import GuardPolicy, judge
+from filebridge.plan.policy import Policies
+from filebridge.plan.state import ActualState
 from filebridge.problems import Problem
 
 Mode = Literal["plan", "apply"]
@@ -80,14 +83,14 @@ def read_table(mapping: Mapping, path: Path, display: str) -> Table:
     return read_csv(path, dialect, limits, name=display)
 
 
-def map_table(ctx: Context, connection: str, mapping: Mapping, table: Table) -> MappedRecords:
-    """Map and validate a table; rows the reader flagged (bad cells) are rejected too."""
+def map_table(state: ActualState, mapping: Mapping, table: Table) -> MappedRecords:
+    """Map and validate a table against the LMS's ``state``; rows the reader flagged (bad
+    cells) are rejected too."""
     records = apply_mapping(mapping, table.frame, table.lines, table.file)
     flagged = [p.line for p in table.problems if p.severity == "error" and p.line is not None]
     if flagged:
         records.rejected |= np.isin(table.lines, flagged)
-    validate_file(records, table.file, ctx.store.existing_employee_ids, mapping.column_names(),
-                  lambda emails: manager_ids_by_email(ctx.store_engine, connection, list(emails)))
+    validate_file(records, table.file, state, mapping.column_names())
     return records
 
 
@@ -110,7 +113,7 @@ def run_import(ctx: Context, connection: str, path: Path, options: RunOptions,
     Holds the connection's lock for the whole run, so a daemon and a manual run (or two
     daemons on one state store) never plan and apply the same connection at once.
     """
-    with connection_lock(ctx.ledger_engine, connection, wait_seconds=options.lock_wait):
+    with ctx.ledger.lock(connection, wait_seconds=options.lock_wait):
         return _run_import(ctx, connection, path, options, progress, now)
 
 
@@ -151,23 +154,25 @@ def _run_import(ctx: Context, connection: str, path: Path, options: RunOptions,
         return _finish(ctx, report, clock, clock_now, file_state="rejected")
     clock.lap("read")
     progress.update("map", 0, len(table.frame))
-    records = map_table(ctx, connection, mapping, table)
+    target = ctx.target(connection)
+    state = target.state(connection)
+    records = map_table(state, mapping, table)
     clock.lap("map")
     export_time = export_time_of(mapping, name, table)
     if export_time is not None:
         ctx.ledger.set_file_export_time(record.id, export_time)
         report.export_time = export_time.isoformat()
-    snapshot = ctx.store.snapshot(connection)
-    plan, file_problems = make_plan(ctx, connection, mapping, records, table,
-                                    mapping.kind_of(name), snapshot, clock_now())
+    planned = make_plan(mapping, records, table.file, mapping.kind_of(name), state,
+                        Policies.from_config(ctx.connection(connection).policies), clock_now(),
+                        [p.value for p in table.problems if p.value])
+    plan, file_problems = planned.plan, planned.problems
     clock.lap("plan")
     _fill_report(report, table, records, plan)
     if file_problems or any(w["severity"] == "error" for w in report.warnings):
         report.problems = [p.to_dict() for p in file_problems] + report.problems
         report.state = "rejected"
         return _finish(ctx, report, clock, clock_now, file_state="rejected")
-    managed = int(snapshot["active"].sum())
-    holds = judge(plan, managed, table.rows_read, report.rejected_rows,
+    holds = judge(plan, planned.managed, table.rows_read, report.rejected_rows,
                   GuardPolicy.from_config(ctx.connection(connection).thresholds),
                   history_of(ctx, connection, export_time))
     report.holds = [h.to_dict() for h in holds]
@@ -185,7 +190,7 @@ def _run_import(ctx: Context, connection: str, path: Path, options: RunOptions,
     progress.update("apply", 0, 1)
     report.state = "applied"
     report.timings = clock.timings
-    _apply(ctx, report, plan, clock_now(), options.about_run)
+    _apply(ctx, target, report, plan, clock_now(), options.about_run)
     clock.lap("apply")
     progress.update("done", 1, 1)
     return report
@@ -211,33 +216,20 @@ def _rejects(ctx: Context, connection: str, report: RunReport, table: Table,
     return str(target)
 
 
-def _apply(ctx: Context, report: RunReport, plan: Plan, at: datetime,
+def _apply(ctx: Context, target: Lms, report: RunReport, plan: Plan, at: datetime,
            approves: int | None = None) -> None:
-    """Apply the plan and mark the run applied in one transaction when the stores share one.
+    """Apply the plan; the run's applied mark commits with it where the target allows.
 
-    ``approves``: the held run this one applies; it becomes ``approved`` in the same
-    transaction.
+    ``approves``: the held run this one applies; it becomes ``approved`` with the mark.
     """
     run_id, file_id = _ids(report)
-    if ctx.shared_database:
-        with ctx.store_engine.begin() as tx:
-            report.counts.update(ctx.store.apply(tx, plan, run_id, at))
-            failpoint("after-lms-changes")
-            ctx.ledger.finish_run(run_id, "applied", report.counts, report.to_dict(),
-                                  None, at, tx=tx)
-            ctx.ledger.set_file_state(file_id, "applied", tx=tx)
-            if approves is not None:
-                ctx.ledger.set_run_state(approves, "approved", tx=tx)
-            failpoint("before-commit")
-        failpoint("after-commit")
-        return
-    # Separate databases cannot share a transaction; the reconcile makes a retry safe.
-    with ctx.store_engine.begin() as tx:
-        report.counts.update(ctx.store.apply(tx, plan, run_id, at))
-    ctx.ledger.finish_run(run_id, "applied", report.counts, report.to_dict(), None, at)
-    ctx.ledger.set_file_state(file_id, "applied")
-    if approves is not None:
-        ctx.ledger.set_run_state(approves, "approved")
+
+    def applied(counts: Counts[str, int]) -> dict[str, Any]:
+        report.counts.update(counts)
+        return report.to_dict()
+
+    target.apply(plan, run_id, at, ctx.ledger.receipt(run_id, file_id, applied, at,
+                                                      approves=approves))
 
 
 def _finish(ctx: Context, report: RunReport, clock: _Clock,

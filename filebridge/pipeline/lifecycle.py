@@ -6,17 +6,15 @@ LMS in one transaction together with their ledger record, like an import.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from filebridge.ledger.ledger import RunRecord
-from filebridge.ledger.locks import connection_lock
-from filebridge.lms.lifecycle import adopt, adoption_candidates
-from filebridge.lms.undo import undo_plan
+from filebridge.lms import ApplyResult, Receipt, SqlStore
 from filebridge.pipeline.context import Context
-from filebridge.pipeline.errors import NotHeld, NotUndoable
+from filebridge.pipeline.errors import NotHeld, NotUndoable, UnsupportedByTarget
 from filebridge.pipeline.importer import (
     RunOptions,
     load_import_mapping,
@@ -68,9 +66,7 @@ def discard(ctx: Context, run_id: int, now: Callable[[], datetime] = _now) -> Ru
                        state_location=ctx.ledger.location)
     report.run_id = ctx.ledger.start_run(run.connection, "discard", "apply", run.file_id, now(),
                                          about_run=run_id)
-    with ctx.ledger.engine.begin() as tx:
-        ctx.ledger.set_run_state(run_id, "discarded", tx=tx)
-        ctx.ledger.finish_run(report.run_id, "applied", {}, report.to_dict(), None, now(), tx=tx)
+    ctx.ledger.discard(run_id, report.run_id, report.to_dict(), now())
     return report
 
 
@@ -80,8 +76,9 @@ def undo(ctx: Context, run_id: int, confirm: Confirm | None = None,
     target = ctx.ledger.get_run(run_id)
     if target.kind not in UNDOABLE or target.state not in ("applied", "approved"):
         raise NotUndoable(run_id, target.kind, target.state)
-    with connection_lock(ctx.ledger_engine, target.connection, wait_seconds=lock_wait):
-        plan, refused = undo_plan(ctx.store, target.connection, run_id)
+    store = _builtin(ctx, target.connection, "undo")
+    with ctx.ledger.lock(target.connection, wait_seconds=lock_wait):
+        plan, refused = store.undo_plan(target.connection, run_id)
         report = RunReport(connection=target.connection, file=f"undo of run {run_id}",
                            mode="apply", about_run=run_id, state_location=ctx.ledger.location)
         report.run_id = ctx.ledger.start_run(target.connection, "undo", "apply", None, now(),
@@ -90,8 +87,8 @@ def undo(ctx: Context, run_id: int, confirm: Confirm | None = None,
         report.counts = {**plan.counts(), "refused": len(refused)}
         report.refused = [{k: (v if v == v else "") for k, v in r.items()}
                           for r in refused.to_dict("records")]
-        return _apply_or_stop(ctx, report, confirm, now, lambda tx: ctx.store.apply(
-            tx, plan, report.run_id, now()), plan.is_empty())
+        return _apply_or_stop(ctx, report, confirm, now, lambda receipt: store.apply(
+            plan, report.run_id, now(), receipt), plan.is_empty())
 
 
 def link(ctx: Context, connection: str, path: Path, by: Literal["email", "employee_id"],
@@ -100,9 +97,10 @@ def link(ctx: Context, connection: str, path: Path, by: Literal["email", "employ
     """Adopt unmanaged LMS users who match the file's people on ``by`` into ``connection``."""
     mapping = load_import_mapping(ctx, connection)
     table = read_table(mapping, path, path.name)
-    records = map_table(ctx, connection, mapping, table)
-    with connection_lock(ctx.ledger_engine, connection, wait_seconds=lock_wait):
-        pairs = adoption_candidates(ctx.store_engine, connection, records.accepted(), by)
+    store = _builtin(ctx, connection, "link")
+    records = map_table(store.state(connection), mapping, table)
+    with ctx.ledger.lock(connection, wait_seconds=lock_wait):
+        pairs = store.adoption_candidates(connection, records.accepted(), by)
         report = RunReport(connection=connection, file=path.name, mode="apply",
                            state_location=ctx.ledger.location)
         report.run_id = ctx.ledger.start_run(connection, "link", "apply", None, now())
@@ -110,12 +108,23 @@ def link(ctx: Context, connection: str, path: Path, by: Literal["email", "employ
                                       for k, v in r.items()} for r in pairs.to_dict("records")]}
         adoptable = int((pairs["note"] == "").sum())
         report.counts = {"adopt": adoptable, "not_adopted": len(pairs) - adoptable}
-        return _apply_or_stop(ctx, report, confirm, now, lambda tx: {
-            "adopt": adopt(tx, connection, pairs, report.run_id, now())}, adoptable == 0)
+        return _apply_or_stop(ctx, report, confirm, now, lambda receipt: store.adopt(
+            connection, pairs, report.run_id, now(), receipt), adoptable == 0)
+
+
+def _builtin(ctx: Context, connection: str, command: str) -> SqlStore:
+    """The built-in store, when it is what ``connection`` feeds (undo and link read its
+    own journal and unmanaged accounts)."""
+    target = ctx.target(connection)
+    ok = target.capabilities.undo if command == "undo" else target.capabilities.adopt
+    if not ok or not isinstance(target, SqlStore):
+        raise UnsupportedByTarget(connection=connection, command=command,
+                                  target=target.location)
+    return target
 
 
 def _apply_or_stop(ctx: Context, report: RunReport, confirm: Confirm | None,
-                   now: Callable[[], datetime], write: Callable[..., dict[str, int]],
+                   now: Callable[[], datetime], write: Callable[[Receipt], ApplyResult],
                    empty: bool) -> RunReport:
     run_id = int(report.run_id or 0)
     if not empty and confirm is not None and not confirm(report):
@@ -124,9 +133,10 @@ def _apply_or_stop(ctx: Context, report: RunReport, confirm: Confirm | None,
                               now())
         return report
     report.state = "applied"
-    with ctx.store_engine.begin() as tx:
-        report.counts.update(write(tx))
-        ledger_tx = tx if ctx.shared_database else None
-        ctx.ledger.finish_run(run_id, "applied", report.counts, report.to_dict(), None,
-                              now(), tx=ledger_tx)
+
+    def applied(counts: Mapping[str, int]) -> dict[str, Any]:
+        report.counts.update(counts)
+        return report.to_dict()
+
+    write(ctx.ledger.receipt(run_id, None, applied, now()))
     return report

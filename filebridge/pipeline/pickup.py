@@ -28,7 +28,6 @@ from typing import Any
 
 from filebridge.errors import FilebridgeError, Transient
 from filebridge.failpoints import failpoint
-from filebridge.ledger.locks import connection_lock
 from filebridge.pipeline.context import Context
 from filebridge.pipeline.importer import RunOptions, load_import_mapping, run_import
 from filebridge.pipeline.report import (
@@ -134,7 +133,7 @@ def sync_connection(ctx: Context, connection: str, *,
     # A separate lock name from run_import's: two syncs (daemon and CLI) never take up
     # each other's processing/ files, while each import still takes the connection lock.
     try:
-        with connection_lock(ctx.ledger_engine, f"{connection}/pickup"):
+        with ctx.ledger.lock(f"{connection}/pickup"):
             return _sync(ctx, connection, transport, clock, progress, wait_seconds)
     finally:
         transport.close()

@@ -27,7 +27,7 @@ def validate_path(ctx: Context, connection: str, path: Path) -> dict[str, Any]:
     except MissingColumns as exc:
         return _done(result, [Problem(exc.code, str(exc), path.name, 1).to_dict()],
                      unusable=True)
-    records = map_table(ctx, connection, mapping, table)
+    records = map_table(ctx.target(connection).state(connection), mapping, table)
     problems = sorted([*table.problems, *records.problems.items],
                       key=lambda p: (p.line or 0, p.column or ""))
     result["rows"] = table.rows_read

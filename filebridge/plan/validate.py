@@ -6,7 +6,7 @@ marks rejected rows in place and returns the problems found.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
@@ -20,21 +20,17 @@ from filebridge.columnar import (
 )
 from filebridge.mapping import MappedRecords
 from filebridge.person import KEY
+from filebridge.plan.state import ActualState
 from filebridge.problems import Problem
 
-KnownIds = Callable[[Iterable[str]], set[str]]
-# Work emails of managers not in the file -> the LMS person each one belongs to (only the
-# addresses that name exactly one person).
-ManagerEmails = Callable[[Iterable[str]], Mapping[str, str]]
 
-
-def validate_file(records: MappedRecords, file: str, known_ids: KnownIds,
-                  columns: Mapping[str, str] | None = None,
-                  manager_emails: ManagerEmails | None = None) -> None:
+def validate_file(records: MappedRecords, file: str, state: ActualState | None,
+                  columns: Mapping[str, str] | None = None) -> None:
     """Reject duplicate keys and emails, unknown and self managers, and manager cycles.
 
-    ``columns`` maps canonical fields to the source columns named in problems;
-    ``manager_emails`` resolves managers named by email who are not in the file.
+    ``state`` (the LMS, None for a file on its own) knows the managers who are not in
+    the file, by id or by work email; ``columns`` maps canonical fields to the source
+    columns named in problems.
     """
     frame = records.frame
     names = _Names(columns or {})
@@ -47,9 +43,9 @@ def validate_file(records: MappedRecords, file: str, known_ids: KnownIds,
     if "email" in frame.columns:
         _duplicates(records, file, "email", "duplicate-email", "work email", names)
     if "manager_email" in frame.columns and not has_manager_ids:
-        _resolve_manager_emails(records, file, names, manager_emails)
+        _resolve_manager_emails(records, file, names, state)
     if "manager_id" in frame.columns:
-        _managers(records, file, known_ids, names, managers[0] if managers else None)
+        _managers(records, file, state, names, managers[0] if managers else None)
 
 
 class _Names(dict):
@@ -87,15 +83,15 @@ def _duplicates(records: MappedRecords, file: str, column: str, code: str, what:
 
 
 def _resolve_manager_emails(records: MappedRecords, file: str, names: _Names,
-                            manager_emails: ManagerEmails | None) -> None:
+                            state: ActualState | None) -> None:
     """Turn ``manager_email`` into ``manager_id``: the file's people first, then the LMS."""
     frame = records.frame
     by_email = frame.loc[frame["email"] != ""].drop_duplicates("email").set_index("email")[KEY]
     resolved = frame["manager_email"].map(by_email)
     outside = (frame["manager_email"] != "") & resolved.isna()
-    if outside.any() and manager_emails is not None:
+    if outside.any() and state is not None:
         # A delta file lists only changed people: their managers are usually in the LMS.
-        found = manager_emails(sorted(set(frame.loc[outside, "manager_email"])))
+        found = state.manager_ids_by_email(sorted(set(frame.loc[outside, "manager_email"])))
         if found:
             resolved = resolved.fillna(frame["manager_email"].map(pd.Series(found, dtype="str")))
     frame["manager_id"] = resolved.fillna("").astype("str")
@@ -109,7 +105,7 @@ def _resolve_manager_emails(records: MappedRecords, file: str, names: _Names,
     _reject(records, positions, problems)
 
 
-def _managers(records: MappedRecords, file: str, known_ids: KnownIds, names: _Names,
+def _managers(records: MappedRecords, file: str, state: ActualState | None, names: _Names,
               target: np.ndarray | None = None) -> None:
     """Self, unknown and circular managers. ``target``: each manager's row, if known."""
     frame = records.frame
@@ -131,7 +127,7 @@ def _managers(records: MappedRecords, file: str, known_ids: KnownIds, names: _Na
     target[~in_file] = -1
     outside_rows = live & has_manager & ~in_file
     outside = set(managers[outside_rows].unique().tolist())  # few: managers not in the file
-    known = known_ids(outside) if outside else set()
+    known = state.existing_ids(outside) if outside and state is not None else set()
     unknown = outside_rows & ~is_in(managers, known) if known else outside_rows
     positions = np.flatnonzero(unknown)
     _reject(records, positions, [

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from filebridge.errors import Terminal, Transient
 
 # sqlite3 reports both "the database is busy" and "your SQL is wrong" as
@@ -33,17 +31,6 @@ class DatabaseUnavailable(Transient):
     def __init__(self, url: str, reason: str) -> None:
         super().__init__(f"{url}: {reason}")
         self.url = url
-        self.reason = reason
-
-
-class UnsafeStateLocation(Terminal):
-    """The state folder is on a network filesystem or writable by everyone."""
-
-    code = "unsafe-state-location"
-
-    def __init__(self, path: Path, reason: str) -> None:
-        super().__init__(f"{path}: {reason}")
-        self.path = str(path)
         self.reason = reason
 
 

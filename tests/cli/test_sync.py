@@ -192,7 +192,7 @@ def test_deliver_refuses_while_another_run_holds_the_connection(
     report.write_text("employee_id,course\n001000,safety\n", encoding="utf-8")
     ctx = open_context(ws)
     try:
-        with connection_lock(ctx.ledger_engine, "acme"):
+        with connection_lock(ctx.ledger.engine, "acme"):
             code, _, err = cli(ws, capsys, "deliver", "acme", str(report))
     finally:
         ctx.close()

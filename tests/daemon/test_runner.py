@@ -44,11 +44,11 @@ def test_run_once_runs_due_tasks_once(ctx: Context) -> None:
     drop(ctx.settings.path, NIGHT1, "acme_employees_2026-11-24.csv")
     assert daemon(ctx).run_once() == 1  # night 1 has rejected rows
     assert len(ctx.store.users("acme")) == 194
-    tasks = {t.task: t for t in DaemonState(ctx.ledger_engine).latest_tasks("acme")}
+    tasks = {t.task: t for t in DaemonState(ctx.ledger.engine).latest_tasks("acme")}
     assert (tasks["import"].outcome, tasks["cleanup"].outcome) == ("rejected", "idle")
     # Nothing is due any more: a second pass runs nothing (and records nothing).
     assert daemon(ctx).run_once() == 0
-    assert [t.id for t in DaemonState(ctx.ledger_engine).latest_tasks("acme")] == \
+    assert [t.id for t in DaemonState(ctx.ledger.engine).latest_tasks("acme")] == \
         [t.id for t in tasks.values()]
 
 
@@ -110,7 +110,7 @@ def test_missing_file_alert_until_a_file_arrives(tmp_path: Path,
         daemon(ctx, clock=T + timedelta(hours=1)).run_task("acme", "import")
         acme = status(ctx, load_schedules(ctx.settings), T)["connections"][0]
         assert (acme["status"], acme["alerts"]) == ("connected", [])
-        assert DaemonState(ctx.ledger_engine).open_alerts("acme") == []
+        assert DaemonState(ctx.ledger.engine).open_alerts("acme") == []
     finally:
         ctx.close()
 
@@ -133,7 +133,7 @@ def test_held_run_shows_in_status(ctx: Context) -> None:
 def test_heartbeat_alive_then_gone(ctx: Context) -> None:
     schedules = load_schedules(ctx.settings)
     assert status(ctx, schedules)["daemon"] == {"alive": False, "daemons": []}
-    pulse = Pulse(DaemonState(ctx.ledger_engine), ["acme"], interval=1)
+    pulse = Pulse(DaemonState(ctx.ledger.engine), ["acme"], interval=1)
     pulse.start()
     try:
         [beat] = status(ctx, schedules)["daemon"]["daemons"]
@@ -146,9 +146,9 @@ def test_heartbeat_alive_then_gone(ctx: Context) -> None:
 
 
 def test_cleanup_waits_for_the_connection_lock(ctx: Context) -> None:
-    with connection_lock(ctx.ledger_engine, "acme"):  # e.g. a manual `filebridge apply`
+    with connection_lock(ctx.ledger.engine, "acme"):  # e.g. a manual `filebridge apply`
         assert daemon(ctx, lock_wait=0.3).run_task("acme", "cleanup") == 3
-    [task] = DaemonState(ctx.ledger_engine).latest_tasks("acme")
+    [task] = DaemonState(ctx.ledger.engine).latest_tasks("acme")
     assert task.error is not None and task.error["code"] == "connection-busy"
     assert task.error["retry"] is True
     assert daemon(ctx).run_task("acme", "cleanup") == 0

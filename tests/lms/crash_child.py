@@ -44,7 +44,7 @@ def main(url: str, rows: int, run_id: int) -> None:
     the_plan = big_plan(rows)
     with engine.begin() as tx:
         print("begun", flush=True)
-        counts = store.apply(tx, the_plan, run_id, NOW)
+        counts = store.apply_within(tx, the_plan, run_id, NOW)
         ledger.finish_run(
             run_id, "applied", counts, {"plan": the_plan.to_dict(10)}, None, NOW, tx=tx
         )

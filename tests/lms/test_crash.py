@@ -38,7 +38,7 @@ def _fresh(folder: Path) -> tuple[str, int]:
     store.migrate()
     ledger.migrate()
     with engine.begin() as tx:
-        store.apply(tx, plan(new=[person("old1", email="o1@x"), person("old2")]), None, NOW)
+        store.apply_within(tx, plan(new=[person("old1", email="o1@x"), person("old2")]), None, NOW)
     run_id = ledger.start_run("acme", "import", "apply", None, NOW)
     engine.dispose()
     return url, run_id
@@ -51,7 +51,7 @@ def _clean_run(folder: Path) -> tuple[list[tuple], float]:
     the_plan = big_plan(ROWS)
     started = time.monotonic()
     with engine.begin() as tx:
-        SqlStore(engine).apply(tx, the_plan, run_id, NOW)
+        SqlStore(engine).apply_within(tx, the_plan, run_id, NOW)
     seconds = time.monotonic() - started
     dump = SqlStore(engine).dump()
     engine.dispose()
@@ -98,7 +98,7 @@ def test_sigkill_mid_apply_leaves_before_or_after(tmp_path: Path) -> None:
             assert state == "failed" and ledger.get_run(run_id).error == {"code": "interrupted"}
             retry = ledger.start_run("acme", "import", "apply", None, NOW)
             with engine.begin() as tx:
-                store.apply(tx, big_plan(ROWS), retry, NOW)
+                store.apply_within(tx, big_plan(ROWS), retry, NOW)
                 ledger.finish_run(retry, "applied", {}, {}, None, NOW, tx=tx)
             assert store.dump() == after, context
         with engine.connect() as conn:

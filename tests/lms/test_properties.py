@@ -92,13 +92,13 @@ def test_store_reflects_exactly_the_applied_plans(steps: list[tuple]) -> None:
             model = {}
             for step in steps:
                 with engine.begin() as tx:
-                    store.apply(tx, _plan(step, model), None, NOW)
-                snap = store.snapshot("acme").set_index("employee_id")
+                    store.apply_within(tx, _plan(step, model), None, NOW)
+                snap = store.state("acme").snapshot().set_index("employee_id")
                 assert snap["fingerprint"].to_dict() == {
                     e: r["fingerprint"] for e, r in model.items()
                 }
                 assert snap["active"].to_dict() == {e: r["active"] for e, r in model.items()}
-                got = store.fetch("acme", sorted(model), FIELDS[1:])
+                got = store.state("acme").fetch(sorted(model), FIELDS[1:])
                 assert got.to_dict("index") == {
                     e: {f: r[f] for f in FIELDS[1:]} for e, r in model.items()
                 }

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
-from contextlib import AbstractContextManager
 from typing import Any
 
 import pandas as pd
@@ -32,14 +30,10 @@ class TestSqlStoreSqlite(StoreContract):
     def store(self, engine: Engine) -> SqlStore:
         return SqlStore(engine)
 
-    @pytest.fixture
-    def transaction(self, engine: Engine) -> Callable[[], AbstractContextManager[Any]]:
-        return engine.begin
-
 
 def _apply(engine: Engine, p: Any, run_id: int | None = 1) -> dict[str, int]:
     with engine.begin() as tx:
-        return SqlStore(engine).apply(tx, p, run_id, NOW)
+        return SqlStore(engine).apply_within(tx, p, run_id, NOW)
 
 
 def test_migrations_are_recorded_and_idempotent(engine: Engine) -> None:
@@ -137,15 +131,15 @@ def test_apply_and_finish_run_commit_together_or_not_at_all(engine: Engine) -> N
     run_id = ledger.start_run("acme", "import", "apply", None, NOW)
     before = store.dump()
     with pytest.raises(RuntimeError), engine.begin() as tx:
-        store.apply(tx, plan(new=[person(str(i)) for i in range(100)]), run_id, NOW)
+        store.apply_within(tx, plan(new=[person(str(i)) for i in range(100)]), run_id, NOW)
         ledger.finish_run(run_id, "applied", {"create": 100}, {"plan": {}}, None, NOW, tx=tx)
         raise RuntimeError("crash between apply and commit")
     assert store.dump() == before
     assert ledger.get_run(run_id).state == "running"
     with engine.begin() as tx:
-        store.apply(tx, plan(new=[person(str(i)) for i in range(100)]), run_id, NOW)
+        store.apply_within(tx, plan(new=[person(str(i)) for i in range(100)]), run_id, NOW)
         ledger.finish_run(run_id, "applied", {"create": 100}, {"plan": {}}, None, NOW, tx=tx)
-    assert len(store.snapshot("acme")) == 100
+    assert len(store.state("acme").snapshot()) == 100
     assert ledger.get_run(run_id).state == "applied"
 
 
@@ -154,15 +148,15 @@ def test_second_writer_fails_fast_while_first_holds_the_lock(
 ) -> None:
     other = open_engine(state_url, busy_timeout_ms=200)
     with engine.begin() as tx:
-        SqlStore(engine).apply(tx, plan(new=[person("1")]), 1, NOW)
+        SqlStore(engine).apply_within(tx, plan(new=[person("1")]), 1, NOW)
         started = time.monotonic()
         with pytest.raises(DatabaseUnavailable) as caught:
             _apply(other, plan(new=[person("1")]), 2)
         assert time.monotonic() - started < 2
         # Readers are not blocked by the writer (WAL) and see the last commit only.
-        assert SqlStore(other).snapshot("acme").empty
+        assert SqlStore(other).state("acme").snapshot().empty
     assert caught.value.url == state_url and "locked" in caught.value.reason
-    assert SqlStore(other).snapshot("acme")["employee_id"].tolist() == ["1"]
+    assert SqlStore(other).state("acme").snapshot()["employee_id"].tolist() == ["1"]
     other.dispose()
 
 
@@ -183,20 +177,20 @@ def test_second_writer_waits_then_sees_the_first_writers_work(
     worker = threading.Thread(target=second)
     worker.start()
     with engine.begin() as tx:
-        SqlStore(engine).apply(tx, plan(new=[person("1")]), 1, NOW)
+        SqlStore(engine).apply_within(tx, plan(new=[person("1")]), 1, NOW)
         holding.set()
         time.sleep(0.3)
     worker.join(10)
     # The second plan was made before the first committed: it must not half-apply.
     assert len(outcome) == 1 and isinstance(outcome[0], StalePlan)
-    assert len(SqlStore(other).snapshot("acme")) == 1
+    assert len(SqlStore(other).state("acme").snapshot()) == 1
     other.dispose()
 
 
 def test_creates_in_slices_store_the_same_as_in_one_go(engine: Engine, tmp_path,
                                                          monkeypatch) -> None:
     """Big creates go to the driver in slices; slice edges lose or repeat nobody."""
-    import filebridge.lms.sqlstore as sqlstore
+    import filebridge.lms.sqlwrite as sqlstore
     people = [person(f"{i:03d}", email=f"p{i}@x", custom_cost_center=f"C{i % 3}" if i % 2 else "")
               for i in range(7)]
     _apply(engine, plan(new=people))
@@ -204,7 +198,7 @@ def test_creates_in_slices_store_the_same_as_in_one_go(engine: Engine, tmp_path,
     SqlStore(other).migrate()
     monkeypatch.setattr(sqlstore, "CREATE_BATCH", 3)
     with other.begin() as tx:
-        counts = SqlStore(other).apply(tx, plan(new=people), 1, NOW)
+        counts = SqlStore(other).apply_within(tx, plan(new=people), 1, NOW)
     assert counts["create"] == 7
     assert SqlStore(other).dump() == SqlStore(engine).dump()
     with other.connect() as conn:
@@ -228,10 +222,6 @@ class TestSqlStorePostgres(StoreContract):
     def store(self, pg_engine: Engine) -> SqlStore:
         return SqlStore(pg_engine)
 
-    @pytest.fixture
-    def transaction(self, pg_engine: Engine) -> Callable[[], AbstractContextManager[Any]]:
-        return pg_engine.begin
-
 
 ids_text = st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=12)
 
@@ -245,7 +235,7 @@ def test_the_joined_snapshot_reads_what_the_row_by_row_one_reads(engine: Engine,
     """SQLite's fast snapshot (one joined value split by Arrow) equals the generic one for
     any ids: commas, quotes, line breaks, Unicode; an id holding the separator itself
     makes it step aside for the row-by-row read."""
-    from filebridge.lms.sqlstore import _snapshot_rows, _sqlite_snapshot
+    from filebridge.lms.sqlstate import _snapshot_rows, _sqlite_snapshot
     with engine.begin() as tx:
         tx.execute(sa.delete(users))
         for eid, fp, active in people:
@@ -256,7 +246,7 @@ def test_the_joined_snapshot_reads_what_the_row_by_row_one_reads(engine: Engine,
         fast = _sqlite_snapshot(conn, "c")
     if not people or any("\x1f" in eid for eid, _, _ in people):
         assert fast is None
-        fast = SqlStore(engine).snapshot("c")
+        fast = SqlStore(engine).state("c").snapshot()
     key = ["employee_id"]
     pd.testing.assert_frame_equal(fast.sort_values(key).reset_index(drop=True),
                                   slow.sort_values(key).reset_index(drop=True))

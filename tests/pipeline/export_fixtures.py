@@ -59,7 +59,7 @@ def load_people(ctx: Context) -> None:
 def record(ctx: Context, rows: list[tuple[str, str, str, str, str, float | None]],
            now: datetime = NOW) -> dict[str, int]:
     """Record ``(employee_id, course, title, status, completed_at ISO, score)`` results."""
-    with ctx.store_engine.begin() as tx:
+    with ctx.store.engine.begin() as tx:
         people = people_by_employee_id(tx, "acme", [r[0] for r in rows])
         items = [CompletionInput(people[e][0], c, t, s, datetime.fromisoformat(d), score, 30)
                  for e, c, t, s, d, score in rows]

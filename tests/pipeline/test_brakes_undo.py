@@ -128,7 +128,7 @@ def test_undo_refuses_a_value_changed_by_hand(tmp_path):
     with workspace(tmp_path) as ctx:
         apply(ctx, NIGHT1)
         night2 = apply(ctx, NIGHT2)
-        with ctx.store_engine.begin() as tx:
+        with ctx.store.engine.begin() as tx:
             tx.execute(sa.update(users).where(users.c.employee_id == "001010")
                        .values(job_title="Edited In LMS"))
         report = undo(ctx, night2.run_id)

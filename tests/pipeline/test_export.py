@@ -106,7 +106,7 @@ def test_each_completion_once_then_amendments(tmp_path: Path) -> None:
         text = Path(third.files[0]["delivered_to"]).read_text()
         assert "001001,SEC-101,Security Awareness,P,20.11.2026 10:30,,99,amendment,1" in text
         assert [f["sequence"] for f in third.files] == [2]
-        assert ExportLedger(ctx.ledger_engine).watermark("acme") == 4
+        assert ExportLedger(ctx.ledger.engine).watermark("acme") == 4
     finally:
         ctx.close()
 
@@ -138,7 +138,7 @@ def test_failed_delivery_resends_same_content_same_name(tmp_path: Path, fail: st
         record(ctx, ROWS[:2])
         broken = export_connection(ctx, "acme", now=NOW, transport=FlakyTransport(ctx, fail))
         assert (broken.state, broken.exit_code) == ("failed", 3)
-        assert ExportLedger(ctx.ledger_engine).watermark("acme") == 0
+        assert ExportLedger(ctx.ledger.engine).watermark("acme") == 0
         record(ctx, [ROWS[2]])  # arrives before the retry: goes into the next file
         retry = export_connection(ctx, "acme", now=NOW)
         assert retry.retried == [{"run_id": broken.run_id, "files": [broken.files[0]["name"]]}]
@@ -147,7 +147,7 @@ def test_failed_delivery_resends_same_content_same_name(tmp_path: Path, fail: st
         assert [p.name for p in sent] == ["completions_20261127_0001.csv",
                                           "completions_20261127_0002.csv"]
         assert sent[0].read_bytes() == Path(broken.files[0]["local_path"]).read_bytes()
-        assert ExportLedger(ctx.ledger_engine).watermark("acme") == 3
+        assert ExportLedger(ctx.ledger.engine).watermark("acme") == 3
         assert ctx.ledger.get_run(broken.run_id).state == "applied"
     finally:
         ctx.close()
@@ -186,7 +186,7 @@ def test_dry_run_and_range_never_move_the_watermark(tmp_path: Path) -> None:
                                    until=datetime(2026, 11, 23, tzinfo=UTC))
         text = Path(ranged.files[0]["delivered_to"]).read_text()
         assert ranged.counts["rows"] == 2 and text.count("resend") == 2
-        assert ExportLedger(ctx.ledger_engine).watermark("acme") == 4
+        assert ExportLedger(ctx.ledger.engine).watermark("acme") == 4
     finally:
         ctx.close()
 
@@ -200,7 +200,7 @@ def test_split_filters_and_overdue(tmp_path: Path) -> None:
         record(ctx, ROWS)
         from filebridge.lms.completions import AssignmentInput, record_assignments
         from filebridge.lms.completions import people_by_employee_id as people
-        with ctx.store_engine.begin() as tx:
+        with ctx.store.engine.begin() as tx:
             uid = people(tx, "acme", ["001009"])["001009"][0]
             record_assignments(tx, [AssignmentInput(uid, "SEC-101", "", datetime(
                 2026, 11, 25, tzinfo=UTC))], NOW)

@@ -71,7 +71,7 @@ def test_manual_export_is_refused_while_the_connection_is_busy(tmp_path, capsys)
     settings = write_workspace(tmp_path / "ws")
     ctx = open_context(settings)
     try:
-        with connection_lock(ctx.ledger_engine, "acme"):
+        with connection_lock(ctx.ledger.engine, "acme"):
             code = main(["export", "acme", "--dry-run", "--settings", str(settings)])
     finally:
         ctx.close()

@@ -28,7 +28,7 @@ def test_export_over_sftp_survives_a_lost_confirmation(sshd: SshServer, tmp_path
         load_people(ctx)
         record(ctx, ROWS[:2])
         lost = export_connection(ctx, "acme", now=NOW, transport=FlakyTransport(ctx, "after"))
-        assert lost.state == "failed" and ExportLedger(ctx.ledger_engine).watermark("acme") == 0
+        assert lost.state == "failed" and ExportLedger(ctx.ledger.engine).watermark("acme") == 0
         record(ctx, [ROWS[2]])
         again = export_connection(ctx, "acme", now=NOW)
         assert again.state == "delivered", again.error
@@ -36,6 +36,6 @@ def test_export_over_sftp_survives_a_lost_confirmation(sshd: SshServer, tmp_path
         names = sorted(p.name for p in remote.iterdir())
         assert names == ["completions_20261127_0001.csv", "completions_20261127_0002.csv"]
         assert (remote / names[0]).read_bytes() == Path(lost.files[0]["local_path"]).read_bytes()
-        assert ExportLedger(ctx.ledger_engine).watermark("acme") == 3
+        assert ExportLedger(ctx.ledger.engine).watermark("acme") == 3
     finally:
         ctx.close()

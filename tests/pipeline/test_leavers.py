@@ -85,7 +85,7 @@ def test_rehire_under_a_new_id_matched_on_email(tmp_path):
     with workspace(tmp_path, block) as ctx:
         apply(ctx, NIGHT1)
         apply(ctx, NIGHT2)
-        with ctx.store_engine.connect() as conn:
+        with ctx.store.engine.connect() as conn:
             old_row_id = conn.scalar(sa.select(users.c.id).where(users.c.employee_id == "001030"))
         back = variant(NIGHT2, tmp_path / "acme_employees_back.csv",
                        lambda rows: _returns_with_new_id(tmp_path, rows))
@@ -93,7 +93,7 @@ def test_rehire_under_a_new_id_matched_on_email(tmp_path):
         assert report.plan["rekeys"] == [{"employee_id": "009030", "old_employee_id": "001030",
                                           "line": 205}]
         assert report.counts["create"] == 0 and report.counts["reactivate"] == 1
-        with ctx.store_engine.connect() as conn:
+        with ctx.store.engine.connect() as conn:
             row = conn.execute(sa.select(users.c.id, users.c.active)
                                .where(users.c.employee_id == "009030")).one()
         assert row == (old_row_id, True)  # same account, learning history attached

@@ -61,7 +61,7 @@ class LifecycleMachine(RuleBasedStateMachine):
         _dated((self.root / "mappings" / "acme.yaml").read_text(encoding="utf-8"))
         self.ctx = open_context(settings_path)
         now = datetime(2026, 1, 1, tzinfo=UTC)
-        with self.ctx.store_engine.begin() as tx:
+        with self.ctx.store.engine.begin() as tx:
             tx.execute(users.insert().values(managed_by=None, employee_id="000003",
                                              email="someone@lms.example", first_name="Hand",
                                              created_at=now, updated_at=now))
@@ -142,7 +142,7 @@ class LifecycleMachine(RuleBasedStateMachine):
 
     @invariant()
     def unmanaged_people_are_untouched(self) -> None:
-        with self.ctx.store_engine.connect() as conn:
+        with self.ctx.store.engine.connect() as conn:
             rows = conn.execute(sa.select(users.c.employee_id, users.c.first_name,
                                           users.c.active).where(users.c.managed_by.is_(None)))
             assert [tuple(r) for r in rows] == [("000003", "Hand", True)]

@@ -57,7 +57,7 @@ def test_a_delta_file_names_managers_who_are_only_in_the_lms(tmp_path):
 def test_an_address_resolves_only_to_one_person(tmp_path):
     now = datetime.now(UTC)
     with workspace(tmp_path) as ctx:
-        with ctx.store_engine.begin() as tx:
+        with ctx.store.engine.begin() as tx:
             for managed_by, eid, email, active in [
                     ("acme", "A1", "pat@x.io", True), (None, "U1", "pat@x.io", True),
                     ("hr2", "B1", "sam@x.io", True), (None, "U2", "sam@x.io", True),
@@ -66,7 +66,7 @@ def test_an_address_resolves_only_to_one_person(tmp_path):
                 tx.execute(users.insert().values(
                     managed_by=managed_by, employee_id=eid, email=email, active=active,
                     created_at=now, updated_at=now))
-        found = manager_ids_by_email(ctx.store_engine, "acme",
+        found = manager_ids_by_email(ctx.store.engine, "acme",
                                      ["pat@x.io", "sam@x.io", "old@x.io", "lee@x.io", "no@x.io"])
         # This connection's account wins; then active over deactivated; two other
         # people at the same rank (sam) are ambiguous and left out.

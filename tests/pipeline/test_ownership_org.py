@@ -18,7 +18,7 @@ LOOSE = "    thresholds: {rejected_percent: 5}\n"
 
 def _hand_made_user(ctx, employee_id: str, email: str) -> None:
     now = datetime.now(UTC)
-    with ctx.store_engine.begin() as tx:
+    with ctx.store.engine.begin() as tx:
         tx.execute(users.insert().values(managed_by=None, employee_id=employee_id, email=email,
                                          first_name="Hand", last_name="Made", created_at=now,
                                          updated_at=now))
@@ -86,7 +86,7 @@ def test_blank_cells_keep_unless_the_field_says_clear(tmp_path):
 
 
 def _departments(ctx) -> dict[str, tuple[str, str, str | None]]:
-    with ctx.store_engine.connect() as conn:
+    with ctx.store.engine.connect() as conn:
         return {r.code: (r.name, r.parent_code, r.managed_by) for r in conn.execute(
             sa.select(departments))}
 

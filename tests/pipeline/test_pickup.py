@@ -199,7 +199,7 @@ def test_links_are_skipped_and_reported(ws: Path, ctx: Context) -> None:
 
 
 def test_a_second_sync_of_the_connection_is_refused(ws: Path, ctx: Context) -> None:
-    with connection_lock(ctx.ledger_engine, "acme/pickup"), pytest.raises(ConnectionBusy):
+    with connection_lock(ctx.ledger.engine, "acme/pickup"), pytest.raises(ConnectionBusy):
         sync_connection(ctx, "acme", now=clock)
 
 
@@ -208,7 +208,7 @@ def test_an_import_failure_stops_the_sync_and_keeps_the_file(ws: Path, ctx: Cont
     drop(ws, NIGHT2, NIGHT2.name, age=100)
     # Another run (a manual `apply`) holds the connection itself: night 1 cannot run now,
     # and night 2 must not run before it.
-    with connection_lock(ctx.ledger_engine, "acme"):
+    with connection_lock(ctx.ledger.engine, "acme"):
         report = sync_connection(ctx, "acme", now=clock)
     assert report.files == ()
     assert [(e["file"], e["code"], e["retry"]) for e in report.errors] == [

@@ -37,7 +37,7 @@ def pg_workspace(root: Path, server: PostgresServer, database: str | None = None
 def state(settings: Path):
     ctx = open_context(settings)
     try:
-        assert ctx.store_engine.dialect.name == "postgresql"
+        assert ctx.store.engine.dialect.name == "postgresql"
         return ctx.store.dump(), ctx.ledger.runs(limit=1000)
     finally:
         ctx.close()

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from filebridge.lms.memory import MemoryLms, MemoryState
 from filebridge.mapping import apply_mapping, mapping_from_dict
 from filebridge.plan import validate_file
 
@@ -18,7 +19,10 @@ M = mapping_from_dict(Path("m.yaml"), {"version": 1, "fields": {
 def check(rows, known=()):
     df = pd.DataFrame(rows, columns=["id", "mail", "mgr"]).astype("str")
     records = apply_mapping(M, df, np.arange(2, len(rows) + 2), "f.csv")
-    validate_file(records, "f.csv", lambda ids: set(ids) & set(known))
+    lms = MemoryLms()
+    for employee_id in known:
+        lms.add_unmanaged(employee_id)
+    validate_file(records, "f.csv", lms.state("acme"))
     return records
 
 
@@ -70,14 +74,19 @@ ME = mapping_from_dict(Path("m.yaml"), {"version": 1, "fields": {
 def check_emails(rows, lms=None):
     df = pd.DataFrame(rows, columns=["id", "mail", "boss"]).astype("str")
     records = apply_mapping(ME, df, np.arange(2, len(rows) + 2), "f.csv")
-    asked = []
+    asked: list[str] = []
 
-    def manager_emails(emails):
-        asked.extend(emails)
-        return {e: i for e, i in (lms or {}).items() if e in set(emails)}
+    class Asked(MemoryState):
+        """The LMS's real answers, noting which addresses were asked about."""
 
-    validate_file(records, "f.csv", lambda ids: set(ids) & set((lms or {}).values()),
-                  ME.column_names(), manager_emails)
+        def manager_ids_by_email(self, emails):
+            asked.extend(emails)
+            return super().manager_ids_by_email(emails)
+
+    store = MemoryLms()
+    for email, employee_id in (lms or {}).items():
+        store.add_unmanaged(employee_id, email=email)
+    validate_file(records, "f.csv", Asked(store, "acme"), ME.column_names())
     return records, asked
 
 

@@ -13,15 +13,13 @@ from sqlalchemy.engine import Connection
 from filebridge.sql import (
     DatabaseUnavailable,
     SchemaTooNew,
-    UnsafeStateLocation,
     applied_migrations,
-    check_state_location,
     execute_many,
-    filesystem_type,
     location,
     migrate,
     open_engine,
 )
+from filebridge.state_dir import UnsafeStateLocation, check_state_location, filesystem_type
 
 
 def test_sqlite_settings_on_every_connection(tmp_path: Path) -> None:

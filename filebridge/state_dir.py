@@ -9,7 +9,19 @@ import os
 import stat
 from pathlib import Path
 
-from filebridge.sql.errors import UnsafeStateLocation
+from filebridge.errors import Terminal
+
+
+class UnsafeStateLocation(Terminal):
+    """The state folder is on a network filesystem or writable by everyone."""
+
+    code = "unsafe-state-location"
+
+    def __init__(self, path: Path, reason: str) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.path = str(path)
+        self.reason = reason
+
 
 NETWORK_FILESYSTEMS = frozenset(
     {"nfs", "nfs4", "cifs", "smb3", "smbfs", "sshfs", "fuse.sshfs", "9p", "afs", "ncpfs"}

@@ -1,0 +1,55 @@
+"""The ledger's "applied" mark of a run, written with the LMS changes when it can be.
+
+The pipeline hands a ``RunReceipt`` to the LMS target unopened. The built-in store,
+when it lives in the ledger's database, writes it inside the transaction of the
+changes, so both commit together or not at all; any other target has it written
+right after its changes, in the ledger's own transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+
+    from filebridge.ledger.ledger import Ledger
+
+# Builds the report to store from the apply's counts (the report includes them).
+ReportOf = Callable[[Mapping[str, int]], Mapping[str, Any]]
+
+
+class RunReceipt:
+    """Marks one run applied (its file too, and the held run it approves)."""
+
+    def __init__(self, ledger: Ledger, run_id: int, file_id: int | None, report: ReportOf,
+                 *, approves: int | None = None, at: Any = None) -> None:
+        self.ledger = ledger
+        self.run_id = run_id
+        self.file_id = file_id
+        self.report = report
+        self.approves = approves
+        self.at = at
+
+    def shares(self, database: object) -> bool:
+        """True when ``database`` (a target's engine) is the ledger's own."""
+        return database is self.ledger.engine
+
+    def write(self, counts: Mapping[str, int], within: object | None) -> None:
+        """Record the run applied, inside ``within`` (an open transaction) when given."""
+        tx: Connection | None = within  # type: ignore[assignment]
+        if tx is None:
+            with self.ledger.engine.begin() as own:
+                self._write(counts, own)
+        else:
+            self._write(counts, tx)
+
+    def _write(self, counts: Mapping[str, int], tx: Connection) -> None:
+        report = dict(self.report(counts))
+        self.ledger.finish_run(self.run_id, "applied", dict(report.get("counts", counts)),
+                               report, None, self.at, tx=tx)
+        if self.file_id is not None:
+            self.ledger.set_file_state(self.file_id, "applied", tx=tx)
+        if self.approves is not None:
+            self.ledger.set_run_state(self.approves, "approved", tx=tx)

@@ -1,0 +1,294 @@
+"""An LMS held in memory: the reference implementation of the ``Lms`` interface.
+
+Plain dicts, no SQL: the plan's unit and property tests run against it, and the LMS
+contract suite holds the built-in store and every external target to the same
+promises. It is transactional (a plan is applied to a copy that replaces the people
+only when every change succeeded) and refuses a stale plan like the built-in store.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from filebridge.lms.errors import InvalidFieldName, StalePlan
+from filebridge.lms.interface import ApplyResult, Capabilities, Receipt
+from filebridge.person import CANONICAL_FIELDS, CUSTOM_FIELD, KEY
+from filebridge.plan.model import Plan
+from filebridge.plan.org import StoredOrg, department_key
+
+# The fields a person has in ``users()`` (status drives ``active``; it is not stored).
+SHOWN_FIELDS = tuple(f for f in CANONICAL_FIELDS if f not in (KEY, "status"))
+
+
+@dataclass
+class Person:
+    """One account: its connection (None: not managed), fields, state and fingerprint."""
+
+    managed_by: str | None
+    fields: dict[str, str]
+    active: bool = True
+    fingerprint: int = 0
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    deactivated_at: datetime | None = None
+
+
+@dataclass
+class _World:
+    # (connection, employee_id) -> person
+    people: dict[tuple[str | None, str], Person] = field(default_factory=dict)
+    # code -> (name, parent_code, managed_by)
+    departments: dict[str, tuple[str, str, str | None]] = field(default_factory=dict)
+    # name -> managed_by
+    job_titles: dict[str, str | None] = field(default_factory=dict)
+
+
+class MemoryLms:
+    """People, departments and job titles in dicts; every write all or nothing."""
+
+    capabilities = Capabilities(transactions=True, completions=False, org=True, undo=False,
+                                adopt=False)
+    location = "memory"
+
+    def __init__(self) -> None:
+        self.world = _World()
+        self.applied: list[tuple[int | None, dict[str, int]]] = []  # (run_id, counts) in order
+
+    def prepare(self) -> list[str]:
+        """Nothing to create."""
+        return []
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+    def state(self, connection: str) -> MemoryState:
+        """Read access for planning ``connection``."""
+        return MemoryState(self, connection)
+
+    def add_unmanaged(self, employee_id: str, **fields: str) -> None:
+        """An account made in the LMS by hand (no connection manages it)."""
+        self.world.people[(None, employee_id)] = Person(None, dict(fields))
+
+    def apply(self, plan: Plan, run_id: int | None, now: datetime,
+              receipt: Receipt | None = None) -> ApplyResult:
+        """Apply ``plan`` to a copy and keep it only if every change succeeded."""
+        world = copy.deepcopy(self.world)
+        counts = _write(world, plan, now)
+        self.world = world
+        self.applied.append((run_id, counts))
+        if receipt is not None:
+            receipt.write(counts, None)
+        return ApplyResult(counts)
+
+    def users(self, connection: str | None, *, active: bool | None = None,
+              limit: int | None = None) -> pd.DataFrame:
+        """People with every field, ordered by connection and employee id."""
+        rows = []
+        for (managed_by, employee_id), p in sorted(self.world.people.items(),
+                                                   key=lambda kv: (kv[0][0] or "", kv[0][1])):
+            if connection is not None and managed_by != connection:
+                continue
+            if active is not None and p.active != active:
+                continue
+            rows.append({"managed_by": managed_by, KEY: employee_id,
+                         **{f: p.fields.get(f, "") for f in SHOWN_FIELDS},
+                         "active": p.active, "created_at": p.created_at,
+                         "updated_at": p.updated_at, "deactivated_at": p.deactivated_at})
+        columns = ["managed_by", KEY, *SHOWN_FIELDS, "active", "created_at", "updated_at",
+                   "deactivated_at"]
+        return pd.DataFrame(rows[:limit] if limit is not None else rows, columns=columns)
+
+
+class MemoryState:
+    """``ActualState`` of one connection of a ``MemoryLms``."""
+
+    def __init__(self, lms: MemoryLms, connection: str) -> None:
+        self.lms = lms
+        self.connection = connection
+
+    def _mine(self) -> list[tuple[str, Person]]:
+        return [(i, p) for (c, i), p in self.lms.world.people.items() if c == self.connection]
+
+    def snapshot(self) -> pd.DataFrame:
+        """``employee_id``, ``fingerprint`` (int64), ``active`` of the connection's people."""
+        mine = self._mine()
+        return pd.DataFrame({
+            KEY: pd.Series([i for i, _ in mine], dtype="str"),
+            "fingerprint": np.array([p.fingerprint for _, p in mine], dtype=np.int64),
+            "active": np.array([p.active for _, p in mine], dtype=bool)})
+
+    def fetch(self, employee_ids: Sequence[str], fields: Sequence[str]) -> pd.DataFrame:
+        """Stored ``fields`` of these people, indexed by ``employee_id``; "" is blank."""
+        wanted = [f for f in _checked(fields) if f != KEY]
+        people = self.lms.world.people
+        ids = [i for i in dict.fromkeys(employee_ids) if (self.connection, i) in people]
+        return pd.DataFrame(
+            [[people[(self.connection, i)].fields.get(f, "") for f in wanted] for i in ids],
+            index=pd.Index(ids, name=KEY), columns=wanted, dtype=object)
+
+    def existing_ids(self, employee_ids: Iterable[str]) -> set[str]:
+        """Which ids exist under any connection or none."""
+        known = {i for _, i in self.lms.world.people}
+        return {str(i) for i in employee_ids} & known
+
+    def holders_of_emails(self, emails: Sequence[str]) -> pd.DataFrame:
+        """Every account using one of ``emails``."""
+        wanted = set(emails) - {""}
+        rows = [(p.fields.get("email", ""), c, i, p.active)
+                for (c, i), p in self.lms.world.people.items()
+                if p.fields.get("email", "") in wanted]
+        frame = pd.DataFrame(rows, columns=["email", "managed_by", KEY, "active"], dtype=object)
+        frame["active"] = frame["active"].astype(bool)
+        return frame
+
+    def manager_ids_by_email(self, emails: Sequence[str]) -> dict[str, str]:
+        """The id each email names unambiguously: this connection first, active first."""
+        best: dict[str, tuple[int, set[str]]] = {}
+        for email, managed_by, employee_id, active in self.holders_of_emails(
+                emails).itertuples(index=False):
+            rank = (managed_by != self.connection) * 2 + (not active)
+            current = best.get(email)
+            if current is None or rank < current[0]:
+                best[email] = (rank, {employee_id})
+            elif rank == current[0]:
+                current[1].add(employee_id)
+        return {e: next(iter(ids)) for e, (_, ids) in best.items() if len(ids) == 1}
+
+    def inactive_since(self, cutoff: datetime) -> frozenset[str]:
+        """The connection's people deactivated at or before ``cutoff``."""
+        return frozenset(i for i, p in self._mine() if not p.active
+                         and p.deactivated_at is not None and p.deactivated_at <= cutoff)
+
+    def org(self) -> StoredOrg:
+        """Departments and job titles with the connection that created them."""
+        world = self.lms.world
+        return StoredOrg(
+            pd.DataFrame([(c, n, pc, m) for c, (n, pc, m) in world.departments.items()],
+                         columns=["code", "name", "parent_code", "managed_by"], dtype=object),
+            pd.DataFrame(list(world.job_titles.items()), columns=["name", "managed_by"],
+                         dtype=object))
+
+    def org_usage(self, fields: Sequence[str], codes: Sequence[str],
+                  titles: Sequence[str]) -> pd.DataFrame:
+        """Active people using these department codes or job titles."""
+        key = department_key(fields) or "department_code"
+        rows: list[tuple[Any, ...]] = []
+        for (c, i), p in self.lms.world.people.items():
+            if not p.active:
+                continue
+            if p.fields.get(key, "") in set(codes):
+                rows.append(("department", p.fields[key], c, i))
+            if p.fields.get("job_title", "") in set(titles):
+                rows.append(("job_title", p.fields["job_title"], c, i))
+        return pd.DataFrame(rows, columns=["kind", "value", "managed_by", KEY], dtype=object)
+
+
+def _checked(fields: Iterable[str]) -> list[str]:
+    out = []
+    for name in fields:
+        if name not in CANONICAL_FIELDS and not CUSTOM_FIELD.match(name):
+            raise InvalidFieldName(name)
+        out.append(name)
+    return out
+
+
+def _write(world: _World, plan: Plan, now: datetime) -> dict[str, int]:
+    """Apply ``plan`` to ``world`` in the built-in store's order; raise ``StalePlan`` on
+    anything the plan did not expect."""
+    c, people = plan.connection, world.people
+    _checked(plan.fields)
+    _checked(plan.updates["field"].unique().tolist())
+    for row in plan.rekeys.itertuples(index=False):
+        person = people.pop((c, str(row.old_employee_id)), None)
+        if person is None:
+            raise StalePlan(c, "rekey", len(plan.rekeys), 0)
+        person.updated_at = now
+        people[(c, str(row.employee_id))] = person
+    fields = [f for f in plan.fields if f != KEY]
+    for row in plan.creates.to_dict("records"):
+        key = (c, str(row[KEY]))
+        if key in people:
+            raise StalePlan(c, "create", len(plan.creates), 0)
+        people[key] = Person(c, {f: _text(row.get(f)) for f in fields}, True,
+                             int(row["fingerprint"]), now, now)
+    for row in plan.updates.itertuples(index=False):
+        person = people.get((c, str(row.employee_id)))
+        if person is None:
+            raise StalePlan(c, f"update {row.field}", len(plan.updates), 0)
+        person.fields[str(row.field)] = _text(row.new)
+        person.updated_at = now
+    for row in plan.fingerprints.itertuples(index=False):
+        if (c, str(row.employee_id)) in people:
+            people[(c, str(row.employee_id))].fingerprint = int(row.fingerprint)
+    counts = {"create": len(plan.creates), "update": plan.updated_people,
+              "fields_updated": len(plan.updates)}
+    for frame, active, action in ((plan.deactivations, False, "deactivate"),
+                                  (plan.reactivations, True, "reactivate")):
+        for employee_id in frame[KEY].astype(str):
+            person = people.get((c, employee_id))
+            if person is None:
+                raise StalePlan(c, action, len(frame), 0)
+            person.active, person.updated_at = active, now
+            person.deactivated_at = None if active else now
+        counts[action] = len(frame)
+    for employee_id in plan.deletes[KEY].astype(str):
+        if people.pop((c, employee_id), None) is None:
+            raise StalePlan(c, "delete", len(plan.deletes), 0)
+    counts["delete"] = len(plan.deletes)
+    counts["rekey"] = len(plan.rekeys)
+    counts.update(_org(world, plan, fields))
+    return counts
+
+
+def _text(value: Any) -> str:
+    return "" if value is None or (isinstance(value, float) and value != value) else str(value)
+
+
+def _org(world: _World, plan: Plan, fields: list[str]) -> dict[str, int]:
+    """Departments and job titles: the plan's own org changes, or (a bare plan) what the
+    connection's people use, as the built-in store derives them."""
+    c = plan.connection
+    if plan.org_planned:
+        counts = dict.fromkeys(("departments_created", "departments_updated",
+                                "departments_removed", "job_titles_created",
+                                "job_titles_removed"), 0)
+        for row in plan.org.itertuples(index=False):
+            if row.kind == "department":
+                if row.action in ("create", "update"):
+                    world.departments[row.code] = (row.name, row.parent_code, c)
+                    counts[f"departments_{row.action}d"] += 1
+                elif world.departments.pop(row.code, None) is not None:
+                    counts["departments_removed"] += 1
+            elif row.action == "create":
+                world.job_titles[row.code] = c
+                counts["job_titles_created"] += 1
+            elif world.job_titles.pop(row.code, None) is not None:
+                counts["job_titles_removed"] += 1
+        return counts
+    touched = set(fields) if len(plan.creates) else set()
+    touched |= set(plan.updates["field"].unique().tolist())
+    mine = [p for (owner, _), p in world.people.items() if owner == c]
+    created = titles = 0
+    key = "department_code" if "department_code" in touched else (
+        "department" if "department" in touched else None)
+    if key is not None:
+        for code in sorted({p.fields.get(key, "") for p in mine} - {""}):
+            if code not in world.departments:
+                users = [p for p in mine if p.fields.get(key, "") == code]
+                world.departments[code] = (
+                    max(p.fields.get("department", "") for p in users),
+                    max(p.fields.get("parent_department_code", "") for p in users), None)
+                created += 1
+    if "job_title" in touched:
+        for title in sorted({p.fields.get("job_title", "") for p in mine} - {""}):
+            if title not in world.job_titles:
+                world.job_titles[title] = None
+                titles += 1
+    return {"departments_created": created, "job_titles_created": titles}
