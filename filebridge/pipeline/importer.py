@@ -122,6 +122,7 @@ def _run_import(ctx: Context, connection: str, path: Path, options: RunOptions,
     progress = progress or NullProgress()
     clock_now = now or (lambda: datetime.now(UTC))
     clock = _Clock()
+    config = ctx.connection(connection)
     mapping = load_import_mapping(ctx, connection)
     name = options.name or path.name
     report = RunReport(connection=connection, file=name, mode=options.mode,
@@ -163,7 +164,7 @@ def _run_import(ctx: Context, connection: str, path: Path, options: RunOptions,
         ctx.ledger.set_file_export_time(record.id, export_time)
         report.export_time = export_time.isoformat()
     planned = make_plan(mapping, records, table.file, mapping.kind_of(name), state,
-                        Policies.from_config(ctx.connection(connection).policies), clock_now(),
+                        Policies.from_config(config.policies), clock_now(),
                         [p.value for p in table.problems if p.value])
     plan, file_problems = planned.plan, planned.problems
     clock.lap("plan")
@@ -173,7 +174,7 @@ def _run_import(ctx: Context, connection: str, path: Path, options: RunOptions,
         report.state = "rejected"
         return _finish(ctx, report, clock, clock_now, file_state="rejected")
     holds = judge(plan, planned.managed, table.rows_read, report.rejected_rows,
-                  GuardPolicy.from_config(ctx.connection(connection).thresholds),
+                  GuardPolicy.from_config(config.thresholds),
                   history_of(ctx, connection, export_time))
     report.holds = [h.to_dict() for h in holds]
     report.reject_file = _rejects(ctx, connection, report, table, records)
