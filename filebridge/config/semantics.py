@@ -25,6 +25,9 @@ CONNECTION_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 # Day and month both > 12 and distinct, so a format that swaps or drops them fails.
 _SAMPLE_DATE = datetime(2026, 1, 31)
 _XML_PREFIX = re.compile(r"([A-Za-z_][\w.-]*):(?=[A-Za-z_*])")
+_NO_EMAIL = ("email is missing: filebridge finds returning people and address clashes in "
+             "the LMS by work e-mail, so every import mapping needs it; map the file's e-mail "
+             "column, e.g. email: {column: Work Email}")
 _SECRET_HINT = "secrets never in YAML: write ${env:NAME} or file:/path instead"
 
 
@@ -39,6 +42,12 @@ def mapping_problems(doc: Document) -> list[ConfigProblem]:
     fields = _dict(data.get("fields"))
     namespaces = _dict(fmt.get("namespaces"))
     problems: list[ConfigProblem] = []
+    if isinstance(data.get("fields"), dict) and "email" not in fields:
+        problems.append(doc.problem(("fields",), _NO_EMAIL))
+    terminator = fmt.get("record_terminator")
+    if isinstance(terminator, str) and str(fmt.get("delimiter", ",")) in terminator:
+        problems.append(doc.problem(("format", "record_terminator"),
+                                    "must not contain the delimiter"))
     if fmt.get("type") == "xml" and isinstance(fmt.get("record_path"), str):
         problems += _prefix_problems(doc, ("format", "record_path"), fmt["record_path"], namespaces)
     for name, spec in fields.items():

@@ -9,7 +9,7 @@ otherwise Python's ``csv`` module walks the file once more to find each record's
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Final
 
@@ -18,10 +18,18 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
+from filebridge.formats.csv_clean import (
+    Columns,
+    drop_blank_records,
+    drop_unnamed,
+    refuse_repeated_header,
+)
+from filebridge.formats.csv_marked import read_marked, strip_marker
 from filebridge.formats.csv_scan import Header, Scan, read_header, scan_records
 from filebridge.formats.decoding import read_bounded, to_utf8
 from filebridge.formats.dialect import DELIMITERS, CsvDialect
 from filebridge.formats.errors import FileRejected, rejected
+from filebridge.formats.layouts import REJECT_MARKER_COLUMN, refuse_foreign_layout
 from filebridge.formats.table import (
     DEFAULT_LIMITS,
     FORBIDDEN_CHARACTERS,
@@ -45,22 +53,53 @@ def read_csv(path: Path, dialect: CsvDialect, limits: ReadLimits = DEFAULT_LIMIT
     """Read the CSV file at ``path`` as text columns; ``name`` (default: the file's name) is
     the file named in problems. Raises ``FileRejected`` when the file as a whole is unusable."""
     file = name or path.name
-    body = to_utf8(read_bounded(path, limits.max_file_bytes, file), dialect.encoding, file)
+    table = read_csv_bytes(read_bounded(path, limits.max_file_bytes, file), dialect, limits, file)
+    table.source = path
+    return table
+
+
+def read_csv_bytes(raw: bytes, dialect: CsvDialect, limits: ReadLimits, file: str) -> Table:
+    """Read CSV ``raw`` bytes (the whole file, already size-checked) as text columns."""
+    body = to_utf8(raw, dialect.encoding, file)
+    refuse_foreign_layout(body, file)
     header = read_header(body, dialect, file, limits.max_field_chars)
+    if dialect.record_terminator:
+        header = replace(header, names=strip_marker(header.names, dialect))
     _check_header(header, dialect, file)
-    ncols = len(header.names)
-    arrays, invalid = _parse_with_arrow(body, header.data_offset, dialect, ncols)
-    lines = (None if arrays is None or invalid
-             else _lines_by_arithmetic(body, header, arrays, dialect.quotechar.encode()))
-    if arrays is not None and lines is not None:
-        records = _Records(arrays, lines, len(lines))
-    else:
-        records = _read_carefully(body, header, dialect, file, limits, arrays)
+    records = _records(body, header, dialect, file, limits)
     check_field_sizes(header.names, records.arrays, records.lines, limits.max_field_chars, file)
-    frame = to_frame(header.names, records.arrays)
-    return finish(file, header.names, frame, records.lines, records.problems, records.rows_read,
-                  limits, scan_controls=has_forbidden(body, header.data_offset),
-                  dropped=records.dropped)
+    cols = Columns(list(header.names), records.arrays, records.lines, records.rows_read)
+    notes = drop_unnamed(cols, header.line, file)
+    refuse_repeated_header(cols, records.header_lines, file)
+    drop_blank_records(cols)
+    from_rejects = bool(cols.names) and cols.names[-1] == REJECT_MARKER_COLUMN
+    if from_rejects:
+        cols.names, cols.arrays = cols.names[:-1], cols.arrays[:-1]
+    frame = to_frame(cols.names, cols.arrays)
+    table = finish(file, cols.names, frame, cols.lines, records.problems + notes,
+                   cols.rows_read, limits, scan_controls=has_forbidden(body, header.data_offset),
+                   dropped=records.dropped)
+    table.dialect, table.from_reject_file = dialect, from_rejects
+    return table
+
+
+def _records(body: bytes, header: Header, dialect: CsvDialect, file: str,
+             limits: ReadLimits) -> _Records:
+    ncols = len(header.names)
+    if dialect.record_terminator:
+        text = str(memoryview(body)[header.data_offset:], "utf-8")
+        marked = read_marked(text, dialect, header.names, header.data_line, file,
+                             limits.max_problems)
+        columns = [pa.chunked_array([pa.array(col, pa.string())]) for col in marked.values]
+        return _Records(columns, np.array(marked.lines, dtype=np.int64), marked.rows_read,
+                        marked.problems, marked.dropped, marked.header_lines)
+    arrays, invalid = _parse_with_arrow(body, header.data_offset, dialect, ncols)
+    quote = dialect.quotechar.encode() if dialect.quoting == "minimal" else b""
+    lines = (None if arrays is None or invalid
+             else _lines_by_arithmetic(body, header, arrays, quote))
+    if arrays is not None and lines is not None:
+        return _Records(arrays, lines, len(lines))
+    return _read_carefully(body, header, dialect, file, limits, arrays)
 
 
 @dataclass
@@ -70,6 +109,7 @@ class _Records:
     rows_read: int
     problems: list[Problem] = field(default_factory=list)
     dropped: int = 0
+    header_lines: list[int] = field(default_factory=list)
 
 
 def _read_carefully(body: bytes, header: Header, dialect: CsvDialect, file: str,
@@ -78,11 +118,11 @@ def _read_carefully(body: bytes, header: Header, dialect: CsvDialect, file: str,
     text = str(memoryview(body)[header.data_offset:], "utf-8")
     ncols = len(header.names)
     scan = scan_records(text, dialect, ncols, header.data_line, file, limits.max_field_chars,
-                        limits.max_problems, keep_values=arrays is None)
+                        limits.max_problems, keep_values=arrays is None, header=header.names)
     _check_last_record(scan, body, ncols, file)
     full = scan.widths == ncols
     records = _Records(arrays or [], scan.starts[full], len(scan.starts), scan.problems,
-                       scan.dropped)
+                       scan.dropped, scan.header_lines)
     if arrays is None or len(arrays[0]) != len(records.lines):
         # Arrow failed, or split records differently from Python on odd quoting:
         # Python's values are the ones whose lines are known.
@@ -117,8 +157,10 @@ def _parse_with_arrow(body: bytes, offset: int, dialect: CsvDialect,
             pa.BufferReader(pa.py_buffer(body)[offset:]),
             read_options=pacsv.ReadOptions(column_names=names, block_size=_BLOCK_SIZE),
             parse_options=pacsv.ParseOptions(
-                delimiter=dialect.delimiter, quote_char=dialect.quotechar, double_quote=True,
-                escape_char=False, newlines_in_values=True, ignore_empty_lines=True,
+                delimiter=dialect.delimiter, double_quote=True,
+                quote_char=dialect.quotechar if dialect.quoting == "minimal" else False,
+                escape_char=False, newlines_in_values=dialect.quoting == "minimal",
+                ignore_empty_lines=True,
                 invalid_row_handler=skip_invalid),
             convert_options=pacsv.ConvertOptions(
                 column_types={n: pa.string() for n in names}, null_values=[],
@@ -140,7 +182,7 @@ def _lines_by_arithmetic(body: bytes, header: Header, arrays: list[pa.ChunkedArr
     carriage_returns = body.count(b"\r", start)
     if carriage_returns and carriage_returns != body.count(b"\r\n", start):
         return None  # a lone CR is a line break to people and to Python's csv
-    if body.count(quote, start) % 2:
+    if quote and body.count(quote, start) % 2:
         return None  # unbalanced quotes: possibly cut off inside a quoted value
     breaks = body.count(b"\n", start)
     ends_open = n > 0 and not body.endswith(b"\n")
@@ -148,6 +190,8 @@ def _lines_by_arithmetic(body: bytes, header: Header, arrays: list[pa.ChunkedArr
     first = header.data_line
     if breaks == record_ends:
         return first + np.arange(n, dtype=np.int64)
+    if not quote:
+        return None  # without quoting no value holds a line break: blank lines are about
     inside = np.zeros(n, dtype=np.int64)
     for arr in arrays:
         inside += pc.count_substring(arr, "\n").to_numpy()
@@ -179,10 +223,9 @@ def _check_header(header: Header, dialect: CsvDialect, file: str) -> None:
                 f"the header is a single column that contains {seen!r}: the file seems to use "
                 f"{seen!r} as delimiter but the mapping declares {dialect.delimiter!r} "
                 f"(format.delimiter)", file, line, None, names[0][:200]))
+    blank = [Problem("empty-header", f"column {i} of the header has no name", file, line)
+             for i, col in enumerate(names, 1) if not col.strip()]
     for i, col in enumerate(names, 1):
-        if not col.strip():
-            problems.append(Problem("empty-header", f"column {i} of the header has no name",
-                                    file, line))
         bad = [ch for ch in col if ch in FORBIDDEN_CHARACTERS]
         if bad:
             problems.append(Problem(
@@ -194,5 +237,5 @@ def _check_header(header: Header, dialect: CsvDialect, file: str) -> None:
             problems.append(Problem("duplicate-header",
                                     f"column name {col!r} appears {count} times (columns {where})",
                                     file, line, col))
-    if problems:
-        raise FileRejected(file, problems)
+    if problems:  # blank names alone are judged with the data (empty columns are dropped)
+        raise FileRejected(file, sorted(blank + problems, key=lambda p: p.code != "empty-header"))

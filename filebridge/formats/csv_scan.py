@@ -13,7 +13,7 @@ import io
 import itertools
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final
 
@@ -55,9 +55,13 @@ class Scan:
     problems: list[Problem] = field(default_factory=list)
     dropped: int = 0
     values: list[list[str]] | None = None
+    header_lines: list[int] = field(default_factory=list)  # ragged records made of header names
 
 
 def _reader(lines: Iterator[str], dialect: CsvDialect) -> Reader:
+    if dialect.quoting == "none":
+        return csv.reader(lines, delimiter=dialect.delimiter, quoting=csv.QUOTE_NONE,
+                          strict=False)
     return csv.reader(lines, delimiter=dialect.delimiter, quotechar=dialect.quotechar,
                       doublequote=True, strict=False)
 
@@ -130,12 +134,22 @@ def read_header(body: bytes, dialect: CsvDialect, file: str, max_field_chars: in
     return Header(names, line, end, line + reader.line_num)
 
 
+def looks_like_header(row: Sequence[str], names: set[str]) -> bool:
+    """Whether a record of another width is a header: at least half of ``names`` (two or
+    more) among its fields, as when a wider or narrower export was appended."""
+    found = {v.strip() for v in row} & names
+    return len(found) >= max(2, (len(names) + 1) // 2)
+
+
 def scan_records(text: str, dialect: CsvDialect, ncols: int, first_line: int, file: str,
-                 max_field_chars: int, max_problems: int, keep_values: bool) -> Scan:
+                 max_field_chars: int, max_problems: int, keep_values: bool,
+                 header: Sequence[str] = ()) -> Scan:
     """Walk every record of ``text`` (the data after the header) with Python's csv module.
 
     Raises ``field-too-large`` and ``truncated-file``; records with a field count other
-    than ``ncols`` become ``ragged-row`` problems (at most ``max_problems`` of them).
+    than ``ncols`` become ``ragged-row`` problems (at most ``max_problems`` of them), or,
+    when every field is a name of ``header``, a line in ``header_lines`` (another export's
+    header). A record of empty fields only, of whatever width, is a blank line.
     """
     source = itertools.chain(io.StringIO(text, newline=""), ["\n", _EOF + "\n"])
     reader = _reader(source, dialect)
@@ -144,6 +158,8 @@ def scan_records(text: str, dialect: CsvDialect, ncols: int, first_line: int, fi
     values: list[list[str]] | None = [[] for _ in range(ncols)] if keep_values else None
     problems: list[Problem] = []
     dropped, prev, at_eof = 0, 0, False
+    names = {n.strip() for n in header}
+    header_lines: list[int] = []
     with _FieldLimit(max_field_chars):
         while True:
             try:
@@ -159,12 +175,14 @@ def scan_records(text: str, dialect: CsvDialect, ncols: int, first_line: int, fi
             if row == [_EOF]:
                 at_eof = True
                 break
-            if not row:
+            if not row or (len(row) != ncols and not any(row)):
                 continue
             starts.append(start)
             widths.append(len(row))
             if len(row) != ncols:
-                if len(problems) < max_problems:
+                if looks_like_header(row, names):
+                    header_lines.append(start)
+                elif len(problems) < max_problems:
                     problems.append(_ragged(file, start, ncols, row, dialect.delimiter))
                 else:
                     dropped += 1
@@ -177,7 +195,7 @@ def scan_records(text: str, dialect: CsvDialect, ncols: int, first_line: int, fi
                        f"the file ends inside a quoted value that starts in the record at line "
                        f"{line}: it was probably cut off during transfer", line=line)
     return Scan(np.array(starts, dtype=np.int64), np.array(widths, dtype=np.int64),
-                problems, dropped, values)
+                problems, dropped, values, header_lines)
 
 
 def _ragged(file: str, line: int, ncols: int, row: list[str], delimiter: str) -> Problem:

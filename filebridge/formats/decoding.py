@@ -8,6 +8,7 @@ never silently replaced characters.
 from __future__ import annotations
 
 import codecs
+import functools
 import os
 from pathlib import Path
 from typing import Final
@@ -74,11 +75,43 @@ def to_utf8(data: bytes, declared: str, file: str) -> bytes:
         return raw
     if codec in _ASCII_SUPERSETS and data.isascii():
         return data
+    if not skip and _single_byte(codec) and _valid_utf8(data):
+        _raise_drifted(data, codec, declared, file)
     try:
         text = codecs.decode(body, codec)
     except UnicodeDecodeError:
         _raise_undecodable(data, skip, codec, declared, file)
     return text.encode("utf-8")
+
+
+@functools.cache
+def _single_byte(codec: str) -> bool:
+    """Whether ``codec`` spells every character as one byte (cp1252, latin-1, mac-roman …)."""
+    try:
+        return len(codecs.decode(bytes(range(0x80, 0x100)), codec, "replace")) == 0x80
+    except (LookupError, ValueError):
+        return False
+
+
+def _raise_drifted(data: bytes, codec: str, declared: str, file: str) -> None:
+    """Refuse non-ASCII UTF-8 declared as a single-byte encoding (the HR system switched).
+
+    Valid multi-byte UTF-8 is almost never real single-byte text (it would take pairs
+    like ``Ã©`` everywhere), and reading it as such turns every accent into mojibake.
+    """
+    at = next(i for i, b in enumerate(data) if b >= 0x80)
+    line = data.count(b"\n", 0, at) + data.count(b"\r", 0, at) - data.count(b"\r\n", 0, at) + 1
+    start = max(data.rfind(b"\n", 0, at), data.rfind(b"\r", 0, at)) + 1
+    end = min((i for i in (data.find(b"\n", at), data.find(b"\r", at)) if i >= 0),
+              default=len(data))
+    sample = data[start:min(end, start + 120)].decode("utf-8", "replace")
+    wrong = data[start:min(end, start + 120)].decode(codec, "replace")
+    raise rejected(
+        file, "encoding-mismatch",
+        f"the mapping declares {declared} but the file is UTF-8 (line {line} reads "
+        f"{sample!r} as UTF-8, {wrong!r} as {codec}); the HR system probably switched its "
+        f"export to UTF-8: set format.encoding to utf-8 once you have checked the file",
+        line=line, value=sample) from None
 
 
 def as_arrow_string(raw: bytes, start: int = 0) -> pa.LargeStringArray:
@@ -110,8 +143,19 @@ def _raise_undecodable(data: bytes, skip: int, codec: str, declared: str, file: 
             file, "undecodable-byte",
             f"byte {bad} at line {line}, byte offset {offset} (0-based, "
             f"from the start of the file) cannot be decoded as {used}; the declared encoding "
-            f"is {declared}: check the mapping's format.encoding",
+            f"is {declared}{_likely(data, codec)}: check the mapping's format.encoding",
             line=line) from None
+
+
+def _likely(data: bytes, codec: str) -> str:
+    """``; the bytes read as cp1252`` when a UTF-8 file fails and Windows-1252 fits."""
+    if codec != "utf-8":
+        return ""
+    try:
+        codecs.decode(data, "cp1252")
+    except UnicodeDecodeError:
+        return ""
+    return " (the bytes read as cp1252, Windows' Western encoding, as Excel saves it)"
 
 
 def count_line_breaks(text: str) -> int:

@@ -10,6 +10,7 @@ import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Final
 
 import numpy as np
@@ -18,6 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from filebridge.formats.decoding import as_arrow_string
+from filebridge.formats.dialect import CsvDialect
 from filebridge.formats.errors import rejected
 from filebridge.problems import Problem
 
@@ -67,6 +69,12 @@ class Table:
     lines: np.ndarray
     problems: list[Problem]
     rows_read: int
+    #: Where the bytes came from and how they were spelled (CSV): the reject file copies
+    #: rejected records from there in the same spelling.
+    source: Path | None = None
+    dialect: CsvDialect | None = None
+    #: The file is a reject file written by filebridge and dropped again (a delta).
+    from_reject_file: bool = False
 
 
 def code_point_name(ch: str) -> str:

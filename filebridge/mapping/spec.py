@@ -65,6 +65,8 @@ class FormatSpec:
     encoding: str = "utf-8"
     delimiter: str = ","
     quotechar: str = '"'
+    quoting: Literal["minimal", "none"] = "minimal"
+    record_terminator: str = ""
     record_path: str = ""
     namespaces: tuple[tuple[str, str], ...] = ()
 
@@ -166,6 +168,8 @@ def mapping_from_dict(path: Path, data: AbcMapping[str, Any]) -> Mapping:
             encoding=fmt.get("encoding", "utf-8"),
             delimiter=fmt.get("delimiter", ","),
             quotechar=fmt.get("quotechar", '"'),
+            quoting=fmt.get("quoting", "minimal"),
+            record_terminator=fmt.get("record_terminator", ""),
             record_path=fmt.get("record_path", ""),
             namespaces=tuple((fmt.get("namespaces") or {}).items()),
         ),

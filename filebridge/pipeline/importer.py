@@ -79,7 +79,8 @@ def read_table(mapping: Mapping, path: Path, display: str) -> Table:
     if fmt.type == "xml":
         layout = XmlLayout(fmt.record_path, mapping.sources, dict(fmt.namespaces))
         return read_xml(path, layout, limits, name=display)
-    dialect = CsvDialect(fmt.delimiter, fmt.quotechar, fmt.encoding)
+    dialect = CsvDialect(fmt.delimiter, fmt.quotechar, fmt.encoding, quoting=fmt.quoting,
+                         record_terminator=fmt.record_terminator)
     return read_csv(path, dialect, limits, name=display)
 
 
@@ -163,7 +164,8 @@ def _run_import(ctx: Context, connection: str, path: Path, options: RunOptions,
     if export_time is not None:
         ctx.ledger.set_file_export_time(record.id, export_time)
         report.export_time = export_time.isoformat()
-    planned = make_plan(mapping, records, table.file, mapping.kind_of(name), state,
+    kind = "delta" if table.from_reject_file else mapping.kind_of(name)
+    planned = make_plan(mapping, records, table.file, kind, state,
                         Policies.from_config(config.policies), clock_now(),
                         [p.value for p in table.problems if p.value])
     plan, file_problems = planned.plan, planned.problems

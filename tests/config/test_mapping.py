@@ -14,9 +14,12 @@ version: 1
 format:
   type: csv
 fields:
-  employee_id:
-    column: Employee ID
+  employee_id: {column: Employee ID}
+  email: {column: Work Email}
 """  # fields continue at line 7
+NO_EMAIL = ("email is missing: filebridge finds returning people and address clashes in the "
+            "LMS by work e-mail, so every import mapping needs it; map the file's e-mail "
+            "column, e.g. email: {column: Work Email}")
 
 
 def mapping_errors(write: Write, tmp_path: Path, body: str, head: str = HEAD) -> list[str]:
@@ -26,12 +29,12 @@ def mapping_errors(write: Write, tmp_path: Path, body: str, head: str = HEAD) ->
 
 def test_typo_in_a_transform(write: Write, tmp_path: Path) -> None:
     body = """
-  email:
-    column: Work Email
+  manager_email:
+    column: Manager Email
     transform: [trim, lowr]
 """
     assert mapping_errors(write, tmp_path, body) == [
-        "mappings/acme.yaml:9: fields.email.transform[1]: 'lowr' is not one of "
+        "mappings/acme.yaml:9: fields.manager_email.transform[1]: 'lowr' is not one of "
         "['trim', 'lower', 'upper', 'collapse_spaces'] (did you mean 'lower'?)"
     ]
 
@@ -65,6 +68,7 @@ fields:
         "mappings/acme.yaml:2: format: missing required key 'record_path'",
         "mappings/acme.yaml:4: format.quotechar: expected a string, got the number 5 "
         "(put the value in quotes)",
+        f"mappings/acme.yaml:5: fields: {NO_EMAIL}",
         "mappings/acme.yaml:8: fields.employee_id.required: expected true or false, "
         "got the text 'yes'",
     ]
@@ -84,6 +88,7 @@ fields:
     assert mapping_errors(write, tmp_path, "", head) == [
         "mappings/acme.yaml:1: missing required key 'format'",
         "mappings/acme.yaml:1: version: must be 1, got 2",
+        f"mappings/acme.yaml:2: fields: {NO_EMAIL}",
         "mappings/acme.yaml:5: fields.employee_id.empty: 'never' is not one of ['keep', 'clear']",
         "mappings/acme.yaml:6: fields.country: needs one of column, path, template or value",
         "mappings/acme.yaml:7: fields.country.allowed[1]: expected a string, got the boolean "
@@ -148,15 +153,15 @@ def test_date_formats_must_round_trip(write: Write, tmp_path: Path, fmt: str, me
 
 def test_sources_must_fit_the_format(write: Write, tmp_path: Path) -> None:
     body = """
-  email:
+  manager_email:
     path: Email
   language:
     value: en
     column: Language
 """
     assert mapping_errors(write, tmp_path, body) == [
-        "mappings/acme.yaml:8: fields.email.path: path is for XML files; this mapping reads "
-        "CSV, use column",
+        "mappings/acme.yaml:8: fields.manager_email.path: path is for XML files; this mapping "
+        "reads CSV, use column",
         "mappings/acme.yaml:10: fields.language.value: has both column and value; give "
         "exactly one of column, path, template, value",
     ]
@@ -213,3 +218,15 @@ def test_a_valid_mapping_loads_with_lines(write: Write, tmp_path: Path) -> None:
     assert doc.name == "mappings/acme.yaml"
     assert doc.data["fields"]["custom.display_name"] == {"template": "{employee_id}"}
     assert doc.line_of(("fields", "custom.display_name", "template")) == 8
+
+
+def test_a_mapping_without_email_says_what_is_missing(write: Write, tmp_path: Path) -> None:
+    head = """
+version: 1
+format: {type: csv}
+fields:
+  employee_id: {column: Employee ID}
+  first_name: {column: First Name}
+"""
+    assert mapping_errors(write, tmp_path, "", head) == [
+        f"mappings/acme.yaml:3: fields: {NO_EMAIL}"]

@@ -12,6 +12,7 @@ version: 1
 format: {type: csv}
 fields:
   employee_id: {column: Employee ID}
+  email: {column: Work Email}
 """
 
 SETTINGS = """
