@@ -58,7 +58,8 @@ class Scan:
     header_lines: list[int] = field(default_factory=list)  # ragged records made of header names
 
 
-def _reader(lines: Iterator[str], dialect: CsvDialect) -> Reader:
+def record_reader(lines: Iterator[str], dialect: CsvDialect) -> Reader:
+    """Python's csv reader over ``lines`` in ``dialect``'s quoting."""
     if dialect.quoting == "none":
         return csv.reader(lines, delimiter=dialect.delimiter, quoting=csv.QUOTE_NONE,
                           strict=False)
@@ -119,7 +120,7 @@ def read_header(body: bytes, dialect: CsvDialect, file: str, max_field_chars: in
             offsets.append(end)
             yield text
 
-    reader = _reader(source(), dialect)
+    reader = record_reader(source(), dialect)
     with _FieldLimit(max_field_chars):
         try:
             names: list[str] = next(reader, [])
@@ -152,7 +153,7 @@ def scan_records(text: str, dialect: CsvDialect, ncols: int, first_line: int, fi
     header). A record of empty fields only, of whatever width, is a blank line.
     """
     source = itertools.chain(io.StringIO(text, newline=""), ["\n", _EOF + "\n"])
-    reader = _reader(source, dialect)
+    reader = record_reader(source, dialect)
     starts: list[int] = []
     widths: list[int] = []
     values: list[list[str]] | None = [[] for _ in range(ncols)] if keep_values else None

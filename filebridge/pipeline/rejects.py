@@ -1,7 +1,9 @@
-"""The reject file: the original columns of every rejected row plus an ``error`` column.
+"""The reject file: every rejected record as the source spelled it, plus the reasons.
 
-HR can fix the rows in a spreadsheet and drop the file again. Cells are written
-formula-safe because this file is opened in Excel.
+HR fixes the rows and drops the file again. For CSV sources the records are copied from
+the source byte for byte (see ``filebridge.formats.reject_file``), so a fixed file comes
+back with the values exactly as the HR system wrote them and is read as a delta. XML
+sources get a CSV of the mapped source values, for people to read.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ from typing import Any
 import pandas as pd
 
 from filebridge.formats import CsvDialect, Table, write_csv
+from filebridge.formats.layouts import REJECT_MARKER_COLUMN
+from filebridge.formats.reject_file import copy_rejected_records
 from filebridge.mapping import MappedRecords
 
 
@@ -23,13 +27,18 @@ def write_rejects(target: Path, table: Table, records: MappedRecords,
         if p.get("line") is not None and p.get("severity", "error") == "error":
             col = f"{p['column']}: " if p.get("column") else ""
             by_line.setdefault(int(p["line"]), []).append(f"line {p['line']}: {col}{p['message']}")
-    rows = table.frame.loc[records.rejected].copy()
     lines = table.lines[records.rejected]
-    rows["error"] = ["; ".join(by_line.get(int(n), ["rejected"])) for n in lines]
+    if table.source is not None and table.dialect is not None:
+        reasons = {int(n): "; ".join(msgs) for n, msgs in by_line.items()}
+        reasons.update({int(n): "; ".join(by_line.get(int(n), ["rejected"])) for n in lines})
+        copy_rejected_records(table.source, table.dialect, reasons, target)
+        return
+    rows = table.frame.loc[records.rejected].copy()
+    rows[REJECT_MARKER_COLUMN] = ["; ".join(by_line.get(int(n), ["rejected"])) for n in lines]
     read_lines = set(table.lines.tolist())
-    unread = [{"error": "; ".join(msgs)} for n, msgs in sorted(by_line.items())
+    unread = [{REJECT_MARKER_COLUMN: "; ".join(msgs)} for n, msgs in sorted(by_line.items())
               if n not in read_lines]
     if unread:
         rows = pd.concat([rows, pd.DataFrame(unread)], ignore_index=True).fillna("")
     target.parent.mkdir(parents=True, exist_ok=True)
-    write_csv(target, rows.astype("str"), CsvDialect(), neutralize_formulas=True)
+    write_csv(target, rows.astype("str"), CsvDialect(), neutralize_formulas=False)

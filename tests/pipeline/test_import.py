@@ -133,9 +133,15 @@ def test_department_file_is_held_then_forced(ctx, tmp_path):
 
 def test_reject_file_has_original_columns_and_error(ctx):
     report = apply(ctx, NIGHT1)
-    text = Path(report.reject_file).read_text(encoding="utf-8")
+    raw = Path(report.reject_file).read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")  # the source's byte-order mark, kept
+    text = raw.decode("utf-8-sig")
+    source = NIGHT1.read_text(encoding="utf-8-sig").splitlines()
+    for record in text.splitlines()[1:]:  # each record is the source's line, then the reason
+        line = int(record.rpartition(",line ")[2].split(":")[0])
+        assert record.startswith(source[line - 1] + ",line ")
     header = text.splitlines()[0]
-    assert header.startswith("Employee ID,Work Email") and header.endswith(",error")
+    assert header.startswith("Employee ID,Work Email") and header.endswith(",filebridge_error")
     assert "line 42: Work Email: required field email is blank" in text
     assert "manager cycle" in text
 
