@@ -15,7 +15,10 @@ def rows(table: Table) -> list[dict[str, str]]:
     return table.frame.to_dict("records")
 
 
-def rejection(path: Path, dialect: CsvDialect = CsvDialect()) -> FileRejected:
+COMMA = CsvDialect()
+
+
+def rejection(path: Path, dialect: CsvDialect = COMMA) -> FileRejected:
     with pytest.raises(FileRejected) as info:
         read_csv(path, dialect)
     return info.value
