@@ -7,6 +7,7 @@ Problems look exactly like schema problems (file:line: key: message).
 
 from __future__ import annotations
 
+import codecs
 import re
 import string
 from datetime import datetime
@@ -44,6 +45,14 @@ def mapping_problems(doc: Document) -> list[ConfigProblem]:
     problems: list[ConfigProblem] = []
     if isinstance(data.get("fields"), dict) and "email" not in fields:
         problems.append(doc.problem(("fields",), _NO_EMAIL))
+    encoding = fmt.get("encoding")
+    if isinstance(encoding, str) and encoding:
+        try:
+            codecs.lookup(encoding)
+        except LookupError:
+            problems.append(doc.problem(("format", "encoding"), f"unknown encoding {encoding!r}; "
+                                        "write a Python codec name such as utf-8, cp1252, "
+                                        "latin-1 or utf-16"))
     terminator = fmt.get("record_terminator")
     if isinstance(terminator, str) and str(fmt.get("delimiter", ",")) in terminator:
         problems.append(doc.problem(("format", "record_terminator"),

@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from filebridge.ledger.ledger import RunRecord
 from filebridge.lms import ApplyResult, Receipt, SqlStore
+from filebridge.mapping import check_columns
 from filebridge.pipeline.context import Context
 from filebridge.pipeline.errors import NotHeld, NotUndoable, UnsupportedByTarget
 from filebridge.pipeline.importer import (
@@ -97,6 +98,7 @@ def link(ctx: Context, connection: str, path: Path, by: Literal["email", "employ
     """Adopt unmanaged LMS users who match the file's people on ``by`` into ``connection``."""
     mapping = load_import_mapping(ctx, connection)
     table = read_table(mapping, path, path.name)
+    check_columns(mapping, table.columns, path.name)  # header drift: MissingColumns
     store = _builtin(ctx, connection, "link")
     records = map_table(store.state(connection), mapping, table)
     with ctx.ledger.lock(connection, wait_seconds=lock_wait):
