@@ -32,6 +32,8 @@ def run(args: argparse.Namespace) -> int:
         frame = ctx.store.users(args.connection, active=args.active, limit=args.limit)
     finally:
         ctx.close()
+    if "status" in frame.columns:  # stored as the active flag: say it in the field's words
+        frame["status"] = frame["active"].astype(bool).map({True: "active", False: "inactive"})
     records = frame.astype(object).where(frame.notna(), None).to_dict("records")
     if args.json:
         emit_json({"connection": args.connection, "count": len(records), "users": records})

@@ -90,8 +90,13 @@ def test_plan_apply_history_show_users_replay(capsys, ws):
     assert shown["report"]["counts"]["create"] == 194 and shown["state"] == "applied"
     code, users = run_json(capsys, "users", "acme", "--active", "--settings", ws)
     assert users["count"] == 194 and "email" in users["users"][0]
+    assert {(u["status"], u["active"]) for u in users["users"]} == {("active", True)}
     code, replay = run_json(capsys, "replay", str(applied["file_id"]), "--yes", "--settings", ws)
     assert replay["state"] == "applied" and replay["counts"]["create"] == 0
+    assert run(capsys, "apply", "acme", str(NIGHT2), "--settings", ws)[0] in (0, 1)
+    code, gone = run_json(capsys, "users", "acme", "--inactive", "--settings", ws)
+    assert gone["count"] == 3
+    assert {(u["status"], u["active"]) for u in gone["users"]} == {("inactive", False)}
 
 
 def test_unknown_connection_and_missing_file_exit_2(capsys, ws):
