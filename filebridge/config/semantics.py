@@ -19,13 +19,13 @@ from filebridge.config.loader import Document, KeyPath
 from filebridge.config.secrets import FILE_REFERENCE, is_reference
 from filebridge.config.validate import did_you_mean, is_secret_key, load_schemas
 from filebridge.person import KEY, STATUSES, is_field_name
+from filebridge.xml_path import predicate_error, prefixes_of, split_steps
 
 SOURCES = ("column", "path", "template", "value")
 FIELD_KEYS = frozenset(load_schemas()["mapping.schema.json"]["$defs"]["field"]["properties"])
 CONNECTION_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 # Day and month both > 12 and distinct, so a format that swaps or drops them fails.
 _SAMPLE_DATE = datetime(2026, 1, 31)
-_XML_PREFIX = re.compile(r"([A-Za-z_][\w.-]*):(?=[A-Za-z_*])")
 _NO_EMAIL = ("email is missing: filebridge finds returning people and address clashes in "
              "the LMS by work e-mail, so every import mapping needs it; map the file's e-mail "
              "column, e.g. email: {column: Work Email}")
@@ -98,9 +98,11 @@ def _source_problems(
 def _prefix_problems(
     doc: Document, at: KeyPath, path: str, namespaces: dict[str, Any]
 ) -> list[ConfigProblem]:
-    return [
+    problems = [doc.problem(at, error) for step in split_steps(path)
+                if (error := predicate_error(step))]
+    return problems + [
         doc.problem(at, f"namespace prefix {prefix!r} is not declared in format.namespaces")
-        for prefix in dict.fromkeys(_XML_PREFIX.findall(path))
+        for prefix in prefixes_of(path)
         if prefix not in namespaces
     ]
 

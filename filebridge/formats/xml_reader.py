@@ -29,6 +29,12 @@ from filebridge.formats.table import (
     finish,
     to_frame,
 )
+from filebridge.xml_path import (
+    predicate_error,
+    rewrite_predicates,
+    split_predicates,
+    split_steps,
+)
 
 _CHUNK: Final = 1 << 20
 _MAX_DEPTH: Final = 256  # real exports nest a handful of levels; deeper is an attack or a bug
@@ -69,12 +75,22 @@ def _clark(name: str, namespaces: Mapping[str, str], attribute: bool = False) ->
     return f"{{{default}}}{local}" if default else local
 
 
+def _clark_step(step: str, namespaces: Mapping[str, str]) -> str:
+    """One path step in Clark notation, its predicates' names too."""
+    error = predicate_error(step)
+    if error:
+        raise ValueError(error)
+    name, predicates = split_predicates(step)
+    return _clark(name, namespaces) + rewrite_predicates(
+        predicates, lambda n, attribute: _clark(n, namespaces, attribute=attribute))
+
+
 def _compile_field(spec: str, namespaces: Mapping[str, str]) -> _Field:
-    steps = _STEP.findall(spec)
+    steps = split_steps(spec)
     attribute = None
     if steps and steps[-1].startswith("@"):
         attribute = _clark(steps.pop()[1:], namespaces, attribute=True)
-    element = "/".join(_clark(s, namespaces) for s in steps) or None
+    element = "/".join(_clark_step(s, namespaces) for s in steps) or None
     return _Field(element, attribute)
 
 

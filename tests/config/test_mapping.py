@@ -230,3 +230,29 @@ fields:
 """
     assert mapping_errors(write, tmp_path, "", head) == [
         f"mappings/acme.yaml:3: fields: {NO_EMAIL}"]
+
+
+def test_xml_predicates_are_checked_for_syntax_and_prefixes(write: Write, tmp_path: Path) -> None:
+    head = """
+version: 1
+format:
+  type: xml
+  record_path: /hr:Export/hr:Employee
+  namespaces: {hr: "urn:example:hr"}
+fields:
+  employee_id:
+    path: "@id"
+  email:
+    path: "hr:Email[@hr:type='Work: main']"
+  phone:
+    path: "hr:Phone[x:Kind='Work']"
+  first_name:
+    path: "hr:Name[type=First]"
+"""
+    assert mapping_errors(write, tmp_path, "", head) == [
+        "mappings/acme.yaml:12: fields.phone.path: namespace prefix 'x' is not declared in "
+        "format.namespaces",
+        "mappings/acme.yaml:14: fields.first_name.path: cannot read the predicate "
+        "'[type=First]' in step 'hr:Name[type=First]'; write [@attribute='value'], "
+        "[child='value'], [@attribute] or [n]",
+    ]

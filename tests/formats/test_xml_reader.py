@@ -177,3 +177,19 @@ def test_control_characters_in_values_are_row_problems(tmp_path: Path) -> None:
 def test_unknown_prefix_in_layout_is_a_programming_error(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="prefix 'zz'"):
         read_xml(DATA / "employees_ns.xml", XmlLayout("zz:Employees/zz:Employee", ("@id",)))
+
+
+def test_predicates_pick_one_of_repeated_elements() -> None:
+    fields = ("hr:Email", "hr:Email[@hr:type='Work']", "hr:Email[@primary]", "hr:Email[2]",
+              "hr:Phone[hr:Kind='Work']/hr:Number", 'hr:Phone[hr:Kind="Fax"]/hr:Number')
+    layout = XmlLayout("hr:Persons/hr:Person", fields, {"hr": "urn:acme:hr:v2"})
+    first, second = read_xml(DATA / "hrxml_repeated.xml", layout).frame.to_dict("records")
+    assert list(first.values()) == ["anna@home.example", "anna@acme.example",
+                                    "anna@acme.example", "anna@acme.example", "+49 2", ""]
+    assert list(second.values()) == ["bo/x@acme.example", "bo/x@acme.example", "", "", "", ""]
+
+
+def test_unreadable_predicate_is_a_layout_error() -> None:
+    layout = XmlLayout("hr:Persons/hr:Person", ("hr:Email[type=Work]",), {"hr": "urn:acme:hr:v2"})
+    with pytest.raises(ValueError, match="cannot read the predicate"):
+        read_xml(DATA / "hrxml_repeated.xml", layout)

@@ -192,3 +192,12 @@ def test_a_column_no_transform_changes_shares_the_source_memory():
     df, lines = frame(dirty)
     r = apply_mapping(mapping(BASE), df, lines, "f.csv")
     assert r.frame["email"].tolist()[:2] == ["p0@x.io", "p1@x.io"]  # changed: a new column
+
+
+def test_trim_and_collapse_spaces_treat_no_break_spaces_as_spaces() -> None:
+    from filebridge.mapping.columns import apply_transforms
+    from filebridge.mapping.spec import Transform
+
+    values = pd.Series(["\u00a0Anna\u00a0 \u00a0Berg\u00a0"], dtype="str")
+    assert apply_transforms(values, (Transform("trim"),)).tolist() == ["Anna\u00a0 \u00a0Berg"]
+    assert apply_transforms(values, (Transform("collapse_spaces"),)).tolist() == ["Anna Berg"]
