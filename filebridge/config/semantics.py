@@ -84,13 +84,15 @@ def _source_problems(
     source = given[0]
     if at[-1] == KEY and source in ("template", "value"):
         return [doc.problem(at + (source,), f"{KEY} must come from the file (column or path)")]
-    if source == "column" and kind == "xml":
-        message = "column is for CSV files; this mapping reads XML, use path"
+    if source == "column" and kind in ("xml", "json"):
+        message = (f"column is for CSV and XLSX files; this mapping reads "
+                   f"{str(kind).upper()}, use path")
         return [doc.problem(at + ("column",), message)]
-    if source == "path" and kind == "csv":
-        message = "path is for XML files; this mapping reads CSV, use column"
+    if source == "path" and kind in ("csv", "xlsx"):
+        message = (f"path is for XML and JSON files; this mapping reads "
+                   f"{str(kind).upper()}, use column")
         return [doc.problem(at + ("path",), message)]
-    if source == "path" and isinstance(spec["path"], str):
+    if source == "path" and isinstance(spec["path"], str) and kind == "xml":
         return _prefix_problems(doc, at + ("path",), spec["path"], namespaces)
     return []
 
@@ -175,6 +177,8 @@ def _date_problems(doc: Document, at: KeyPath, spec: dict[str, Any]) -> list[Con
 
 def date_format_problem(fmt: str) -> str | None:
     """Why ``fmt`` cannot read dates unambiguously, or None if it can."""
+    if fmt == "excel":  # Excel serial day numbers
+        return None
     if not re.search(r"%[A-Za-z]", fmt):
         return f"date_format {fmt!r} has no % directive; write e.g. '%d/%m/%Y'"
     written = _SAMPLE_DATE.strftime(fmt)

@@ -1,7 +1,9 @@
-"""Bytes to rows and back: CSV dialects and encodings, XML record paths, safe writing.
+"""Bytes to rows and back: CSV dialects and encodings, XML record paths, XLSX, JSON,
+zip/gzip drops, reject files in the source's spelling, safe writing.
 
 This box knows how files are spelled, never what their columns mean. Readers return a
-``Table`` (text columns, source lines, row problems) or raise ``FileRejected``.
+``Table`` (text columns, source lines, row problems) or raise ``FileRejected``;
+``read_source`` is the one way in for an import.
 """
 
 from filebridge.formats.csv_reader import read_csv

@@ -54,7 +54,7 @@ def read_csv(path: Path, dialect: CsvDialect, limits: ReadLimits = DEFAULT_LIMIT
     the file named in problems. Raises ``FileRejected`` when the file as a whole is unusable."""
     file = name or path.name
     table = read_csv_bytes(read_bounded(path, limits.max_file_bytes, file), dialect, limits, file)
-    table.source = path
+    table.source = lambda: read_bounded(path, limits.max_file_bytes, file)
     return table
 
 

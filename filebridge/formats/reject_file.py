@@ -22,7 +22,7 @@ from typing import Final
 
 from filebridge.durable import fsync_folder
 from filebridge.formats.csv_scan import read_header, record_reader
-from filebridge.formats.decoding import read_bounded, to_utf8
+from filebridge.formats.decoding import to_utf8
 from filebridge.formats.dialect import CsvDialect
 from filebridge.formats.layouts import REJECT_MARKER_COLUMN
 
@@ -32,17 +32,16 @@ _BOMS: Final = ((codecs.BOM_UTF32_LE, "utf-32-le"), (codecs.BOM_UTF32_BE, "utf-3
                 (codecs.BOM_UTF16_BE, "utf-16-be"))
 
 
-def copy_rejected_records(source: Path, dialect: CsvDialect, reasons: Mapping[int, str],
+def copy_rejected_records(raw: bytes, dialect: CsvDialect, reasons: Mapping[int, str],
                           target: Path) -> None:
-    """Write ``target``: ``source``'s header and the records starting at the lines of
-    ``reasons`` (physical, 1-based), each followed by its reason, in ``source``'s spelling."""
-    raw = read_bounded(source, 1 << 62, source.name)
+    """Write ``target``: the header of the CSV file ``raw`` and its records starting at the
+    lines of ``reasons`` (physical, 1-based), each followed by its reason, in its spelling."""
     bom, codec = _spelling(raw, dialect)
-    text = to_utf8(raw, dialect.encoding, source.name).decode("utf-8")
+    text = to_utf8(raw, dialect.encoding, target.name).decode("utf-8")
     lines = _LINE.findall(text)
     if lines and lines[-1] == "":
         lines.pop()
-    header = read_header(text.encode("utf-8"), dialect, source.name, 1 << 30)
+    header = read_header(text.encode("utf-8"), dialect, target.name, 1 << 30)
     newline = _ending(lines[header.line - 1]) or dialect.line_terminator
     out = [*lines[:header.line - 1],
            _append(_record(lines, header.line, header.data_line - header.line),

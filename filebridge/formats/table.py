@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Final
 
 import numpy as np
@@ -69,9 +68,9 @@ class Table:
     lines: np.ndarray
     problems: list[Problem]
     rows_read: int
-    #: Where the bytes came from and how they were spelled (CSV): the reject file copies
-    #: rejected records from there in the same spelling.
-    source: Path | None = None
+    #: The file's bytes again (unpacked, decrypted) and how they were spelled (CSV): the
+    #: reject file copies rejected records from there in the same spelling.
+    source: Callable[[], bytes] | None = None
     dialect: CsvDialect | None = None
     #: The file is a reject file written by filebridge and dropped again (a delta).
     from_reject_file: bool = False

@@ -11,7 +11,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, BinaryIO, Final
 from xml.etree.ElementTree import Element, ParseError, TreeBuilder
 
 import numpy as np
@@ -200,11 +200,18 @@ def read_xml(path: Path, layout: XmlLayout, limits: ReadLimits = DEFAULT_LIMITS,
     """
     file = name or path.name
     check_size(path, limits.max_file_bytes, file)
+    with open(path, "rb") as stream:
+        return read_xml_stream(stream, layout, limits, file)
+
+
+def read_xml_stream(stream: BinaryIO, layout: XmlLayout, limits: ReadLimits, file: str
+                    ) -> Table:
+    """Read the records of the XML document in ``stream`` (read in chunks) as text columns."""
     target = _Records(layout, file, limits)
     parser = DefusedXMLParser(target=target, forbid_dtd=True, forbid_entities=True,
                               forbid_external=True)
     target.expat = parser.parser  # the pure-Python parser exposes expat: lines for records
-    _feed(parser, path, limits.max_file_bytes, file)
+    _feed(parser, stream, limits.max_file_bytes, file)
     if not target.lines and not target.container_seen:
         raise _no_records(layout, target, file)
     columns = list(layout.fields)
@@ -214,17 +221,16 @@ def read_xml(path: Path, layout: XmlLayout, limits: ReadLimits = DEFAULT_LIMITS,
     return finish(file, columns, to_frame(columns, arrays), lines, [], len(lines), limits)
 
 
-def _feed(parser: DefusedXMLParser, path: Path, max_bytes: int, file: str) -> None:
+def _feed(parser: DefusedXMLParser, stream: BinaryIO, max_bytes: int, file: str) -> None:
     seen = 0
     try:
-        with open(path, "rb") as f:
-            while chunk := f.read(_CHUNK):
-                seen += len(chunk)
-                if seen > max_bytes:
-                    raise rejected(file, "file-too-large",
-                                   f"the file grew past the limit of {max_bytes:,} bytes while "
-                                   f"being read (limits.max_file_bytes)")
-                parser.feed(chunk)
+        while chunk := stream.read(_CHUNK):
+            seen += len(chunk)
+            if seen > max_bytes:
+                raise rejected(file, "file-too-large",
+                               f"the file grew past the limit of {max_bytes:,} bytes while "
+                               f"being read (limits.max_file_bytes)")
+            parser.feed(chunk)
         parser.close()
     except DefusedXmlException as exc:
         line = int(parser.parser.CurrentLineNumber)

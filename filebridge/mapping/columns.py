@@ -60,14 +60,33 @@ def apply_value_map(values: pd.Series, spec: FieldSpec) -> tuple[pd.Series, pd.S
     return result, bad
 
 
+#: The date_format that reads Excel serial day numbers (45000 is 2023-03-15).
+EXCEL_SERIAL = "excel"
+_EXCEL_EPOCH = pd.Timestamp("1899-12-30")  # day 0 as Excel counts, after its 1900 leap bug
+
+
+def _excel_serials(values: pd.Series) -> pd.Series:
+    """Whole or fractional day numbers from 1 to 2958465 (year 9999) as timestamps."""
+    numbers = pd.to_numeric(values.where(values.str.fullmatch(r"\d{1,7}(?:\.\d+)?"), None),
+                            errors="coerce")
+    numbers = numbers.where((numbers >= 1) & (numbers <= 2958465))
+    return _EXCEL_EPOCH + pd.to_timedelta(numbers.astype("float64").floordiv(1), unit="D")
+
+
 def parse_dates(values: pd.Series, formats: tuple[str, ...]) -> tuple[pd.Series, pd.Series]:
-    """Parse with the declared formats only, first match wins; ISO ``YYYY-MM-DD`` out."""
+    """Parse with the declared formats only, first match wins; ISO ``YYYY-MM-DD`` out.
+
+    ``excel`` reads Excel serial day numbers (a spreadsheet date cell saved as a number).
+    """
     result = pd.Series("", index=values.index, dtype="str")
     todo = values != ""
     for fmt in formats:
         if not todo.any():
             break
-        parsed = pd.to_datetime(values[todo], format=fmt, errors="coerce")
+        if fmt == EXCEL_SERIAL:
+            parsed = _excel_serials(values[todo])
+        else:
+            parsed = pd.to_datetime(values[todo], format=fmt, errors="coerce")
         ok = parsed.notna()
         hit = ok[ok].index
         result.loc[hit] = parsed[ok].dt.strftime("%Y-%m-%d")

@@ -61,7 +61,7 @@ class ExportTime:
 class FormatSpec:
     """How the file is laid out (what ``filebridge.formats`` needs to read it)."""
 
-    type: Literal["csv", "xml"] = "csv"
+    type: Literal["csv", "xml", "json", "xlsx"] = "csv"
     encoding: str = "utf-8"
     delimiter: str = ","
     quotechar: str = '"'
@@ -69,6 +69,8 @@ class FormatSpec:
     record_terminator: str = ""
     record_path: str = ""
     namespaces: tuple[tuple[str, str], ...] = ()
+    json_lines: bool = False
+    sheet: str = ""
 
 
 @dataclass(frozen=True)
@@ -172,6 +174,8 @@ def mapping_from_dict(path: Path, data: AbcMapping[str, Any]) -> Mapping:
             record_terminator=fmt.get("record_terminator", ""),
             record_path=fmt.get("record_path", ""),
             namespaces=tuple((fmt.get("namespaces") or {}).items()),
+            json_lines=bool(fmt.get("json_lines", False)),
+            sheet=fmt.get("sheet", ""),
         ),
         fields=fields,
         file_kind=data.get("file_kind", "snapshot"),

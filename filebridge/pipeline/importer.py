@@ -14,15 +14,8 @@ import numpy as np
 
 from filebridge.config import load_mapping
 from filebridge.failpoints import failpoint
-from filebridge.formats import (
-    CsvDialect,
-    FileRejected,
-    ReadLimits,
-    Table,
-    XmlLayout,
-    read_csv,
-    read_xml,
-)
+from filebridge.formats import FileRejected, ReadLimits, Table
+from filebridge.formats.source import read_source
 from filebridge.lms import Lms
 from filebridge.mapping import (
     MappedRecords,
@@ -34,6 +27,7 @@ from filebridge.mapping import (
 )
 from filebridge.pipeline.context import Context
 from filebridge.pipeline.errors import NoImportMapping
+from filebridge.pipeline.layout import source_layout
 from filebridge.pipeline.rejects import write_rejects
 from filebridge.pipeline.report import NullProgress, Progress, RunReport
 from filebridge.pipeline.spool import sha256_of, spool_copy
@@ -73,15 +67,10 @@ def load_import_mapping(ctx: Context, connection: str) -> Mapping:
 
 
 def read_table(mapping: Mapping, path: Path, display: str) -> Table:
-    """Read ``path`` with the reader the mapping declares."""
-    fmt, lim = mapping.format, mapping.limits
+    """Read ``path`` with the reader the mapping declares (archives unpacked first)."""
+    lim = mapping.limits
     limits = ReadLimits(lim.max_file_bytes, lim.max_field_chars, lim.max_errors)
-    if fmt.type == "xml":
-        layout = XmlLayout(fmt.record_path, mapping.sources, dict(fmt.namespaces))
-        return read_xml(path, layout, limits, name=display)
-    dialect = CsvDialect(fmt.delimiter, fmt.quotechar, fmt.encoding, quoting=fmt.quoting,
-                         record_terminator=fmt.record_terminator)
-    return read_csv(path, dialect, limits, name=display)
+    return read_source(path, source_layout(mapping), limits, name=display)
 
 
 def map_table(state: ActualState, mapping: Mapping, table: Table) -> MappedRecords:

@@ -31,7 +31,7 @@ def write_rejects(target: Path, table: Table, records: MappedRecords,
     if table.source is not None and table.dialect is not None:
         reasons = {int(n): "; ".join(msgs) for n, msgs in by_line.items()}
         reasons.update({int(n): "; ".join(by_line.get(int(n), ["rejected"])) for n in lines})
-        copy_rejected_records(table.source, table.dialect, reasons, target)
+        copy_rejected_records(table.source(), table.dialect, reasons, target)
         return
     rows = table.frame.loc[records.rejected].copy()
     rows[REJECT_MARKER_COLUMN] = ["; ".join(by_line.get(int(n), ["rejected"])) for n in lines]

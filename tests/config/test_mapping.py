@@ -160,8 +160,8 @@ def test_sources_must_fit_the_format(write: Write, tmp_path: Path) -> None:
     column: Language
 """
     assert mapping_errors(write, tmp_path, body) == [
-        "mappings/acme.yaml:8: fields.manager_email.path: path is for XML files; this mapping "
-        "reads CSV, use column",
+        "mappings/acme.yaml:8: fields.manager_email.path: path is for XML and JSON files; this "
+        "mapping reads CSV, use column",
         "mappings/acme.yaml:10: fields.language.value: has both column and value; give "
         "exactly one of column, path, template, value",
     ]
@@ -185,8 +185,8 @@ fields:
     assert mapping_errors(write, tmp_path, "", head) == [
         "mappings/acme.yaml:10: fields.email.path: namespace prefix 'x' is not declared in "
         "format.namespaces",
-        "mappings/acme.yaml:12: fields.first_name.column: column is for CSV files; this "
-        "mapping reads XML, use path",
+        "mappings/acme.yaml:12: fields.first_name.column: column is for CSV and XLSX files; "
+        "this mapping reads XML, use path",
     ]
 
 

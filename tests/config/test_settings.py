@@ -120,7 +120,7 @@ def test_check_covers_every_file_and_the_links_between_them(write: Write) -> Non
     assert [p.render() for p in check(settings)] == [
         "settings.yaml:15: connections.acme.schedule: schedules/other.yaml drives connection "
         "'acmee', not 'acme'",
-        "mappings/old.yaml:2: format.type: 'tsv' is not one of ['csv', 'xml'] "
+        "mappings/old.yaml:2: format.type: 'tsv' is not one of ['csv', 'xml', 'json', 'xlsx'] "
         "(did you mean 'csv'?)",
         "schedules/acme.yaml:4: tasks[0].cron: cron '0 22 * *' has 4 field(s), expected 5 "
         "(minute hour day-of-month month day-of-week), e.g. '0 22 * * *'",

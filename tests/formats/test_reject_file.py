@@ -77,7 +77,7 @@ def test_rejected_records_round_trip_byte_for_byte(
         assert table.frame.values.tolist() == rows
         chosen = sorted(data.draw(st.sets(st.integers(0, len(rows) - 1), min_size=1)))
         reasons = {int(table.lines[i]): f"line {int(table.lines[i])} rejected" for i in chosen}
-        copy_rejected_records(path, dialect, reasons, target)
+        copy_rejected_records(path.read_bytes(), dialect, reasons, target)
         written = target.read_bytes()
         again = read_csv(target, dialect)
     expected = "".join(
@@ -95,12 +95,12 @@ def test_reasons_with_delimiters_quotes_and_newlines_stay_one_field(tmp_path: Pa
     path, target = tmp_path / "hr.csv", tmp_path / "rejects.csv"
     path.write_bytes(b'id;name\r\n1;"Zo\xeb"\r\n2;Bo\r\n')
     dialect = CsvDialect(";", encoding="cp1252")
-    copy_rejected_records(path, dialect, {3: 'bad; "very"\nbad \u4e2d'}, target)
+    copy_rejected_records(path.read_bytes(), dialect, {3: 'bad; "very"\nbad \u4e2d'}, target)
     assert target.read_bytes() == (b'id;name;filebridge_error\r\n'
                                    b'2;Bo;"bad; ""very""\nbad ?"\r\n')
     unquoted = CsvDialect("|", quoting="none")
     path.write_bytes(b"id|name\n1|A\n")
-    copy_rejected_records(path, unquoted, {2: "a|b\nc"}, target)
+    copy_rejected_records(path.read_bytes(), unquoted, {2: "a|b\nc"}, target)
     assert target.read_bytes() == b"id|name|filebridge_error\n1|A|a b c\n"
 
 
@@ -108,6 +108,6 @@ def test_excel_sep_line_and_a_ragged_record_are_copied(tmp_path: Path) -> None:
     path, target = tmp_path / "hr.csv", tmp_path / "rejects.csv"
     path.write_bytes(b'sep=;\r\nid;name\r\n1;"two\r\nlines"\r\n2;x;extra\r\n3;ok\r\n')
     dialect = CsvDialect(";")
-    copy_rejected_records(path, dialect, {3: "r1", 5: "ragged"}, target)
+    copy_rejected_records(path.read_bytes(), dialect, {3: "r1", 5: "ragged"}, target)
     assert target.read_bytes() == (b'sep=;\r\nid;name;filebridge_error\r\n'
                                    b'1;"two\r\nlines";r1\r\n2;x;extra;ragged\r\n')

@@ -201,3 +201,12 @@ def test_trim_and_collapse_spaces_treat_no_break_spaces_as_spaces() -> None:
     values = pd.Series(["\u00a0Anna\u00a0 \u00a0Berg\u00a0"], dtype="str")
     assert apply_transforms(values, (Transform("trim"),)).tolist() == ["Anna\u00a0 \u00a0Berg"]
     assert apply_transforms(values, (Transform("collapse_spaces"),)).tolist() == ["Anna Berg"]
+
+
+def test_excel_serial_day_numbers_and_text_dates_in_one_column() -> None:
+    from filebridge.mapping.columns import parse_dates
+
+    values = pd.Series(["45000", "45001.5", "01/03/2020", "0", "x", ""], dtype="str")
+    parsed, bad = parse_dates(values, ("excel", "%d/%m/%Y"))
+    assert parsed.tolist() == ["2023-03-15", "2023-03-16", "2020-03-01", "", "", ""]
+    assert bad.tolist() == [False, False, False, True, True, False]

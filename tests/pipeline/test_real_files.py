@@ -3,14 +3,16 @@ drift, and a reject file fixed by HR and dropped again."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 from filebridge.cli.main import main
 from filebridge.pipeline.context import Context
 from tests.pipeline.conftest import NIGHT1, NIGHT2
-from tests.pipeline.files import apply, person, read_rows
+from tests.pipeline.files import apply, by_id, person, read_rows
 
 HEADER = list(read_rows(NIGHT1)[0])
+DATA = Path(__file__).resolve().parents[1] / "data" / "formats"
 
 
 def excel_saved(source: Path, target: Path) -> Path:
@@ -85,3 +87,54 @@ def test_a_fixed_reject_file_dropped_again_is_a_delta(ctx: Context, tmp_path: Pa
     eva = person(ctx, "001040")
     assert eva["email"] == "eva.dubois40@acme.example"
     assert eva["phone"] == "+469208606"  # as the source spelled it, without a "'" prefix
+
+
+def _remap(ctx: Context, old: str, new: str, columns_to_paths: bool = False) -> None:
+    mapping = Path(ctx.settings.path).parent / "mappings" / "acme.yaml"
+    text = mapping.read_text(encoding="utf-8")
+    assert old in text
+    text = text.replace(old, new)
+    if columns_to_paths:
+        text = text.replace("column: ", "path: ")
+    mapping.write_text(text, encoding="utf-8")
+
+
+def test_a_zip_drop_applies_like_the_file_inside(ctx: Context, tmp_path: Path):
+    import zipfile
+
+    drop = tmp_path / "acme_employees_2026-11-24.zip"
+    with zipfile.ZipFile(drop, "w", zipfile.ZIP_DEFLATED) as z:
+        z.write(NIGHT1, NIGHT1.name)
+    report = apply(ctx, drop)
+    assert report.state == "applied" and report.counts["create"] == 194
+    assert report.problems[0]["file"] == f"{drop.name}!{NIGHT1.name}"
+    assert Path(report.reject_file).read_bytes().startswith(b"\xef\xbb\xbfEmployee ID,")
+
+
+def test_an_xlsx_night_with_date_cells_serials_and_text_dates(ctx: Context, tmp_path: Path):
+    _remap(ctx, "  type: csv ", "  type: xlsx\n  sheet: Employees\n ")
+    _remap(ctx, '    date_format: "%d/%m/%Y"   #',
+           '    date_format: ["%Y-%m-%d", excel, "%d/%m/%Y"] #')
+    drop = tmp_path / "acme_employees_2026-11-24.xlsx"
+    drop.write_bytes((DATA / "acme_employees.xlsx").read_bytes())
+    report = apply(ctx, drop)
+    assert report.state == "applied" and report.counts["create"] == 194
+    rows = read_rows(NIGHT1)
+    # 001000 is a date cell, 001001 a serial day number, 001002 text as in the CSV.
+    for employee in ("001000", "001001", "001002"):
+        text = by_id(rows, employee)["Hire Date"]
+        expected = datetime.strptime(text, "%d/%m/%Y").date().isoformat()
+        assert str(person(ctx, employee)["hire_date"]) == expected
+
+
+def test_a_json_night_applies_like_the_csv(ctx: Context, tmp_path: Path):
+    import json
+
+    _remap(ctx, "  type: csv ", "  type: json\n  record_path: data.employees\n ",
+           columns_to_paths=True)
+    drop = tmp_path / "acme_employees_2026-11-24.json"
+    drop.write_text(json.dumps({"data": {"employees": read_rows(NIGHT1)}}, indent=1,
+                               ensure_ascii=False), encoding="utf-8")
+    report = apply(ctx, drop)
+    assert report.state == "applied" and report.counts["create"] == 194
+    assert person(ctx, "001028")["first_name"] == "José"
