@@ -451,3 +451,6 @@ def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresServe
 def pg_url(postgres: PostgresServer) -> str:
     """URL of a fresh, empty PostgreSQL database."""
     return postgres.url(postgres.create_database())
+
+
+from tests.gpg_keys import gpg_keys  # noqa: E402,F401  (a fixture shared by formats and pipeline)

@@ -43,6 +43,8 @@ class ConnectionConfig:
     transport: dict[str, Any]
     policies: dict[str, Any]
     thresholds: dict[str, Any]
+    #: ``pgp`` as written, public key paths made absolute; secrets stay references.
+    pgp: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,11 @@ class Settings:
     lms_password: str | None = None
     ledger_password: str | None = None
     notifications: dict[str, Any] = field(default_factory=dict)
+
+
+def _pgp(base_dir: Path, pgp: dict[str, Any]) -> dict[str, Any]:
+    return {k: str(_optional_path(base_dir, v)) if k in ("signer_key", "encrypt_to") else v
+            for k, v in pgp.items()}
 
 
 def problems_in(doc: Document, kind: Kind) -> list[ConfigProblem]:
@@ -150,6 +157,7 @@ def _settings_from(doc: Document) -> Settings:
             transport=dict(conn["transport"]),
             policies={"leavers": "deactivate", **(conn.get("policies") or {})},
             thresholds=dict(conn.get("thresholds") or {}),
+            pgp=_pgp(base_dir, conn.get("pgp") or {}),
         )
         for name, conn in data["connections"].items()
     }

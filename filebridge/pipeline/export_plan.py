@@ -16,6 +16,7 @@ import pandas as pd
 
 from filebridge.config import load_export_mapping
 from filebridge.formats import CsvDialect, XmlWriteLayout, write_csv, write_xml
+from filebridge.formats.pgp import PgpKeys, encrypt_for_delivery
 from filebridge.ledger.exports import ExportFile, ExportLedger
 from filebridge.mapping.export import ExportMapping, export_mapping_from_dict, render_rows
 from filebridge.mapping.export_names import render_name
@@ -112,10 +113,12 @@ def _overdue(ctx: Context, ledger: ExportLedger, connection: str, mapping: Expor
 
 
 def write_files(mapping: ExportMapping, plan: ExportPlan, folder: Path, connection: str,
-                now: datetime, first_sequence: int) -> list[ExportFile]:
+                now: datetime, first_sequence: int, pgp: PgpKeys | None = None
+                ) -> list[ExportFile]:
     """Render the rows and write them as one or more files (split by row limit) into ``folder``.
 
-    Returns no file for an empty plan unless the mapping asks for ``send_empty``.
+    Returns no file for an empty plan unless the mapping asks for ``send_empty``. With
+    ``pgp.encrypt_to``, each file is encrypted to the HR side's key before it is hashed.
     """
     rendered = render_rows(mapping, _for_render(plan.rows, mapping))
     if rendered.empty and not mapping.send_empty:
@@ -132,6 +135,10 @@ def write_files(mapping: ExportMapping, plan: ExportPlan, folder: Path, connecti
         name = render_name(mapping.file_name, connection, local_now, sequence, part)
         path = folder / name
         _write(mapping, chunk, path)
+        if pgp is not None and pgp.encrypt_to:
+            encrypted = path.with_name(f".{name}.pgp.tmp")
+            encrypted.write_bytes(encrypt_for_delivery(path.read_bytes(), pgp, name))
+            encrypted.replace(path)
         sha256, size_bytes = sha256_of(path)
         files.append(ExportFile(sequence, name, str(path), sha256, size_bytes, len(chunk)))
     return files

@@ -32,6 +32,7 @@ from filebridge.mapping.export import ExportMapping
 from filebridge.pipeline.context import Context
 from filebridge.pipeline.errors import ExportFileMissing, ExportTargetDiffers
 from filebridge.pipeline.export_plan import load_mapping_of, plan_export, write_files
+from filebridge.pipeline.layout import connection_pgp
 from filebridge.pipeline.report import EXIT_OK, EXIT_UNAVAILABLE, EXIT_UNUSABLE
 from filebridge.transports import Transport, open_transport
 from filebridge.transports.errors import TargetExists
@@ -125,7 +126,7 @@ def _export_new(ctx: Context, ledger: ExportLedger, connection: str, mapping: Ex
     folder = ctx.settings.state_dir / "exports" / connection / (
         f"dry-run-{report.run_id}" if report.dry_run else f"run-{report.run_id}")
     files = write_files(mapping, plan, folder, connection, now,
-                        ledger.next_sequence(connection))
+                        ledger.next_sequence(connection), connection_pgp(ctx, connection))
     report.files = [{"name": f.name, "sequence": f.sequence, "rows": f.rows,
                      "sha256": f.sha256, "size": f.size, "local_path": f.local_path,
                      "delivered_to": None} for f in files]

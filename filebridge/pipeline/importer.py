@@ -15,6 +15,7 @@ import numpy as np
 from filebridge.config import load_mapping
 from filebridge.failpoints import failpoint
 from filebridge.formats import FileRejected, ReadLimits, Table
+from filebridge.formats.pgp import PgpKeys
 from filebridge.formats.source import read_source
 from filebridge.lms import Lms
 from filebridge.mapping import (
@@ -27,7 +28,7 @@ from filebridge.mapping import (
 )
 from filebridge.pipeline.context import Context
 from filebridge.pipeline.errors import NoImportMapping
-from filebridge.pipeline.layout import source_layout
+from filebridge.pipeline.layout import connection_pgp, source_layout
 from filebridge.pipeline.rejects import write_rejects
 from filebridge.pipeline.report import NullProgress, Progress, RunReport
 from filebridge.pipeline.spool import sha256_of, spool_copy
@@ -66,11 +67,12 @@ def load_import_mapping(ctx: Context, connection: str) -> Mapping:
     return mapping_from_dict(path, load_mapping(path).data)
 
 
-def read_table(mapping: Mapping, path: Path, display: str) -> Table:
-    """Read ``path`` with the reader the mapping declares (archives unpacked first)."""
+def read_table(mapping: Mapping, path: Path, display: str, pgp: PgpKeys | None = None
+               ) -> Table:
+    """Read ``path`` with the reader the mapping declares (decrypted, unpacked first)."""
     lim = mapping.limits
     limits = ReadLimits(lim.max_file_bytes, lim.max_field_chars, lim.max_errors)
-    return read_source(path, source_layout(mapping), limits, name=display)
+    return read_source(path, source_layout(mapping), limits, name=display, pgp=pgp)
 
 
 def map_table(state: ActualState, mapping: Mapping, table: Table) -> MappedRecords:
@@ -133,7 +135,7 @@ def _run_import(ctx: Context, connection: str, path: Path, options: RunOptions,
         report.state = "duplicate"
         return _finish(ctx, report, clock, clock_now, file_state="duplicate")
     try:
-        table = read_table(mapping, spooled, name)
+        table = read_table(mapping, spooled, name, connection_pgp(ctx, connection))
         report.warnings = [p.to_dict() for p in check_columns(mapping, table.columns, name)]
     except FileRejected as exc:
         report.state = "rejected"

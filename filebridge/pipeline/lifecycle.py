@@ -23,6 +23,7 @@ from filebridge.pipeline.importer import (
     read_table,
     run_import,
 )
+from filebridge.pipeline.layout import connection_pgp
 from filebridge.pipeline.report import RunReport
 
 Confirm = Callable[[RunReport], bool]
@@ -97,7 +98,7 @@ def link(ctx: Context, connection: str, path: Path, by: Literal["email", "employ
          lock_wait: float = 0.0) -> RunReport:
     """Adopt unmanaged LMS users who match the file's people on ``by`` into ``connection``."""
     mapping = load_import_mapping(ctx, connection)
-    table = read_table(mapping, path, path.name)
+    table = read_table(mapping, path, path.name, connection_pgp(ctx, connection))
     check_columns(mapping, table.columns, path.name)  # header drift: MissingColumns
     store = _builtin(ctx, connection, "link")
     records = map_table(store.state(connection), mapping, table)

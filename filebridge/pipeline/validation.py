@@ -8,7 +8,12 @@ from typing import Any
 from filebridge.formats import FileRejected
 from filebridge.mapping import MissingColumns, check_columns
 from filebridge.pipeline.context import Context
-from filebridge.pipeline.importer import load_import_mapping, map_table, read_table
+from filebridge.pipeline.importer import (
+    load_import_mapping,
+    map_table,
+    read_table,
+)
+from filebridge.pipeline.layout import connection_pgp
 from filebridge.pipeline.report import EXIT_OK, EXIT_REJECTED_OR_HELD, EXIT_UNUSABLE
 from filebridge.problems import Problem
 
@@ -20,7 +25,7 @@ def validate_path(ctx: Context, connection: str, path: Path) -> dict[str, Any]:
                               "rejected_rows": 0, "problems": [], "warnings": [],
                               "problems_dropped": 0}
     try:
-        table = read_table(mapping, path, path.name)
+        table = read_table(mapping, path, path.name, connection_pgp(ctx, connection))
         warnings = check_columns(mapping, table.columns, path.name)
     except FileRejected as exc:
         return _done(result, [p.to_dict() for p in exc.problems], unusable=True)

@@ -141,3 +141,19 @@ def test_check_reports_unreadable_settings_as_problems(write: Write, tmp_path: P
 def test_the_repository_configuration_passes_check() -> None:
     root = Path(__file__).resolve().parents[2]
     assert [p.render() for p in check(root / "settings.yaml")] == []
+
+
+def test_pgp_keys_and_passphrases_are_references_only(write: Write, tmp_path: Path) -> None:
+    write("mappings/acme.yaml", MAPPING)
+    settings = write("settings.yaml", SETTINGS.replace(
+        "    import_mapping: mappings/acme.yaml\n",
+        "    import_mapping: mappings/acme.yaml\n"
+        "    pgp:\n"
+        "      private_key: '-----BEGIN PGP PRIVATE KEY BLOCK-----'\n"
+        "      passphrase: hunter2\n"
+        "      require_encryption: yes please\n"))
+    rendered = [p.render() for p in check(settings)]
+    assert any(".pgp.private_key:" in r and "secrets never in YAML" in r for r in rendered)
+    assert any(".pgp.passphrase:" in r and "secrets never in YAML" in r for r in rendered)
+    assert any(".pgp.require_encryption:" in r for r in rendered)
+    assert not any("hunter2" in r for r in rendered)
