@@ -25,6 +25,8 @@ BROKEN_MAPPINGS: dict[str, tuple[str, str]] = {
     "terminator-without-quoting-none": ('quotechar: \'"\'', "record_terminator: \"~\""),
     "terminator-with-delimiter": ('quotechar: \'"\'', "quoting: none\n  record_terminator: \",\""),
     "xml-for-a-csv": ("type: csv ", "type: xml\n  record_path: /Employees/Employee\n "),
+    "xlsx-for-a-csv": ("type: csv ", "type: xlsx\n  sheet: Staff\n "),
+    "json-for-a-csv": ("type: csv ", "type: json\n  record_path: data.rows\n "),
     "missing-column": ("column: Work Email", "column: E-mail Address"),
     "bad-regex": ('pattern: "[ ()-]"', 'pattern: "[ ()-"'),
     "not-yaml": ("version: 1", "version: [1"),
@@ -45,12 +47,15 @@ def _files(folder: Path) -> dict[str, Path]:
         "joined": night + night.removeprefix(b"\xef\xbb\xbf"),
         "huge-field": night.split(b"\r\n")[0] + b"\r\n1," + b"x" * 300_000 + b"\r\n",
         "xml": (REPO / "sample_files" / "acme_employees_2026-11-24.xml").read_bytes(),
+        "pgp-armored": b"-----BEGIN PGP MESSAGE-----\n\nhQEMA1234\n-----END PGP MESSAGE-----\n",
+        "json": b'[{"Employee ID": "1"}]',
     }
     paths = {name: folder / f"acme_{name}.csv" for name in made}
     for name, data in made.items():
         paths[name].write_bytes(data)
     for name in ("hdl_worker.dat", "marked_records.txt", "excel_trailing.csv",
-                 "joined_swapped.csv", "billion_laughs.xml"):
+                 "joined_swapped.csv", "billion_laughs.xml", "bomb.zip", "traversal.zip",
+                 "nested.csv.gz", "employees.xlsx", "utf8_declared_cp1252.csv"):
         paths[name] = folder / f"acme_{name}"
         shutil.copy(DATA / name, paths[name])
     return paths
