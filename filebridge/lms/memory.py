@@ -23,8 +23,9 @@ from filebridge.person import CANONICAL_FIELDS, CUSTOM_FIELD, KEY
 from filebridge.plan.model import Plan
 from filebridge.plan.org import StoredOrg, department_key
 
-# The fields a person has in ``users()`` (status drives ``active``; it is not stored).
-SHOWN_FIELDS = tuple(f for f in CANONICAL_FIELDS if f not in (KEY, "status"))
+# The fields a person has in ``users()``: the built-in store's columns, every canonical
+# field but the key (status drives ``active``; its column stays blank unless a plan names it).
+SHOWN_FIELDS = tuple(f for f in CANONICAL_FIELDS if f != KEY)
 
 
 @dataclass
