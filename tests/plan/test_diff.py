@@ -2,31 +2,52 @@
 
 from __future__ import annotations
 
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from pathlib import Path
+
 import pandas as pd
-from hypothesis import given
+import pytest
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from filebridge.plan import DiffOptions, diff, fingerprint
-from tests.plan.model_store import ModelStore
+from filebridge.lms import SqlStore
+from filebridge.lms.interface import Lms
+from filebridge.lms.memory import MemoryLms
+from filebridge.plan import DiffOptions, Plan, diff, fingerprint
+from filebridge.plan.model import FileKind
+from filebridge.plan.policy import Policies
+from tests.plan.nights import NOW, Row, plan_file, row
 
 FIELDS = ("employee_id", "email", "department", "status")
+Person = tuple[str, str, str, str]
 
 
-def desired(rows):
+def desired(rows: list[Person]) -> pd.DataFrame:
     df = pd.DataFrame(rows, columns=["employee_id", "email", "department", "status"])
     df = df.astype("str")
     df["line"] = range(2, len(df) + 2)
     return df
 
 
-def plan_for(store, rows, kind="snapshot", **opts):
-    return diff("c", desired(rows), FIELDS, store.snapshot(), store.fetch,
-                DiffOptions(file_kind=kind, **opts))
+def plan_for(lms: MemoryLms, rows: list[Person], kind: FileKind = "snapshot",
+             **opts: frozenset[str]) -> Plan:
+    state = lms.state("c")
+    return diff("c", desired(rows), FIELDS, state.snapshot(), state.fetch,
+                DiffOptions(file_kind=kind, **opts))  # type: ignore[arg-type]
+
+
+def stored(lms: MemoryLms) -> dict[str, tuple[bool, str, str]]:
+    """id -> (active, email, department) of connection c."""
+    return {r.employee_id: (bool(r.active), r.email, r.department)
+            for r in lms.users("c").itertuples(index=False)}
 
 
 def test_first_import_creates_everyone_active_only():
-    store = ModelStore()
-    p = plan_for(store, [("1", "a@x", "D", "active"), ("2", "b@x", "D", "inactive")])
+    lms = MemoryLms()
+    p = plan_for(lms, [("1", "a@x", "D", "active"), ("2", "b@x", "D", "inactive")])
     assert p.creates["employee_id"].tolist() == ["1"]
     assert p.counts() == {"create": 1, "update": 0, "deactivate": 0, "reactivate": 0,
                           "delete": 0, "unchanged": 0, "skipped": 1}
@@ -35,46 +56,46 @@ def test_first_import_creates_everyone_active_only():
 
 
 def test_updates_are_field_by_field_with_old_and_new():
-    store = ModelStore()
-    store.apply(plan_for(store, [("1", "a@x", "Sales", "active")]))
-    p = plan_for(store, [("1", "a@x", "Finance", "active")])
+    lms = MemoryLms()
+    lms.apply(plan_for(lms, [("1", "a@x", "Sales", "active")]), None, NOW)
+    p = plan_for(lms, [("1", "a@x", "Finance", "active")])
     assert p.updates[["employee_id", "field", "old", "new"]].values.tolist() == [
         ["1", "department", "Sales", "Finance"]]
 
 
 def test_snapshot_leavers_delta_leaves_others_alone():
-    store = ModelStore()
-    store.apply(plan_for(store, [("1", "a@x", "D", "active"), ("2", "b@x", "D", "active")]))
-    snap = plan_for(store, [("1", "a@x", "D", "active")])
+    lms = MemoryLms()
+    lms.apply(plan_for(lms, [("1", "a@x", "D", "active"), ("2", "b@x", "D", "active")]), None, NOW)
+    snap = plan_for(lms, [("1", "a@x", "D", "active")])
     assert snap.deactivations[["employee_id", "reason"]].values.tolist() == [
         ["2", "missing from snapshot"]]
-    delta = plan_for(store, [("1", "a@x", "E", "active")], kind="delta")
+    delta = plan_for(lms, [("1", "a@x", "E", "active")], kind="delta")
     assert delta.deactivations.empty and delta.counts()["update"] == 1
 
 
 def test_protected_ids_are_never_leavers():
-    store = ModelStore()
-    store.apply(plan_for(store, [("1", "a@x", "D", "active"), ("2", "b@x", "D", "active")]))
-    p = plan_for(store, [("1", "a@x", "D", "active")], protected=frozenset({"2"}))
+    lms = MemoryLms()
+    lms.apply(plan_for(lms, [("1", "a@x", "D", "active"), ("2", "b@x", "D", "active")]), None, NOW)
+    p = plan_for(lms, [("1", "a@x", "D", "active")], protected=frozenset({"2"}))
     assert p.deactivations.empty
 
 
 def test_rehire_reactivates_the_same_account():
-    store = ModelStore()
-    store.apply(plan_for(store, [("1", "a@x", "D", "active")]))
-    store.apply(plan_for(store, [("1", "a@x", "D", "inactive")]))
-    assert store.people["1"]["active"] is False
-    p = plan_for(store, [("1", "a@x", "D2", "active")])
+    lms = MemoryLms()
+    lms.apply(plan_for(lms, [("1", "a@x", "D", "active")]), None, NOW)
+    lms.apply(plan_for(lms, [("1", "a@x", "D", "inactive")]), None, NOW)
+    assert stored(lms)["1"] == (False, "a@x", "D")
+    p = plan_for(lms, [("1", "a@x", "D2", "active")])
     assert p.reactivations["employee_id"].tolist() == ["1"] and p.creates.empty
     assert p.updates["field"].tolist() == ["department"]
 
 
 def test_blank_cell_keeps_stored_value_when_asked():
-    store = ModelStore()
-    store.apply(plan_for(store, [("1", "a@x", "Sales", "active")]))
-    p = plan_for(store, [("1", "a@x", "", "active")], keep_blank=frozenset({"department"}))
+    lms = MemoryLms()
+    lms.apply(plan_for(lms, [("1", "a@x", "Sales", "active")]), None, NOW)
+    p = plan_for(lms, [("1", "a@x", "", "active")], keep_blank=frozenset({"department"}))
     assert p.updates.empty
-    p = plan_for(store, [("1", "a@x", "", "active")])
+    p = plan_for(lms, [("1", "a@x", "", "active")])
     assert p.updates["new"].tolist() == [""]
 
 
@@ -91,26 +112,26 @@ person = st.tuples(ids, st.sampled_from(["a@x", "b@x", ""]), st.sampled_from(["S
 night = st.lists(person, max_size=12, unique_by=lambda p: p[0])
 
 
+@settings(max_examples=40, deadline=None)
 @given(st.lists(st.tuples(night, st.sampled_from(["snapshot", "delta"])), min_size=1,
                 max_size=6))
-def test_plan_of_applied_plan_is_empty(nights):
-    """Property: after applying any sequence of files, planning the last one again is empty,
-    and the store equals the desired state of that file."""
-    store = ModelStore()
+def test_diff_of_an_applied_diff_is_empty(nights):
+    """Property (the bare diff): after applying any sequence of files, planning the last one
+    again is empty, and the store equals the desired state of that file."""
+    lms = MemoryLms()
     for rows, kind in nights:
-        store.apply(plan_for(store, rows, kind))
-        again = plan_for(store, rows, kind)
+        lms.apply(plan_for(lms, rows, kind), None, NOW)
+        again = plan_for(lms, rows, kind)
         assert again.is_empty(), again.to_dict()
+        people = stored(lms)
         for emp, email, dept, status in rows:
-            if emp in store.people:
-                got = store.people[emp]
-                assert got["active"] == (status == "active")
-                assert got["fields"] == {"email": email, "department": dept}
+            if emp in people:
+                assert people[emp] == (status == "active", email, dept)
             else:
                 assert status == "inactive"
         if kind == "snapshot":
             listed = {r[0] for r in rows}
-            assert all(not p["active"] for e, p in store.people.items() if e not in listed)
+            assert not any(active for e, (active, _, _) in people.items() if e not in listed)
 
 
 cells = st.one_of(st.text(max_size=6), st.sampled_from(["", "D", "Sales", "ß", "a@x"]))
@@ -130,3 +151,106 @@ def test_fingerprint_equals_pandas_row_hash(rows, probe):
         assert fingerprint(frame, ["a", "b", "c"]).tolist() == expected.tolist()
     finally:
         columns.PROBE_ROWS = old
+
+
+# -- The whole plan, night after night, against the in-memory and the SQL store ----------
+
+FULL_IDS = [f"{i:02d}" for i in range(1, 9)]
+source_row = st.tuples(
+    st.sampled_from(FULL_IDS),
+    # Shared addresses make rehires and clashes; "A@X.org" canonicalises to a@x.org.
+    st.sampled_from(["", "a@x.org", "A@X.org", "b@x.org", "own", "own", "bad"]),
+    st.sampled_from(["A", "A", "A", "T"]),
+    st.sampled_from(["", "D1", "D2", "D3"]),
+    st.sampled_from(["", "Sales", "Finance"]),
+    st.sampled_from(["", "", "D1", "D2"]),
+    st.sampled_from(["", "Clerk", "Chef"]),
+    st.sampled_from(["staff", "staff", "temp"]),
+).map(lambda r: row(r[0], f"{r[0]}@x.org" if r[1] == "own" else r[1], *r[2:]))
+source_night = st.tuples(st.lists(source_row, max_size=8), st.sampled_from(["snapshot", "delta"]))
+POLICIES = st.sampled_from([
+    Policies(),
+    Policies(rehire_match="employee_id_or_email"),
+    Policies(leavers="delete"),
+    Policies(leavers="delete", delete_grace_days=1, rehire_match="employee_id_or_email"),
+    Policies(leavers="ignore", cleanup="keep"),
+    Policies(employee_types=("staff",)),
+])
+PHASES = (Phase.explicit, Phase.reuse, Phase.generate)
+TIMES = ("created_at", "updated_at", "deactivated_at")
+
+
+@contextmanager
+def store_of(kind: str) -> Iterator[Lms]:
+    """A fresh, empty store of ``kind``: memory, or the SQL store on a new SQLite file."""
+    if kind == "memory":
+        yield MemoryLms()
+        return
+    with tempfile.TemporaryDirectory(prefix="plan-property-") as folder:
+        sql = SqlStore.open(f"sqlite:///{Path(folder) / 'lms.sqlite'}")
+        sql.prepare()
+        try:
+            yield sql
+        finally:
+            sql.close()
+
+
+def contents(lms: Lms) -> tuple[list[dict[str, object]], list[list[str]], list[list[str]]]:
+    """Everyone (without timestamps, which each store keeps in its own type), whether they
+    are deactivated, and the departments and job titles."""
+    users = lms.users(None)
+    deactivated = users["deactivated_at"].notna().tolist()
+    people = users.drop(columns=list(TIMES)).astype(object).to_dict("records")
+    org = lms.state("c").org()
+    return ([{**p, "deactivated": d} for p, d in zip(people, deactivated, strict=True)],
+            sorted(org.departments.astype(str).values.tolist()),
+            sorted(org.job_titles.astype(str).values.tolist()))
+
+
+@pytest.mark.parametrize("kind", ["memory", "sqlite"])
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow],
+          phases=PHASES)
+@given(nights=st.lists(source_night, min_size=1, max_size=4), policies=POLICIES)
+def test_a_second_plan_after_applying_the_first_is_empty(kind, nights, policies):
+    """Property (the whole plan: mapping, validation, identities, leavers, departments):
+    after each night's file is applied, planning the same file again changes nothing; and
+    the SQL store ends each night exactly like the in-memory reference fed the same files."""
+    with store_of(kind) as lms:
+        reference = MemoryLms() if kind != "memory" else None
+        for n, (rows, file_kind) in enumerate(nights):
+            now = NOW + timedelta(days=n)
+            first, _ = plan_file(lms, rows, file_kind, policies, now)
+            if reference is not None:
+                expected, _ = plan_file(reference, rows, file_kind, policies, now)
+                assert first.problems == expected.problems
+                if not expected.problems:
+                    reference.apply(expected.plan, n, now)
+            if first.problems:
+                assert [p.code for p in first.problems] == ["department-cycle"]
+                continue
+            lms.apply(first.plan, n, now)
+            again, records = plan_file(lms, rows, file_kind, policies, now)
+            assert again.problems == []
+            assert again.plan.is_empty(), again.plan.to_dict()
+            if reference is not None:
+                assert contents(lms) == contents(reference)
+            _file_is_reflected(lms, rows, records.accepted(), again.plan, file_kind, policies)
+
+
+def _file_is_reflected(lms: Lms, rows: list[Row], accepted: pd.DataFrame, plan: Plan,
+                       file_kind: FileKind, policies: Policies) -> None:
+    """Every accepted active row's person is active with the row's email; under the
+    default leaver policy nobody missing from a snapshot stays active."""
+    users = lms.users("c").set_index("employee_id")
+    skipped = set(plan.skipped["employee_id"])
+    for r in accepted.itertuples(index=False):
+        if r.employee_id in skipped:
+            continue
+        if r.status == "active":
+            assert users.at[r.employee_id, "active"]
+            assert users.at[r.employee_id, "email"] == r.email
+        elif policies.leavers == "deactivate":
+            assert not users.at[r.employee_id, "active"]
+    if file_kind == "snapshot" and policies.leavers == "deactivate":
+        listed = {r[0] for r in rows} - skipped
+        assert set(users.index[users["active"].astype(bool)]) <= listed
