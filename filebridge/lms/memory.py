@@ -254,23 +254,40 @@ def _text(value: Any) -> str:
 
 def _org(world: _World, plan: Plan, fields: list[str]) -> dict[str, int]:
     """Departments and job titles: the plan's own org changes, or (a bare plan) what the
-    connection's people use, as the built-in store derives them."""
+    connection's people use, as the built-in store derives them.
+
+    Like the built-in store, a planned change only touches what this connection created,
+    a create skips a code that exists by now, and a department or job title an active
+    person still uses (after the plan's people changes) is never removed.
+    """
     c = plan.connection
     if plan.org_planned:
         counts = dict.fromkeys(("departments_created", "departments_updated",
                                 "departments_removed", "job_titles_created",
                                 "job_titles_removed"), 0)
+        key = department_key(plan.fields) or "department_code"
+        active = [p for p in world.people.values() if p.active]
+        used = {("department", p.fields.get(key, "")) for p in active} | {
+            ("job_title", p.fields.get("job_title", "")) for p in active}
         for row in plan.org.itertuples(index=False):
             if row.kind == "department":
-                if row.action in ("create", "update"):
+                ours = world.departments.get(row.code, ("", "", None))[2] == c
+                if row.action == "create" and row.code not in world.departments:
+                    # Another connection may have created the code since: theirs stays.
                     world.departments[row.code] = (row.name, row.parent_code, c)
-                    counts[f"departments_{row.action}d"] += 1
-                elif world.departments.pop(row.code, None) is not None:
+                    counts["departments_created"] += 1
+                elif row.action == "update" and ours:
+                    world.departments[row.code] = (row.name, row.parent_code, c)
+                    counts["departments_updated"] += 1
+                elif row.action == "remove" and ours and (row.kind, row.code) not in used:
+                    del world.departments[row.code]
                     counts["departments_removed"] += 1
-            elif row.action == "create":
+            elif row.action == "create" and row.code not in world.job_titles:
                 world.job_titles[row.code] = c
                 counts["job_titles_created"] += 1
-            elif world.job_titles.pop(row.code, None) is not None:
+            elif (row.action == "remove" and world.job_titles.get(row.code, "") == c
+                  and (row.kind, row.code) not in used):
+                del world.job_titles[row.code]
                 counts["job_titles_removed"] += 1
         return counts
     touched = set(fields) if len(plan.creates) else set()

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pandas as pd
 import pytest
 
 from filebridge.lms import InvalidFieldName, Lms, StalePlan
-from filebridge.plan.model import Plan
+from filebridge.plan.model import ORG_COLUMNS, Plan
 from tests.lms.plans import person, plan
 
 NOW = datetime(2026, 3, 1, 2, 0, tzinfo=UTC)
@@ -168,6 +169,41 @@ class StoreContract:
         assert store.users("acme", active=True)["employee_id"].tolist() == ["1", "3"]
         assert len(store.users(None)) == 4
         assert len(store.users(None, limit=2)) == 2
+
+    def test_planned_org_changes_touch_only_this_connections_unused_org(
+        self, store: Lms
+    ) -> None:
+        def org(p: Plan, *rows: tuple[str, ...]) -> Plan:
+            p.org = pd.DataFrame(list(rows), columns=list(ORG_COLUMNS), dtype=object)
+            p.org_planned = True
+            return p
+
+        self.apply(store, org(plan("acme", new=[person("1", department_code="D1",
+                                                       job_title="Chef")]),
+                              ("department", "create", "D1", "One", "", "", ""),
+                              ("department", "create", "D2", "Two", "D1", "", ""),
+                              ("job_title", "create", "Chef", "Chef", "", "", ""),
+                              ("job_title", "create", "Cook", "Cook", "", "", "")))
+        # Another connection neither re-creates, renames nor removes acme's org data.
+        counts = self.apply(store, org(plan("globex"),
+                                       ("department", "create", "D1", "Theirs", "", "", ""),
+                                       ("department", "update", "D2", "Mine", "", "Two", "D1"),
+                                       ("department", "remove", "D2", "", "", "Two", "D1"),
+                                       ("job_title", "create", "Cook", "Cook", "", "", ""),
+                                       ("job_title", "remove", "Cook", "", "", "Cook", "")))
+        assert {k: v for k, v in counts.items() if k.startswith(("departments", "job"))} == {
+            "departments_created": 0, "departments_updated": 0, "departments_removed": 0,
+            "job_titles_created": 0, "job_titles_removed": 0}
+        # What an active person still uses stays, whatever the plan says.
+        counts = self.apply(store, org(plan("acme"),
+                                       ("department", "remove", "D1", "", "", "One", ""),
+                                       ("department", "remove", "D2", "", "", "Two", "D1"),
+                                       ("job_title", "remove", "Chef", "", "", "Chef", ""),
+                                       ("job_title", "remove", "Cook", "", "", "Cook", "")))
+        assert (counts["departments_removed"], counts["job_titles_removed"]) == (1, 1)
+        stored = store.state("acme").org()
+        assert stored.departments.values.tolist() == [["D1", "One", "", "acme"]]
+        assert stored.job_titles.values.tolist() == [["Chef", "acme"]]
 
     def test_empty_plan_changes_nothing(self, store: Lms) -> None:
         counts = self.apply(store, plan())
