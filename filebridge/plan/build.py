@@ -141,10 +141,11 @@ def _org(state: ActualState, plan: Plan, desired: pd.DataFrame, snapshot: pd.Dat
         column = mapping.column_names().get("parent_department_code")
         return [Problem("department-cycle", "department cycle " + " → ".join([*c, c[0]]),
                         file, None, column, c[0]) for c in cycles]
-    plan.org = org_changes(
-        plan.connection, staying, stored,
-        lambda codes, titles: state.org_usage(mapping.names, codes, titles),
-        policies.cleanup, leaving, "parent_department_code" in mapping.names)
+    plan.org = org_changes(plan.connection, staying, stored,
+                           lambda codes, titles: state.org_usage(mapping.names, codes, titles),
+                           policies.cleanup, leaving,
+                           "parent_department_code" in mapping.names,
+                           _planned_fields(mapping)[1])
     plan.org_planned = True
     return []
 

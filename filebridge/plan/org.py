@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from filebridge.columnar import is_in
@@ -84,11 +85,13 @@ def tree(desired: pd.DataFrame, stored: StoredOrg) -> dict[str, str]:
 
 
 def org_changes(connection: str, rows: pd.DataFrame, stored: StoredOrg, usage: Usage,
-                cleanup: Cleanup, leaving: set[str], has_parents: bool) -> pd.DataFrame:
+                cleanup: Cleanup, leaving: set[str], has_parents: bool,
+                keep_blank: frozenset[str] = frozenset()) -> pd.DataFrame:
     """Department and job title changes as an ``ORG_COLUMNS`` frame.
 
     ``rows``: the file's people who stay active; ``leaving``: ids deactivated or deleted
-    by this plan (they no longer keep a department alive).
+    by this plan (they no longer keep a department alive); ``keep_blank``: fields whose
+    blank cell keeps the stored value (such a person keeps their department).
     """
     parts: list[tuple[str, ...]] = []
     want = desired_departments(rows)
@@ -107,12 +110,13 @@ def org_changes(connection: str, rows: pd.DataFrame, stored: StoredOrg, usage: U
     known_titles = set(stored.job_titles["name"])
     parts += [("job_title", "create", t, t, "", "", "") for t in titles if t not in known_titles]
     if cleanup == "remove-empty" and department_key(rows.columns) is not None:
-        parts += _removals(connection, rows, want, stored, usage, leaving, titles)
+        parts += _removals(connection, rows, want, stored, usage, leaving, titles, keep_blank)
     return pd.DataFrame(parts, columns=list(ORG_COLUMNS), dtype=object)
 
 
 def _removals(connection: str, rows: pd.DataFrame, want: pd.DataFrame, stored: StoredOrg,
-              usage: Usage, leaving: set[str], titles: list[str]) -> list[tuple[str, ...]]:
+              usage: Usage, leaving: set[str], titles: list[str],
+              keep_blank: frozenset[str]) -> list[tuple[str, ...]]:
     deps = stored.departments
     ours = deps.loc[(deps["managed_by"] == connection) & ~deps["code"].isin(set(want["code"]))]
     jt = stored.job_titles
@@ -120,10 +124,10 @@ def _removals(connection: str, rows: pd.DataFrame, want: pd.DataFrame, stored: S
     if ours.empty and our_titles.empty:
         return []
     users = usage(ours["code"].tolist(), our_titles.tolist())
-    # A person of this connection listed in the file moves away from the candidate (their
-    # row names another one); one leaving in this plan no longer counts.
-    mine = users["managed_by"] == connection
-    gone = mine & (is_in(users[KEY], rows[KEY]) | is_in(users[KEY], leaving))
+    # A person of this connection whose row names another value moves away from the
+    # candidate; one leaving in this plan no longer counts.
+    mine = (users["managed_by"] == connection).to_numpy()
+    gone = mine & (_moves_away(users, rows, keep_blank) | is_in(users[KEY], leaving))
     alive = users.loc[~gone]
     used = {(k, v) for k, v in zip(alive["kind"], alive["value"], strict=True)}
     removable = {c for c in ours["code"] if ("department", c) not in used}
@@ -140,4 +144,22 @@ def _removals(connection: str, rows: pd.DataFrame, want: pd.DataFrame, stored: S
             out.append(("department", "remove", code, "", "", name, parent))
     out += [("job_title", "remove", t, "", "", t, "") for t in our_titles
             if ("job_title", t) not in used]
+    return out
+
+
+def _moves_away(users: pd.DataFrame, rows: pd.DataFrame, keep_blank: frozenset[str]
+                ) -> np.ndarray:
+    """Which usages (``USAGE_COLUMNS``) end with the file: the person's row sets the field
+    to another value. A blank cell of a keep-blank field, or a field the rows do not have,
+    keeps the stored value, and so the usage."""
+    out = np.zeros(len(users), dtype=bool)
+    by_id = rows.drop_duplicates(KEY).set_index(KEY)
+    for kind, field in (("department", department_key(rows.columns)), ("job_title", "job_title")):
+        if field is None or field not in by_id.columns:
+            continue
+        hit = (users["kind"] == kind).to_numpy() & is_in(users[KEY], by_id.index.to_series())
+        if not hit.any():
+            continue
+        value = by_id[field].reindex(users.loc[hit, KEY]).to_numpy(dtype=object)
+        out[np.flatnonzero(hit)] = (value != "") | (field not in keep_blank)
     return out

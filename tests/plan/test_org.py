@@ -16,7 +16,7 @@ from filebridge.plan.org import (
 )
 from filebridge.plan.policy import Policies
 from filebridge.problems import Problem
-from tests.plan.nights import Row, night, plan_file, row
+from tests.plan.nights import Row, night, people, plan_file, row
 
 NO_ORG = StoredOrg(pd.DataFrame(columns=["code", "name", "parent_code", "managed_by"]),
                    pd.DataFrame(columns=["name", "managed_by"]))
@@ -160,3 +160,41 @@ def test_applied_org_changes_reach_the_store() -> None:
     again, _ = plan_file(lms, [row("1", dept="D1", dept_name="Sales & Marketing",
                                    title="Clerk")])
     assert again.plan.is_empty()
+
+
+def test_a_blank_cell_keeps_the_stored_department_and_title_in_use() -> None:
+    lms = MemoryLms()
+    night(lms, [row("1", dept="D1", dept_name="Sales", title="Chef"),
+                row("2", dept="D2", dept_name="Fin", title="Clerk")])
+    # 2's row leaves department and title blank: the mapping keeps stored values, so 2
+    # still uses D2 and Clerk, and nothing is removed (the next plan would not agree).
+    rows = [row("1", dept="D1", dept_name="Sales", title="Chef"), row("2")]
+    assert org_rows(lms, rows) == []
+    night(lms, rows)
+    assert people(lms)["2"] == (True, "2@x.org", "D2", "Clerk")
+    again, _ = plan_file(lms, rows)
+    assert again.plan.is_empty()
+
+
+def test_a_blank_cell_of_a_field_that_clears_moves_the_person_away() -> None:
+    stored = StoredOrg(pd.DataFrame({"code": ["D1", "D2"], "name": ["a", "b"],
+                                     "parent_code": ["", ""], "managed_by": ["c", "c"]}),
+                       pd.DataFrame({"name": ["Clerk"], "managed_by": ["c"]}))
+    rows = pd.DataFrame({"employee_id": ["1", "2"], "department_code": ["D1", ""],
+                         "department": ["a", ""], "job_title": ["", ""]})
+
+    def usage(codes: object, titles: object) -> pd.DataFrame:
+        return pd.DataFrame([("department", "D2", "c", "2"), ("job_title", "Clerk", "c", "2")],
+                            columns=["kind", "value", "managed_by", "employee_id"])
+
+    kept = org_changes("c", rows, stored, usage, "remove-empty", set(), False,
+                       frozenset({"department_code", "job_title"}))
+    assert kept.empty
+    cleared = org_changes("c", rows, stored, usage, "remove-empty", set(), False, frozenset())
+    assert cleared.values.tolist() == [["department", "remove", "D2", "", "", "b", ""],
+                                       ["job_title", "remove", "Clerk", "", "", "Clerk", ""]]
+    # A field the file does not map says nothing about the person: the title stays in use.
+    no_titles = rows.drop(columns=["job_title"])
+    assert org_changes("c", no_titles, stored, usage, "remove-empty", set(), False,
+                       frozenset()).values.tolist() == [
+        ["department", "remove", "D2", "", "", "b", ""]]
