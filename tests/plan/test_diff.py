@@ -240,7 +240,8 @@ def test_a_second_plan_after_applying_the_first_is_empty(kind, nights, policies)
 def _file_is_reflected(lms: Lms, rows: list[Row], accepted: pd.DataFrame, plan: Plan,
                        file_kind: FileKind, policies: Policies) -> None:
     """Every accepted active row's person is active with the row's email; under the
-    default leaver policy nobody missing from a snapshot stays active."""
+    default leaver policy nobody missing from a snapshot (or outside its filter) stays
+    active; a row skipped for its blank email keeps its person as they were."""
     users = lms.users("c").set_index("employee_id")
     skipped = set(plan.skipped["employee_id"])
     for r in accepted.itertuples(index=False):
@@ -252,5 +253,6 @@ def _file_is_reflected(lms: Lms, rows: list[Row], accepted: pd.DataFrame, plan: 
         elif policies.leavers == "deactivate":
             assert not users.at[r.employee_id, "active"]
     if file_kind == "snapshot" and policies.leavers == "deactivate":
-        listed = {r[0] for r in rows} - skipped
+        filtered = plan.skipped.loc[plan.skipped["reason"] == "filtered-out", "employee_id"]
+        listed = {r[0] for r in rows} - set(filtered)
         assert set(users.index[users["active"].astype(bool)]) <= listed
