@@ -265,9 +265,9 @@ def _org(world: _World, plan: Plan, fields: list[str]) -> dict[str, int]:
         counts = dict.fromkeys(("departments_created", "departments_updated",
                                 "departments_removed", "job_titles_created",
                                 "job_titles_removed"), 0)
-        key = department_key(plan.fields) or "department_code"
+        code_field = department_key(plan.fields) or "department_code"
         active = [p for p in world.people.values() if p.active]
-        used = {("department", p.fields.get(key, "")) for p in active} | {
+        used = {("department", p.fields.get(code_field, "")) for p in active} | {
             ("job_title", p.fields.get("job_title", "")) for p in active}
         for row in plan.org.itertuples(index=False):
             if row.kind == "department":

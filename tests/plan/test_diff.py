@@ -112,7 +112,7 @@ person = st.tuples(ids, st.sampled_from(["a@x", "b@x", ""]), st.sampled_from(["S
 night = st.lists(person, max_size=12, unique_by=lambda p: p[0])
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=30, deadline=None)
 @given(st.lists(st.tuples(night, st.sampled_from(["snapshot", "delta"])), min_size=1,
                 max_size=6))
 def test_diff_of_an_applied_diff_is_empty(nights):
