@@ -10,9 +10,27 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 Severity = Literal["error", "warning"]
+
+# Every code a problem can carry. Producers pass these literals, so mypy rejects a code
+# that is not listed here, and a test checks that each one has an entry (meaning and what
+# to do) in the words the CLI prints (``filebridge.cli.advice``).
+ProblemCode = Literal[
+    # the file as a whole: it is rejected
+    "file-too-large", "empty-file", "undecodable-byte", "truncated-file",
+    "delimiter-mismatch", "malformed-csv", "empty-header", "duplicate-header",
+    "field-too-large", "xml-too-deep", "xml-forbidden", "xml-malformed", "xml-no-records",
+    "missing-column", "unknown-column",
+    # one row: it is rejected, the rest of the file goes on
+    "ragged-row", "control-character", "too-many-problems", "unmapped-value",
+    "invalid-date", "invalid-email", "not-allowed", "invalid-status", "invalid-number",
+    "missing-key", "missing-email", "missing-value", "duplicate-key", "duplicate-email",
+    "unknown-manager", "self-manager", "manager-cycle", "email-in-use", "department-cycle",
+    "unknown-person", "ambiguous-person",
+]
+PROBLEM_CODES: frozenset[str] = frozenset(get_args(ProblemCode))
 
 
 @dataclass(frozen=True)
@@ -23,7 +41,7 @@ class Problem:
     (CSV header or XML path) or None when the problem is about the whole row.
     """
 
-    code: str
+    code: ProblemCode
     message: str
     file: str = ""
     line: int | None = None

@@ -1,4 +1,4 @@
-"""The one place that turns exceptions into words and exit codes."""
+"""The one place that turns exceptions into words and exit codes (words from advice.py)."""
 
 from __future__ import annotations
 
@@ -6,10 +6,11 @@ import sys
 import traceback
 from typing import TextIO
 
+from filebridge.cli.advice import error_advice, error_exit_code, problem_advice
 from filebridge.config import ConfigError
-from filebridge.errors import FilebridgeError, Transient
-from filebridge.pipeline.report import EXIT_UNAVAILABLE, EXIT_UNUSABLE
-from filebridge.transports.errors import HostKeyRejected, TransportConfigError
+from filebridge.errors import FilebridgeError
+from filebridge.formats.errors import FileRejected
+from filebridge.pipeline.report import EXIT_UNUSABLE
 
 
 def handle_error(exc: BaseException, *, debug: bool, err: TextIO | None = None) -> int:
@@ -20,19 +21,24 @@ def handle_error(exc: BaseException, *, debug: bool, err: TextIO | None = None) 
     if isinstance(exc, ConfigError):
         for problem in exc.problems:
             err.write(problem.render() + "\n")
-        err.write("configuration is not usable; fix the lines above "
-                  "(`filebridge check` lists every problem)\n")
-        return EXIT_UNUSABLE
+        err.write(f"configuration is not usable; {error_advice(exc)}\n")
+        return error_exit_code(exc)
     if isinstance(exc, FilebridgeError):
         err.write(f"error: {exc}\n")
-        if isinstance(exc, HostKeyRejected) or (
-                isinstance(exc, TransportConfigError) and exc.key == "known_hosts"):
-            err.write("next: `filebridge trust CONNECTION` shows the server's fingerprint; "
-                      "check it with the server's admin, then pin it\n")
-        return EXIT_UNAVAILABLE if isinstance(exc, Transient) else EXIT_UNUSABLE
+        for advice in _advice(exc):
+            err.write(f"next: {advice}\n")
+        return error_exit_code(exc)
     if isinstance(exc, KeyboardInterrupt):
         err.write("interrupted\n")
         return 130
-    err.write(f"unexpected error: {type(exc).__name__}: {exc}\n"
+    err.write(f"error: {type(exc).__name__}: {exc}\n"
               "run with --debug for the traceback\n")
     return EXIT_UNUSABLE
+
+
+def _advice(exc: FilebridgeError) -> list[str]:
+    """What to do: for a rejected file, the advice of each of its problems."""
+    if isinstance(exc, FileRejected):
+        found = [problem_advice(p.code, p.to_dict()) for p in exc.problems]
+        return list(dict.fromkeys(a for a in found if a))
+    return [error_advice(exc)]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 from datetime import UTC, datetime, timedelta
 
+from filebridge.cli.advice import code_advice
 from filebridge.cli.common import add_common, context, emit_json
 from filebridge.pipeline.exporter import ExportReport, abandon_pending, export_connection
 
@@ -73,6 +74,8 @@ def render(report: ExportReport) -> None:
     c = report.counts
     if report.error:
         print(f"error: {report.error['message']}")
+        if advice := code_advice(str(report.error.get("code")), report.error):
+            print(f"next: {advice}")
     print(f"run {report.run_id} export {report.connection}: {report.state} — "
           f"{c.get('completions', 0)} completions, {c.get('amendments', 0)} amendments, "
           f"{c.get('overdue', 0)} overdue; " + (

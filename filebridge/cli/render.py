@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from typing import Any, TextIO
 
+from filebridge.cli.advice import held_advice, problem_advice
 from filebridge.cli.common import table
 
 MAX_ROWS = 50
@@ -95,6 +96,9 @@ def render_problems(report: dict[str, Any], out: TextIO | None = None) -> None:
         out.write(f"  {where}:{col} {tag}{p['message']}\n")
     if report.get("problems_dropped"):
         out.write(f"  … and {report['problems_dropped']} more (limits.max_errors)\n")
+    for code, p in {p["code"]: p for p in reversed(items)}.items():
+        if advice := problem_advice(code, p):
+            out.write(f"  next ({code}): {advice}\n")
 
 
 def summary_line(report: dict[str, Any]) -> str:
@@ -121,10 +125,8 @@ def render_report(report: dict[str, Any], out: TextIO | None = None) -> None:
     for h in report.get("holds", []):
         out.write(f"\n{h['reaction']}: {h['message']}\n")
     if report["state"] == "held":
-        run = report["run_id"]
-        out.write(f"held: nothing applied; see `filebridge show {run}`, then "
-                  f"`filebridge approve {run}` (re-plans against the LMS now and applies) or "
-                  f"`filebridge discard {run}`\n")
+        codes = [h["code"] for h in report.get("holds", []) if h["reaction"] == "hold"]
+        out.write(f"held: nothing applied; {held_advice(codes, report['run_id'])}\n")
     if report.get("reject_file"):
         out.write(f"\nrejected rows written to {report['reject_file']}\n")
     out.write("\n" + summary_line(report) + "\n")

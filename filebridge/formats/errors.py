@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from filebridge.errors import Terminal
-from filebridge.problems import Problem
+from filebridge.problems import Problem, ProblemCode
 
 
 class FileRejected(Terminal):
@@ -30,7 +30,7 @@ class FileRejected(Terminal):
         return {"file": self.file, "problems": [p.to_dict() for p in self.problems]}
 
 
-def rejected(file: str, code: str, message: str, *, line: int | None = None,
+def rejected(file: str, code: ProblemCode, message: str, *, line: int | None = None,
              column: str | None = None, value: str | None = None) -> FileRejected:
     """A ``FileRejected`` carrying a single problem (the common case)."""
     return FileRejected(file, [Problem(code, message, file, line, column, value)])

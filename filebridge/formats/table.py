@@ -156,7 +156,7 @@ def control_character_rows(frame: pd.DataFrame, lines: np.ndarray,
         problems.append(Problem(
             "control-character",
             f"column {name!r} contains {what}, a control or invisible character that has no "
-            f"place in a value; fix the value in the source system", file, int(lines[i]),
+            f"place in a value", file, int(lines[i]),
             name, escape_forbidden(value)))
     return bad_rows, problems
 

@@ -259,4 +259,4 @@ def _no_records(layout: XmlLayout, target: _Records, file: str) -> FileRejected:
                  f"{_namespace(target.steps[0])!r}")
     return rejected(file, "xml-no-records",
                     f"no records found at record_path {layout.record_path!r} ({expected}); "
-                    f"{found}{hint}; check format.record_path and format.namespaces")
+                    f"{found}{hint}")

@@ -116,7 +116,7 @@ def _fill(state: SqlState, plan: Plan, ok: pd.DataFrame, run_id: int) -> pd.Data
                              "reason": reason, "line": None})
         target = "reactivations" if want_active else "deactivations"
         setattr(plan, target, pd.concat([getattr(plan, target), rows], ignore_index=True))
-    refused += [(i, "adopt", "managed_by", "adoption by `filebridge link` is not undone")
+    refused += [(i, "adopt", "managed_by", "an adoption (link) is not undone")
                 for i in ok.loc[ok["action"] == "adopt", KEY]]
     people = sorted(set(plan.updates[KEY]))
     plan.fingerprints = pd.DataFrame({KEY: people, "fingerprint": [0] * len(people)})

@@ -21,7 +21,7 @@ from filebridge.mapping.columns import (
 from filebridge.mapping.errors import MissingColumns
 from filebridge.mapping.spec import FieldSpec, Mapping
 from filebridge.person import KEY, STATUSES
-from filebridge.problems import Problem, ProblemList, Severity
+from filebridge.problems import Problem, ProblemCode, ProblemList, Severity
 
 
 @dataclass
@@ -57,7 +57,7 @@ class _Collector:
     rejected: np.ndarray
     problems: ProblemList
 
-    def flag(self, mask: pd.Series, code: str, column: str, message: str,
+    def flag(self, mask: pd.Series, code: ProblemCode, column: str, message: str,
              values: pd.Series) -> None:
         positions = np.flatnonzero(mask.to_numpy(dtype=bool))
         if not len(positions):
@@ -124,8 +124,8 @@ def _map_field(spec: FieldSpec, values: pd.Series, out: _Collector | _Expanding
         out.flag(bad, "invalid-status", column,
                  "status {value!r} must map to active or inactive", values)
     if spec.required:
-        code = {"employee_id": "missing-key", "email": "missing-email"}.get(spec.name,
-                                                                         "missing-value")
+        code: ProblemCode = ("missing-key" if spec.name == "employee_id" else
+                             "missing-email" if spec.name == "email" else "missing-value")
         out.flag(values == "", code, column, f"required field {spec.name} is blank", values)
     return values
 
@@ -141,7 +141,7 @@ class _Expanding:
     rows: _Collector
     codes: np.ndarray
 
-    def flag(self, mask: pd.Series, code: str, column: str, message: str,
+    def flag(self, mask: pd.Series, code: ProblemCode, column: str, message: str,
              values: pd.Series) -> None:
         hit = mask.to_numpy(dtype=bool)
         if not hit.any():

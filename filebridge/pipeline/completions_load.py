@@ -24,7 +24,7 @@ from filebridge.lms.completions import (
 )
 from filebridge.pipeline.context import Context
 from filebridge.pipeline.report import EXIT_OK, EXIT_REJECTED_OR_HELD, EXIT_UNUSABLE
-from filebridge.problems import Problem
+from filebridge.problems import Problem, ProblemCode
 
 REQUIRED = ("employee_id", "course_code", "status")
 OPTIONAL = ("course_title", "completed_at", "score", "time_spent_minutes", "attempt", "due_date")
@@ -111,14 +111,14 @@ def load_completions(ctx: Context, path: Path, *, connection: str | None = None,
 def _parse(row: dict[str, str], line: int, file: str, people: dict[str, list[int]],
            problems: list[Problem]) -> CompletionInput | AssignmentInput | None:
     """One row as a result or an assignment, or None with its problem recorded."""
-    def bad(code: str, column: str, message: str) -> None:
+    def bad(code: ProblemCode, column: str, message: str) -> None:
         problems.append(Problem(code, message, file, line, column, row.get(column, "")))
 
     found = people.get(row["employee_id"], [])
     if len(found) != 1:
         bad("unknown-person" if not found else "ambiguous-person", "employee_id",
             "no person with this employee id" if not found else
-            "several connections have this employee id; pass --connection")
+            "several connections have this employee id")
         return None
     if not row["course_code"].strip():
         bad("missing-value", "course_code", "course_code is empty")

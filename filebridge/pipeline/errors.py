@@ -38,7 +38,7 @@ class UnknownFile(Terminal):
     code: str = "unknown-file"
 
     def __str__(self) -> str:
-        return f"no file {self.ref!r} in the ledger (see `filebridge history`)"
+        return f"no file {self.ref!r} in the ledger"
 
 
 @dataclass
@@ -62,10 +62,8 @@ class ExportTargetDiffers(Terminal):
     code: str = "export-target-differs"
 
     def __str__(self) -> str:
-        return (f"{self.connection}: {self.name} is already in the outbox with other content; "
-                f"it is never overwritten. Ask the HR side what it is, then run "
-                f"`filebridge export {self.connection} --abandon-pending` to plan run "
-                f"{self.run_id}'s rows again under a new name")
+        return (f"{self.connection}: {self.name} (pending export of run {self.run_id}) is "
+                "already in the outbox with other content; it is never overwritten")
 
 
 @dataclass
@@ -79,8 +77,7 @@ class ExportFileMissing(Terminal):
 
     def __str__(self) -> str:
         return (f"{self.connection}: {self.path} (pending export of run {self.run_id}) is "
-                f"missing; run `filebridge export {self.connection} --abandon-pending` to plan "
-                f"its rows again")
+                "missing")
 
 
 @dataclass
@@ -92,8 +89,7 @@ class NotHeld(Terminal):
     code: str = "not-held"
 
     def __str__(self) -> str:
-        return (f"run {self.run_id} is {self.state}, not held; only held runs can be approved "
-                "or discarded (see `filebridge history`)")
+        return f"run {self.run_id} is {self.state}, not held"
 
 
 @dataclass
@@ -106,8 +102,7 @@ class NotUndoable(Terminal):
     code: str = "not-undoable"
 
     def __str__(self) -> str:
-        return (f"run {self.run_id} ({self.kind}, {self.state}) applied no changes to undo; "
-                "undo takes an applied import, replay, approve or undo run")
+        return f"run {self.run_id} ({self.kind}, {self.state}) applied no changes to undo"
 
 
 @dataclass

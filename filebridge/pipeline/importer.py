@@ -143,7 +143,7 @@ def _run_import(ctx: Context, connection: str, path: Path, options: RunOptions,
         return _finish(ctx, report, clock, clock_now, file_state="rejected")
     except MissingColumns as exc:
         report.state = "rejected"
-        report.problems = [Problem(exc.code, str(exc), name, 1).to_dict()]
+        report.problems = [Problem("missing-column", str(exc), name, 1).to_dict()]
         return _finish(ctx, report, clock, clock_now, file_state="rejected")
     clock.lap("read")
     progress.update("map", 0, len(table.frame))

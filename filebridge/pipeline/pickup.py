@@ -204,6 +204,5 @@ def rejection_reason(report: RunReport) -> str:
     lines = [f"{p['code']}: {p['message']}" + (f" (line {p['line']})" if p.get("line") else "")
              for p in errors[:MAX_REASONS]]
     if len(errors) > MAX_REASONS:
-        lines.append(f"... and {len(errors) - MAX_REASONS} more (`filebridge show "
-                     f"{report.run_id}`)")
-    return "\n  ".join(lines) or f"rejected; see `filebridge show {report.run_id}`"
+        lines.append(f"... and {len(errors) - MAX_REASONS} more (all in run {report.run_id})")
+    return "\n  ".join(lines) or f"rejected (run {report.run_id})"

@@ -30,7 +30,7 @@ def validate_path(ctx: Context, connection: str, path: Path) -> dict[str, Any]:
     except FileRejected as exc:
         return _done(result, [p.to_dict() for p in exc.problems], unusable=True)
     except MissingColumns as exc:
-        return _done(result, [Problem(exc.code, str(exc), path.name, 1).to_dict()],
+        return _done(result, [Problem("missing-column", str(exc), path.name, 1).to_dict()],
                      unusable=True)
     records = map_table(ctx.target(connection).state(connection), mapping, table)
     problems = sorted([*table.problems, *records.problems.items],

@@ -109,8 +109,7 @@ def _reject_clashes(records: MappedRecords, clashes: pd.DataFrame, file: str,
     for row in clashes.itertuples(index=False):
         records.problems.add(Problem(
             "email-in-use", f"work email {row.email!r} belongs to {row.holder}, an active LMS "
-            "user; never merged (if it is the same person, adopt the account with "
-            "`filebridge link`)", file, int(row.line), column, str(row.email)))
+            "user; never merged", file, int(row.line), column, str(row.email)))
 
 
 def _missing_email(records: MappedRecords) -> pd.DataFrame:

@@ -11,12 +11,21 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from filebridge.plan.model import Plan
 
 Reaction = Literal["hold", "warn"]
 ACTIONS = ("create", "update", "deactivate", "reactivate", "delete")
+# Every reason a run can be held; each has an entry in the words the CLI prints.
+HoldCode = Literal["empty-snapshot", "too-many-rejected", "stale-file", "row-count-drop",
+                   "too-many-create", "too-many-update", "too-many-deactivate",
+                   "too-many-reactivate", "too-many-delete"]
+HOLD_CODES: frozenset[str] = frozenset(get_args(HoldCode))
+_TOO_MANY: dict[str, HoldCode] = {
+    "create": "too-many-create", "update": "too-many-update",
+    "deactivate": "too-many-deactivate", "reactivate": "too-many-reactivate",
+    "delete": "too-many-delete"}
 
 
 @dataclass(frozen=True)
@@ -69,7 +78,7 @@ class History:
 class Hold:
     """One reason a run is held (or, with reaction warn, only flagged)."""
 
-    code: str
+    code: HoldCode
     message: str
     reaction: Reaction = "hold"
 
@@ -108,7 +117,7 @@ def judge(plan: Plan, managed: int, rows_total: int, rows_rejected: int,
             bound = " or ".join(x for x in (
                 f"{limit.percent:g}% of {managed}" if limit.percent is not None else "",
                 f"{limit.count}" if limit.count is not None else "") if x)
-            holds.append(Hold(f"too-many-{action}", f"{n} {action}s exceed the threshold "
+            holds.append(Hold(_TOO_MANY[action], f"{n} {action}s exceed the threshold "
                               f"({bound})", limit.reaction))
     return holds
 
@@ -119,7 +128,7 @@ def _stale(history: History) -> list[Hold]:
         return []
     return [Hold("stale-file", f"this file was exported {new.isoformat()}, before "
                  f"{history.last_file or 'a file'} ({old.isoformat()}) that is already applied; "
-                 "applying it would undo newer changes (use --force if you mean it)")]
+                 "applying it would undo newer changes")]
 
 
 def _row_drop(rows_total: int, history: History, policy: GuardPolicy) -> list[Hold]:

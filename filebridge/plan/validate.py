@@ -21,7 +21,7 @@ from filebridge.columnar import (
 from filebridge.mapping import MappedRecords
 from filebridge.person import KEY
 from filebridge.plan.state import ActualState
-from filebridge.problems import Problem
+from filebridge.problems import Problem, ProblemCode
 
 
 def validate_file(records: MappedRecords, file: str, state: ActualState | None,
@@ -60,7 +60,7 @@ def _reject(records: MappedRecords, positions: np.ndarray, problems: list[Proble
     records.problems.extend(problems)
 
 
-def _duplicates(records: MappedRecords, file: str, column: str, code: str, what: str,
+def _duplicates(records: MappedRecords, file: str, column: str, code: ProblemCode, what: str,
                 names: _Names, found: np.ndarray | None = None) -> None:
     """Reject rows sharing a non-blank value (``found``: the duplicates, if known)."""
     frame = records.frame

@@ -36,9 +36,7 @@ class HostKeyRejected(TransportError, Terminal):
         self.host, self.port, self.key_type = host, port, key_type
         self.fingerprint, self.reason = fingerprint, reason
         super().__init__(
-            f"{host}:{port} offered {reason} host key {key_type} {fingerprint}; refused"
-            " (check it with the server's admin, then pin it with `filebridge trust`)"
-        )
+            f"{host}:{port} offered {reason} host key {key_type} {fingerprint}; refused")
 
 
 class AuthenticationFailed(TransportError, Terminal):

@@ -32,8 +32,7 @@ class PinnedKeyDiffers(Terminal):
         self.host, self.port, self.pinned, self.offered = host, port, pinned, offered
         super().__init__(
             f"{host}:{port} now offers {offered}, but {', '.join(pinned)} is pinned: the "
-            "server's key CHANGED. This can be an attack; check with the server's admin "
-            "before replacing it (`filebridge trust CONNECTION --replace`)")
+            "server's key CHANGED")
 
 
 @dataclass(frozen=True)
@@ -98,8 +97,7 @@ def check_pinnable(offer: HostKeyOffer, *, replace: bool = False) -> Path:
     if offer.known_hosts is None:
         raise TransportConfigError(
             "known_hosts", f"connection {offer.connection!r} has no known_hosts file to pin "
-            "into; add `known_hosts: known_hosts/NAME` to its transport block, or set "
-            f"`host_key_fingerprint: {offer.fingerprint}`")
+            f"{offer.key_type} {offer.fingerprint} into")
     if offer.state == "changed" and not replace:
         raise PinnedKeyDiffers(offer.host, offer.port, list(offer.pinned),
                                f"{offer.key_type} {offer.fingerprint}")

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 import sqlalchemy as sa
 
+from filebridge.cli.advice import problem_advice
 from filebridge.lms.schema import departments, users
 from filebridge.pipeline.lifecycle import link
 from tests.pipeline.conftest import NIGHT1, NIGHT2
@@ -31,7 +32,8 @@ def test_unmanaged_users_are_never_touched_and_link_adopts_them(tmp_path):
         _hand_made_user(ctx, "001006", "elsewhere@other.example")
         first = apply(ctx, NIGHT1)
         clash = next(p for p in first.problems if p["code"] == "email-in-use")
-        assert "LMS-77 (not managed)" in clash["message"] and "filebridge link" in clash["message"]
+        assert "LMS-77 (not managed)" in clash["message"]
+        assert "`filebridge link CONNECTION FILE`" in problem_advice(clash["code"])
         hand = ctx.store.users(None).query("managed_by.isnull()")
         assert sorted(hand["first_name"]) == ["Hand", "Hand"]  # neither was changed
 

@@ -1,0 +1,404 @@
+"""Every stable code filebridge reports, in words: what it means, what to do, the exit code.
+
+The one place that turns codes into words: ``filebridge/cli/errors.py`` and the run
+renderers print from it (and so will the web page). Three kinds of code have entries:
+errors (exceptions deriving from ``FilebridgeError``), problems in input files
+(``filebridge.problems.ProblemCode``) and reasons a run is held
+(``filebridge.plan.guard.HoldCode``). Exceptions and problems carry fields only; the
+advice here is a template filled from them (``{connection}``, ``{run_id}``, ...). A field
+the value does not carry is shown as its upper-case name (``CONNECTION``), which is also how
+the generated reference shows it.
+
+``python -m filebridge.cli.advice > docs/errors.md`` writes that reference;
+``tests/cli/test_advice.py`` fails when a code has no entry or the reference is stale.
+"""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from filebridge.errors import FilebridgeError, Transient
+from filebridge.pipeline.report import (
+    EXIT_REJECTED_OR_HELD,
+    EXIT_UNAVAILABLE,
+    EXIT_UNUSABLE,
+)
+
+# A row problem rejects its row (exit 1); a file problem rejects the whole file (exit 2).
+ROW, FILE = EXIT_REJECTED_OR_HELD, EXIT_UNUSABLE
+
+
+@dataclass(frozen=True)
+class Entry:
+    """What one code means, what to do about it and the exit code it leads to."""
+
+    meaning: str
+    advice: str
+    exit_code: int
+
+
+def _error(meaning: str, advice: str, *, transient: bool = False) -> Entry:
+    return Entry(meaning, advice, EXIT_UNAVAILABLE if transient else EXIT_UNUSABLE)
+
+
+_RETRY = "nothing to fix: the next scheduled run retries; or run the command again later"
+
+ERRORS: dict[str, Entry] = {
+    "filebridge-error": _error(
+        "something filebridge checks for went wrong", "read the message; "
+        "run the command again with --debug for the traceback"),
+    "interrupted": _error(
+        "the process running this run died (killed, power loss) before it finished; the "
+        "database rolled back whatever was not committed",
+        "run the file again (`filebridge replay FILE_ID`) or let the next sync take it up: "
+        "a rerun applies only what is left", transient=True),
+    "internal-error": _error(
+        "a task of the daemon failed in a way filebridge does not check for",
+        "look at the daemon's log for the traceback and report it", transient=True),
+    # configuration
+    "config-error": _error(
+        "the configuration is not usable; every problem is listed with file, line and key",
+        "fix the lines above (`filebridge check` lists every problem)"),
+    "secret-unavailable": _error(
+        "a secret reference (`${env:NAME}` or `file:/path`) could not be resolved",
+        "set the environment variable or create the file named by {reference}, readable "
+        "by the user filebridge runs as"),
+    "unknown-connection": _error(
+        "a command named a connection that settings.yaml does not define",
+        "use one of the configured connections, or add {name} under `connections:` in "
+        "settings.yaml"),
+    "no-import-mapping": _error(
+        "the connection has no import mapping, so it cannot read HR files",
+        "set `connections.{connection}.import_mapping` in settings.yaml"),
+    "no-export-mapping": _error(
+        "the connection has no export mapping, so it cannot send completions back",
+        "set `connections.{connection}.export_mapping` in settings.yaml"),
+    "transport-config-error": _error(
+        "the transport block of a connection is unusable",
+        "fix `transport.{key}` of the connection in settings.yaml; for host keys, "
+        "`filebridge trust CONNECTION` shows the server's fingerprint; check it with the "
+        "server's admin, then pin it"),
+    "no-such-file": _error("a command was given a file path that does not exist",
+                           "check the path {path}"),
+    # state: ledger and store databases
+    "database-unavailable": _error(
+        "the state database is locked, busy or unreachable", _RETRY, transient=True),
+    "unsafe-state-location": _error(
+        "the state folder is on a network filesystem or writable by everyone, where "
+        "SQLite cannot keep its promises",
+        "move `state_dir` to a local folder only the filebridge user can write, or use "
+        "PostgreSQL (`lms.url` and `ledger.url`)"),
+    "schema-too-new": _error(
+        "the state database was written by a newer filebridge (it has migrations this "
+        "version does not know)", "run the newer filebridge version, or restore a backup "
+        "made before the upgrade"),
+    "ledger-error": _error("the ledger could not do what was asked", "read the message"),
+    "unknown-file": _error(
+        "the ledger knows no file with that id or path",
+        "`filebridge history` lists the files the ledger knows"),
+    "unknown-run": _error(
+        "the ledger knows no run with that id",
+        "`filebridge history` lists the runs the ledger knows"),
+    "invalid-state": _error(
+        "a state, kind or mode outside the ledger's closed vocabulary (a bug or a hand "
+        "edit of the ledger)", "report it with the message; do not edit the ledger by hand"),
+    "connection-busy": _error(
+        "another run holds this connection's lock (one run per connection at a time)",
+        "wait for it to finish (`filebridge status` shows the daemon), or pass "
+        "`--wait SECONDS`", transient=True),
+    "export-conflict": _error(
+        "another export of this connection took the same sequence number or file name "
+        "first", _RETRY, transient=True),
+    "not-held": _error(
+        "approve or discard named a run that is not waiting for approval",
+        "`filebridge history` shows which runs are held"),
+    "not-undoable": _error(
+        "undo named a run that changed nothing in the LMS",
+        "undo takes an applied import, replay, approve or undo run; `filebridge history` "
+        "lists them"),
+    # LMS stores
+    "unsupported-by-target": _error(
+        "the command needs something the connection's LMS target does not offer",
+        "use a connection whose LMS supports `{command}`, or do it in the LMS itself"),
+    "store-error": _error("the LMS store could not do what was asked", "read the message"),
+    "invalid-field-name": _error(
+        "a plan names a field that is neither canonical nor `custom.*`",
+        "fix the mapping's field names (`filebridge check` validates them)"),
+    "stale-plan": _error(
+        "the LMS changed between planning and applying; nothing was applied",
+        "run the same command again: it plans from the LMS as it is now", transient=True),
+    # transports
+    "transport-error": _error("a transport could not do what was asked", "read the message"),
+    "transport-unavailable": _error(
+        "the server could not be reached, timed out or dropped the connection",
+        _RETRY, transient=True),
+    "host-key-rejected": _error(
+        "the SFTP server offered a host key that is not pinned for this connection; "
+        "nothing was sent to it",
+        "`filebridge trust CONNECTION` shows the server's fingerprint ({fingerprint}); "
+        "check it with the server's admin, then pin it"),
+    "pinned-key-differs": _error(
+        "the server's host key CHANGED: a different key is pinned for it. This can be an "
+        "attack", "check with the server's admin before replacing it "
+        "(`filebridge trust CONNECTION --replace`)"),
+    "authentication-failed": _error(
+        "the server refused the key or password, or the key file could not be used",
+        "check the connection's username, key file and passphrase or password "
+        "(`${{env:NAME}}` or `file:/path`)"),
+    "remote-path-error": _error(
+        "an operation on one file or folder failed for a reason retrying will not fix",
+        "check that {path} exists and the transport's folders are right in settings.yaml"),
+    "permission-denied": _error(
+        "the server or the local filesystem refused access to a path",
+        "give the filebridge user access to {path}"),
+    "target-exists": _error(
+        "a move or delivery would overwrite an existing file; filebridge never overwrites",
+        "ask who put {path} there; move it away if it is stale, then run again"),
+    "hostile-name": _error(
+        "a remote file name that could escape a folder or mislead a reader; refused, "
+        "never cleaned", "ask the HR side to name its files plainly; the file was left "
+        "where it is"),
+    "file-too-large": _error(
+        "the remote file is larger than the transport's `max_file_bytes`; refused before "
+        "download", "raise `max_file_bytes` in the connection's transport if the file is "
+        "genuine"),
+    "file-changed-during-fetch": _error(
+        "the file's size or time changed while it was downloaded; the copy was discarded",
+        "nothing to fix: the HR side was still writing it; the next run takes it up",
+        transient=True),
+    "spool-write-failed": _error(
+        "writing the local copy of a file failed (disk full, I/O error); nothing was kept",
+        "free space in or fix {spool_dir}; the next run retries", transient=True),
+    # files and exports
+    "file-rejected": _error(
+        "the whole file is unusable; its problems are listed above",
+        "fix the file at the source and send it again"),
+    "missing-column": _error(
+        "the file lacks columns the mapping reads (the header changed); the file is rejected",
+        "ask the HR side about the change, or update the mapping's `columns`"),
+    "cannot-encode": _error(
+        "a value cannot be written in the export's encoding",
+        "choose an encoding that can hold it (`format.encoding: utf-8` in the export "
+        "mapping)"),
+    "export-target-differs": _error(
+        "a pending export's file is already in the outbox with other content; it is never "
+        "overwritten", "ask the HR side what that file is, then run "
+        "`filebridge export {connection} --abandon-pending` to plan run {run_id}'s rows "
+        "again under a new name"),
+    "export-file-missing": _error(
+        "the local copy of a pending export is gone, so it cannot be sent again unchanged",
+        "run `filebridge export {connection} --abandon-pending` to plan its rows again"),
+}
+
+PROBLEMS: dict[str, Entry] = {
+    # the file as a whole
+    "file-too-large": Entry(
+        "the file is larger than the mapping's `limits.max_file_bytes`",
+        "raise `limits.max_file_bytes` in the mapping if the file is genuine", FILE),
+    "empty-file": Entry("the file is empty or has no header",
+                        "ask the HR side to send the export again", FILE),
+    "undecodable-byte": Entry(
+        "a byte cannot be decoded in the mapping's encoding",
+        "set `format.encoding` in the mapping to the encoding the HR system writes", FILE),
+    "truncated-file": Entry(
+        "the file ends in the middle of a record: it was cut off during transfer",
+        "ask the HR side to send the export again", FILE),
+    "delimiter-mismatch": Entry(
+        "the file uses another delimiter than the mapping declares",
+        "set `format.delimiter` in the mapping to the file's delimiter", FILE),
+    "malformed-csv": Entry("the file is not valid CSV at the line given",
+                           "fix the file at the source and send it again", FILE),
+    "empty-header": Entry("a header column has no name, or the header line is blank",
+                          "fix the export's header at the source", FILE),
+    "duplicate-header": Entry("two header columns have the same name",
+                              "fix the export's header at the source", FILE),
+    "field-too-large": Entry(
+        "a value is longer than the mapping's `limits.max_field_chars`",
+        "raise `limits.max_field_chars` in the mapping if the value is genuine", FILE),
+    "xml-too-deep": Entry("XML elements nest deeper than filebridge reads",
+                          "fix the export at the source", FILE),
+    "xml-forbidden": Entry(
+        "the XML file declares a DTD or entities; they are refused so nothing is read from "
+        "disk or network", "ask the HR side to export without a DTD", FILE),
+    "xml-malformed": Entry("the file is not well-formed XML",
+                           "fix the file at the source and send it again", FILE),
+    "xml-no-records": Entry(
+        "no records were found at the mapping's record path",
+        "check `format.record_path` and `format.namespaces` in the mapping", FILE),
+    "missing-column": Entry(
+        "the file lacks columns the mapping reads (the header changed)",
+        "ask the HR side about the change, or update the mapping's `columns`", FILE),
+    "unknown-column": Entry(
+        "the file has columns the mapping does not read (a warning unless the mapping "
+        "says `unknown_columns: reject`)",
+        "map the new columns or set `unknown_columns: ignore` in the mapping", FILE),
+    # one row
+    "ragged-row": Entry(
+        "the record has more or fewer fields than the header; no value is shifted",
+        "fix the row at the source (often an unquoted delimiter in a value)", ROW),
+    "control-character": Entry(
+        "a value contains a control or invisible character that has no place in it",
+        "fix the value in the source system", ROW),
+    "too-many-problems": Entry(
+        "more row problems than the mapping's `limits.max_problems`; the rest are counted",
+        "fix the first problems; the next run lists the rest", ROW),
+    "unmapped-value": Entry(
+        "a value that the field's `map:` does not list",
+        "add {value} to the field's `map:` in the mapping, or fix the row at the source",
+        ROW),
+    "invalid-date": Entry("a date that does not match the field's date format",
+                          "fix the value at the source, or the field's `date_format`", ROW),
+    "invalid-email": Entry("a value that is not an e-mail address",
+                           "fix the value in the source system", ROW),
+    "not-allowed": Entry("a value the field's `allowed:` list does not contain",
+                         "fix the value at the source, or extend `allowed:`", ROW),
+    "invalid-status": Entry("a status that does not map to active or inactive",
+                            "add it to the status field's `map:` in the mapping", ROW),
+    "invalid-number": Entry("a value that must be a number is not one",
+                            "fix the value in the file", ROW),
+    "missing-key": Entry("the employee id is blank", "fix the row at the source", ROW),
+    "missing-email": Entry("the required work e-mail is blank",
+                           "fix the row at the source", ROW),
+    "missing-value": Entry("a required field is blank", "fix the row at the source", ROW),
+    "duplicate-key": Entry(
+        "the same employee id is on several rows; all of them are rejected",
+        "fix the export at the source so each person is on one row", ROW),
+    "duplicate-email": Entry(
+        "the same work e-mail is on several rows; all of them are rejected",
+        "fix the e-mail addresses at the source", ROW),
+    "unknown-manager": Entry(
+        "the manager is neither in the file nor in the LMS",
+        "fix the manager at the source, or send the manager's row first", ROW),
+    "self-manager": Entry("a person is their own manager", "fix the manager at the source",
+                          ROW),
+    "manager-cycle": Entry("managers form a cycle", "fix the managers at the source", ROW),
+    "email-in-use": Entry(
+        "the work e-mail belongs to another active LMS user; accounts are never merged",
+        "if it is the same person, adopt the account with `filebridge link CONNECTION "
+        "FILE`; otherwise fix the e-mail at the source", ROW),
+    "department-cycle": Entry("departments form a cycle of parents",
+                              "fix the department parents at the source", ROW),
+    "unknown-person": Entry("no person with this employee id in the LMS",
+                            "import the person first, or fix the employee id", ROW),
+    "ambiguous-person": Entry(
+        "several connections have a person with this employee id",
+        "pass `--connection NAME` to say whose people the file is about", ROW),
+}
+
+_SEE = ("see the plan with `filebridge show {run_id}`, then `filebridge approve {run_id}` "
+        "(re-plans against the LMS now and applies) or `filebridge discard {run_id}`")
+
+HOLDS: dict[str, Entry] = {
+    "empty-snapshot": Entry(
+        "a snapshot with no rows against a connection that manages people", _SEE,
+        EXIT_REJECTED_OR_HELD),
+    "too-many-rejected": Entry(
+        "more rows were rejected than `thresholds.rejected_percent` allows", _SEE,
+        EXIT_REJECTED_OR_HELD),
+    "stale-file": Entry(
+        "the file was exported before a file that is already applied; applying it would "
+        "undo newer changes", _SEE + "; `--force` applies it if you mean it",
+        EXIT_REJECTED_OR_HELD),
+    "row-count-drop": Entry(
+        "the snapshot has many fewer rows than the last applied one "
+        "(`thresholds.row_drop_percent`)", _SEE, EXIT_REJECTED_OR_HELD),
+    **{f"too-many-{action}": Entry(
+        f"more {action}s than the connection's `thresholds.{action}` allow", _SEE,
+        EXIT_REJECTED_OR_HELD)
+       for action in ("create", "update", "deactivate", "reactivate", "delete")},
+}
+
+
+class _Fields(dict[str, Any]):
+    """Template fields; one that is missing shows as its upper-case name."""
+
+    def __missing__(self, key: str) -> str:
+        return key.upper()
+
+
+def advise(template: str, fields: Mapping[str, Any] | None = None) -> str:
+    """``template`` filled from ``fields``."""
+    return string.Formatter().vformat(template, (), _Fields(fields or {}))
+
+
+def error_entry(exc: FilebridgeError) -> Entry:
+    """The entry of ``exc``'s code (the generic one for a code without its own)."""
+    return ERRORS.get(exc.code) or ERRORS["filebridge-error"]
+
+
+def error_exit_code(exc: FilebridgeError) -> int:
+    """3 when retrying later may help, 2 when the input or configuration must change."""
+    return EXIT_UNAVAILABLE if isinstance(exc, Transient) else EXIT_UNUSABLE
+
+
+def error_advice(exc: FilebridgeError) -> str:
+    """What to do about ``exc``, filled from its fields."""
+    return advise(error_entry(exc).advice, exc.fields())
+
+
+def code_advice(code: str, fields: Mapping[str, Any] | None = None) -> str:
+    """What to do about an error known only by its code and fields (from a report)."""
+    entry = ERRORS.get(code)
+    return advise(entry.advice, fields) if entry else ""
+
+
+def problem_advice(code: str, fields: Mapping[str, Any] | None = None) -> str:
+    """What to do about a problem in an input file."""
+    entry = PROBLEMS.get(code)
+    return advise(entry.advice, fields) if entry else ""
+
+
+def hold_advice(code: str, run_id: int | None) -> str:
+    """What to do about a held run."""
+    entry = HOLDS.get(code)
+    return advise(entry.advice, {"run_id": run_id}) if entry else ""
+
+
+def held_advice(codes: list[str], run_id: int | None) -> str:
+    """What to do about a run held for these reasons (each piece of advice once)."""
+    found = [hold_advice(c, run_id) for c in codes] or [advise(_SEE, {"run_id": run_id})]
+    kept = [a for a in dict.fromkeys(found)
+            if a and not any(b != a and b.startswith(a) for b in found)]
+    return "; ".join(kept)
+
+
+def _table(title: str, intro: str, entries: Mapping[str, Entry]) -> list[str]:
+    lines = [f"## {title}", "", intro, "", "| code | exit | meaning | what to do |",
+             "|---|---|---|---|"]
+    for code in sorted(entries):
+        e = entries[code]
+        cells = (f"`{code}`", str(e.exit_code), e.meaning, advise(e.advice))
+        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+    return [*lines, ""]
+
+
+def render_reference() -> str:
+    """docs/errors.md: every error, problem and hold code with its meaning and advice."""
+    lines = [
+        "# Errors, problems and holds", "",
+        "Generated by `python -m filebridge.cli.advice > docs/errors.md` from the words the "
+        "CLI prints; do not edit by hand. Every code filebridge reports is here. Upper-case "
+        "words (`CONNECTION`, `RUN_ID`) stand for the values of the error at hand. Exit "
+        "codes: 0 ok, 1 rows rejected or run held, 2 unusable input or configuration, "
+        "3 a transport or the LMS unavailable (retry later).", "",
+    ]
+    lines += _table("Errors", "A command stops with `error: <message>` and `next: <what to "
+                    "do>`; `--json` reports and the ledger keep the code and its fields.",
+                    ERRORS)
+    lines += _table("Problems in input files", "Listed in a run report's `problems` and "
+                    "`warnings` with file, line, column and value. A row problem rejects "
+                    "its row (exit 1; the rest of the file goes on); a file problem rejects "
+                    "the whole file (exit 2).", PROBLEMS)
+    lines += _table("Why a run is held", "Listed in a run report's `holds`; nothing is "
+                    "applied until someone approves the run (a hold with reaction `warn` "
+                    "only flags).", HOLDS)
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.stdout.write(render_reference())
