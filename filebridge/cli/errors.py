@@ -9,8 +9,8 @@ from typing import TextIO
 from filebridge.cli.advice import error_advice, error_exit_code, problem_advice
 from filebridge.config import ConfigError
 from filebridge.errors import FilebridgeError
-from filebridge.formats.errors import FileRejected
 from filebridge.pipeline.report import EXIT_UNUSABLE
+from filebridge.problems import Problem
 
 
 def handle_error(exc: BaseException, *, debug: bool, err: TextIO | None = None) -> int:
@@ -38,7 +38,8 @@ def handle_error(exc: BaseException, *, debug: bool, err: TextIO | None = None) 
 
 def _advice(exc: FilebridgeError) -> list[str]:
     """What to do: for a rejected file, the advice of each of its problems."""
-    if isinstance(exc, FileRejected):
-        found = [problem_advice(p.code, p.to_dict()) for p in exc.problems]
+    problems = [p for p in getattr(exc, "problems", []) if isinstance(p, Problem)]
+    if problems:  # a rejected file (importing formats here would load pandas)
+        found = [problem_advice(p.code, p.to_dict()) for p in problems]
         return list(dict.fromkeys(a for a in found if a))
     return [error_advice(exc)]
