@@ -9,6 +9,8 @@ guard tripped). Exceptions carry fields, not prose, so the ledger can store them
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 
@@ -28,3 +30,25 @@ class Transient(FilebridgeError):
 
 class Terminal(FilebridgeError):
     """Marker: retrying the same input cannot succeed."""
+
+
+@dataclass(frozen=True)
+class ErrorInfo:
+    """An error as a value a report keeps: its code, message, retry marker and plain fields."""
+
+    code: str
+    message: str
+    transient: bool
+    fields: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, exc: FilebridgeError) -> ErrorInfo:
+        """The value of ``exc``; only plain fields are kept (they go to the ledger as JSON)."""
+        plain = {k: v for k, v in exc.fields().items()
+                 if k != "code" and isinstance(v, str | int | float | bool | None)}
+        return cls(exc.code, str(exc), isinstance(exc, Transient), plain)
+
+    def to_dict(self) -> dict[str, Any]:
+        """``code``, ``message``, ``transient`` and the error's fields."""
+        return {"code": self.code, "message": self.message, "transient": self.transient,
+                **self.fields}

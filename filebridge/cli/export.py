@@ -67,14 +67,14 @@ def run(args: argparse.Namespace) -> int:
 def render(report: ExportReport) -> None:
     """The export for people: retried files, new files, the watermark, the next step."""
     for r in report.retried:
-        print(f"sent again (pending from run {r['run_id']}): {', '.join(r['files'])}")
+        print(f"sent again (pending from run {r.run_id}): {', '.join(r.files)}")
     for f in report.files:
-        place = f["delivered_to"] or f["local_path"]
-        print(f"{f['name']}: {f['rows']} rows -> {place}")
+        place = f.delivered_to or f.local_path
+        print(f"{f.name}: {f.rows} rows -> {place}")
     c = report.counts
     if report.error:
-        print(f"error: {report.error['message']}")
-        if advice := code_advice(str(report.error.get("code")), report.error):
+        print(f"error: {report.error.message}")
+        if advice := code_advice(report.error.code, report.error.to_dict()):
             print(f"next: {advice}")
     print(f"run {report.run_id} export {report.connection}: {report.state} — "
           f"{c.get('completions', 0)} completions, {c.get('amendments', 0)} amendments, "

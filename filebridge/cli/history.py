@@ -22,7 +22,7 @@ def run(args: argparse.Namespace) -> int:
     """Print the runs."""
     ctx = context(args)
     try:
-        rows = run_rows(ctx, args.connection, args.limit)
+        rows = [r.to_dict() for r in run_rows(ctx, args.connection, args.limit)]
         location = ctx.ledger.location
     finally:
         ctx.close()

@@ -11,7 +11,7 @@ from pathlib import Path
 from filebridge.cli.common import add_common, context, emit_json, require_file, table
 from filebridge.cli.confirm import confirmed
 from filebridge.pipeline.lifecycle import link
-from filebridge.pipeline.report import RunReport
+from filebridge.pipeline.report import Adoptions, RunReport
 
 NAME = "link"
 HELP = "adopt existing LMS users into a connection by email or employee id"
@@ -28,9 +28,9 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 
 def _show(report: RunReport) -> None:
-    rows = report.plan.get("adoptions", [])
+    rows = report.plan.adoptions if isinstance(report.plan, Adoptions) else ()
     print(f"LMS users matching {report.file} ({len(rows)}):")
-    table([[r["lms_employee_id"], r["email"], r["employee_id"], r["line"], r["note"] or "adopt"]
+    table([[r.lms_employee_id, r.email, r.employee_id, r.line, r.note or "adopt"]
            for r in rows[:200]], ["lms employee_id", "email", "file employee_id", "line",
                                   "action"])
 

@@ -22,7 +22,7 @@ def run(args: argparse.Namespace) -> int:
     """Print the stored report of the run."""
     ctx = context(args)
     try:
-        detail = run_detail(ctx, args.run_id)
+        detail = run_detail(ctx, args.run_id).to_dict()
     finally:
         ctx.close()
     if args.json:

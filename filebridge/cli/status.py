@@ -9,6 +9,7 @@ import argparse
 import sys
 from typing import Any, TextIO
 
+from filebridge.cli.advice import held_advice
 from filebridge.cli.common import add_common, context, emit_json
 from filebridge.daemon import load_schedules, status
 
@@ -25,7 +26,7 @@ def run(args: argparse.Namespace) -> int:
     """Print the status; exit 0 whenever it could be read."""
     ctx = context(args)
     try:
-        report = status(ctx, load_schedules(ctx.settings))
+        report = status(ctx, load_schedules(ctx.settings)).to_dict()
     finally:
         ctx.close()
     if args.json:
@@ -57,7 +58,7 @@ def render_status(report: dict[str, Any], out: TextIO = sys.stdout) -> None:
         for r in c["next_runs"]:
             out.write(f"  next {r['task']}: {r['at']}\n")
         for h in c["held_runs"]:
-            out.write(f"  held: run {h['run_id']} ({h['file']}): see `filebridge show "
-                      f"{h['run_id']}`, apply with `filebridge approve {h['run_id']}`\n")
+            out.write(f"  held: run {h['run_id']} ({h['file']}): "
+                      f"{held_advice([], h['run_id'])}\n")
         for a in c["alerts"]:
             out.write(f"  ALERT: {a['message']}\n")

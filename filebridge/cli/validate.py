@@ -27,7 +27,7 @@ def run(args: argparse.Namespace) -> int:
     require_file(args.file)
     ctx = context(args)
     try:
-        result = validate_path(ctx, args.connection, args.file)
+        result = validate_path(ctx, args.connection, args.file).to_dict()
     finally:
         ctx.close()
     if args.json:

@@ -8,6 +8,7 @@ a monitoring script can call it without the CLI.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -33,27 +34,131 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
+@dataclass(frozen=True)
+class DaemonProcess:
+    """One daemon's last heartbeat."""
+
+    holder: str
+    started_at: datetime
+    last_heartbeat: datetime
+    alive: bool
+    connections: list[str]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form with stable keys (documented in README)."""
+        return {"holder": self.holder, "started_at": _iso(self.started_at),
+                "last_heartbeat": _iso(self.last_heartbeat), "alive": self.alive,
+                "connections": self.connections}
+
+
+@dataclass(frozen=True)
+class LastSync:
+    """The last applied import, replay or approval of a connection."""
+
+    run_id: int
+    at: datetime | None
+    file: str | None
+    file_id: int | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form with stable keys (documented in README)."""
+        return {"run_id": self.run_id, "at": _iso(self.at), "file": self.file,
+                "file_id": self.file_id}
+
+
+@dataclass(frozen=True)
+class NextRun:
+    """When a scheduled task of a connection fires next (None: never again)."""
+
+    task: str
+    at: datetime | None
+    cron: str
+    timezone: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form with stable keys (documented in README)."""
+        return {"task": self.task, "at": _iso(self.at), "cron": self.cron,
+                "timezone": self.timezone}
+
+
+@dataclass(frozen=True)
+class HeldRun:
+    """A run waiting for approval, with its file."""
+
+    run_id: int
+    file: str | None
+    file_id: int | None
+    started_at: datetime | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form with stable keys (documented in README)."""
+        return {"run_id": self.run_id, "file": self.file, "file_id": self.file_id,
+                "started_at": _iso(self.started_at)}
+
+
+@dataclass(frozen=True)
+class ConnectionStatus:
+    """One connection's entry of the status."""
+
+    name: str
+    status: ConnectionState
+    reason: str | None
+    last_sync: LastSync | None
+    next_runs: tuple[NextRun, ...]
+    held_runs: tuple[HeldRun, ...]
+    alerts: tuple[Alert, ...]
+    tasks: tuple[TaskRun, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form with stable keys (documented in README)."""
+        return {
+            "name": self.name, "status": self.status, "status_text": LABELS[self.status],
+            "reason": self.reason,
+            "last_sync": None if self.last_sync is None else self.last_sync.to_dict(),
+            "next_runs": [r.to_dict() for r in self.next_runs],
+            "held_runs": [h.to_dict() for h in self.held_runs],
+            "alerts": [a.to_dict() for a in self.alerts],
+            "tasks": [t.to_dict() for t in self.tasks],
+        }
+
+
+@dataclass(frozen=True)
+class Status:
+    """The whole status: every daemon's heartbeat and every connection's condition."""
+
+    now: datetime
+    state_location: str
+    daemons: tuple[DaemonProcess, ...]
+    connections: tuple[ConnectionStatus, ...]
+
+    @property
+    def alive(self) -> bool:
+        """True while some daemon's heartbeat is fresh."""
+        return any(d.alive for d in self.daemons)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``status --json`` document (keys documented in README)."""
+        return {"now": self.now.isoformat(), "state_location": self.state_location,
+                "daemon": {"alive": self.alive,
+                           "daemons": [d.to_dict() for d in self.daemons]},
+                "connections": [c.to_dict() for c in self.connections]}
+
+
 def status(ctx: Context, schedules: dict[str, ConnectionSchedule],
-           now: datetime | None = None) -> dict[str, Any]:
-    """The whole status as a JSON-ready dict (the ``status --json`` document)."""
+           now: datetime | None = None) -> Status:
+    """The whole status (``to_dict()`` is the ``status --json`` document)."""
     now = now or datetime.now(UTC)
     state = ctx.ledger.daemon_state
-    beats = state.heartbeats()
-    daemons = [{"holder": b.holder, "started_at": _iso(b.started_at),
-                "last_heartbeat": _iso(b.beat_at), "alive": b.alive(now),
-                "connections": b.connections} for b in beats]
-    return {
-        "now": now.isoformat(),
-        "state_location": ctx.ledger.location,
-        "daemon": {"alive": any(d["alive"] for d in daemons), "daemons": daemons},
-        "connections": [connection_status(ctx, state, name, schedules.get(name), now)
-                        for name in sorted(ctx.settings.connections)],
-    }
+    daemons = tuple(DaemonProcess(b.holder, b.started_at, b.beat_at, b.alive(now),
+                                  b.connections) for b in state.heartbeats())
+    return Status(now, ctx.ledger.location, daemons, tuple(
+        connection_status(ctx, state, name, schedules.get(name), now)
+        for name in sorted(ctx.settings.connections)))
 
 
 def connection_status(ctx: Context, state: DaemonState, name: str,
-                      schedule: ConnectionSchedule | None, now: datetime) -> dict[str, Any]:
-    """One connection's entry of the status document."""
+                      schedule: ConnectionSchedule | None, now: datetime) -> ConnectionStatus:
+    """One connection's entry of the status."""
     runs = ctx.ledger.runs(name, limit=RECENT_RUNS)
     files = {f.id: f for f in ctx.ledger.files(name, limit=RECENT_RUNS)}
     tasks = state.latest_tasks(name)
@@ -62,17 +167,9 @@ def connection_status(ctx: Context, state: DaemonState, name: str,
     alerts = [a for a in state.open_alerts(name)
               if newest_file is None or newest_file <= a.deadline]  # no file since: still open
     condition, reason = _condition(runs, tasks, alerts)
-    return {
-        "name": name,
-        "status": condition,
-        "status_text": LABELS[condition],
-        "reason": reason,
-        "last_sync": _last_sync(runs, files),
-        "next_runs": _next_runs(schedule, now),
-        "held_runs": _held(runs, files),
-        "alerts": [a.to_dict() for a in alerts],
-        "tasks": [t.to_dict() for t in tasks],
-    }
+    return ConnectionStatus(name, condition, reason, _last_sync(runs, files),
+                            _next_runs(schedule, now), _held(runs, files), tuple(alerts),
+                            tuple(tasks))
 
 
 def _condition(runs: list[RunRecord], tasks: list[TaskRun],
@@ -91,31 +188,30 @@ def _condition(runs: list[RunRecord], tasks: list[TaskRun],
     return "connected", None
 
 
-def _last_sync(runs: list[RunRecord], files: dict[int, FileRecord]) -> dict[str, Any] | None:
+def _last_sync(runs: list[RunRecord], files: dict[int, FileRecord]) -> LastSync | None:
     run = next((r for r in runs if r.kind in SYNC_KINDS and r.state == "applied"), None)
     if run is None:
         return None
     file = files.get(run.file_id) if run.file_id is not None else None
-    return {"run_id": run.id, "at": _iso(_utc(run.finished_at or run.started_at)),
-            "file": file.name if file else None, "file_id": run.file_id}
+    return LastSync(run.id, _utc(run.finished_at or run.started_at),
+                    file.name if file else None, run.file_id)
 
 
-def _next_runs(schedule: ConnectionSchedule | None, now: datetime) -> list[dict[str, Any]]:
+def _next_runs(schedule: ConnectionSchedule | None, now: datetime) -> tuple[NextRun, ...]:
     if schedule is None:
-        return []
+        return ()
     specs = [*schedule.tasks, *([schedule.expect_file_by] if schedule.expect_file_by else [])]
     timed = sorted(((spec.next_fire(now), spec) for spec in specs),
                    key=lambda pair: (pair[0] is None, pair[0] or now))
-    return [{"task": spec.task, "at": _iso(at), "cron": spec.cron, "timezone": spec.timezone}
-            for at, spec in timed]
+    return tuple(NextRun(spec.task, at, spec.cron, spec.timezone) for at, spec in timed)
 
 
-def _held(runs: list[RunRecord], files: dict[int, FileRecord]) -> list[dict[str, Any]]:
+def _held(runs: list[RunRecord], files: dict[int, FileRecord]) -> tuple[HeldRun, ...]:
     """Held runs whose file is still held (an approval or forced replay applies it)."""
     held = []
     for r in runs:
         file = files.get(r.file_id) if r.file_id is not None else None
         if r.state == "held" and (file is None or file.state == "held"):
-            held.append({"run_id": r.id, "file": file.name if file else None,
-                         "file_id": r.file_id, "started_at": _iso(_utc(r.started_at))})
-    return held
+            held.append(HeldRun(r.id, file.name if file else None, r.file_id,
+                                _utc(r.started_at)))
+    return tuple(held)

@@ -39,7 +39,7 @@ class LoadReport:
     rows: int = 0
     rejected_rows: int = 0
     counts: dict[str, int] = field(default_factory=dict)
-    problems: list[dict[str, Any]] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
     state_location: str = ""
     unusable: bool = False
 
@@ -54,7 +54,7 @@ class LoadReport:
         """JSON-ready form with stable keys (documented in README)."""
         return {"file": self.file, "connection": self.connection, "rows": self.rows,
                 "rejected_rows": self.rejected_rows, "counts": self.counts,
-                "problems": self.problems, "exit_code": self.exit_code,
+                "problems": [p.to_dict() for p in self.problems], "exit_code": self.exit_code,
                 "state_location": self.state_location}
 
 
@@ -69,7 +69,7 @@ def load_completions(ctx: Context, path: Path, *, connection: str | None = None,
         table = read_csv(path, CsvDialect(), name=path.name)
     except FileRejected as exc:
         report.unusable = True
-        report.problems = [p.to_dict() for p in exc.problems]
+        report.problems = list(exc.problems)
         return report
     missing = [c for c in REQUIRED if c not in table.columns]
     unknown = [c for c in table.columns if c not in REQUIRED + OPTIONAL]
@@ -79,7 +79,7 @@ def load_completions(ctx: Context, path: Path, *, connection: str | None = None,
                   (f"unknown columns {unknown}; " if unknown else "") + \
                   f"expected {list(REQUIRED + OPTIONAL)}"
         report.problems = [Problem("missing-column" if missing else "unknown-column",
-                                   message, path.name, 1).to_dict()]
+                                   message, path.name, 1)]
         return report
     report.rows = table.rows_read
     problems: list[Problem] = list(table.problems)
@@ -102,7 +102,7 @@ def load_completions(ctx: Context, path: Path, *, connection: str | None = None,
 
     report.counts = ctx.store.record_learning(connection, [r["employee_id"] for r in rows],
                                               build, now)
-    report.problems = [p.to_dict() for p in sorted(problems, key=lambda p: p.line or 0)]
+    report.problems = sorted(problems, key=lambda p: p.line or 0)
     report.rejected_rows = len({p.line for p in problems}) + \
         (table.rows_read - len(table.frame))
     return report

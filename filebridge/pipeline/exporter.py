@@ -20,12 +20,12 @@ moves the watermark; a dry run writes the files locally and records nothing pend
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from filebridge.errors import FilebridgeError, Transient
+from filebridge.errors import ErrorInfo, FilebridgeError
 from filebridge.failpoints import failpoint
 from filebridge.ledger.exports import ExportLedger, PendingExport
 from filebridge.mapping.export import ExportMapping
@@ -38,6 +38,31 @@ from filebridge.transports import Transport, open_transport
 from filebridge.transports.errors import TargetExists
 
 ExportState = Literal["delivered", "noop", "planned", "failed"]
+
+
+@dataclass(frozen=True)
+class SentFile:
+    """One file an export wrote, and where it was delivered (None: not yet, or dry run)."""
+
+    name: str
+    sequence: int
+    rows: int
+    sha256: str
+    size: int
+    local_path: str
+    delivered_to: str | None = None
+
+
+@dataclass(frozen=True)
+class Retried:
+    """An earlier export whose files were sent again before this one."""
+
+    run_id: int
+    files: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        """``run_id`` and the names of its files."""
+        return {"run_id": self.run_id, "files": list(self.files)}
 
 
 @dataclass
@@ -54,9 +79,9 @@ class ExportReport:
     watermark_before: int | None = None
     watermark_after: int | None = None
     counts: dict[str, int] = field(default_factory=dict)
-    files: list[dict[str, Any]] = field(default_factory=list)
-    retried: list[dict[str, Any]] = field(default_factory=list)
-    error: dict[str, Any] | None = None
+    files: list[SentFile] = field(default_factory=list)
+    retried: list[Retried] = field(default_factory=list)
+    error: ErrorInfo | None = None
     timings: dict[str, float] = field(default_factory=dict)
     state_location: str = ""
 
@@ -65,7 +90,7 @@ class ExportReport:
         """0 ok, 2 unusable configuration or a conflicting file, 3 outbox unavailable."""
         if self.state != "failed":
             return EXIT_OK
-        return EXIT_UNAVAILABLE if (self.error or {}).get("transient") else EXIT_UNUSABLE
+        return EXIT_UNAVAILABLE if self.error and self.error.transient else EXIT_UNUSABLE
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form with stable keys (documented in README)."""
@@ -74,7 +99,9 @@ class ExportReport:
                 "since": self.since, "until": self.until,
                 "watermark_before": self.watermark_before,
                 "watermark_after": self.watermark_after, "counts": self.counts,
-                "files": self.files, "retried": self.retried, "error": self.error,
+                "files": [asdict(f) for f in self.files],
+                "retried": [r.to_dict() for r in self.retried],
+                "error": None if self.error is None else self.error.to_dict(),
                 "timings": self.timings, "state_location": self.state_location}
 
 
@@ -100,15 +127,14 @@ def export_connection(ctx: Context, connection: str, *, now: datetime,
                 spool_dir=ctx.spool_dir(connection))
             for pending in ledger.pending(connection):
                 _deliver(ctx, ledger, pending, mapping, transport, now)
-                report.retried.append({"run_id": pending.run_id,
-                                       "files": [f.name for f in pending.files]})
+                report.retried.append(Retried(pending.run_id,
+                                              tuple(f.name for f in pending.files)))
         _export_new(ctx, ledger, connection, mapping, now, since, until, transport, report)
     except FilebridgeError as exc:
         report.state = "failed"
-        report.error = {"code": exc.code, "message": str(exc),
-                        "transient": isinstance(exc, Transient), **_fields(exc)}
+        report.error = ErrorInfo.of(exc)
         ctx.ledger.finish_run(report.run_id, "failed", report.counts, report.to_dict(),
-                              report.error, now)
+                              report.error.to_dict(), now)
     finally:
         if own and transport is not None:
             transport.close()
@@ -127,9 +153,8 @@ def _export_new(ctx: Context, ledger: ExportLedger, connection: str, mapping: Ex
         f"dry-run-{report.run_id}" if report.dry_run else f"run-{report.run_id}")
     files = write_files(mapping, plan, folder, connection, now,
                         ledger.next_sequence(connection), connection_pgp(ctx, connection))
-    report.files = [{"name": f.name, "sequence": f.sequence, "rows": f.rows,
-                     "sha256": f.sha256, "size": f.size, "local_path": f.local_path,
-                     "delivered_to": None} for f in files]
+    report.files = [SentFile(f.name, f.sequence, f.rows, f.sha256, f.size, f.local_path)
+                    for f in files]
     counts = {**plan.counts, "files": len(files), "watermark_before": plan.watermark_before,
               "watermark_after": plan.watermark_after}
     if report.dry_run:
@@ -152,8 +177,7 @@ def _export_new(ctx: Context, ledger: ExportLedger, connection: str, mapping: Ex
     assert transport is not None
     pending = next(p for p in ledger.pending(connection) if p.run_id == report.run_id)
     where = _deliver(ctx, ledger, pending, mapping, transport, now, report=report, counts=counts)
-    for entry in report.files:
-        entry["delivered_to"] = where.get(entry["name"])
+    report.files = [replace(f, delivered_to=where.get(f.name)) for f in report.files]
     report.watermark_after = plan.watermark_after if plan.watermark_after is not None \
         else plan.watermark_before
 
@@ -179,8 +203,7 @@ def _deliver(ctx: Context, ledger: ExportLedger, pending: PendingExport, mapping
     if report is not None and report.run_id == pending.run_id:
         report.state = "delivered"
         report.watermark_after = pending.watermark_after
-        for entry in report.files:
-            entry["delivered_to"] = where.get(entry["name"])
+        report.files = [replace(f, delivered_to=where.get(f.name)) for f in report.files]
         ctx.ledger.confirm_export(pending.run_id, "applied", counts or {}, report.to_dict(),
                                   now)
     else:
@@ -190,12 +213,6 @@ def _deliver(ctx: Context, ledger: ExportLedger, pending: PendingExport, mapping
                                   {**(earlier.report or {}), "state": "delivered",
                                    "delivered_on_retry": True}, now)
     return where
-
-
-def _fields(exc: FilebridgeError) -> dict[str, Any]:
-    # Plain values only: the error goes to the ledger and to --json as it is.
-    return {k: v for k, v in exc.fields().items()
-            if k != "code" and isinstance(v, str | int | float | bool | None)}
 
 
 def abandon_pending(ctx: Context, connection: str, now: datetime) -> list[int]:

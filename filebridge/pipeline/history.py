@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +12,54 @@ from filebridge.pipeline.errors import UnknownFile
 from filebridge.pipeline.spool import sha256_of
 
 
-def run_rows(ctx: Context, connection: str | None, limit: int) -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class RunRow:
+    """One run as ``history`` lists it (``files``: the names an export run sent)."""
+
+    run_id: int
+    connection: str
+    kind: str
+    mode: str
+    state: str
+    started_at: datetime
+    finished_at: datetime | None
+    file_id: int | None
+    file: str | None
+    sha256: str | None
+    counts: dict[str, Any]
+    files: list[str]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form with stable keys (documented in README)."""
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class RunDetail:
+    """One run as ``show`` prints it: the ledger's row and the report stored with it.
+
+    ``report`` and ``error`` are the JSON documents the run stored when it finished.
+    """
+
+    run_id: int
+    connection: str
+    kind: str
+    mode: str
+    state: str
+    started_at: datetime
+    finished_at: datetime | None
+    file_id: int | None
+    counts: dict[str, Any]
+    error: dict[str, Any] | None
+    report: dict[str, Any]
+    state_location: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form with stable keys (documented in README)."""
+        return asdict(self)
+
+
+def run_rows(ctx: Context, connection: str | None, limit: int) -> list[RunRow]:
     """Newest runs first, each with its file's name, for ``history``."""
     rows = []
     runs = ctx.ledger.runs(connection=connection, limit=limit)
@@ -18,22 +67,20 @@ def run_rows(ctx: Context, connection: str | None, limit: int) -> list[dict[str,
     sent = ctx.ledger.exports.files_of([r.id for r in runs if r.kind == "export"])
     for run in runs:
         file = ctx.ledger.get_file(run.file_id) if run.file_id is not None else None
-        rows.append({"run_id": run.id, "connection": run.connection, "kind": run.kind,
-                     "mode": run.mode, "state": run.state, "started_at": run.started_at,
-                     "finished_at": run.finished_at, "file_id": run.file_id,
-                     "file": file.name if file else (", ".join(sent.get(run.id, [])) or None),
-                     "sha256": file.sha256 if file else None, "counts": run.counts or {},
-                     "files": sent.get(run.id, [])})
+        rows.append(RunRow(
+            run.id, run.connection, run.kind, run.mode, run.state, run.started_at,
+            run.finished_at, run.file_id,
+            file.name if file else (", ".join(sent.get(run.id, [])) or None),
+            file.sha256 if file else None, run.counts or {}, list(sent.get(run.id, []))))
     return rows
 
 
-def run_detail(ctx: Context, run_id: int) -> dict[str, Any]:
+def run_detail(ctx: Context, run_id: int) -> RunDetail:
     """One run with its stored report (plan, problems, holds)."""
     run = ctx.ledger.get_run(run_id)
-    return {"run_id": run.id, "connection": run.connection, "kind": run.kind, "mode": run.mode,
-            "state": run.state, "started_at": run.started_at, "finished_at": run.finished_at,
-            "file_id": run.file_id, "counts": run.counts or {}, "error": run.error,
-            "report": run.report or {}, "state_location": ctx.ledger.location}
+    return RunDetail(run.id, run.connection, run.kind, run.mode, run.state, run.started_at,
+                     run.finished_at, run.file_id, run.counts or {}, run.error,
+                     run.report or {}, ctx.ledger.location)
 
 
 def find_file(ctx: Context, ref: str) -> tuple[str, Path, str]:

@@ -38,6 +38,7 @@ from filebridge.plan.build import make_plan
 from filebridge.plan.guard import GuardPolicy, judge
 from filebridge.plan.policy import Policies
 from filebridge.plan.state import ActualState
+from filebridge.plan.summary import summarize
 from filebridge.problems import Problem
 
 Mode = Literal["plan", "apply"]
@@ -136,14 +137,14 @@ def _run_import(ctx: Context, connection: str, path: Path, options: RunOptions,
         return _finish(ctx, report, clock, clock_now, file_state="duplicate")
     try:
         table = read_table(mapping, spooled, name, connection_pgp(ctx, connection))
-        report.warnings = [p.to_dict() for p in check_columns(mapping, table.columns, name)]
+        report.warnings = check_columns(mapping, table.columns, name)
     except FileRejected as exc:
         report.state = "rejected"
-        report.problems = [p.to_dict() for p in exc.problems]
+        report.problems = list(exc.problems)
         return _finish(ctx, report, clock, clock_now, file_state="rejected")
     except MissingColumns as exc:
         report.state = "rejected"
-        report.problems = [Problem("missing-column", str(exc), name, 1).to_dict()]
+        report.problems = [Problem("missing-column", str(exc), name, 1)]
         return _finish(ctx, report, clock, clock_now, file_state="rejected")
     clock.lap("read")
     progress.update("map", 0, len(table.frame))
@@ -162,14 +163,14 @@ def _run_import(ctx: Context, connection: str, path: Path, options: RunOptions,
     plan, file_problems = planned.plan, planned.problems
     clock.lap("plan")
     _fill_report(report, table, records, plan)
-    if file_problems or any(w["severity"] == "error" for w in report.warnings):
-        report.problems = [p.to_dict() for p in file_problems] + report.problems
+    if file_problems or any(w.severity == "error" for w in report.warnings):
+        report.problems = [*file_problems, *report.problems]
         report.state = "rejected"
         return _finish(ctx, report, clock, clock_now, file_state="rejected")
     holds = judge(plan, planned.managed, table.rows_read, report.rejected_rows,
                   GuardPolicy.from_config(config.thresholds),
                   history_of(ctx, connection, export_time))
-    report.holds = [h.to_dict() for h in holds]
+    report.holds = holds
     report.reject_file = _rejects(ctx, connection, report, table, records)
     held = any(h.reaction == "hold" for h in holds) and not options.force
     if options.mode == "plan":
@@ -195,10 +196,10 @@ def _fill_report(report: RunReport, table: Table, records: MappedRecords, plan: 
                       key=lambda p: (p.line or 0, p.column or ""))
     report.rows = table.rows_read
     report.rejected_rows = int(records.rejected.sum()) + (table.rows_read - len(table.frame))
-    report.problems = [p.to_dict() for p in problems]
+    report.problems = problems
     report.problems_dropped = records.problems.dropped
     report.counts = {**plan.counts(), "rejected": report.rejected_rows}
-    report.plan = plan.to_dict()
+    report.plan = summarize(plan)
 
 
 def _rejects(ctx: Context, connection: str, report: RunReport, table: Table,

@@ -24,7 +24,8 @@ from filebridge.pipeline.importer import (
     run_import,
 )
 from filebridge.pipeline.layout import connection_pgp
-from filebridge.pipeline.report import RunReport
+from filebridge.pipeline.report import Adoption, Adoptions, Refusal, RunReport
+from filebridge.plan.summary import summarize
 
 Confirm = Callable[[RunReport], bool]
 UNDOABLE = ("import", "replay", "approve", "undo")
@@ -85,9 +86,9 @@ def undo(ctx: Context, run_id: int, confirm: Confirm | None = None,
                            mode="apply", about_run=run_id, state_location=ctx.ledger.location)
         report.run_id = ctx.ledger.start_run(target.connection, "undo", "apply", None, now(),
                                              about_run=run_id)
-        report.plan = plan.to_dict()
+        report.plan = summarize(plan)
         report.counts = {**plan.counts(), "refused": len(refused)}
-        report.refused = [{k: (v if v == v else "") for k, v in r.items()}
+        report.refused = [Refusal(**{k: (v if v == v else "") for k, v in r.items()})
                           for r in refused.to_dict("records")]
         return _apply_or_stop(ctx, report, confirm, now, lambda receipt: store.apply(
             plan, report.run_id, now(), receipt), plan.is_empty())
@@ -107,8 +108,9 @@ def link(ctx: Context, connection: str, path: Path, by: Literal["email", "employ
         report = RunReport(connection=connection, file=path.name, mode="apply",
                            state_location=ctx.ledger.location)
         report.run_id = ctx.ledger.start_run(connection, "link", "apply", None, now())
-        report.plan = {"adoptions": [{k: (int(v) if k in ("line", "user_id") else v)
-                                      for k, v in r.items()} for r in pairs.to_dict("records")]}
+        report.plan = Adoptions(tuple(
+            Adoption(int(r["user_id"]), r["lms_employee_id"], r["email"], r["employee_id"],
+                     int(r["line"]), r["note"]) for r in pairs.to_dict("records")))
         adoptable = int((pairs["note"] == "").sum())
         report.counts = {"adopt": adoptable, "not_adopted": len(pairs) - adoptable}
         return _apply_or_stop(ctx, report, confirm, now, lambda receipt: store.adopt(

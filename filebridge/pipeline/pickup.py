@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -80,19 +80,29 @@ class PickedFile:
 
 
 @dataclass(frozen=True)
+class SyncError:
+    """Why a sync stopped at one file (``retry``: a later run may succeed)."""
+
+    file: str
+    code: str
+    message: str
+    retry: bool
+
+
+@dataclass(frozen=True)
 class SyncReport:
     """The outcome of one sync of a connection: its files, refused names and errors."""
 
     connection: str
     files: tuple[PickedFile, ...] = ()
     skipped: tuple[Skipped, ...] = ()
-    errors: tuple[dict[str, Any], ...] = ()
+    errors: tuple[SyncError, ...] = ()
 
     @property
     def exit_code(self) -> int:
         """3 transport or LMS unavailable, 2 a file unusable, 1 rows rejected or held, else 0."""
         codes = [f.exit_code for f in self.files]
-        codes += [EXIT_UNAVAILABLE if e["retry"] else EXIT_UNUSABLE for e in self.errors]
+        codes += [EXIT_UNAVAILABLE if e.retry else EXIT_UNUSABLE for e in self.errors]
         return max(codes, default=EXIT_OK)
 
     def to_dict(self) -> dict[str, Any]:
@@ -100,7 +110,7 @@ class SyncReport:
         return {"connection": self.connection, "exit_code": self.exit_code,
                 "files": [f.to_dict() for f in self.files],
                 "skipped": [{"name": ascii(s.name), "reason": s.reason} for s in self.skipped],
-                "errors": list(self.errors)}
+                "errors": [asdict(e) for e in self.errors]}
 
 
 def open_connection_transport(ctx: Context, connection: str) -> Transport:
@@ -148,7 +158,7 @@ def _sync(ctx: Context, connection: str, transport: Transport,
              else transport.list_ready(time.time()))
     skipped = tuple(transport.skipped)
     picked: list[PickedFile] = []
-    errors: list[dict[str, Any]] = []
+    errors: list[SyncError] = []
     for job in jobs:
         try:
             if isinstance(job, Claimed):
@@ -160,8 +170,8 @@ def _sync(ctx: Context, connection: str, transport: Transport,
                                 progress))
         except FilebridgeError as exc:
             log.warning("%s: stopped at %s: %s", connection, ascii(job.name), exc)
-            errors.append({"file": ascii(job.name), "code": exc.code, "message": str(exc),
-                           "retry": isinstance(exc, Transient)})
+            errors.append(SyncError(ascii(job.name), exc.code, str(exc),
+                                    isinstance(exc, Transient)))
             break  # a newer file must never be applied before an older one
     report = SyncReport(connection, tuple(picked), skipped, tuple(errors))
     log.info("%s: sync picked up %d file(s), skipped %d, errors %d, exit %d", connection,
@@ -200,8 +210,8 @@ def _take(ctx: Context, connection: str, transport: Transport, claimed: Claimed,
 
 def rejection_reason(report: RunReport) -> str:
     """Why a file was unusable, in a few lines: the first problems of severity error."""
-    errors = [p for p in [*report.problems, *report.warnings] if p.get("severity") == "error"]
-    lines = [f"{p['code']}: {p['message']}" + (f" (line {p['line']})" if p.get("line") else "")
+    errors = [p for p in [*report.problems, *report.warnings] if p.severity == "error"]
+    lines = [f"{p.code}: {p.message}" + (f" (line {p.line})" if p.line else "")
              for p in errors[:MAX_REASONS]]
     if len(errors) > MAX_REASONS:
         lines.append(f"... and {len(errors) - MAX_REASONS} more (all in run {report.run_id})")

@@ -9,7 +9,6 @@ sources get a CSV of the mapped source values, for people to read.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 
@@ -17,16 +16,17 @@ from filebridge.formats import CsvDialect, Table, write_csv
 from filebridge.formats.layouts import REJECT_MARKER_COLUMN
 from filebridge.formats.reject_file import copy_rejected_records
 from filebridge.mapping import MappedRecords
+from filebridge.problems import Problem
 
 
 def write_rejects(target: Path, table: Table, records: MappedRecords,
-                  problems: list[dict[str, Any]]) -> None:
+                  problems: list[Problem]) -> None:
     """Write rejected rows (mapping/validation rejects and unreadable rows) to ``target``."""
     by_line: dict[int, list[str]] = {}
     for p in problems:
-        if p.get("line") is not None and p.get("severity", "error") == "error":
-            col = f"{p['column']}: " if p.get("column") else ""
-            by_line.setdefault(int(p["line"]), []).append(f"line {p['line']}: {col}{p['message']}")
+        if p.line is not None and p.severity == "error":
+            col = f"{p.column}: " if p.column else ""
+            by_line.setdefault(p.line, []).append(f"line {p.line}: {col}{p.message}")
     lines = table.lines[records.rejected]
     if table.source is not None and table.dialect is not None:
         reasons = {int(n): "; ".join(msgs) for n, msgs in by_line.items()}

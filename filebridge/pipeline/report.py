@@ -6,8 +6,15 @@ code comes from it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+from filebridge.errors import ErrorInfo
+from filebridge.problems import Problem
+
+if TYPE_CHECKING:  # for the types only: the CLI's error path must not load pandas
+    from filebridge.plan.guard import Hold
+    from filebridge.plan.summary import PlanSummary
 
 RunState = Literal["planned", "applied", "held", "rejected", "duplicate", "noop", "failed"]
 
@@ -28,6 +35,39 @@ class NullProgress:
         """Ignore the update."""
 
 
+@dataclass(frozen=True)
+class Refusal:
+    """A change an undo left alone, and why (``field`` is blank for a whole-person action)."""
+
+    employee_id: str
+    action: str
+    field: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Adoption:
+    """One LMS user a ``link`` run matched to a person of the file (blank note: adopted)."""
+
+    user_id: int
+    lms_employee_id: str | None
+    email: str | None
+    employee_id: str
+    line: int
+    note: str
+
+
+@dataclass(frozen=True)
+class Adoptions:
+    """The plan of a ``link`` run: the matches it lists (and adopts, where the note is blank)."""
+
+    adoptions: tuple[Adoption, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``link`` report's ``plan`` object."""
+        return {"adoptions": [asdict(a) for a in self.adoptions]}
+
+
 @dataclass
 class RunReport:
     """The outcome of one import run."""
@@ -42,19 +82,19 @@ class RunReport:
     rows: int = 0
     rejected_rows: int = 0
     counts: dict[str, int] = field(default_factory=dict)
-    plan: dict[str, Any] = field(default_factory=dict)
-    problems: list[dict[str, Any]] = field(default_factory=list)
+    plan: PlanSummary | Adoptions | None = None
+    problems: list[Problem] = field(default_factory=list)
     problems_dropped: int = 0
-    warnings: list[dict[str, Any]] = field(default_factory=list)
-    holds: list[dict[str, str]] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)
+    holds: list[Hold] = field(default_factory=list)
     reject_file: str | None = None
     duplicate_of: int | None = None
-    error: dict[str, Any] | None = None
+    error: ErrorInfo | None = None
     timings: dict[str, float] = field(default_factory=dict)
     state_location: str = ""
     export_time: str | None = None  # the file's own export time, when the mapping says where
     about_run: int | None = None  # approve: the held run it applied; undo: the run undone
-    refused: list[dict[str, Any]] = field(default_factory=list)  # undo: what it left alone
+    refused: list[Refusal] = field(default_factory=list)  # undo: what it left alone
 
     @property
     def exit_code(self) -> int:
@@ -71,10 +111,15 @@ class RunReport:
             "run_id": self.run_id, "connection": self.connection, "file": self.file,
             "file_id": self.file_id, "sha256": self.sha256, "mode": self.mode,
             "state": self.state, "exit_code": self.exit_code, "rows": self.rows,
-            "rejected_rows": self.rejected_rows, "counts": self.counts, "plan": self.plan,
-            "problems": self.problems, "problems_dropped": self.problems_dropped,
-            "warnings": self.warnings, "holds": self.holds, "reject_file": self.reject_file,
-            "duplicate_of": self.duplicate_of, "error": self.error, "timings": self.timings,
-            "state_location": self.state_location, "export_time": self.export_time,
-            "about_run": self.about_run, "refused": self.refused,
+            "rejected_rows": self.rejected_rows, "counts": self.counts,
+            "plan": {} if self.plan is None else self.plan.to_dict(),
+            "problems": [p.to_dict() for p in self.problems],
+            "problems_dropped": self.problems_dropped,
+            "warnings": [p.to_dict() for p in self.warnings],
+            "holds": [h.to_dict() for h in self.holds], "reject_file": self.reject_file,
+            "duplicate_of": self.duplicate_of,
+            "error": None if self.error is None else self.error.to_dict(),
+            "timings": self.timings, "state_location": self.state_location,
+            "export_time": self.export_time, "about_run": self.about_run,
+            "refused": [asdict(r) for r in self.refused],
         }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,36 +19,58 @@ from filebridge.pipeline.report import EXIT_OK, EXIT_REJECTED_OR_HELD, EXIT_UNUS
 from filebridge.problems import Problem
 
 
-def validate_path(ctx: Context, connection: str, path: Path) -> dict[str, Any]:
+@dataclass
+class ValidationReport:
+    """Rows read, rows rejected and every problem of one file checked against a mapping."""
+
+    connection: str
+    file: str
+    rows: int = 0
+    rejected_rows: int = 0
+    problems: list[Problem] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)
+    problems_dropped: int = 0
+    unusable: bool = False  # the file as a whole cannot be read or mapped
+
+    @property
+    def exit_code(self) -> int:
+        """0 valid, 1 rows rejected, 2 the file is unusable."""
+        if self.unusable:
+            return EXIT_UNUSABLE
+        return EXIT_REJECTED_OR_HELD if self.rejected_rows else EXIT_OK
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form with stable keys (documented in README)."""
+        return {"connection": self.connection, "file": self.file, "rows": self.rows,
+                "rejected_rows": self.rejected_rows,
+                "problems": [p.to_dict() for p in self.problems],
+                "warnings": [p.to_dict() for p in self.warnings],
+                "problems_dropped": self.problems_dropped, "valid": self.exit_code == EXIT_OK,
+                "exit_code": self.exit_code}
+
+
+def validate_path(ctx: Context, connection: str, path: Path) -> ValidationReport:
     """Read, map and check ``path``; return rows, rejected rows and every problem."""
     mapping = load_import_mapping(ctx, connection)
-    result: dict[str, Any] = {"connection": connection, "file": path.name, "rows": 0,
-                              "rejected_rows": 0, "problems": [], "warnings": [],
-                              "problems_dropped": 0}
+    report = ValidationReport(connection, path.name)
     try:
         table = read_table(mapping, path, path.name, connection_pgp(ctx, connection))
         warnings = check_columns(mapping, table.columns, path.name)
     except FileRejected as exc:
-        return _done(result, [p.to_dict() for p in exc.problems], unusable=True)
+        report.problems, report.unusable = list(exc.problems), True
+        return report
     except MissingColumns as exc:
-        return _done(result, [Problem("missing-column", str(exc), path.name, 1).to_dict()],
-                     unusable=True)
+        report.problems = [Problem("missing-column", str(exc), path.name, 1)]
+        report.unusable = True
+        return report
     records = map_table(ctx.target(connection).state(connection), mapping, table)
     problems = sorted([*table.problems, *records.problems.items],
                       key=lambda p: (p.line or 0, p.column or ""))
-    result["rows"] = table.rows_read
-    result["rejected_rows"] = int(records.rejected.sum()) + table.rows_read - len(table.frame)
-    result["warnings"] = [w.to_dict() for w in warnings if w.severity == "warning"]
-    result["problems_dropped"] = records.problems.dropped
-    errors = [w.to_dict() for w in warnings if w.severity == "error"]
-    return _done(result, errors + [p.to_dict() for p in problems], unusable=bool(errors))
-
-
-def _done(result: dict[str, Any], problems: list[dict[str, Any]], unusable: bool
-          ) -> dict[str, Any]:
-    result["problems"] = problems
-    code = EXIT_UNUSABLE if unusable else (EXIT_REJECTED_OR_HELD if result["rejected_rows"]
-                                           else EXIT_OK)
-    result["valid"] = code == EXIT_OK
-    result["exit_code"] = code
-    return result
+    report.rows = table.rows_read
+    report.rejected_rows = int(records.rejected.sum()) + table.rows_read - len(table.frame)
+    report.warnings = [w for w in warnings if w.severity == "warning"]
+    report.problems_dropped = records.problems.dropped
+    errors = [w for w in warnings if w.severity == "error"]
+    report.problems = errors + problems
+    report.unusable = bool(errors)
+    return report

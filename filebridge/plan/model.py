@@ -108,30 +108,6 @@ class Plan:
 
     def to_dict(self, limit: int | None = 1000) -> dict[str, Any]:
         """A JSON-ready view of the plan; each list is cut at ``limit`` entries."""
+        from filebridge.plan.summary import summarize  # summary builds on this module
 
-        def rows(frame: pd.DataFrame, cols: tuple[str, ...] | list[str]) -> list[dict[str, Any]]:
-            part = frame if limit is None else frame.head(limit)
-            out = part.loc[:, list(cols)].astype(object)
-            return [
-                {k: (None if pd.isna(v) else (int(v) if k == "line" else v)) for k, v in r.items()}
-                for r in out.to_dict("records")
-            ]
-
-        create_cols = ["employee_id", *[f for f in self.fields if f != "employee_id"], "line"]
-        return {
-            "connection": self.connection,
-            "file_kind": self.file_kind,
-            "counts": self.counts(),
-            "creates": rows(self.creates, create_cols),
-            "updates": rows(self.updates, UPDATE_COLUMNS),
-            "deactivations": rows(self.deactivations, STATE_COLUMNS),
-            "reactivations": rows(self.reactivations, STATE_COLUMNS),
-            "deletes": rows(self.deletes, STATE_COLUMNS),
-            "rekeys": rows(self.rekeys, REKEY_COLUMNS),
-            "skipped": rows(self.skipped, SKIPPED_COLUMNS),
-            "org": rows(self.org, ORG_COLUMNS),
-            "org_counts": self.org_counts(),
-            "truncated": limit is not None
-            and any(len(f) > limit for f in (self.creates, self.updates, self.deactivations,
-                                             self.reactivations, self.deletes, self.skipped)),
-        }
+        return summarize(self, limit).to_dict()

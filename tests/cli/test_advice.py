@@ -20,12 +20,17 @@ import pytest
 import filebridge
 from filebridge.cli import advice
 from filebridge.cli.errors import handle_error
+from filebridge.cli.main import main
 from filebridge.errors import FilebridgeError, Transient
 from filebridge.formats.errors import rejected
+from filebridge.pipeline.context import open_context
 from filebridge.pipeline.errors import ExportTargetDiffers, NotHeld
+from filebridge.pipeline.history import RunRow, run_rows
 from filebridge.plan.guard import HOLD_CODES
 from filebridge.problems import PROBLEM_CODES
 from filebridge.transports.errors import TransportUnavailable
+from tests.pipeline.conftest import NIGHT1, write_workspace
+from tests.pipeline.files import variant
 
 PACKAGE = Path(filebridge.__file__).parent
 DOC = PACKAGE.parent / "docs" / "errors.md"
@@ -155,3 +160,28 @@ def test_docs_errors_md_is_up_to_date() -> None:
     assert DOC.read_text(encoding="utf-8") == advice.render_reference(), (
         "docs/errors.md is out of date; run "
         "`python -m filebridge.cli.advice > docs/errors.md`")
+
+
+def test_run_output_ends_problems_and_holds_with_what_to_do(capsys, tmp_path) -> None:
+    ws = str(write_workspace(tmp_path / "ws"))
+    assert main(["apply", "acme", str(NIGHT1), "--settings", ws]) == 1
+    out = capsys.readouterr().out
+    assert "next (missing-email): fix the row at the source" in out
+    assert "next (duplicate-email): fix the e-mail addresses at the source" in out
+    part = variant(NIGHT1, tmp_path / "acme_employees_sales.csv",
+                   lambda rows: [r for r in rows if r["Department"] == "Sales"])
+    assert main(["apply", "acme", str(part), "--settings", ws]) == 1
+    out = capsys.readouterr().out
+    run = max(r.run_id for r in _runs(ws))
+    assert (f"held: nothing applied; see the plan with `filebridge show {run}`, then "
+            f"`filebridge approve {run}`") in out
+    assert main(["status", "--settings", ws]) == 0
+    assert f"held: run {run} (acme_employees_sales.csv): see the plan" in capsys.readouterr().out
+
+
+def _runs(settings: str) -> list[RunRow]:
+    ctx = open_context(Path(settings))
+    try:
+        return run_rows(ctx, "acme", 10)
+    finally:
+        ctx.close()

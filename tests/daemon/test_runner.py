@@ -77,7 +77,7 @@ def test_a_connection_down_never_stops_the_other(tmp_path: Path,
     try:
         assert daemon(ctx).run_once() == 3  # worst: a transport unavailable
         assert len(ctx.store.users("acme-xml")) > 0
-        report = status(ctx, load_schedules(ctx.settings))
+        report = status(ctx, load_schedules(ctx.settings)).to_dict()
     finally:
         ctx.close()
     by_name = {c["name"]: c for c in report["connections"]}
@@ -99,16 +99,16 @@ def test_missing_file_alert_until_a_file_arrives(tmp_path: Path,
     ctx = open_context(settings)
     try:
         assert daemon(ctx, clock=T).run_once() == 1
-        [alert] = status(ctx, load_schedules(ctx.settings), T)["connections"][0]["alerts"]
+        [alert] = status(ctx, load_schedules(ctx.settings), T).to_dict()["connections"][0]["alerts"]
         assert alert["deadline"] == "2026-11-25T05:00:00+00:00"
-        acme = status(ctx, load_schedules(ctx.settings), T)["connections"][0]
+        acme = status(ctx, load_schedules(ctx.settings), T).to_dict()["connections"][0]
         assert acme["status"] == "error" and acme["reason"].startswith("no file arrived")
         # Checked again (a restart, a second daemon): one alert, one notification.
         assert daemon(ctx, clock=T).run_task("acme", "expect-file") == 0
         assert [b["event"] for _, _, b in hook.posts].count("missing-file") == 1
         drop(settings, NIGHT1, "acme_employees_2026-11-24.csv")
         daemon(ctx, clock=T + timedelta(hours=1)).run_task("acme", "import")
-        acme = status(ctx, load_schedules(ctx.settings), T)["connections"][0]
+        acme = status(ctx, load_schedules(ctx.settings), T).to_dict()["connections"][0]
         assert (acme["status"], acme["alerts"]) == ("connected", [])
         assert DaemonState(ctx.ledger.engine).open_alerts("acme") == []
     finally:
@@ -123,7 +123,7 @@ def test_held_run_shows_in_status(ctx: Context) -> None:
                    encoding="utf-8")
     drop(ctx.settings.path, few, "acme_employees_2026-11-25.csv")
     assert daemon(ctx).run_task("acme", "import") == 1
-    acme = status(ctx, load_schedules(ctx.settings))["connections"][0]
+    acme = status(ctx, load_schedules(ctx.settings)).to_dict()["connections"][0]
     [held] = acme["held_runs"]
     assert held["file"] == "acme_employees_2026-11-25.csv"
     assert acme["last_sync"]["file"] == "acme_employees_2026-11-24.csv"
@@ -132,17 +132,17 @@ def test_held_run_shows_in_status(ctx: Context) -> None:
 
 def test_heartbeat_alive_then_gone(ctx: Context) -> None:
     schedules = load_schedules(ctx.settings)
-    assert status(ctx, schedules)["daemon"] == {"alive": False, "daemons": []}
+    assert status(ctx, schedules).to_dict()["daemon"] == {"alive": False, "daemons": []}
     pulse = Pulse(DaemonState(ctx.ledger.engine), ["acme"], interval=1)
     pulse.start()
     try:
-        [beat] = status(ctx, schedules)["daemon"]["daemons"]
+        [beat] = status(ctx, schedules).to_dict()["daemon"]["daemons"]
         assert beat["alive"] and beat["connections"] == ["acme"]
         later = datetime.now(UTC) + timedelta(seconds=60)
-        assert status(ctx, schedules, later)["daemon"]["alive"] is False  # stale
+        assert status(ctx, schedules, later).to_dict()["daemon"]["alive"] is False  # stale
     finally:
         pulse.stop()
-    assert status(ctx, schedules)["daemon"]["daemons"] == []
+    assert status(ctx, schedules).to_dict()["daemon"]["daemons"] == []
 
 
 def test_cleanup_waits_for_the_connection_lock(ctx: Context) -> None:
@@ -155,7 +155,7 @@ def test_cleanup_waits_for_the_connection_lock(ctx: Context) -> None:
 
 
 def test_status_json_keys(ctx: Context) -> None:
-    report = status(ctx, load_schedules(ctx.settings), T)
+    report = status(ctx, load_schedules(ctx.settings), T).to_dict()
     assert set(report) == {"now", "state_location", "daemon", "connections"}
     acme = report["connections"][0]
     assert set(acme) == {"name", "status", "status_text", "reason", "last_sync", "next_runs",

@@ -21,7 +21,7 @@ def test_held_run_is_approved_after_replanning_against_the_current_store(tmp_pat
         part = variant(NIGHT1, tmp_path / "acme_employees_sales.csv", _sales_only)
         held = apply(ctx, part)
         assert held.state == "held" and held.exit_code == 1
-        assert "too-many-deactivate" in [h["code"] for h in held.holds]
+        assert "too-many-deactivate" in [h.code for h in held.holds]
         assert ctx.store.users("acme", active=False).empty
         apply(ctx, DELTA)  # the store moves on while the run waits
         approved = approve(ctx, held.run_id)
@@ -53,7 +53,7 @@ def test_warn_threshold_applies_with_a_warning(tmp_path):
         apply(ctx, NIGHT1)
         report = apply(ctx, NIGHT2)
         assert report.state == "applied"
-        assert {"code": "too-many-create", "reaction": "warn"}.items() <= report.holds[0].items()
+        assert (report.holds[0].code, report.holds[0].reaction) == ("too-many-create", "warn")
 
 
 def test_row_count_drop_holds(tmp_path):
@@ -64,8 +64,8 @@ def test_row_count_drop_holds(tmp_path):
         cut = variant(NIGHT1, tmp_path / "acme_employees_cut.csv", lambda rows: rows[:170])
         report = apply(ctx, cut)
         assert report.state == "held"
-        assert [h["code"] for h in report.holds] == ["row-count-drop"]
-        assert "170 rows, 15.0% fewer than the 200" in report.holds[0]["message"]
+        assert [h.code for h in report.holds] == ["row-count-drop"]
+        assert "170 rows, 15.0% fewer than the 200" in report.holds[0].message
 
 
 def test_too_many_rejected_rows_hold_and_their_people_stay(tmp_path):
@@ -78,7 +78,7 @@ def test_too_many_rejected_rows_hold_and_their_people_stay(tmp_path):
             by_id(rows, "001009")["Job Title"] = "Lead"  # something to apply
 
         report = apply(ctx, variant(NIGHT1, tmp_path / "acme_employees_dates.csv", break_dates))
-        assert report.state == "held" and report.holds[0]["code"] == "too-many-rejected"
+        assert report.state == "held" and report.holds[0].code == "too-many-rejected"
         forced = apply(ctx, variant(NIGHT1, tmp_path / "acme_employees_dates.csv", break_dates),
                        force=True, replay=True)
         assert forced.state == "applied" and forced.counts["deactivate"] == 0
@@ -110,7 +110,7 @@ def test_undo_refuses_what_a_later_run_changed(tmp_path):
         night2 = apply(ctx, NIGHT2)
         apply(ctx, DELTA)  # changes 001010's job title again and rehires 001020
         report = undo(ctx, night2.run_id)
-        refused = {(r["employee_id"], r["action"], r["field"]): r["reason"]
+        refused = {(r.employee_id, r.action, r.field): r.reason
                    for r in report.refused}
         later = ctx.ledger.runs("acme", limit=1)[0].id - 1
         assert refused[("001010", "update", "job_title")] == f"run {later} changed it later"
@@ -132,7 +132,7 @@ def test_undo_refuses_a_value_changed_by_hand(tmp_path):
             tx.execute(sa.update(users).where(users.c.employee_id == "001010")
                        .values(job_title="Edited In LMS"))
         report = undo(ctx, night2.run_id)
-        assert any(r["employee_id"] == "001010" and "outside filebridge" in r["reason"]
+        assert any(r.employee_id == "001010" and "outside filebridge" in r.reason
                    for r in report.refused)
         assert person(ctx, "001010")["job_title"] == "Edited In LMS"
 
@@ -149,9 +149,9 @@ def test_an_old_file_after_a_newer_one_is_stale(tmp_path):
         old.write_bytes(NIGHT1.read_bytes().replace(b"Emma,Berg", b"Emma,Bergh"))
         stale = apply(ctx, old)
         assert stale.state == "held"
-        hold = next(h for h in stale.holds if h["code"] == "stale-file")
-        assert "2026-11-24" in hold["message"] and "2026-11-25" in hold["message"]
-        assert "acme_employees_2026-11-25.csv" in hold["message"]
+        hold = next(h for h in stale.holds if h.code == "stale-file")
+        assert "2026-11-24" in hold.message and "2026-11-25" in hold.message
+        assert "acme_employees_2026-11-25.csv" in hold.message
         forced = apply(ctx, old, force=True, replay=True)
         assert forced.state == "applied"
 

@@ -10,7 +10,7 @@ import pytest
 
 from filebridge.ledger.exports import ExportLedger
 from filebridge.pipeline.context import Context, open_context
-from filebridge.pipeline.exporter import abandon_pending, export_connection
+from filebridge.pipeline.exporter import Retried, abandon_pending, export_connection
 from filebridge.transports import open_transport
 from filebridge.transports.errors import TransportUnavailable
 from tests.pipeline.export_fixtures import NOW, export_workspace, load_people, record
@@ -73,7 +73,7 @@ def test_golden_files(tmp_path: Path, mapping: str | None, golden: str) -> None:
         report = export_connection(ctx, "acme", now=NOW)
         assert report.state == "delivered", report.error
         [sent] = report.files
-        data = Path(sent["delivered_to"]).read_bytes()
+        data = Path(sent.delivered_to).read_bytes()
         if os.environ.get("FILEBRIDGE_UPDATE_GOLDEN"):
             (GOLDEN / golden).write_bytes(data)
         assert data == (GOLDEN / golden).read_bytes()
@@ -85,7 +85,7 @@ def test_formula_cells_are_neutralised_except_numeric_columns(tmp_path: Path) ->
     ctx = open_ws(tmp_path)
     try:
         record(ctx, ROWS)
-        text = Path(export_connection(ctx, "acme", now=NOW).files[0]["delivered_to"]).read_text()
+        text = Path(export_connection(ctx, "acme", now=NOW).files[0].delivered_to).read_text()
         assert "'=SUM(A1:A2) Excel" in text and "'+Data" in text and "'@risk" in text
         assert ",-1," in text  # score column: neutralize: false keeps the minus sign
     finally:
@@ -103,9 +103,9 @@ def test_each_completion_once_then_amendments(tmp_path: Path) -> None:
         record(ctx, [ROWS[0][:5] + (99.0,), ROWS[2]])  # a corrected score and a new result
         third = export_connection(ctx, "acme", now=NOW)
         assert (third.counts["amendments"], third.counts["completions"]) == (1, 1)
-        text = Path(third.files[0]["delivered_to"]).read_text()
+        text = Path(third.files[0].delivered_to).read_text()
         assert "001001,SEC-101,Security Awareness,P,20.11.2026 10:30,,99,amendment,1" in text
-        assert [f["sequence"] for f in third.files] == [2]
+        assert [f.sequence for f in third.files] == [2]
         assert ExportLedger(ctx.ledger.engine).watermark("acme") == 4
     finally:
         ctx.close()
@@ -141,12 +141,12 @@ def test_failed_delivery_resends_same_content_same_name(tmp_path: Path, fail: st
         assert ExportLedger(ctx.ledger.engine).watermark("acme") == 0
         record(ctx, [ROWS[2]])  # arrives before the retry: goes into the next file
         retry = export_connection(ctx, "acme", now=NOW)
-        assert retry.retried == [{"run_id": broken.run_id, "files": [broken.files[0]["name"]]}]
-        assert [f["sequence"] for f in retry.files] == [2]
+        assert retry.retried == [Retried(broken.run_id, (broken.files[0].name,))]
+        assert [f.sequence for f in retry.files] == [2]
         sent = sorted(outbox(ctx).iterdir())
         assert [p.name for p in sent] == ["completions_20261127_0001.csv",
                                           "completions_20261127_0002.csv"]
-        assert sent[0].read_bytes() == Path(broken.files[0]["local_path"]).read_bytes()
+        assert sent[0].read_bytes() == Path(broken.files[0].local_path).read_bytes()
         assert ExportLedger(ctx.ledger.engine).watermark("acme") == 3
         assert ctx.ledger.get_run(broken.run_id).state == "applied"
     finally:
@@ -158,16 +158,16 @@ def test_different_file_under_the_pending_name_is_never_overwritten(tmp_path: Pa
     try:
         record(ctx, ROWS[:2])
         broken = export_connection(ctx, "acme", now=NOW, transport=FlakyTransport(ctx, "before"))
-        name = broken.files[0]["name"]
+        name = broken.files[0].name
         outbox(ctx).mkdir(exist_ok=True)
         (outbox(ctx) / name).write_text("someone else's file")
         stuck = export_connection(ctx, "acme", now=NOW)
-        assert (stuck.state, stuck.exit_code, stuck.error["code"]) == \
+        assert (stuck.state, stuck.exit_code, stuck.error.code if stuck.error else None) == \
             ("failed", 2, "export-target-differs")
         assert (outbox(ctx) / name).read_text() == "someone else's file"
         assert abandon_pending(ctx, "acme", NOW) == [broken.run_id]
         again = export_connection(ctx, "acme", now=NOW)
-        assert again.state == "delivered" and again.files[0]["sequence"] == 2
+        assert again.state == "delivered" and again.files[0].sequence == 2
         assert again.counts["completions"] == 2
     finally:
         ctx.close()
@@ -178,13 +178,13 @@ def test_dry_run_and_range_never_move_the_watermark(tmp_path: Path) -> None:
     try:
         record(ctx, ROWS)
         dry = export_connection(ctx, "acme", now=NOW, dry_run=True)
-        assert dry.state == "planned" and Path(dry.files[0]["local_path"]).is_file()
+        assert dry.state == "planned" and Path(dry.files[0].local_path).is_file()
         assert not outbox(ctx).exists()
         assert export_connection(ctx, "acme", now=NOW).counts["completions"] == 4
         ranged = export_connection(ctx, "acme", now=NOW,
                                    since=datetime(2026, 11, 21, tzinfo=UTC),
                                    until=datetime(2026, 11, 23, tzinfo=UTC))
-        text = Path(ranged.files[0]["delivered_to"]).read_text()
+        text = Path(ranged.files[0].delivered_to).read_text()
         assert ranged.counts["rows"] == 2 and text.count("resend") == 2
         assert ExportLedger(ctx.ledger.engine).watermark("acme") == 4
     finally:
@@ -205,7 +205,7 @@ def test_split_filters_and_overdue(tmp_path: Path) -> None:
             record_assignments(tx, [AssignmentInput(uid, "SEC-101", "", datetime(
                 2026, 11, 25, tzinfo=UTC))], NOW)
         report = export_connection(ctx, "acme", now=NOW)
-        assert [f["name"] for f in report.files] == ["acme_1_1.txt", "acme_2_2.txt",
+        assert [f.name for f in report.files] == ["acme_1_1.txt", "acme_2_2.txt",
                                                      "acme_3_3.txt"]
         assert (report.counts["filtered_out"], report.counts["overdue"]) == (2, 1)
         assert report.watermark_after == 4  # past the filtered rows too

@@ -32,10 +32,10 @@ def test_export_over_sftp_survives_a_lost_confirmation(sshd: SshServer, tmp_path
         record(ctx, [ROWS[2]])
         again = export_connection(ctx, "acme", now=NOW)
         assert again.state == "delivered", again.error
-        assert again.retried[0]["run_id"] == lost.run_id
+        assert again.retried[0].run_id == lost.run_id
         names = sorted(p.name for p in remote.iterdir())
         assert names == ["completions_20261127_0001.csv", "completions_20261127_0002.csv"]
-        assert (remote / names[0]).read_bytes() == Path(lost.files[0]["local_path"]).read_bytes()
+        assert (remote / names[0]).read_bytes() == Path(lost.files[0].local_path).read_bytes()
         assert ExportLedger(ctx.ledger.engine).watermark("acme") == 3
     finally:
         ctx.close()

@@ -9,6 +9,7 @@ import pytest
 
 from filebridge.pipeline.context import Context
 from filebridge.pipeline.importer import RunOptions, run_import
+from filebridge.plan.summary import PlanSummary
 from tests.pipeline.conftest import DELTA, NIGHT1, NIGHT2, XML1
 
 APPLY = RunOptions(mode="apply")
@@ -22,18 +23,18 @@ def test_two_nights_and_a_delta(ctx):
     first = apply(ctx, NIGHT1)
     assert (first.state, first.counts["create"], first.rejected_rows) == ("applied", 194, 6)
     assert first.exit_code == 1  # rows were rejected
-    codes = sorted({p["code"] for p in first.problems})
+    codes = sorted({p.code for p in first.problems})
     assert codes == ["duplicate-email", "manager-cycle", "missing-email"]
     second = apply(ctx, NIGHT2)
     assert second.counts == {**second.counts, "create": 11, "update": 5, "deactivate": 3,
                              "reactivate": 0, "rejected": 1}
-    leavers = {d["employee_id"]: d["reason"] for d in second.plan["deactivations"]}
+    leavers = {d.employee_id: d.reason for d in second.plan.deactivations}
     assert leavers == {"001020": "status inactive in file", "001030": "missing from snapshot",
                        "001031": "missing from snapshot"}
     # 001014's row has no work email: skipped, and not a leaver because of it.
     assert "001014" not in leavers
     third = apply(ctx, DELTA)
-    assert [r["employee_id"] for r in third.plan["reactivations"]] == ["001020"]
+    assert [r.employee_id for r in third.plan.reactivations] == ["001020"]
     users = ctx.store.users("acme")
     rehired = users.set_index("employee_id").loc["001020"]
     assert bool(rehired["active"]) and rehired["termination_date"] == ""
@@ -43,8 +44,8 @@ def test_two_nights_and_a_delta(ctx):
 def test_updates_name_old_and_new_values_and_lines(ctx):
     apply(ctx, NIGHT1)
     plan = run_import(ctx, "acme", NIGHT2, RunOptions(mode="plan")).plan
-    change = {(u["employee_id"], u["field"]): (u["old"], u["new"], u["line"])
-              for u in plan["updates"]}
+    assert isinstance(plan, PlanSummary)
+    change = {(u.employee_id, u.field): (u.old, u.new, u.line) for u in plan.updates}
     assert change[("001010", "job_title")][1] == "Staff Engineer"
     assert change[("001011", "department")] == ("Operations", "Sales", 13)
 
@@ -94,7 +95,7 @@ def test_unusable_file_is_rejected_and_nothing_changes(ctx, tmp_path, content, c
     bad.write_bytes(content)
     report = apply(ctx, bad)
     assert report.state == "rejected" and report.exit_code == 2
-    assert [p["code"] for p in report.problems] == [code]
+    assert [p.code for p in report.problems] == [code]
     assert ctx.store.dump() == before
     assert ctx.ledger.get_file(report.file_id).state == "rejected"
 
@@ -107,7 +108,7 @@ def test_header_only_snapshot_is_held_against_a_filled_lms(ctx, tmp_path):
     before = ctx.store.dump()
     report = apply(ctx, empty)
     assert report.state == "held" and report.exit_code == 1
-    assert [h["code"] for h in report.holds] == ["empty-snapshot", "too-many-deactivate"]
+    assert [h.code for h in report.holds] == ["empty-snapshot", "too-many-deactivate"]
     assert ctx.store.dump() == before
 
 
@@ -125,7 +126,7 @@ def test_department_file_is_held_then_forced(ctx, tmp_path):
     part = tmp_path / "acme_employees_sales.csv"
     part.write_text("".join(sales_only), encoding="utf-8")
     held = apply(ctx, part)
-    assert held.state == "held" and "too-many-deactivate" in [h["code"] for h in held.holds]
+    assert held.state == "held" and "too-many-deactivate" in [h.code for h in held.holds]
     assert ctx.store.users("acme", active=False).empty
     forced = run_import(ctx, "acme", part, RunOptions(mode="apply", force=True, replay=True))
     assert forced.state == "applied" and forced.counts["deactivate"] > 50
@@ -160,7 +161,7 @@ def test_control_character_row_is_rejected_and_its_person_is_not_a_leaver(ctx, t
     bad = tmp_path / "acme_employees_bidi.csv"
     bad.write_text(text.replace("Zoë", "Zo\u202eë", 1), encoding="utf-8")
     report = run_import(ctx, "acme", bad, RunOptions(mode="plan"))
-    problem = next(p for p in report.problems if p["code"] == "control-character")
-    assert problem["column"] == "First Name" and problem["line"] > 1
+    problem = next(p for p in report.problems if p.code == "control-character")
+    assert problem.column == "First Name" and problem.line > 1
     assert report.rejected_rows == 7  # night 1's six plus this one
-    assert not report.plan["deactivations"]
+    assert not report.plan.deactivations

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import sqlalchemy as sa
 
 from filebridge.lms.schema import users
+from filebridge.plan.summary import Rekey, Skip
 from tests.pipeline.conftest import DELTA, NIGHT1, NIGHT2
 from tests.pipeline.files import apply, by_id, person, plan, read_rows, variant
 from tests.pipeline.lifecycle_ws import workspace
@@ -18,7 +19,7 @@ def test_default_leavers_are_deactivated_and_keep_their_account(tmp_path):
     with workspace(tmp_path) as ctx:
         apply(ctx, NIGHT1)
         report = apply(ctx, NIGHT2)
-        assert {d["employee_id"] for d in report.plan["deactivations"]} == {
+        assert {d.employee_id for d in report.plan.deactivations} == {
             "001020", "001030", "001031"}
         gone = person(ctx, "001030")
         assert not gone["active"] and gone["deactivated_at"] is not None
@@ -38,7 +39,7 @@ def test_leavers_delete_at_once(tmp_path):
     with workspace(tmp_path, "    policies: {leavers: delete}\n" + OPEN) as ctx:
         apply(ctx, NIGHT1)
         report = apply(ctx, NIGHT2)
-        assert sorted(d["employee_id"] for d in report.plan["deletes"]) == [
+        assert sorted(d.employee_id for d in report.plan.deletes) == [
             "001020", "001030", "001031"]
         assert report.counts["delete"] == 3 and report.counts["deactivate"] == 0
         assert "001030" not in set(ctx.store.users("acme")["employee_id"])
@@ -53,14 +54,14 @@ def test_leavers_delete_after_the_grace_period(tmp_path):
         first = apply(ctx, NIGHT2)
         assert first.counts["deactivate"] == 3 and first.counts["delete"] == 0
         soon = plan(ctx, NIGHT2)
-        assert soon.plan["deletes"] == []
+        assert soon.plan.deletes == ()
         later = datetime.now(UTC) + timedelta(days=31)
         from filebridge.pipeline.importer import RunOptions, run_import
         report = run_import(ctx, "acme", NIGHT2, RunOptions("apply", replay=True),
                             now=lambda: later)
-        assert sorted(d["employee_id"] for d in report.plan["deletes"]) == [
+        assert sorted(d.employee_id for d in report.plan.deletes) == [
             "001020", "001030", "001031"]
-        assert report.plan["deletes"][0]["reason"] == "deactivated more than 30 days ago"
+        assert report.plan.deletes[0].reason == "deactivated more than 30 days ago"
 
 
 def test_rehire_by_employee_id_reactivates_the_same_account(tmp_path):
@@ -69,7 +70,7 @@ def test_rehire_by_employee_id_reactivates_the_same_account(tmp_path):
         apply(ctx, NIGHT2)
         before = ctx.store.users("acme").set_index("employee_id").loc["001020"]
         report = apply(ctx, DELTA)
-        assert [r["employee_id"] for r in report.plan["reactivations"]] == ["001020"]
+        assert [r.employee_id for r in report.plan.reactivations] == ["001020"]
         after = person(ctx, "001020")
         assert after["active"] and after["created_at"] == before["created_at"]
 
@@ -90,14 +91,14 @@ def test_rehire_under_a_new_id_matched_on_email(tmp_path):
         back = variant(NIGHT2, tmp_path / "acme_employees_back.csv",
                        lambda rows: _returns_with_new_id(tmp_path, rows))
         report = apply(ctx, back)
-        assert report.plan["rekeys"] == [{"employee_id": "009030", "old_employee_id": "001030",
-                                          "line": 205}]
+        assert report.plan.rekeys == (Rekey(employee_id="009030", old_employee_id="001030",
+                                            line=205),)
         assert report.counts["create"] == 0 and report.counts["reactivate"] == 1
         with ctx.store.engine.connect() as conn:
             row = conn.execute(sa.select(users.c.id, users.c.active)
                                .where(users.c.employee_id == "009030")).one()
         assert row == (old_row_id, True)  # same account, learning history attached
-        assert plan(ctx, back).plan["rekeys"] == []
+        assert plan(ctx, back).plan.rekeys == ()
 
 
 def test_without_email_matching_a_new_id_is_a_new_account(tmp_path):
@@ -107,7 +108,7 @@ def test_without_email_matching_a_new_id_is_a_new_account(tmp_path):
         back = variant(NIGHT2, tmp_path / "acme_employees_back.csv",
                        lambda rows: _returns_with_new_id(tmp_path, rows))
         report = apply(ctx, back)
-        assert report.counts["create"] == 1 and not report.plan["rekeys"]
+        assert report.counts["create"] == 1 and not report.plan.rekeys
 
 
 def test_same_email_as_an_active_person_is_a_row_error_never_a_merge(tmp_path):
@@ -121,9 +122,9 @@ def test_same_email_as_an_active_person_is_a_row_error_never_a_merge(tmp_path):
 
         path = variant(NIGHT1, tmp_path / "acme_delta_clash.csv", clash)
         report = apply(ctx, path)
-        problem = next(p for p in report.problems if p["code"] == "email-in-use")
-        assert problem["line"] == 2 and problem["column"] == "Work Email"
-        assert "001005" in problem["message"]
+        problem = next(p for p in report.problems if p.code == "email-in-use")
+        assert problem.line == 2 and problem.column == "Work Email"
+        assert "001005" in problem.message
         assert report.counts["create"] == 0
         assert "009005" not in set(ctx.store.users("acme")["employee_id"])
 
@@ -139,7 +140,7 @@ def test_email_change_onto_someone_elses_address_is_rejected(tmp_path):
         swapped = variant(NIGHT1, tmp_path / "acme_employees_swap.csv", steal)
         # 001008 moves away from the address in the same file: no clash.
         report = plan(ctx, swapped)
-        assert not [p for p in report.problems if p["code"] == "email-in-use"]
+        assert not [p for p in report.problems if p.code == "email-in-use"]
 
         def take(rows):
             mover = by_id(rows, "001007")
@@ -149,8 +150,8 @@ def test_email_change_onto_someone_elses_address_is_rejected(tmp_path):
         # A delta: 001008 keeps the address, so 001007 cannot take it.
         delta = variant(NIGHT1, tmp_path / "acme_delta_take.csv", take)
         report = apply(ctx, delta)
-        problem = next(p for p in report.problems if p["code"] == "email-in-use")
-        assert problem["value"] == by_id(read_rows(NIGHT1), "001008")["Work Email"]
+        problem = next(p for p in report.problems if p.code == "email-in-use")
+        assert problem.value == by_id(read_rows(NIGHT1), "001008")["Work Email"]
         assert report.counts["update"] == 0
         assert person(ctx, "001007")["email"] == by_id(read_rows(NIGHT1), "001007")["Work Email"]
 
@@ -159,12 +160,12 @@ def test_missing_email_is_skipped_counted_and_not_a_leaver(tmp_path):
     with workspace(tmp_path) as ctx:
         apply(ctx, NIGHT1)
         report = plan(ctx, NIGHT2)
-        skipped = [s for s in report.plan["skipped"] if s["reason"] == "missing-email"]
-        assert skipped == [{"employee_id": "001014", "reason": "missing-email",
-                            "message": "no work email: row skipped, the person is not a leaver",
-                            "line": 16}]
+        skipped = [s for s in report.plan.skipped if s.reason == "missing-email"]
+        assert skipped == [Skip(employee_id="001014", reason="missing-email",
+                                message="no work email: row skipped, the person is not a leaver",
+                                line=16)]
         assert report.counts["skipped"] >= 1
-        assert "001014" not in {d["employee_id"] for d in report.plan["deactivations"]}
+        assert "001014" not in {d.employee_id for d in report.plan.deactivations}
 
 
 def test_filters_skip_rows_and_make_filtered_managed_people_leavers(tmp_path):
@@ -174,16 +175,16 @@ def test_filters_skip_rows_and_make_filtered_managed_people_leavers(tmp_path):
              "    thresholds: {deactivate: {percent: 50, count: 100}}\n")
     with workspace(tmp_path, block) as ctx:
         report = plan(ctx, NIGHT1)
-        contractors = [s for s in report.plan["skipped"] if s["reason"] == "filtered-out"]
-        assert contractors and all(s["message"] == "employee type 'contractor' not included"
+        contractors = [s for s in report.plan.skipped if s.reason == "filtered-out"]
+        assert contractors and all(s.message == "employee type 'contractor' not included"
                                    for s in contractors)
-        leavers = {d["employee_id"]: d for d in report.plan["deactivations"]}
+        leavers = {d.employee_id: d for d in report.plan.deactivations}
         some = contractors[0]
-        if some["employee_id"] in leavers:
-            assert leavers[some["employee_id"]]["reason"].startswith(
+        if some.employee_id in leavers:
+            assert leavers[some.employee_id].reason.startswith(
                 "outside the include filter: employee type")
-            assert leavers[some["employee_id"]]["line"] == some["line"]
-        assert set(leavers) <= {s["employee_id"] for s in contractors}
+            assert leavers[some.employee_id].line == some.line
+        assert set(leavers) <= {s.employee_id for s in contractors}
 
 
 def test_email_domain_filter_in_a_delta_only_ignores(tmp_path):
@@ -197,5 +198,5 @@ def test_email_domain_filter_in_a_delta_only_ignores(tmp_path):
 
         delta = variant(DELTA, tmp_path / "acme_delta_2026-11-27.csv", outsider)
         report = plan(ctx, delta)
-        assert report.plan["skipped"][0]["message"] == "email domain 'partner.example' not included"
+        assert report.plan.skipped[0].message == "email domain 'partner.example' not included"
         assert report.counts["deactivate"] == 0

@@ -84,16 +84,16 @@ class LifecycleMachine(RuleBasedStateMachine):
         if report.state == "duplicate":  # same content as an applied file: replay on purpose
             report = run_import(self.ctx, "acme", path, RunOptions("apply", replay=True))
         if report.state == "held":
-            codes = {h["code"] for h in report.holds}
+            codes = {h.code for h in report.holds}
             assert codes <= {"too-many-deactivate", "too-many-delete"}, report.holds
             report = approve(self.ctx, report.run_id)
         assert report.state == "applied", (report.state, report.problems)
         self.applied.append(report.run_id)
         again = run_import(self.ctx, "acme", path, RunOptions("plan", replay=True))
-        assert not again.holds or again.holds[0]["code"] != "stale-file"
+        assert not again.holds or again.holds[0].code != "stale-file"
         for key in ("create", "update", "deactivate", "reactivate", "delete"):
             assert again.counts[key] == 0, (key, again.plan)
-        assert again.plan["org"] == [] and again.plan["rekeys"] == []
+        assert again.plan.org == () and again.plan.rekeys == ()
 
     @rule(changes=edits)
     def snapshot_night(self, changes: list[tuple[int, int, int, str]]) -> None:
@@ -134,8 +134,8 @@ class LifecycleMachine(RuleBasedStateMachine):
         copy.parent.mkdir(exist_ok=True)
         copy.write_bytes(old.read_bytes() + b"\r\n")  # new content, old date
         report = run_import(self.ctx, "acme", copy, RunOptions("apply"))
-        if report.plan.get("counts") and report.state == "held":
-            assert "stale-file" in {h["code"] for h in report.holds}
+        if report.plan is not None and report.state == "held":
+            assert "stale-file" in {h.code for h in report.holds}
             discard(self.ctx, report.run_id)
         else:
             assert report.state in ("applied", "duplicate"), report.state

@@ -40,7 +40,7 @@ def test_a_delta_file_names_managers_who_are_only_in_the_lms(tmp_path):
                           _with_manager_emails(delta, emails))
         report = apply(ctx, path)
         assert report.state == "applied", report.problems
-        assert not [p for p in report.problems if p["code"] == "unknown-manager"]
+        assert not [p for p in report.problems if p.code == "unknown-manager"]
         stored = ctx.store.users("acme").set_index("employee_id")["manager_id"]
         assert stored["001020"] == "001003" and stored["001010"] == "001005"
         again = plan(ctx, path)  # the resolved ids are kept in step: nothing left to do
@@ -50,8 +50,8 @@ def test_a_delta_file_names_managers_who_are_only_in_the_lms(tmp_path):
         path = write_rows(tmp_path / "acme_delta_2026-11-27.csv",
                           _with_manager_emails(ghost, {"nobody": "ghost@acme.example"}))
         report = apply(ctx, path, force=True)
-        problem = next(p for p in report.problems if p["code"] == "unknown-manager")
-        assert problem["column"] == "Manager Email" and problem["value"] == "ghost@acme.example"
+        problem = next(p for p in report.problems if p.code == "unknown-manager")
+        assert problem.column == "Manager Email" and problem.value == "ghost@acme.example"
 
 
 def test_an_address_resolves_only_to_one_person(tmp_path):

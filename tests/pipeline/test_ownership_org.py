@@ -31,20 +31,20 @@ def test_unmanaged_users_are_never_touched_and_link_adopts_them(tmp_path):
         _hand_made_user(ctx, "LMS-77", address)
         _hand_made_user(ctx, "001006", "elsewhere@other.example")
         first = apply(ctx, NIGHT1)
-        clash = next(p for p in first.problems if p["code"] == "email-in-use")
-        assert "LMS-77 (not managed)" in clash["message"]
-        assert "`filebridge link CONNECTION FILE`" in problem_advice(clash["code"])
+        clash = next(p for p in first.problems if p.code == "email-in-use")
+        assert "LMS-77 (not managed)" in clash.message
+        assert "`filebridge link CONNECTION FILE`" in problem_advice(clash.code)
         hand = ctx.store.users(None).query("managed_by.isnull()")
         assert sorted(hand["first_name"]) == ["Hand", "Hand"]  # neither was changed
 
         listed = link(ctx, "acme", NIGHT1, "email", confirm=lambda report: False)
         assert listed.state == "planned"
-        assert [(a["lms_employee_id"], a["employee_id"], a["note"])
-                for a in listed.plan["adoptions"]] == [("LMS-77", "001005", "")]
+        assert [(a.lms_employee_id, a.employee_id, a.note)
+                for a in listed.plan.adoptions] == [("LMS-77", "001005", "")]
         adopted = link(ctx, "acme", NIGHT1, "email")
         assert adopted.state == "applied" and adopted.counts["adopt"] == 1
         after = apply(ctx, NIGHT1, replay=True)
-        assert [u["field"] for u in after.plan["updates"] if u["employee_id"] == "001005"]
+        assert [u.field for u in after.plan.updates if u.employee_id == "001005"]
         assert person(ctx, "001005")["first_name"] == by_id(read_rows(NIGHT1), "001005")[
             "First Name"]
         assert ctx.store.users(None).query("managed_by.isnull()")["employee_id"].tolist() == [
@@ -59,9 +59,9 @@ def test_lms_owned_fields_are_set_at_creation_only(tmp_path):
         assert person(ctx, "001010")["job_title"] == by_id(read_rows(NIGHT1), "001010")[
             "Job Title"]
         report = apply(ctx, NIGHT2)
-        assert not [u for u in report.plan["updates"] if u["field"] == "job_title"]
+        assert not [u for u in report.plan.updates if u.field == "job_title"]
         assert person(ctx, "001010")["job_title"] != "Staff Engineer"
-        assert plan(ctx, NIGHT2).plan["updates"] == []
+        assert plan(ctx, NIGHT2).plan.updates == ()
 
 
 def test_blank_cells_keep_unless_the_field_says_clear(tmp_path):
@@ -75,7 +75,7 @@ def test_blank_cells_keep_unless_the_field_says_clear(tmp_path):
 
         path = variant(NIGHT1, tmp_path / "acme_employees_blank.csv", blanks)
         report = apply(ctx, path)
-        assert not [u for u in report.plan["updates"] if u["employee_id"] == "001009"]
+        assert not [u for u in report.plan.updates if u.employee_id == "001009"]
         assert person(ctx, "001009")["job_title"] != ""
         assert person(ctx, "001008")["termination_date"] == "2026-12-01"
 
@@ -105,7 +105,7 @@ def test_departments_are_created_renamed_and_removed_when_unused(tmp_path):
                     r["Department"] = "People"
 
         renamed = apply(ctx, variant(NIGHT1, tmp_path / "acme_employees_r.csv", rename))
-        assert {(o["code"], o["action"], o["old_name"], o["name"]) for o in renamed.plan["org"]
+        assert {(o.code, o.action, o.old_name, o.name) for o in renamed.plan.org
                 } == {("HR", "update", "People & Culture", "People")}
         assert _departments(ctx)["HR"][0] == "People"
 
@@ -114,8 +114,8 @@ def test_departments_are_created_renamed_and_removed_when_unused(tmp_path):
 
         report = apply(ctx, variant(NIGHT1, tmp_path / "acme_employees_nofin.csv", no_finance),
                        force=True)
-        removed = [o for o in report.plan["org"] if o["action"] == "remove"]
-        assert [(o["kind"], o["code"]) for o in removed] == [("department", "FIN"),
+        removed = [o for o in report.plan.org if o.action == "remove"]
+        assert [(o.kind, o.code) for o in removed] == [("department", "FIN"),
                                                              ("job_title", "Accountant")]
         assert "FIN" not in _departments(ctx)
         assert report.counts["departments_removed"] == 1
@@ -133,7 +133,7 @@ def test_department_removal_waits_while_a_rejected_row_keeps_it(tmp_path):
 
         report = plan(ctx, variant(NIGHT1, tmp_path / "acme_employees_bad.csv",
                                    all_fin_rows_bad))
-        assert not [o for o in report.plan["org"] if o["action"] == "remove"]
+        assert not [o for o in report.plan.org if o.action == "remove"]
 
 
 def test_parent_departments_and_cycles(tmp_path):
@@ -160,8 +160,8 @@ def test_parent_departments_and_cycles(tmp_path):
         loop = write_rows(tmp_path / "acme_employees_loop.csv", rows, header)
         bad = apply(ctx, loop)
         assert bad.state == "rejected" and bad.exit_code == 2
-        cycle = next(p for p in bad.problems if p["code"] == "department-cycle")
-        assert set(cycle["message"].removeprefix("department cycle ").split(" → ")) == {
+        cycle = next(p for p in bad.problems if p.code == "department-cycle")
+        assert set(cycle.message.removeprefix("department cycle ").split(" → ")) == {
             "OPS", "ENG", "RD"}
         assert _departments(ctx)["OPS"][1] == ""  # nothing applied
 
@@ -171,5 +171,5 @@ def test_managers_resolve_whatever_the_row_order(tmp_path):
         reversed_file = variant(NIGHT1, tmp_path / "acme_employees_rev.csv",
                                 lambda rows: list(reversed(rows)))
         report = apply(ctx, reversed_file)
-        assert not [p for p in report.problems if p["code"] == "unknown-manager"]
+        assert not [p for p in report.problems if p.code == "unknown-manager"]
         assert report.counts["create"] == 194

@@ -211,7 +211,7 @@ def test_an_import_failure_stops_the_sync_and_keeps_the_file(ws: Path, ctx: Cont
     with connection_lock(ctx.ledger.engine, "acme"):
         report = sync_connection(ctx, "acme", now=clock)
     assert report.files == ()
-    assert [(e["file"], e["code"], e["retry"]) for e in report.errors] == [
+    assert [(e.file, e.code, e.retry) for e in report.errors] == [
         (repr(NIGHT1.name), "connection-busy", True)]
     assert report.exit_code == 3
     assert (inbox(ws) / "processing" / NIGHT1.name).exists()

@@ -1,0 +1,139 @@
+"""What a plan changes, as small typed values for a run report (lists cut at a limit).
+
+A ``Plan`` holds pandas frames (a million creates stay cheap); a ``PlanSummary`` is the
+part a person or a machine reads: counts and the first rows of each action. Its
+``to_dict()`` is the run report's documented ``plan`` object (README, "--json output").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, TypeVar
+
+import pandas as pd
+
+from filebridge.plan.model import FileKind, Plan
+
+LIMIT = 1000
+_Row = TypeVar("_Row")
+
+
+@dataclass(frozen=True)
+class FieldChange:
+    """One changed field of an existing person."""
+
+    employee_id: str
+    field: str
+    old: Any
+    new: Any
+    line: int | None
+
+
+@dataclass(frozen=True)
+class StateChange:
+    """A deactivation, reactivation or deletion, and why (line None: not in the file)."""
+
+    employee_id: str
+    reason: str
+    line: int | None
+
+
+@dataclass(frozen=True)
+class Rekey:
+    """A rehire matched on e-mail: the stored account takes the new employee id."""
+
+    employee_id: str
+    old_employee_id: str
+    line: int | None
+
+
+@dataclass(frozen=True)
+class Skip:
+    """A row that changes nothing, and why."""
+
+    employee_id: str
+    reason: str
+    message: str
+    line: int | None
+
+
+@dataclass(frozen=True)
+class OrgChange:
+    """A department or job title to create, rename, move or remove."""
+
+    kind: str
+    action: str
+    code: str
+    name: str
+    parent_code: str
+    old_name: str
+    old_parent_code: str
+
+
+@dataclass(frozen=True)
+class PlanSummary:
+    """Counts and the first ``LIMIT`` rows of each action of one plan.
+
+    ``creates`` rows carry ``employee_id``, the mapped fields and ``line``; which fields
+    depends on the mapping, so they stay mappings.
+    """
+
+    connection: str
+    file_kind: FileKind
+    counts: Mapping[str, int]
+    creates: tuple[Mapping[str, Any], ...] = ()
+    updates: tuple[FieldChange, ...] = ()
+    deactivations: tuple[StateChange, ...] = ()
+    reactivations: tuple[StateChange, ...] = ()
+    deletes: tuple[StateChange, ...] = ()
+    rekeys: tuple[Rekey, ...] = ()
+    skipped: tuple[Skip, ...] = ()
+    org: tuple[OrgChange, ...] = ()
+    org_counts: Mapping[str, int] = field(default_factory=dict)
+    truncated: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        """The run report's ``plan`` object, with the documented keys."""
+        def rows(items: tuple[Any, ...]) -> list[dict[str, Any]]:
+            return [asdict(i) for i in items]
+
+        return {
+            "connection": self.connection, "file_kind": self.file_kind,
+            "counts": dict(self.counts), "creates": [dict(r) for r in self.creates],
+            "updates": rows(self.updates), "deactivations": rows(self.deactivations),
+            "reactivations": rows(self.reactivations), "deletes": rows(self.deletes),
+            "rekeys": rows(self.rekeys), "skipped": rows(self.skipped), "org": rows(self.org),
+            "org_counts": dict(self.org_counts), "truncated": self.truncated,
+        }
+
+
+def _records(frame: pd.DataFrame, cols: list[str], limit: int | None) -> list[dict[str, Any]]:
+    part = frame if limit is None else frame.head(limit)
+    out = part.loc[:, cols].astype(object)
+    return [{k: (None if pd.isna(v) else (int(v) if k == "line" else v)) for k, v in r.items()}
+            for r in out.to_dict("records")]
+
+
+def _typed(kind: type[_Row], frame: pd.DataFrame, limit: int | None) -> tuple[_Row, ...]:
+    cols = [f.name for f in fields(kind)]  # type: ignore[arg-type]
+    return tuple(kind(**r) for r in _records(frame, cols, limit))
+
+
+def summarize(plan: Plan, limit: int | None = LIMIT) -> PlanSummary:
+    """The summary of ``plan``; each list is cut at ``limit`` entries (None: all)."""
+    create_cols = ["employee_id", *[f for f in plan.fields if f != "employee_id"], "line"]
+    cut = limit is not None and any(
+        len(f) > limit for f in (plan.creates, plan.updates, plan.deactivations,
+                                 plan.reactivations, plan.deletes, plan.skipped))
+    return PlanSummary(
+        plan.connection, plan.file_kind, plan.counts(),
+        creates=tuple(_records(plan.creates, create_cols, limit)),
+        updates=_typed(FieldChange, plan.updates, limit),
+        deactivations=_typed(StateChange, plan.deactivations, limit),
+        reactivations=_typed(StateChange, plan.reactivations, limit),
+        deletes=_typed(StateChange, plan.deletes, limit),
+        rekeys=_typed(Rekey, plan.rekeys, limit),
+        skipped=_typed(Skip, plan.skipped, limit),
+        org=_typed(OrgChange, plan.org, limit),
+        org_counts=plan.org_counts(), truncated=cut)
