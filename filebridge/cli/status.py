@@ -36,8 +36,9 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def render_status(report: dict[str, Any], out: TextIO = sys.stdout) -> None:
-    """Human form: the daemon line, then a block per connection."""
+def render_status(report: dict[str, Any], out: TextIO | None = None) -> None:
+    """Human form: the daemon line, then a block per connection (on stdout by default)."""
+    out = out or sys.stdout  # looked up now, not when the module was imported
     daemon = report["daemon"]
     alive = [d for d in daemon["daemons"] if d["alive"]]
     if alive:
