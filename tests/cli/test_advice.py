@@ -82,7 +82,7 @@ def test_every_error_class_has_an_entry_and_every_entry_a_producer() -> None:
     assert not stale, f"entries for codes nothing produces: {stale}"
 
 
-def test_the_catalogue_exit_code_agrees_with_the_retry_marker() -> None:
+def test_the_exit_code_of_each_entry_agrees_with_the_retry_marker() -> None:
     for cls in error_classes():
         if cls.__module__ == "filebridge.errors":
             continue  # the root and the two markers
