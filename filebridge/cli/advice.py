@@ -107,8 +107,8 @@ ERRORS: dict[str, Entry] = {
         "edit of the ledger)", "report it with the message; do not edit the ledger by hand"),
     "connection-busy": _error(
         "another run holds this connection's lock (one run per connection at a time)",
-        "wait for it to finish (`filebridge status` shows the daemon), or pass "
-        "`--wait SECONDS`", transient=True),
+        "wait for it to finish and run the command again (`filebridge status` shows the "
+        "daemon; `sync` takes `--wait SECONDS`)", transient=True),
     "export-conflict": _error(
         "another export of this connection took the same sequence number or file name "
         "first", _RETRY, transient=True),
