@@ -22,13 +22,18 @@ ProblemCode = Literal[
     "file-too-large", "empty-file", "undecodable-byte", "truncated-file",
     "delimiter-mismatch", "malformed-csv", "empty-header", "duplicate-header",
     "field-too-large", "xml-too-deep", "xml-forbidden", "xml-malformed", "xml-no-records",
-    "missing-column", "unknown-column",
+    "missing-column", "unknown-column", "encoding-mismatch", "repeated-header", "hdl-file",
+    "json-malformed", "json-too-deep", "json-no-records", "xlsx-unreadable", "xlsx-no-sheet",
+    "archive-truncated", "archive-several-files", "archive-empty", "archive-corrupt",
+    "archive-unsafe-name", "archive-symlink", "archive-encrypted", "archive-bomb",
+    "archive-nested", "pgp-not-configured", "pgp-bad-key", "pgp-key-unreadable",
+    "pgp-required", "pgp-no-key", "pgp-undecryptable", "pgp-bad-signature",
     # one row: it is rejected, the rest of the file goes on
     "ragged-row", "control-character", "too-many-problems", "unmapped-value",
     "invalid-date", "invalid-email", "not-allowed", "invalid-status", "invalid-number",
     "missing-key", "missing-email", "missing-value", "duplicate-key", "duplicate-email",
     "unknown-manager", "self-manager", "manager-cycle", "email-in-use", "department-cycle",
-    "unknown-person", "ambiguous-person",
+    "unknown-person", "ambiguous-person", "json-not-an-object", "json-not-a-value",
 ]
 PROBLEM_CODES: frozenset[str] = frozenset(get_args(ProblemCode))
 

@@ -183,6 +183,9 @@ ERRORS: dict[str, Entry] = {
         "a value cannot be written in the export's encoding",
         "choose an encoding that can hold it (`format.encoding: utf-8` in the export "
         "mapping)"),
+    "pgp-encrypt-failed": _error(
+        "an export could not be encrypted to the HR side's key",
+        "check the connection's `pgp.encrypt_to` key in settings.yaml"),
     "export-target-differs": _error(
         "a pending export's file is already in the outbox with other content; it is never "
         "overwritten", "ask the HR side what that file is, then run "
@@ -235,6 +238,68 @@ PROBLEMS: dict[str, Entry] = {
         "the file has columns the mapping does not read (a warning unless the mapping "
         "says `unknown_columns: reject`)",
         "map the new columns or set `unknown_columns: ignore` in the mapping", FILE),
+    "encoding-mismatch": Entry(
+        "the mapping declares a legacy encoding but the file is UTF-8",
+        "check the file, then set `format.encoding: utf-8` in the mapping", FILE),
+    "repeated-header": Entry(
+        "the header appears again inside the file: two exports seem joined into one",
+        "ask the HR side to send each export as a file of its own", FILE),
+    "hdl-file": Entry(
+        "an Oracle HCM Data Loader file: a list of operations, not a table of people",
+        "export the workers as a delimited report instead", FILE),
+    "json-malformed": Entry("the file is not valid JSON (or JSON Lines) at the line given",
+                            "fix the file at the source and send it again", FILE),
+    "json-too-deep": Entry("the JSON nests too deeply to be a record",
+                           "fix the export at the source", FILE),
+    "json-no-records": Entry(
+        "no array of records was found at the mapping's record path",
+        "check `format.record_path` in the mapping", FILE),
+    "xlsx-unreadable": Entry("the workbook cannot be read",
+                             "ask the HR side to send the export again", FILE),
+    "xlsx-no-sheet": Entry("the workbook has no sheet of the name the mapping reads",
+                           "set `format.sheet` in the mapping to one of the sheets listed",
+                           FILE),
+    "archive-truncated": Entry("the compressed file ends early: cut off in transfer",
+                               "ask the HR side to send the export again", FILE),
+    "archive-several-files": Entry(
+        "the archive holds more than one data file",
+        "ask the HR side to send one data file per archive", FILE),
+    "archive-empty": Entry("the archive holds no data file",
+                           "ask the HR side to send the export again", FILE),
+    "archive-corrupt": Entry("the archive cannot be read",
+                             "ask the HR side to send the export again", FILE),
+    "archive-unsafe-name": Entry(
+        "a name inside the zip file points outside the archive; refused",
+        "ask the HR side to name the file inside the archive plainly", FILE),
+    "archive-symlink": Entry("a member of the zip file is a symbolic link; never followed",
+                             "ask the HR side to put the file itself in the archive", FILE),
+    "archive-encrypted": Entry(
+        "a member of the zip file is password-protected",
+        "ask the HR side to send it unencrypted inside the archive, or to encrypt the whole "
+        "file with PGP", FILE),
+    "archive-bomb": Entry("the archive expands far beyond its packed size; refused",
+                          "ask the HR side what the file is before anything else", FILE),
+    "archive-nested": Entry("an archive inside the archive",
+                            "ask the HR side to send one level of archive", FILE),
+    "pgp-not-configured": Entry(
+        "the file is PGP-encrypted but the connection has no `pgp` settings",
+        "set `pgp.private_key` of the connection in settings.yaml", FILE),
+    "pgp-bad-key": Entry("a PGP key of the connection could not be imported",
+                         "check the connection's `pgp` keys in settings.yaml", FILE),
+    "pgp-key-unreadable": Entry("the connection's PGP keys cannot be loaded",
+                                "check the connection's `pgp` key files and their rights",
+                                FILE),
+    "pgp-required": Entry(
+        "the file is not PGP-encrypted but the connection requires it",
+        "ask the HR side to encrypt the export, or unset `pgp.require_encryption`", FILE),
+    "pgp-no-key": Entry("the file is PGP-encrypted but the connection has no private key",
+                        "set `pgp.private_key` of the connection in settings.yaml", FILE),
+    "pgp-undecryptable": Entry(
+        "the file cannot be decrypted with the connection's private key",
+        "check with the HR side which public key they encrypt to", FILE),
+    "pgp-bad-signature": Entry(
+        "the file lacks a valid signature by the connection's signer key",
+        "check with the HR side which key signs the export (`pgp.signer_key`)", FILE),
     # one row
     "ragged-row": Entry(
         "the record has more or fewer fields than the header; no value is shifted",
@@ -283,6 +348,11 @@ PROBLEMS: dict[str, Entry] = {
                               "fix the department parents at the source", ROW),
     "unknown-person": Entry("no person with this employee id in the LMS",
                             "import the person first, or fix the employee id", ROW),
+    "json-not-an-object": Entry("a JSON record that is not an object",
+                                "fix the record at the source", ROW),
+    "json-not-a-value": Entry(
+        "a mapped path holds an object or a list, not one value",
+        "point the field's path in the mapping at one value", ROW),
     "ambiguous-person": Entry(
         "several connections have a person with this employee id",
         "pass `--connection NAME` to say whose people the file is about", ROW),
