@@ -59,5 +59,11 @@ def render_status(report: dict[str, Any], out: TextIO = sys.stdout) -> None:
         for h in c["held_runs"]:
             out.write(f"  held: run {h['run_id']} ({h['file']}): see `filebridge show "
                       f"{h['run_id']}`, apply with `filebridge approve {h['run_id']}`\n")
+        lock = c.get("lock")
+        if lock and lock["alive"]:
+            out.write(f"  running now: {lock['described']} since {lock['since']}\n")
+        elif lock:
+            out.write(f"  lock left by {lock['described']}, no longer running: the next run "
+                      f"takes it over; `filebridge unlock {c['name']}` removes it now\n")
         for a in c["alerts"]:
             out.write(f"  ALERT: {a['message']}\n")

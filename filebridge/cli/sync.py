@@ -10,7 +10,7 @@ import sys
 from typing import Any, TextIO
 
 from filebridge.cli.common import BarProgress, add_common, context, emit_json
-from filebridge.pipeline.pickup import settle_seconds, sync_connection
+from filebridge.daemon.manual import manual_sync
 
 NAME = "sync"
 HELP = "pick up and import every finished file of a connection now"
@@ -30,10 +30,9 @@ def run(args: argparse.Namespace) -> int:
     """Sync the connection and print what happened to each file."""
     ctx = context(args)
     try:
-        wait = settle_seconds(ctx, args.connection) if args.wait is None else args.wait
         progress = None if args.json else BarProgress()
-        report = sync_connection(ctx, args.connection, progress=progress,
-                                 wait_seconds=wait).to_dict()
+        report = manual_sync(ctx, args.connection, progress=progress,
+                             wait_seconds=args.wait).to_dict()
     finally:
         ctx.close()
     if args.json:

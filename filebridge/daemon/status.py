@@ -72,7 +72,17 @@ def connection_status(ctx: Context, state: DaemonState, name: str,
         "held_runs": _held(runs, files),
         "alerts": [a.to_dict() for a in alerts],
         "tasks": [t.to_dict() for t in tasks],
+        "lock": _lock(ctx, name),
     }
+
+
+def _lock(ctx: Context, name: str) -> dict[str, Any] | None:
+    """Who holds the connection's run lock now (a run in progress, or a dead holder's)."""
+    state = ctx.ledger.lock_state(name)
+    if state is None:
+        return None
+    return {"holder": state.holder, "described": state.describe(), "alive": state.alive,
+            "since": _iso(state.acquired_at), "heartbeat_at": _iso(state.heartbeat_at)}
 
 
 def _condition(runs: list[RunRecord], tasks: list[TaskRun],
