@@ -25,6 +25,7 @@ from filebridge.pipeline.importer import (
 )
 from filebridge.pipeline.layout import connection_pgp
 from filebridge.pipeline.report import RunReport
+from filebridge.pipeline.spool import verified_spool
 
 Confirm = Callable[[RunReport], bool]
 UNDOABLE = ("import", "replay", "approve", "undo")
@@ -54,7 +55,8 @@ def approve(ctx: Context, run_id: int, confirm: Confirm | None = None,
     file = ctx.ledger.get_file(run.file_id) if run.file_id is not None else None
     if file is None:
         raise NotHeld(run_id, "without a file")
-    return run_import(ctx, run.connection, Path(file.spool_path), RunOptions(
+    spooled = verified_spool(Path(file.spool_path), file.sha256)
+    return run_import(ctx, run.connection, spooled, RunOptions(
         "apply", replay=True, force=True, kind="approve", name=file.name, confirm=confirm,
         lock_wait=lock_wait, about_run=run_id))
 
