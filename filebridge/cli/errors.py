@@ -8,7 +8,8 @@ from typing import TextIO
 
 from filebridge.config import ConfigError
 from filebridge.errors import FilebridgeError, Transient
-from filebridge.pipeline.report import EXIT_UNAVAILABLE, EXIT_UNUSABLE
+from filebridge.pipeline.errors import StaleApproval
+from filebridge.pipeline.report import EXIT_REJECTED_OR_HELD, EXIT_UNAVAILABLE, EXIT_UNUSABLE
 from filebridge.transports.errors import HostKeyRejected, TransportConfigError
 
 
@@ -29,6 +30,8 @@ def handle_error(exc: BaseException, *, debug: bool, err: TextIO | None = None) 
                 isinstance(exc, TransportConfigError) and exc.key == "known_hosts"):
             err.write("next: `filebridge trust CONNECTION` shows the server's fingerprint; "
                       "check it with the server's admin, then pin it\n")
+        if isinstance(exc, StaleApproval):
+            return EXIT_REJECTED_OR_HELD  # nothing applied; the run is still held
         return EXIT_UNAVAILABLE if isinstance(exc, Transient) else EXIT_UNUSABLE
     if isinstance(exc, KeyboardInterrupt):
         err.write("interrupted\n")

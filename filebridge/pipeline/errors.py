@@ -153,3 +153,17 @@ class UnsafeSpool(Terminal):
         return (f"{self.path}: the spool folder is writable by other users (mode {self.mode}); "
                 "files there are applied by replays and approvals: "
                 f"`chmod go-w {self.path}`")
+
+
+@dataclass
+class StaleApproval(Terminal):
+    """Approving the held run now would apply older data over newer; it stays held."""
+
+    run_id: int
+    verdict: str
+    code: str = "stale-approval"
+
+    def __str__(self) -> str:
+        return (f"run {self.run_id} not approved, nothing applied, it stays held: "
+                f"{self.verdict}. Drop it with `filebridge discard {self.run_id}`, or apply it "
+                f"anyway with `filebridge approve {self.run_id} --stale-ok`")

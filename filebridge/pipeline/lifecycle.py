@@ -14,6 +14,7 @@ from typing import Any, Literal
 from filebridge.ledger.ledger import RunRecord
 from filebridge.lms import ApplyResult, Receipt, SqlStore
 from filebridge.mapping import check_columns
+from filebridge.pipeline.approval import check_approvable
 from filebridge.pipeline.context import Context
 from filebridge.pipeline.errors import NotHeld, NotUndoable, UnsupportedByTarget
 from filebridge.pipeline.importer import (
@@ -44,17 +45,19 @@ def held_run(ctx: Context, run_id: int) -> RunRecord:
 
 
 def approve(ctx: Context, run_id: int, confirm: Confirm | None = None,
-            lock_wait: float = 0.0) -> RunReport:
+            lock_wait: float = 0.0, stale_ok: bool = False) -> RunReport:
     """Re-plan a held run's file against the LMS as it is now and apply it past the guard.
 
     The new run has kind ``approve`` and names the held run in ``about_run``; the held
     run becomes ``approved`` in the apply's transaction. ``confirm`` sees the new plan
-    first; declining leaves the held run held.
+    first; declining leaves the held run held. A newer file applied since the run was
+    held stops the approval (``StaleApproval``) unless ``stale_ok``.
     """
     run = held_run(ctx, run_id)
     file = ctx.ledger.get_file(run.file_id) if run.file_id is not None else None
     if file is None:
         raise NotHeld(run_id, "without a file")
+    check_approvable(ctx, run, file, stale_ok)
     spooled = verified_spool(Path(file.spool_path), file.sha256)
     return run_import(ctx, run.connection, spooled, RunOptions(
         "apply", replay=True, force=True, kind="approve", name=file.name, confirm=confirm,
