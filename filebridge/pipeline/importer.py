@@ -29,6 +29,7 @@ from filebridge.mapping import (
 from filebridge.pipeline.context import Context
 from filebridge.pipeline.errors import NoImportMapping
 from filebridge.pipeline.layout import connection_pgp, source_layout
+from filebridge.pipeline.older_data import repeated_content
 from filebridge.pipeline.rejects import write_rejects
 from filebridge.pipeline.report import NullProgress, Progress, RunReport
 from filebridge.pipeline.spool import sha256_of, spool_copy
@@ -132,6 +133,9 @@ def _run_import(ctx: Context, connection: str, path: Path, options: RunOptions,
     failpoint("after-spool")
     if record.duplicate_of is not None and not options.replay and options.mode == "apply":
         report.duplicate_of = record.duplicate_of
+        if (repeat := repeated_content(ctx, connection, mapping, name, record)) is not None:
+            report.holds, report.state = [repeat.to_dict()], "held"
+            return _finish(ctx, report, clock, clock_now, file_state="held")
         report.state = "duplicate"
         return _finish(ctx, report, clock, clock_now, file_state="duplicate")
     try:

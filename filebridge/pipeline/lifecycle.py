@@ -14,7 +14,6 @@ from typing import Any, Literal
 from filebridge.ledger.ledger import RunRecord
 from filebridge.lms import ApplyResult, Receipt, SqlStore
 from filebridge.mapping import check_columns
-from filebridge.pipeline.approval import check_approvable
 from filebridge.pipeline.context import Context
 from filebridge.pipeline.errors import NotHeld, NotUndoable, UnsupportedByTarget
 from filebridge.pipeline.importer import (
@@ -25,6 +24,7 @@ from filebridge.pipeline.importer import (
     run_import,
 )
 from filebridge.pipeline.layout import connection_pgp
+from filebridge.pipeline.older_data import check_approvable
 from filebridge.pipeline.report import RunReport
 from filebridge.pipeline.spool import verified_spool
 
