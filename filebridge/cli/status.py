@@ -35,8 +35,9 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def render_status(report: dict[str, Any], out: TextIO = sys.stdout) -> None:
+def render_status(report: dict[str, Any], out: TextIO | None = None) -> None:
     """Human form: the daemon line, then a block per connection."""
+    out = out or sys.stdout  # looked up now, not at import: redirection and capture work
     daemon = report["daemon"]
     alive = [d for d in daemon["daemons"] if d["alive"]]
     if alive:
