@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
+import signal
 import sys
 from collections.abc import Sequence
 from types import ModuleType
 
 from filebridge import __version__
 from filebridge.cli.errors import handle_error
+
+EXIT_CLOSED_PIPE = 128 + signal.SIGPIPE
 
 # The commands, in the order `filebridge --help` lists them; each is the module
 # filebridge.cli.<name>, imported only when needed: `filebridge plan` does not load the
@@ -56,10 +60,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser(only).parse_args(words)
     try:
         return int(args.handler(args))
+    except BrokenPipeError:
+        return closed_pipe()
     except BaseException as exc:  # noqa: BLE001 - the one place errors become exit codes
         if isinstance(exc, SystemExit):
             raise
         return handle_error(exc, debug=getattr(args, "debug", False))
+
+
+def closed_pipe() -> int:
+    """The reader went away (``filebridge users acme | head``): stop quietly, as Unix
+    tools do when SIGPIPE ends them, with their exit status 128 + SIGPIPE."""
+    # Point stdout at /dev/null so the interpreter's last flush cannot fail again.
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout is no file (captured): nothing left to flush
+        pass
+    finally:
+        os.close(devnull)
+    return EXIT_CLOSED_PIPE
 
 
 if __name__ == "__main__":
