@@ -14,6 +14,10 @@ from filebridge.pipeline.lifecycle import approve
 
 NAME = "approve"
 HELP = "re-plan a held run against the LMS now, show it, and apply it"
+EXAMPLES = (
+    'filebridge approve 42',
+    'filebridge approve 42 --yes --json',
+)
 
 
 def register(parser: argparse.ArgumentParser) -> None:

@@ -9,6 +9,10 @@ from filebridge.config import check as check_config
 
 NAME = "check"
 HELP = "validate settings, mappings and schedules (file:line: key: problem)"
+EXAMPLES = (
+    'filebridge check',
+    'filebridge check --settings /etc/filebridge/settings.yaml --json',
+)
 
 
 def register(parser: argparse.ArgumentParser) -> None:

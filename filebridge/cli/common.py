@@ -1,4 +1,4 @@
-"""Options and output shared by every command: --settings, --json, --debug, progress."""
+"""Options and output shared by every command: --settings, --json, --debug."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import argparse
 import json
 import os
 import sys
-import time
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -64,26 +63,6 @@ def table(rows: list[list[Any]], headers: list[str], out: TextIO | None = None) 
                   + "\n")
         if n == 0:
             out.write("  ".join("-" * w for w in widths) + "\n")
-
-
-class BarProgress:
-    """A progress line on stderr, shown only on a terminal and after two seconds."""
-
-    def __init__(self, stream: TextIO | None = None) -> None:
-        self.stream = stream or sys.stderr
-        self.start = time.monotonic()
-        self.shown = False
-
-    def update(self, stage: str, done: int, total: int) -> None:
-        """Redraw the line for ``stage``."""
-        if not self.stream.isatty() or time.monotonic() - self.start < 2:
-            return
-        self.shown = True
-        pct = f" {done * 100 // total:3d}%" if total else ""
-        self.stream.write(f"\r{stage:<8}{pct} [{time.monotonic() - self.start:6.1f}s]")
-        self.stream.flush()
-        if stage == "done":
-            self.stream.write("\n")
 
 
 class NoSuchFile(Terminal):

@@ -66,6 +66,6 @@ class PlanPrompt:
         elif not self.shown:
             self.render(report)
         elif report["state"] != "planned":
-            print("\n" + summary_line(report))
+            print("\n" + summary_line(report, sys.stdout))
         code = int(report["exit_code"])
         return max(code, EXIT_NOT_CONFIRMED) if self.declined else code

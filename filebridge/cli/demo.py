@@ -26,6 +26,10 @@ FILES = ("acme_employees_2026-11-24.csv", "acme_employees_2026-11-25.csv",
          "acme_delta_2026-11-26.csv")
 COMPLETIONS = "acme_completions.csv"
 EXPORT_TIME = datetime(2026, 11, 27, 5, 0, tzinfo=UTC)  # the morning after the delta file
+EXAMPLES = (
+    'filebridge demo',
+    'filebridge demo --samples ./sample_files --json',
+)
 
 
 def register(parser: argparse.ArgumentParser) -> None:

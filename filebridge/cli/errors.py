@@ -6,6 +6,7 @@ import sys
 import traceback
 from typing import TextIO
 
+from filebridge.cli.style import paint
 from filebridge.config import ConfigError
 from filebridge.errors import FilebridgeError, Transient
 from filebridge.pipeline.errors import StaleApproval
@@ -25,7 +26,7 @@ def handle_error(exc: BaseException, *, debug: bool, err: TextIO | None = None) 
                   "(`filebridge check` lists every problem)\n")
         return EXIT_UNUSABLE
     if isinstance(exc, FilebridgeError):
-        err.write(f"error: {exc}\n")
+        err.write(f"{paint('error', 'red', err)}: {exc}\n")
         if isinstance(exc, HostKeyRejected) or (
                 isinstance(exc, TransportConfigError) and exc.key == "known_hosts"):
             err.write("next: `filebridge trust CONNECTION` shows the server's fingerprint; "
@@ -36,6 +37,6 @@ def handle_error(exc: BaseException, *, debug: bool, err: TextIO | None = None) 
     if isinstance(exc, KeyboardInterrupt):
         err.write("interrupted\n")
         return 130
-    err.write(f"unexpected error: {type(exc).__name__}: {exc}\n"
+    err.write(f"{paint('unexpected error', 'red', err)}: {type(exc).__name__}: {exc}\n"
               "run with --debug for the traceback\n")
     return EXIT_UNUSABLE

@@ -15,6 +15,10 @@ from filebridge.pipeline.report import RunReport
 
 NAME = "link"
 HELP = "adopt existing LMS users into a connection by email or employee id"
+EXAMPLES = (
+    'filebridge link acme export.csv',
+    'filebridge link acme export.csv --by employee_id --yes',
+)
 
 
 def register(parser: argparse.ArgumentParser) -> None:

@@ -14,6 +14,10 @@ from filebridge.daemon import load_schedules, status
 
 NAME = "status"
 HELP = "show each connection's state, last sync, next runs, holds and alerts"
+EXAMPLES = (
+    'filebridge status',
+    "filebridge status --json | jq '.connections[].status'",
+)
 
 
 def register(parser: argparse.ArgumentParser) -> None:

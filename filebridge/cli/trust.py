@@ -21,6 +21,10 @@ from filebridge.transports.trust import (
 NAME = "trust"
 HELP = "show an SFTP server's host key and pin it after confirmation"
 EXIT_NOT_PINNED = EXIT_NOT_CONFIRMED  # the rule of every command that asks
+EXAMPLES = (
+    'filebridge trust acme            # shows the fingerprint, asks before pinning',
+    "filebridge trust acme --replace  # the server's key changed (check with its admin)",
+)
 
 
 def register(parser: argparse.ArgumentParser) -> None:

@@ -13,6 +13,9 @@ from filebridge.cli.common import add_common, context, emit_json
 
 NAME = "unlock"
 HELP = "remove a connection's lock left by a dead process (refuses while it runs)"
+EXAMPLES = (
+    'filebridge unlock acme',
+)
 
 
 def register(parser: argparse.ArgumentParser) -> None:

@@ -138,6 +138,7 @@ def _run_import(ctx: Context, connection: str, path: Path, options: RunOptions,
             return _finish(ctx, report, clock, clock_now, file_state="held")
         report.state = "duplicate"
         return _finish(ctx, report, clock, clock_now, file_state="duplicate")
+    progress.update("read", 0, 0)
     try:
         table = read_table(mapping, spooled, name, connection_pgp(ctx, connection))
         report.warnings = [p.to_dict() for p in check_columns(mapping, table.columns, name)]
@@ -159,6 +160,7 @@ def _run_import(ctx: Context, connection: str, path: Path, options: RunOptions,
     if export_time is not None:
         ctx.ledger.set_file_export_time(record.id, export_time)
         report.export_time = export_time.isoformat()
+    progress.update("plan", 0, len(table.frame))
     kind = "delta" if table.from_reject_file else mapping.kind_of(name)
     planned = make_plan(mapping, records, table.file, kind, state,
                         Policies.from_config(config.policies), clock_now(),
@@ -185,12 +187,12 @@ def _run_import(ctx: Context, connection: str, path: Path, options: RunOptions,
     if options.confirm is not None and not options.confirm(report):
         report.state = "planned"
         return _finish(ctx, report, clock, clock_now, file_state="planned")
-    progress.update("apply", 0, 1)
+    progress.update("apply", 0, len(table.frame))
     report.state = "applied"
     report.timings = clock.timings
     _apply(ctx, target, report, plan, clock_now(), options.about_run)
     clock.lap("apply")
-    progress.update("done", 1, 1)
+    progress.update("done", len(table.frame), len(table.frame))
     return report
 
 
