@@ -53,7 +53,7 @@ def test_replay_approve_and_link_exit_1_when_nothing_was_confirmed(tmp_path, cap
     ctx = open_context(ws)
     try:
         now = datetime.now(UTC)
-        with ctx.store_engine.begin() as tx:  # an LMS account made by hand, not managed
+        with ctx.store.engine.begin() as tx:  # an LMS account made by hand, not managed
             tx.execute(users.insert().values(managed_by=None, employee_id="LMS-1",
                                              email="someone@other.example", first_name="A",
                                              last_name="B", created_at=now, updated_at=now))

@@ -31,7 +31,7 @@ def test_unlock_removes_a_dead_holders_lock_and_refuses_a_live_one(tmp_path, cap
         # A daemon that died holding the lock and whose PID (1, in its container) is taken.
         ghost = Holder(socket.gethostname(), 1, str(int(process_start(1) or 0) + 3), boot_id())
         now = datetime.now(UTC)
-        with ctx.ledger_engine.begin() as tx:
+        with ctx.ledger.engine.begin() as tx:
             tx.execute(locks.insert().values(connection="acme", holder=ghost.render() + ":t",
                                              acquired_at=now, heartbeat_at=now))
         code, out, _ = cli(ws, capsys, "status")
@@ -39,7 +39,7 @@ def test_unlock_removes_a_dead_holders_lock_and_refuses_a_live_one(tmp_path, cap
         code, out, _ = cli(ws, capsys, "unlock", "acme")
         assert code == 0 and f"removed the lock on 'acme' of pid 1 on host {ghost.host}" in out
         assert ctx.ledger.lock_state("acme") is None
-        with connection_lock(ctx.ledger_engine, "acme"):
+        with connection_lock(ctx.ledger.engine, "acme"):
             code, out, _ = cli(ws, capsys, "status")
             assert f"running now: pid {os.getpid()} on host" in out
             code, _, err = cli(ws, capsys, "unlock", "acme")

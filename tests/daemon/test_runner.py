@@ -159,7 +159,7 @@ def test_a_busy_connection_is_logged_as_info(ctx: Context, caplog) -> None:
     works: the daemon says so at INFO and retries; nothing at WARNING."""
     drop(ctx.settings.path, NIGHT1, "acme_employees_2026-11-24.csv")
     caplog.set_level("INFO")
-    with connection_lock(ctx.ledger_engine, "acme"):
+    with connection_lock(ctx.ledger.engine, "acme"):
         assert daemon(ctx, lock_wait=0.3).run_task("acme", "import") == 3
     busy = [r for r in caplog.records if "is busy" in r.getMessage()]
     assert busy and {r.levelname for r in busy} == {"INFO"}
