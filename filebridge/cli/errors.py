@@ -7,6 +7,7 @@ import traceback
 from typing import TextIO
 
 from filebridge.cli.advice import error_advice, error_exit_code, problem_advice
+from filebridge.cli.style import paint
 from filebridge.config import ConfigError
 from filebridge.errors import FilebridgeError
 from filebridge.pipeline.report import EXIT_UNUSABLE
@@ -24,14 +25,15 @@ def handle_error(exc: BaseException, *, debug: bool, err: TextIO | None = None) 
         err.write(f"configuration is not usable; {error_advice(exc)}\n")
         return error_exit_code(exc)
     if isinstance(exc, FilebridgeError):
-        err.write(f"error: {exc}\n")
+        err.write(f"{paint('error', 'red', err)}: {exc}\n")
         for advice in _advice(exc):
             err.write(f"next: {advice}\n")
         return error_exit_code(exc)
     if isinstance(exc, KeyboardInterrupt):
         err.write("interrupted\n")
         return 130
-    err.write(f"error: {type(exc).__name__}: {exc}\n"
+    # Not one of filebridge's own errors: a bug. The words say so, and tests look for them.
+    err.write(f"{paint('unexpected error', 'red', err)}: {type(exc).__name__}: {exc}\n"
               "run with --debug for the traceback\n")
     return EXIT_UNUSABLE
 

@@ -18,6 +18,11 @@ from filebridge.pipeline.exporter import ExportReport, abandon_pending, export_c
 
 NAME = "export"
 HELP = "send new course completions to a connection's outbox (exactly once)"
+EXAMPLES = (
+    'filebridge export acme',
+    'filebridge export acme --dry-run',
+    'filebridge export acme --since 2026-11-01 --until 2026-11-30',
+)
 
 
 def _day(text: str) -> datetime:

@@ -10,6 +10,10 @@ from filebridge.pipeline.importer import RunOptions
 
 NAME = "plan"
 HELP = "preview what a file would change, changing nothing"
+EXAMPLES = (
+    'filebridge plan acme sample_files/acme_employees_2026-11-25.csv',
+    'filebridge plan acme export.csv --json | jq .counts',
+)
 
 
 def register(parser: argparse.ArgumentParser) -> None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from filebridge.cli.common import BarProgress, add_common, context, emit_json, require_file
+from filebridge.cli.common import add_common, context, emit_json, require_file
+from filebridge.cli.progress import LiveProgress
 from filebridge.cli.render import render_report
 from filebridge.pipeline.importer import RunOptions, run_import
 
@@ -22,8 +23,9 @@ def run_file(args: argparse.Namespace, options: RunOptions) -> int:
     require_file(args.file)
     ctx = context(args)
     try:
-        progress = None if args.json else BarProgress()
-        report = run_import(ctx, args.connection, args.file, options, progress).to_dict()
+        with LiveProgress() as live:
+            report = run_import(ctx, args.connection, args.file, options,
+                                None if args.json else live).to_dict()
     finally:
         ctx.close()
     if args.json:

@@ -15,6 +15,10 @@ from filebridge.daemon import load_schedules, status
 
 NAME = "status"
 HELP = "show each connection's state, last sync, next runs, holds and alerts"
+EXAMPLES = (
+    'filebridge status',
+    "filebridge status --json | jq '.connections[].status'",
+)
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -61,5 +65,11 @@ def render_status(report: dict[str, Any], out: TextIO | None = None) -> None:
         for h in c["held_runs"]:
             out.write(f"  held: run {h['run_id']} ({h['file']}): "
                       f"{held_advice([], h['run_id'])}\n")
+        lock = c.get("lock")
+        if lock and lock["alive"]:
+            out.write(f"  running now: {lock['described']} since {lock['since']}\n")
+        elif lock:
+            out.write(f"  lock left by {lock['described']}, no longer running: the next run "
+                      f"takes it over; `filebridge unlock {c['name']}` removes it now\n")
         for a in c["alerts"]:
             out.write(f"  ALERT: {a['message']}\n")

@@ -15,6 +15,10 @@ from filebridge.pipeline.lifecycle import undo
 
 NAME = "undo"
 HELP = "restore what one run changed, where no later run changed it"
+EXAMPLES = (
+    'filebridge undo 42',
+    'filebridge undo 42 --yes',
+)
 
 
 def register(parser: argparse.ArgumentParser) -> None:

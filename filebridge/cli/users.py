@@ -10,6 +10,10 @@ NAME = "users"
 HELP = "the built-in store's users of a connection"
 COLUMNS = ["employee_id", "email", "first_name", "last_name", "department", "job_title",
            "manager_id", "active"]
+EXAMPLES = (
+    'filebridge users acme --active',
+    "filebridge users acme --json | jq '.count'",
+)
 
 
 def register(parser: argparse.ArgumentParser) -> None:

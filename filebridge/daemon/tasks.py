@@ -17,6 +17,7 @@ from typing import Any
 from filebridge.daemon.schedule import DEADLINE_TASK, TaskSchedule
 from filebridge.ledger.daemon_state import DaemonState
 from filebridge.pipeline.context import Context
+from filebridge.pipeline.pickup import SyncReport
 from filebridge.pipeline.report import (
     EXIT_OK,
     EXIT_REJECTED_OR_HELD,
@@ -50,19 +51,26 @@ class TaskResult:
 class TaskSpec:
     """One entry of the task table."""
 
-    run: Callable[[Context, str, Clock, Progress | None], TaskResult]
+    run: Callable[[Context, str, Clock, Progress | None, float], TaskResult]
     # import takes the connection lock itself (per file, inside ``run_import``); the
     # daemon holds it around every other task.
     locks_itself: bool = False
 
 
 def import_task(ctx: Context, connection: str, clock: Clock,
-                progress: Progress | None) -> TaskResult:
+                progress: Progress | None,
+                lock_wait: float = 0.0) -> TaskResult:
     """Pick up and import every finished file of ``connection`` (``sync_connection``)."""
     from filebridge.pipeline import pickup
 
     report = pickup.sync_connection(ctx, connection, now=clock, progress=progress,
-                                    wait_seconds=pickup.settle_seconds(ctx, connection))
+                                    wait_seconds=pickup.settle_seconds(ctx, connection),
+                                    lock_wait=lock_wait)
+    return sync_result(report)
+
+
+def sync_result(report: SyncReport) -> TaskResult:
+    """A sync's report as a task's result (the daemon's and a manual ``sync``'s alike)."""
     data = report.to_dict()
     if data["errors"]:
         first = data["errors"][0]
@@ -80,7 +88,8 @@ def import_task(ctx: Context, connection: str, clock: Clock,
 
 
 def export_task(ctx: Context, connection: str, clock: Clock,
-                progress: Progress | None) -> TaskResult:
+                progress: Progress | None,
+                lock_wait: float = 0.0) -> TaskResult:
     """Deliver ``connection``'s new completions to its outbox (``export_connection``)."""
     from filebridge.pipeline import exporter
 
@@ -96,7 +105,8 @@ def export_task(ctx: Context, connection: str, clock: Clock,
 
 
 def cleanup_task(ctx: Context, connection: str, clock: Clock,
-                 progress: Progress | None) -> TaskResult:
+                 progress: Progress | None,
+                 lock_wait: float = 0.0) -> TaskResult:
     """Prune old archive files, reports, spool copies and daemon history."""
     from filebridge.daemon.cleanup import cleanup_connection
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
@@ -22,9 +21,16 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from filebridge.ledger.daemon_state import DaemonState
-from filebridge.ledger.errors import InvalidState, UnknownFile, UnknownRun
+from filebridge.ledger.errors import InvalidState, LockHolderAlive, UnknownFile, UnknownRun
 from filebridge.ledger.exports import ExportLedger
-from filebridge.ledger.locks import Lock, connection_lock
+from filebridge.ledger.holders import Holder
+from filebridge.ledger.locks import (
+    Lock,
+    LockState,
+    connection_lock,
+    lock_state,
+    remove_dead_lock,
+)
 from filebridge.ledger.receipt import RunReceipt
 from filebridge.ledger.schema import (
     COMPONENT,
@@ -97,25 +103,18 @@ def _check(what: str, value: str, allowed: tuple[str, ...]) -> None:
 
 
 def current_holder() -> str:
-    """``host:pid`` of this process, as stored in ``runs.holder``."""
-    return f"{socket.gethostname()}:{os.getpid()}"
+    """This process as stored in ``runs.holder`` (``host:pid:start:boot``, see ``holders``)."""
+    return Holder.current().render()
 
 
 def _gone(holder: str) -> bool:
     # Only a process on this host can be checked; a run held elsewhere stays running.
-    host, _, pid = holder.rpartition(":")
-    if not holder or not pid.isdigit():
+    process = Holder.parse(holder)
+    if process is None:
         return True
-    if host != socket.gethostname():
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return int(pid) == os.getpid()
-
+    if process.pid == os.getpid() and process.host == Holder.current().host:
+        return True  # recovery runs at start-up, before any run of this process
+    return process.alive() is False
 
 class Ledger:
     """Files and runs of every connection, in the state database."""
@@ -149,6 +148,21 @@ class Ledger:
              ) -> AbstractContextManager[Lock]:
         """Hold ``connection``'s lock for a block (one run per connection at a time)."""
         return connection_lock(self.engine, connection, wait_seconds=wait_seconds)
+
+    def lock_state(self, connection: str) -> LockState | None:
+        """Who holds ``connection``'s run lock, and whether that process is alive."""
+        return lock_state(self.engine, connection)
+
+    def unlock(self, connection: str) -> list[LockState]:
+        """Remove the locks of ``connection`` (its run and pickup locks) left by dead
+        holders; the removed ones. ``LockHolderAlive`` names a holder still running."""
+        states = [s for s in (lock_state(self.engine, name) for name in
+                              (connection, f"{connection}/pickup")) if s is not None]
+        for state in states:
+            if state.alive:
+                raise LockHolderAlive(state.connection, state.describe(),
+                                      f"{state.acquired_at:%Y-%m-%d %H:%M:%S} UTC")
+        return [s for s in states if remove_dead_lock(self.engine, s.connection, s.holder)]
 
     @cached_property
     def daemon_state(self) -> DaemonState:

@@ -26,6 +26,9 @@ from filebridge.pipeline.importer import (
 from filebridge.pipeline.layout import connection_pgp
 from filebridge.pipeline.report import Adoption, Adoptions, Refusal, RunReport
 from filebridge.plan.summary import summarize
+from filebridge.pipeline.older_data import check_approvable
+from filebridge.pipeline.report import RunReport
+from filebridge.pipeline.spool import verified_spool
 
 Confirm = Callable[[RunReport], bool]
 UNDOABLE = ("import", "replay", "approve", "undo")
@@ -44,18 +47,21 @@ def held_run(ctx: Context, run_id: int) -> RunRecord:
 
 
 def approve(ctx: Context, run_id: int, confirm: Confirm | None = None,
-            lock_wait: float = 0.0) -> RunReport:
+            lock_wait: float = 0.0, stale_ok: bool = False) -> RunReport:
     """Re-plan a held run's file against the LMS as it is now and apply it past the guard.
 
     The new run has kind ``approve`` and names the held run in ``about_run``; the held
     run becomes ``approved`` in the apply's transaction. ``confirm`` sees the new plan
-    first; declining leaves the held run held.
+    first; declining leaves the held run held. A newer file applied since the run was
+    held stops the approval (``StaleApproval``) unless ``stale_ok``.
     """
     run = held_run(ctx, run_id)
     file = ctx.ledger.get_file(run.file_id) if run.file_id is not None else None
     if file is None:
         raise NotHeld(run_id, "without a file")
-    return run_import(ctx, run.connection, Path(file.spool_path), RunOptions(
+    check_approvable(ctx, run, file, stale_ok)
+    spooled = verified_spool(Path(file.spool_path), file.sha256)
+    return run_import(ctx, run.connection, spooled, RunOptions(
         "apply", replay=True, force=True, kind="approve", name=file.name, confirm=confirm,
         lock_wait=lock_wait, about_run=run_id))
 

@@ -94,7 +94,7 @@ def judge(plan: Plan, managed: int, rows_total: int, rows_rejected: int,
     if plan.is_empty():
         return holds  # nothing would change, so there is nothing to hold
     history = history or History()
-    holds += _stale(history)
+    holds += stale_holds(history)
     if plan.file_kind == "snapshot" and managed > 0:
         holds += _row_drop(rows_total, history, policy)
     if plan.file_kind == "snapshot" and managed > 0:
@@ -122,7 +122,8 @@ def judge(plan: Plan, managed: int, rows_total: int, rows_rejected: int,
     return holds
 
 
-def _stale(history: History) -> list[Hold]:
+def stale_holds(history: History) -> list[Hold]:
+    """The stale-file hold when this file's export time is older than an applied one's."""
     new, old = history.export_time, history.last_export_time
     if new is None or old is None or new >= old:
         return []

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from filebridge.pipeline.errors import NotHeld
+from filebridge.pipeline.errors import NotHeld, StaleApproval
 from filebridge.pipeline.lifecycle import approve, discard, undo
 from tests.pipeline.conftest import DELTA, NIGHT1, NIGHT2
 from tests.pipeline.files import apply, by_id, person, plan, read_rows, variant
@@ -24,7 +24,10 @@ def test_held_run_is_approved_after_replanning_against_the_current_store(tmp_pat
         assert "too-many-deactivate" in [h.code for h in held.holds]
         assert ctx.store.users("acme", active=False).empty
         apply(ctx, DELTA)  # the store moves on while the run waits
-        approved = approve(ctx, held.run_id)
+        with pytest.raises(StaleApproval) as stale:  # newer data: approving needs a yes
+            approve(ctx, held.run_id)
+        assert DELTA.name in stale.value.verdict
+        approved = approve(ctx, held.run_id, stale_ok=True)
         assert approved.state == "applied" and approved.about_run == held.run_id
         assert approved.counts["deactivate"] > 50
         assert ctx.ledger.get_run(held.run_id).state == "approved"
@@ -171,7 +174,8 @@ def test_plan_json_names_holds_and_skipped_rows(tmp_path, capsys):
     assert isinstance(data["plan"]["skipped"], list) and data["counts"]["skipped"] >= 0
     code = main(["plan", "acme", str(NIGHT2), "--settings", str(settings)])
     text = capsys.readouterr().out
-    assert "Skipped rows (1):" in text and "missing-email" in text
+    assert "Skipped rows" not in text  # a row without a work email is rejected, not skipped
+    assert ":16: Work Email: required field email is blank" in text
     main(["apply", "acme", str(part), "--settings", str(settings)])
     out = capsys.readouterr().out
     assert "`filebridge approve " in out and "`filebridge discard " in out
