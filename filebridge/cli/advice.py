@@ -47,6 +47,30 @@ def _error(meaning: str, advice: str, *, transient: bool = False) -> Entry:
 _RETRY = "nothing to fix: the next scheduled run retries; or run the command again later"
 
 ERRORS: dict[str, Entry] = {
+    "lock-holder-alive": _error(
+        "`unlock` refused: the process holding the connection's lock is still running",
+        "wait for its run to finish (`filebridge status` shows it); the lock frees itself",
+        transient=True),
+    "settings-not-found": _error(
+        "no settings file where filebridge looked",
+        "run the command in the folder of your settings.yaml, or pass `--settings FILE` "
+        "or set `FILEBRIDGE_SETTINGS=FILE`"),
+    "spool-changed": _error(
+        "the spooled copy of a file no longer has the sha256 the ledger recorded (changed "
+        "or removed since it was received); nothing was applied",
+        "find out who changed the state folder; drop the original file again to apply it"),
+    "unsafe-spool": _error(
+        "the spool folder is writable by other users, so its copies cannot be trusted",
+        "`chmod go-w` the folder named in the message, then run the command again"),
+    "stale-approval": Entry(
+        "approving this held run now would apply older data over a newer applied file; "
+        "nothing was applied and the run stays held",
+        "`filebridge discard {run_id}`, or `filebridge approve {run_id} --stale-ok` to "
+        "apply it anyway", EXIT_REJECTED_OR_HELD),
+    "state-not-writable": _error(
+        "this user cannot write the state folder (database, spool, reports)",
+        "run filebridge as the user that owns the state folder, or give this user write "
+        "access to it"),
     "filebridge-error": _error(
         "something filebridge checks for went wrong", "read the message; "
         "run the command again with --debug for the traceback"),
@@ -375,6 +399,10 @@ HOLDS: dict[str, Entry] = {
     "row-count-drop": Entry(
         "the snapshot has many fewer rows than the last applied one "
         "(`thresholds.row_drop_percent`)", _SEE, EXIT_REJECTED_OR_HELD),
+    "repeated-content": Entry(
+        "the file has no export date and the same content as a file applied earlier, with "
+        "other files applied since: applying it again would undo their changes", _SEE,
+        EXIT_REJECTED_OR_HELD),
     **{f"too-many-{action}": Entry(
         f"more {action}s than the connection's `thresholds.{action}` allow", _SEE,
         EXIT_REJECTED_OR_HELD)

@@ -135,7 +135,7 @@ def _run_import(ctx: Context, connection: str, path: Path, options: RunOptions,
     if record.duplicate_of is not None and not options.replay and options.mode == "apply":
         report.duplicate_of = record.duplicate_of
         if (repeat := repeated_content(ctx, connection, mapping, name, record)) is not None:
-            report.holds, report.state = [repeat.to_dict()], "held"
+            report.holds, report.state = [repeat], "held"
             return _finish(ctx, report, clock, clock_now, file_state="held")
         report.state = "duplicate"
         return _finish(ctx, report, clock, clock_now, file_state="duplicate")

@@ -24,11 +24,10 @@ from filebridge.pipeline.importer import (
     run_import,
 )
 from filebridge.pipeline.layout import connection_pgp
-from filebridge.pipeline.report import Adoption, Adoptions, Refusal, RunReport
-from filebridge.plan.summary import summarize
 from filebridge.pipeline.older_data import check_approvable
-from filebridge.pipeline.report import RunReport
+from filebridge.pipeline.report import Adoption, Adoptions, Refusal, RunReport
 from filebridge.pipeline.spool import verified_spool
+from filebridge.plan.summary import summarize
 
 Confirm = Callable[[RunReport], bool]
 UNDOABLE = ("import", "replay", "approve", "undo")

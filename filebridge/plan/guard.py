@@ -20,7 +20,7 @@ ACTIONS = ("create", "update", "deactivate", "reactivate", "delete")
 # Every reason a run can be held; each has an entry in the words the CLI prints.
 HoldCode = Literal["empty-snapshot", "too-many-rejected", "stale-file", "row-count-drop",
                    "too-many-create", "too-many-update", "too-many-deactivate",
-                   "too-many-reactivate", "too-many-delete"]
+                   "too-many-reactivate", "too-many-delete", "repeated-content"]
 HOLD_CODES: frozenset[str] = frozenset(get_args(HoldCode))
 _TOO_MANY: dict[str, HoldCode] = {
     "create": "too-many-create", "update": "too-many-update",

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import sqlalchemy as sa
 
 from filebridge.lms.schema import users
-from filebridge.plan.summary import Rekey, Skip
+from filebridge.plan.summary import Rekey
 from tests.pipeline.conftest import DELTA, NIGHT1, NIGHT2
 from tests.pipeline.files import apply, by_id, person, plan, read_rows, variant
 from tests.pipeline.lifecycle_ws import workspace
