@@ -131,9 +131,7 @@ class SpoolChanged(Terminal):
     def __str__(self) -> str:
         found = "is missing" if self.actual == "missing" else f"has sha256 {self.actual}"
         return (f"{self.path}: the spooled copy changed since it was received (the ledger "
-                f"recorded sha256 {self.expected}, the file {found}); nothing was applied. "
-                "Find out who changed it; to apply the file again, import the original "
-                "with `filebridge apply`")
+                f"recorded sha256 {self.expected}, the file {found}); nothing was applied")
 
 
 @dataclass
@@ -146,8 +144,7 @@ class UnsafeSpool(Terminal):
 
     def __str__(self) -> str:
         return (f"{self.path}: the spool folder is writable by other users (mode {self.mode}); "
-                "files there are applied by replays and approvals: "
-                f"`chmod go-w {self.path}`")
+                "files there are applied by replays and approvals")
 
 
 @dataclass
@@ -160,5 +157,4 @@ class StaleApproval(Terminal):
 
     def __str__(self) -> str:
         return (f"run {self.run_id} not approved, nothing applied, it stays held: "
-                f"{self.verdict}. Drop it with `filebridge discard {self.run_id}`, or apply it "
-                f"anyway with `filebridge approve {self.run_id} --stale-ok`")
+                f"{self.verdict}")

@@ -82,12 +82,17 @@ def test_every_error_class_has_an_entry_and_every_entry_a_producer() -> None:
     assert not stale, f"entries for codes nothing produces: {stale}"
 
 
+# Refusals that leave a run held, as a hold does: exit 1 like any held run.
+HELD_REFUSALS = {"stale-approval"}
+
+
 def test_the_exit_code_of_each_entry_agrees_with_the_retry_marker() -> None:
     for cls in error_classes():
         if cls.__module__ == "filebridge.errors":
             continue  # the root and the two markers
         entry = advice.ERRORS[cls.code]
-        assert entry.exit_code == (3 if issubclass(cls, Transient) else 2), cls.__name__
+        expected = 1 if cls.code in HELD_REFUSALS else 3 if issubclass(cls, Transient) else 2
+        assert entry.exit_code == expected, cls.__name__
 
 
 def test_every_problem_and_hold_code_has_an_entry_and_no_more() -> None:
@@ -131,7 +136,7 @@ def test_the_cli_prints_message_advice_and_the_exit_code() -> None:
 def test_an_unknown_exception_gets_one_line_and_the_debug_hint() -> None:
     code, text = _stderr(ZeroDivisionError("division by zero"))
     assert code == 2
-    assert text == ("error: ZeroDivisionError: division by zero\n"
+    assert text == ("unexpected error: ZeroDivisionError: division by zero\n"
                     "run with --debug for the traceback\n")
 
 
