@@ -428,7 +428,11 @@ def error_entry(exc: FilebridgeError) -> Entry:
 
 
 def error_exit_code(exc: FilebridgeError) -> int:
-    """3 when retrying later may help, 2 when the input or configuration must change."""
+    """3 when retrying later may help, 2 when the input or configuration must change, or
+    what the code's entry says (1 for a refusal that leaves a run held)."""
+    entry = ERRORS.get(exc.code)
+    if entry is not None:
+        return entry.exit_code
     return EXIT_UNAVAILABLE if isinstance(exc, Transient) else EXIT_UNUSABLE
 
 
