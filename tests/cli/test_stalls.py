@@ -32,7 +32,9 @@ def test_banner_stall_is_one_line_and_exit_3_in_the_cli(sshd, faulty_proxy, tmp_
                            "--settings", str(ws)], capture_output=True, text=True, timeout=60)
     assert done.returncode == 3, done.stderr
     lines = done.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: ") and "banner" in lines[0], lines
+    # One line says what happened, one what to do; no traceback.
+    assert len(lines) == 2 and lines[0].startswith("error: ") and "banner" in lines[0], lines
+    assert lines[1].startswith("next: "), lines
     assert "Traceback" not in done.stderr + done.stdout
 
 
