@@ -8,7 +8,7 @@ export road reads results loaded with ``filebridge lms load-completions``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping
 from datetime import datetime
 
 import httpx2
@@ -34,52 +34,50 @@ CAPABILITIES = Capabilities(transactions=False, completions=False, org=False, un
 
 
 class ScimLms:
-    """A SCIM target for one connection; the mirror lives in ``engine`` (the state
-    database). ``siblings`` are other connections feeding the same server."""
+    """The SCIM targets of one or more connections (``targets``: connection → target);
+    their mirror lives in ``engine``, the state database. Connections sending to the same
+    URL see each other's people (managers, e-mail clashes)."""
 
     capabilities = CAPABILITIES
 
-    def __init__(self, connection: str, target: ScimTarget, engine: Engine, *,
-                 siblings: Sequence[str] = (),
+    def __init__(self, targets: Mapping[str, ScimTarget], engine: Engine, *,
                  transport: httpx2.BaseTransport | None = None) -> None:
-        self.connection = connection
-        self.target = target
-        self.location = target.location
+        self.targets = dict(targets)
+        urls = sorted({t.location for t in self.targets.values()})
+        self.location = urls[0] if len(urls) == 1 else ", ".join(urls)
         self.mirror = Mirror(engine)
         self.engine = engine
-        self.siblings = tuple(siblings)
-        self.mapping = ResourceMapping(target.attributes, target.user_name)
         self._transport = transport
-        self._session: ScimSession | None = None
-        self._features: Features | None = None
+        self._sessions: dict[str, ScimSession] = {}
+        self._features: dict[str, Features] = {}
 
     # -- the Lms interface -------------------------------------------------------------
 
     def prepare(self) -> list[str]:
-        """Create or migrate the mirror's tables; nothing is asked of the server yet."""
+        """Create or migrate the mirror's tables; nothing is asked of the servers yet."""
         return migrate(self.engine, COMPONENT, MIGRATIONS)
 
     def state(self, connection: str) -> MirrorState:
-        """The mirror of ``connection`` (the only connection this target serves)."""
-        self._check(connection)
-        return MirrorState(self.mirror, connection, self.siblings)
+        """The mirror of ``connection``."""
+        self.target(connection)
+        return MirrorState(self.mirror, connection, self.siblings(connection))
 
     def apply(self, plan: Plan, run_id: int | None, now: datetime,
               receipt: Receipt | None = None) -> ApplyResult:
         """Send ``plan``: each change at most once, each outcome in the journal."""
-        self._check(plan.connection)
-        mine = self.mirror.entries(plan.connection)
+        c = plan.connection
+        target = self.target(c)
+        mine = self.mirror.entries(c)
         check_plan(plan, mine)
-        features = self.features(fresh=True)
-        session = self.session()
+        features = self.features(c, fresh=True)
+        session = self.session(c)
         session.start_run()
-        others = {eid: e for c in self.siblings for eid, e in self.mirror.entries(c).items()}
-        already = (self.mirror.sent_in_run(plan.connection, run_id)
-                   if run_id is not None else set())
-        sender = Sender(session, features, self.mirror, plan.connection, run_id, now,
-                        bulk=self.target.bulk, page_size=self.target.page_size)
-        run = Run(plan, session, features, self.mirror, self.mapping, sender, mine, others,
-                  already)
+        others = {eid: e for s in self.siblings(c) for eid, e in self.mirror.entries(s).items()}
+        already = self.mirror.sent_in_run(c, run_id) if run_id is not None else set()
+        sender = Sender(session, features, self.mirror, c, run_id, now, bulk=target.bulk,
+                        page_size=target.page_size)
+        run = Run(plan, session, features, self.mirror, ResourceMapping(
+            target.attributes, target.user_name), sender, mine, others, already)
         result = apply_run(run)
         if receipt is not None:
             receipt.write(result.counts, None)
@@ -91,34 +89,41 @@ class ScimLms:
         frame = self.mirror.frame(connection)
         if active is not None:
             frame = frame[frame["active"] == active]
-        frame = frame.rename(columns={"connection": "managed_by"})
-        return frame.head(limit).reset_index(drop=True) if limit is not None else \
-            frame.reset_index(drop=True)
+        frame = frame.rename(columns={"connection": "managed_by"}).reset_index(drop=True)
+        return frame.head(limit) if limit is not None else frame
 
     def close(self) -> None:
-        """Close the HTTP session."""
-        if self._session is not None:
-            self._session.close()
-            self._session = None
+        """Close every HTTP session."""
+        for session in self._sessions.values():
+            session.close()
+        self._sessions.clear()
 
     # -- beyond the interface ----------------------------------------------------------
 
-    def session(self) -> ScimSession:
-        """The HTTP session, opened on first use (the token is resolved then)."""
-        if self._session is None:
-            token = resolve_secret(self.target.token)
-            self._session = ScimSession(self.connection, self.target, token,
-                                        transport=self._transport)
-        return self._session
-
-    def features(self, fresh: bool = False) -> Features:
-        """What the server supports, read from its discovery endpoints (once per run)."""
-        if self._features is None or fresh:
-            if fresh:
-                self.close()  # a new session forgets what the last run discovered
-            self._features = discover(self.session())
-        return self._features
-
-    def _check(self, connection: str) -> None:
-        if connection != self.connection:
+    def target(self, connection: str) -> ScimTarget:
+        """``connection``'s target; ``ScimNotConfigured`` when it has none."""
+        if connection not in self.targets:
             raise ScimNotConfigured(connection)
+        return self.targets[connection]
+
+    def siblings(self, connection: str) -> list[str]:
+        """Other connections feeding the same SCIM server."""
+        url = self.target(connection).url
+        return [c for c, t in self.targets.items() if t.url == url and c != connection]
+
+    def session(self, connection: str) -> ScimSession:
+        """``connection``'s HTTP session, opened on first use (the token is resolved then)."""
+        if connection not in self._sessions:
+            target = self.target(connection)
+            self._sessions[connection] = ScimSession(
+                connection, target, resolve_secret(target.token), transport=self._transport)
+        return self._sessions[connection]
+
+    def features(self, connection: str, fresh: bool = False) -> Features:
+        """What ``connection``'s server supports, from its discovery endpoints."""
+        if connection not in self._features or fresh:
+            if fresh and connection in self._sessions:
+                # A new session forgets what the last run discovered.
+                self._sessions.pop(connection).close()
+            self._features[connection] = discover(self.session(connection))
+        return self._features[connection]
