@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from collections.abc import Mapping as Counts
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -30,7 +30,7 @@ from filebridge.pipeline.context import Context
 from filebridge.pipeline.errors import NoImportMapping
 from filebridge.pipeline.layout import connection_pgp, source_layout
 from filebridge.pipeline.rejects import write_rejects
-from filebridge.pipeline.report import NullProgress, Progress, RunReport
+from filebridge.pipeline.report import NullProgress, Progress, RunReport, refused
 from filebridge.pipeline.spool import sha256_of, spool_copy
 from filebridge.pipeline.staleness import export_time_of, history_of
 from filebridge.plan import Plan, validate_file
@@ -218,8 +218,9 @@ def _apply(ctx: Context, target: Lms, report: RunReport, plan: Plan, at: datetim
     """
     run_id, file_id = _ids(report)
 
-    def applied(counts: Counts[str, int]) -> dict[str, Any]:
+    def applied(counts: Counts[str, int], failed: Sequence[Any]) -> dict[str, Any]:
         report.counts.update(counts)
+        refused(report, failed)
         return report.to_dict()
 
     target.apply(plan, run_id, at, ctx.ledger.receipt(run_id, file_id, applied, at,

@@ -6,8 +6,11 @@ code comes from it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
+
+from filebridge.problems import Problem
 
 RunState = Literal["planned", "applied", "held", "rejected", "duplicate", "noop", "failed"]
 
@@ -78,3 +81,15 @@ class RunReport:
             "state_location": self.state_location, "export_time": self.export_time,
             "about_run": self.about_run, "refused": self.refused,
         }
+
+
+def refused(report: RunReport, failed: Sequence[Any]) -> None:
+    """Add the changes the LMS refused (``ChangeOutcome`` values) to the report as row
+    errors with the LMS's own words: the run is applied, its exit code says rows failed."""
+    for outcome in failed:
+        detail = f": {outcome.detail}" if outcome.detail else ""
+        report.problems.append(Problem(
+            "lms-refused", f"the LMS refused to {outcome.action} {outcome.employee_id} "
+            f"({outcome.reason}){detail}", report.file, outcome.line,
+            value=outcome.employee_id).to_dict())
+    report.rejected_rows += len(failed)

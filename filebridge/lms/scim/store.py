@@ -80,7 +80,7 @@ class ScimLms:
             target.attributes, target.user_name), sender, mine, others, already)
         result = apply_run(run)
         if receipt is not None:
-            receipt.write(result.counts, None)
+            receipt.write(result.counts, None, result.failed)
         return result
 
     def users(self, connection: str | None, *, active: bool | None = None,

@@ -41,13 +41,13 @@ MakeLms = Callable[..., ScimLms]
 
 @pytest.fixture
 def make_lms(scim_server: ScimServer, state_engine: Engine) -> Iterator[MakeLms]:
-    """Build prepared ``ScimLms`` targets for acme and globex on one fresh tenant."""
+    """Build prepared ``ScimLms`` targets for acme, globex and initech on one fresh tenant."""
     made: list[ScimLms] = []
     url = scim_server.tenant()
 
     def build(base: str | None = None, **changes: object) -> ScimLms:
         target = make_target(base or url, **changes)
-        lms = ScimLms({"acme": target, "globex": target}, state_engine)
+        lms = ScimLms({"acme": target, "globex": target, "initech": target}, state_engine)
         lms.prepare()
         made.append(lms)
         return lms

@@ -13,7 +13,7 @@ from filebridge.lms.scim.mirror import UNSETTLED
 from filebridge.lms.scim.send import Change, Sender
 from filebridge.sql import open_engine
 from tests.faultproxy import FaultProxy
-from tests.lms.lms_contract import NOW
+from tests.lms.contract import NOW
 from tests.lms.plans import person, plan
 from tests.lms.scim.conftest import MakeLms, make_target
 from tests.scimserver import CUSTOM, ScimServer

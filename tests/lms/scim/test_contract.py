@@ -5,19 +5,19 @@ from __future__ import annotations
 import pytest
 
 from filebridge.lms.scim import ScimLms
-from tests.lms.lms_contract import LmsContract
+from tests.lms.contract import StoreContract
 from tests.lms.scim.conftest import MakeLms
 
 
-class TestScimContract(LmsContract):
+class TestScimContract(StoreContract):
     @pytest.fixture
-    def lms(self, make_lms: MakeLms) -> ScimLms:
+    def store(self, make_lms: MakeLms) -> ScimLms:
         return make_lms()
 
 
-class TestScimContractWithoutBulk(LmsContract):
+class TestScimContractWithoutBulk(StoreContract):
     """One request per change instead of Bulk requests."""
 
     @pytest.fixture
-    def lms(self, make_lms: MakeLms) -> ScimLms:
+    def store(self, make_lms: MakeLms) -> ScimLms:
         return make_lms(bulk=False)

@@ -16,7 +16,7 @@ from filebridge.lms.scim import ScimLms, ScimRefused, ScimUnavailable
 from filebridge.lms.scim.target import Retry, Timeouts
 from filebridge.sql import open_engine
 from tests.faultproxy import FaultProxy, Rule, writes
-from tests.lms.lms_contract import NOW
+from tests.lms.contract import NOW
 from tests.lms.plans import person, plan
 from tests.lms.scim.conftest import MakeLms, make_target
 from tests.scimserver import ScimServer, canonical
