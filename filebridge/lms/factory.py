@@ -14,4 +14,12 @@ def open_target(connection: Any, builtin: SqlStore) -> Lms:
     The built-in store also keeps what every target shares: learning records for the
     export road, and the mirrors of external targets.
     """
-    return builtin
+    block = getattr(connection, "lms", None)
+    if not block:
+        return builtin
+    # Imported here: the HTTP and SCIM libraries load only for a connection that uses them.
+    from filebridge.lms.scim import ScimLms, target_from_config
+
+    target = ScimLms({connection.name: target_from_config(block)}, builtin.engine)
+    target.prepare()
+    return target

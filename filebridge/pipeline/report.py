@@ -89,7 +89,7 @@ def refused(report: RunReport, failed: Sequence[Any]) -> None:
     for outcome in failed:
         detail = f": {outcome.detail}" if outcome.detail else ""
         report.problems.append(Problem(
-            "lms-refused", f"the LMS refused to {outcome.action} {outcome.employee_id} "
+            "lms-refused", f"{outcome.employee_id}: the LMS did not take the {outcome.action} "
             f"({outcome.reason}){detail}", report.file, outcome.line,
             value=outcome.employee_id).to_dict())
     report.rejected_rows += len(failed)

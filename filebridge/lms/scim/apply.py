@@ -303,7 +303,7 @@ def _managers(run: Run) -> None:
             continue  # the person's own change failed and is reported already
         if sid is None:
             run.failed.append(ChangeOutcome(
-                p.employee_id, "update", "failed", "unknown-manager",
+                p.employee_id, "manager", "failed", "unknown-manager",
                 f"manager {p.manager} is not in the LMS", run.lines.get(p.employee_id)))
             continue
         record = {**entry.fields, MANAGER: p.manager}

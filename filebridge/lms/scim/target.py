@@ -74,8 +74,9 @@ class ScimTarget:
         return self.url
 
 
-def target_from_config(block: Mapping[str, Any], base_dir: Path) -> ScimTarget:
-    """A ``ScimTarget`` from a validated ``connections.<name>.lms`` block."""
+def target_from_config(block: Mapping[str, Any]) -> ScimTarget:
+    """A ``ScimTarget`` from a validated ``connections.<name>.lms`` block (its
+    ``ca_bundle`` already absolute, as ``load_settings`` makes it)."""
     timeouts = block.get("timeouts") or {}
     retry = block.get("retry") or {}
     attributes = dict(DEFAULT_ATTRIBUTES)
@@ -90,7 +91,7 @@ def target_from_config(block: Mapping[str, Any], base_dir: Path) -> ScimTarget:
         token=str(block["token"]),
         timeouts=Timeouts(**{k: float(v) for k, v in timeouts.items()}),
         retry=Retry(**retry),
-        ca_bundle=(base_dir / ca) if ca else None,
+        ca_bundle=Path(ca) if ca else None,
         user_name=str(block.get("user_name", "email")),
         attributes=attributes,
         bulk=bool(block.get("bulk", True)),

@@ -69,7 +69,8 @@ def test_managers_resolve_in_any_file_order(make_lms: MakeLms, scim_server: Scim
 def test_a_manager_created_in_a_later_run(make_lms: MakeLms, scim_server: ScimServer) -> None:
     lms = make_lms()
     first = lms.apply(plan(new=[person("2", email="b@x.example", manager_id="1")]), 1, NOW)
-    assert [(f.employee_id, f.reason) for f in first.failed] == [("2", "unknown-manager")]
+    assert [(f.employee_id, f.action, f.reason) for f in first.failed] == [
+        ("2", "manager", "unknown-manager")]
     state = lms.state("acme")
     # Not settled: the next plan sees a difference and the blank manager to fill.
     assert state.snapshot()["fingerprint"].tolist() == [UNSETTLED]
