@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from pathlib import Path
 
 from filebridge.cli.common import BarProgress, add_common, context, emit_json, require_file
 from filebridge.cli.render import render_report
+from filebridge.pipeline.context import Context
 from filebridge.pipeline.importer import RunOptions, run_import
 
 
@@ -17,11 +19,15 @@ def register_file_command(parser: argparse.ArgumentParser) -> None:
     add_common(parser)
 
 
-def run_file(args: argparse.Namespace, options: RunOptions) -> int:
-    """Run one file and print the report (text or --json); return its exit code."""
+def run_file(args: argparse.Namespace, options: RunOptions,
+             before: Callable[[Context, str], None] | None = None) -> int:
+    """Run one file and print the report (text or --json); return its exit code.
+    ``before`` prepares the context first (``plan --verify`` lists the LMS)."""
     require_file(args.file)
     ctx = context(args)
     try:
+        if before is not None:
+            before(ctx, args.connection)
         progress = None if args.json else BarProgress()
         report = run_import(ctx, args.connection, args.file, options, progress).to_dict()
     finally:

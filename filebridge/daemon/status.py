@@ -72,7 +72,20 @@ def connection_status(ctx: Context, state: DaemonState, name: str,
         "held_runs": _held(runs, files),
         "alerts": [a.to_dict() for a in alerts],
         "tasks": [t.to_dict() for t in tasks],
+        "lms": lms_status(ctx, name),
     }
+
+
+def lms_status(ctx: Context, name: str) -> dict[str, Any]:
+    """The LMS the connection feeds; an external one is asked whether it answers."""
+    target = ctx.target(name)
+    probe = getattr(target, "reachability", None)
+    if probe is None:
+        return {"type": "builtin", "location": target.location, "reachable": None,
+                "detail": ""}
+    reachable, detail = probe(name)
+    return {"type": "scim", "location": target.location, "reachable": reachable,
+            "detail": detail}
 
 
 def _condition(runs: list[RunRecord], tasks: list[TaskRun],

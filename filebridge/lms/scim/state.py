@@ -6,16 +6,16 @@ the org reads are empty (``Capabilities.org`` is false for this target).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 
 import pandas as pd
 
 from filebridge.lms.errors import InvalidFieldName
-from filebridge.lms.scim.mirror import Mirror
+from filebridge.lms.scim.mirror import Entry, Mirror
 from filebridge.person import KEY, is_field_name
 from filebridge.plan.org import StoredOrg
-from filebridge.plan.state import HOLDER_COLUMNS, USAGE_COLUMNS
+from filebridge.plan.state import HOLDER_COLUMNS, SNAPSHOT_COLUMNS, USAGE_COLUMNS
 
 
 def check_fields(fields: Iterable[str]) -> list[str]:
@@ -32,22 +32,29 @@ def check_fields(fields: Iterable[str]) -> list[str]:
 class MirrorState:
     """What the plan reads of one connection on a SCIM target."""
 
-    def __init__(self, mirror: Mirror, connection: str,
-                 siblings: Sequence[str] = ()) -> None:
+    def __init__(self, mirror: Mirror, connection: str, siblings: Sequence[str] = (),
+                 live: Mapping[str, Entry] | None = None) -> None:
         self.mirror = mirror
         self.connection = connection
         # Other connections feeding the same SCIM target: managers and e-mail clashes
         # are looked up across all of them.
         self.siblings = tuple(siblings)
+        # The mirror with what a listing of the LMS found applied (``plan --verify``).
+        self.live = live
 
     def snapshot(self) -> pd.DataFrame:
         """``employee_id``, ``fingerprint``, ``active`` of everyone this connection manages."""
-        return self.mirror.snapshot(self.connection)
+        if self.live is None:
+            return self.mirror.snapshot(self.connection)
+        frame = pd.DataFrame([(e.employee_id, e.fingerprint, e.active)
+                              for e in self.live.values()], columns=list(SNAPSHOT_COLUMNS))
+        return frame.astype({"employee_id": "str", "fingerprint": "int64", "active": "bool"})
 
     def fetch(self, employee_ids: Sequence[str], fields: Sequence[str]) -> pd.DataFrame:
         """The mirrored ``fields`` of these people, indexed by ``employee_id``."""
         wanted = check_fields(fields)
-        entries = self.mirror.entries(self.connection, employee_ids)
+        entries = self.mirror.entries(self.connection, employee_ids) if self.live is None \
+            else self.live
         rows = [[eid, *(entries[eid].fields.get(f, "") for f in wanted)]
                 for eid in dict.fromkeys(str(i) for i in employee_ids) if eid in entries]
         return pd.DataFrame(rows, columns=[KEY, *wanted], dtype=object).set_index(KEY)

@@ -9,6 +9,7 @@ export road reads results loaded with ``filebridge lms load-completions``.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import datetime
 
 import httpx2
@@ -16,16 +17,18 @@ import pandas as pd
 from sqlalchemy.engine import Engine
 
 from filebridge.config.secrets import resolve_secret
+from filebridge.errors import FilebridgeError
 from filebridge.lms.interface import ApplyResult, Capabilities, Receipt
 from filebridge.lms.scim.apply import Run, apply_run, check_plan
 from filebridge.lms.scim.errors import ScimNotConfigured
 from filebridge.lms.scim.features import Features, discover
-from filebridge.lms.scim.mirror import COMPONENT, MIGRATIONS, Mirror
+from filebridge.lms.scim.mirror import COMPONENT, MIGRATIONS, Entry, Mirror
 from filebridge.lms.scim.resource import ResourceMapping
 from filebridge.lms.scim.send import Sender
 from filebridge.lms.scim.session import ScimSession
 from filebridge.lms.scim.state import MirrorState
-from filebridge.lms.scim.target import ScimTarget
+from filebridge.lms.scim.target import Retry, ScimTarget, Timeouts
+from filebridge.lms.scim.verify import Drift, find_drift, live_entries, repair
 from filebridge.plan.model import Plan
 from filebridge.sql import migrate
 
@@ -50,6 +53,7 @@ class ScimLms:
         self._transport = transport
         self._sessions: dict[str, ScimSession] = {}
         self._features: dict[str, Features] = {}
+        self._live: dict[str, dict[str, Entry]] = {}
 
     # -- the Lms interface -------------------------------------------------------------
 
@@ -58,9 +62,10 @@ class ScimLms:
         return migrate(self.engine, COMPONENT, MIGRATIONS)
 
     def state(self, connection: str) -> MirrorState:
-        """The mirror of ``connection``."""
+        """The mirror of ``connection`` (with the LMS's drift, after ``plan_live``)."""
         self.target(connection)
-        return MirrorState(self.mirror, connection, self.siblings(connection))
+        return MirrorState(self.mirror, connection, self.siblings(connection),
+                           self._live.get(connection))
 
     def apply(self, plan: Plan, run_id: int | None, now: datetime,
               receipt: Receipt | None = None) -> ApplyResult:
@@ -127,3 +132,40 @@ class ScimLms:
                 self._sessions.pop(connection).close()
             self._features[connection] = discover(self.session(connection))
         return self._features[connection]
+
+    def verify(self, connection: str) -> Drift:
+        """List the LMS (page by page) and compare it with ``connection``'s mirror."""
+        target = self.target(connection)
+        others = {eid: e for s in self.siblings(connection)
+                  for eid, e in self.mirror.entries(s).items()}
+        features = self.features(connection, fresh=True)
+        return find_drift(self.session(connection), features, self.mirror,
+                          ResourceMapping(target.attributes, target.user_name), connection,
+                          target.page_size, others)
+
+    def repair(self, drift: Drift, now: datetime) -> None:
+        """Make the mirror hold what the LMS holds, so the next plan corrects the LMS."""
+        repair(self.mirror, drift, now)
+
+    def plan_live(self, drift: Drift) -> None:
+        """Plan ``drift.connection`` against the LMS as listed, not the mirror (nothing is
+        written: ``plan --verify``)."""
+        self._live[drift.connection] = live_entries(self.mirror, drift)
+
+    def reachability(self, connection: str) -> tuple[bool, str]:
+        """Whether ``connection``'s server answers its discovery endpoints with this
+        token, and what it supports; quick (5 s) and without retries."""
+        target = self.target(connection)
+        quick = replace(target, timeouts=Timeouts(connect=5, read=5, run=15),
+                        retry=Retry(attempts=1))
+        try:
+            session = ScimSession(connection, quick, resolve_secret(target.token),
+                                  transport=self._transport)
+        except FilebridgeError as exc:
+            return False, str(exc)
+        try:
+            return True, discover(session).summary()
+        except FilebridgeError as exc:
+            return False, str(exc)
+        finally:
+            session.close()

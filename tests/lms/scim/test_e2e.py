@@ -172,3 +172,69 @@ def test_sigkill_during_apply_then_rerun_equals_a_clean_run(
         _finish(_apply(settings, NIGHT2))
         got = canonical(scim_server.users(url))
         assert got == want, f"round {round_} differs; rerun with FILEBRIDGE_CRASH_SEED={seed}"
+
+
+def test_status_verify_repair_and_plan_verify(tmp_path: Path, scim_server: ScimServer,
+                                               capsys: Any) -> None:
+    url = scim_server.tenant()
+    settings = scim_workspace(tmp_path / "ws", url)
+    cli_json(settings, "apply", "acme", str(NIGHT1), capsys=capsys)
+    code, status = cli_json(settings, "status", capsys=capsys)
+    acme = {c["name"]: c for c in status["connections"]}["acme"]
+    assert acme["lms"]["type"] == "scim" and acme["lms"]["reachable"] is True
+    assert "Bulk up to 1000" in acme["lms"]["detail"]
+    assert {c["name"]: c for c in status["connections"]}["acme-xml"]["lms"]["type"] == "builtin"
+    code, report = cli_json(settings, "verify", "acme", capsys=capsys)
+    assert (code, report["clean"], report["listed"]) == (0, True, 194)
+    # By hand in the LMS: one renamed, one deactivated, one deleted, one created.
+    users = {u["externalId"]: u for u in scim_server.users(url)}
+    with scim_server.client(url) as http:
+        patch = {"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"]}
+        http.patch(f"Users/{users['001001']['id']}", json={**patch, "Operations": [
+            {"op": "replace", "path": "name.givenName", "value": "Tom"}]}).raise_for_status()
+        http.patch(f"Users/{users['001002']['id']}", json={**patch, "Operations": [
+            {"op": "replace", "path": "active", "value": False}]}).raise_for_status()
+        http.delete(f"Users/{users['001003']['id']}").raise_for_status()
+        http.post("Users", json={"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                                 "userName": "hand@acme.example", "externalId": "X9"}
+                  ).raise_for_status()
+    code, report = cli_json(settings, "verify", "acme", capsys=capsys)
+    assert code == 1 and not report["clean"]
+    assert {"employee_id": "001001", "fields": {
+        "first_name": {"mirror": "Tomás", "lms": "Tom"}}} in report["changed"]
+    # Those who report to the deleted person point at a resource that is gone.
+    orphans = sorted(r["Employee ID"] for r in read_rows(NIGHT1)
+                     if r["Manager ID"] == "001003" and r["Employee ID"] in users)
+    assert [c["employee_id"] for c in report["changed"] if c["employee_id"] != "001001"] \
+        == orphans
+    assert all(c["fields"] == {"manager_id": {"mirror": "001003", "lms": ""}}
+               for c in report["changed"] if c["employee_id"] != "001001")
+    assert (report["deactivated"], report["deleted"], report["unmanaged"]) == \
+        (["001002"], ["001003"], ["X9"])
+    # plan --verify sees the drift without writing anything; a plain plan does not.
+    code, live = cli_json(settings, "plan", "acme", str(NIGHT1), "--verify", capsys=capsys)
+    assert (live["counts"]["create"], live["counts"]["update"],
+            live["counts"]["reactivate"]) == (1, 1 + len(orphans), 1)
+    code, mirror = cli_json(settings, "plan", "acme", str(NIGHT1), capsys=capsys)
+    assert mirror["counts"]["create"] == mirror["counts"]["update"] == 0
+    code, report = cli_json(settings, "verify", "acme", "--repair", capsys=capsys)
+    assert report["repaired"] is True
+    code, again = cli_json(settings, "apply", "acme", str(NIGHT2), capsys=capsys)
+    users = {u["externalId"]: u for u in scim_server.users(url)}
+    assert users["001001"]["name"]["givenName"] == "Tomás"
+    assert users["001002"]["active"] is True and "001003" in users
+    code, report = cli_json(settings, "verify", "acme", capsys=capsys)
+    assert report["clean"] and report["unmanaged"] == ["X9"]
+
+
+def test_status_says_when_the_token_is_refused(tmp_path: Path, scim_server: ScimServer,
+                                               capsys: Any,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(TOKEN_ENV, "wrong")
+    settings = scim_workspace(tmp_path / "ws", scim_server.tenant())
+    code, status = cli_json(settings, "status", capsys=capsys)
+    lms = {c["name"]: c for c in status["connections"]}["acme"]["lms"]
+    assert lms["reachable"] is False and "refused the token (401)" in lms["detail"]
+    code = main(["apply", "acme", str(NIGHT1), "--settings", str(settings)])
+    err = capsys.readouterr().err
+    assert code == 2 and "acme: SCIM server" in err and "refused the token" in err
