@@ -160,6 +160,8 @@ def _run_import(ctx: Context, connection: str, path: Path, options: RunOptions,
                         Policies.from_config(config.policies), clock_now(),
                         [p.value for p in table.problems if p.value])
     plan, file_problems = planned.plan, planned.problems
+    if not target.capabilities.org:  # departments and titles are plain person attributes
+        plan.org = plan.org.iloc[0:0]
     clock.lap("plan")
     _fill_report(report, table, records, plan)
     if file_problems or any(w["severity"] == "error" for w in report.warnings):
