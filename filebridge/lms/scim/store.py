@@ -8,6 +8,7 @@ export road reads results loaded with ``filebridge lms load-completions``.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime
@@ -90,12 +91,19 @@ class ScimLms:
 
     def users(self, connection: str | None, *, active: bool | None = None,
               limit: int | None = None) -> pd.DataFrame:
-        """Mirrored people with their SCIM id and fields, one connection's or all."""
+        """Mirrored people (the fields as last confirmed by the LMS, their SCIM id),
+        ordered by connection and employee id (None = everyone)."""
         frame = self.mirror.frame(connection)
         if active is not None:
             frame = frame[frame["active"] == active]
-        frame = frame.rename(columns={"connection": "managed_by"}).reset_index(drop=True)
-        return frame.head(limit) if limit is not None else frame
+        if limit is not None:
+            frame = frame.head(limit)
+        fields = pd.DataFrame([json.loads(f) for f in frame["fields"]], dtype=object)
+        fields = fields.drop(columns=["employee_id"], errors="ignore").fillna("")
+        base = frame.drop(columns=["fields"]).rename(columns={"connection": "managed_by"})
+        return pd.concat([base[["managed_by", "employee_id"]].reset_index(drop=True), fields,
+                          base[["active", "scim_id", "updated_at", "deactivated_at"]]
+                          .reset_index(drop=True)], axis=1)
 
     def close(self) -> None:
         """Close every HTTP session."""

@@ -186,6 +186,9 @@ def test_status_verify_repair_and_plan_verify(tmp_path: Path, scim_server: ScimS
     assert {c["name"]: c for c in status["connections"]}["acme-xml"]["lms"]["type"] == "builtin"
     code, report = cli_json(settings, "verify", "acme", capsys=capsys)
     assert (code, report["clean"], report["listed"]) == (0, True, 194)
+    code, listing = cli_json(settings, "users", "acme", "--limit", "2", capsys=capsys)
+    assert listing["count"] == 2 and listing["users"][0]["email"] == "emma.berg0@acme.example"
+    assert listing["users"][0]["scim_id"]
     # By hand in the LMS: one renamed, one deactivated, one deleted, one created.
     users = {u["externalId"]: u for u in scim_server.users(url)}
     with scim_server.client(url) as http:
