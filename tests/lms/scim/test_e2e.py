@@ -17,6 +17,8 @@ from typing import Any
 import pytest
 
 from filebridge.cli.main import main
+from filebridge.lms.scim import ScimLms
+from filebridge.pipeline.context import open_context
 from tests.daemon.conftest import drop, workspace
 from tests.pipeline.conftest import NIGHT1, NIGHT2, write_workspace
 from tests.pipeline.files import read_rows, variant
@@ -241,3 +243,19 @@ def test_status_says_when_the_token_is_refused(tmp_path: Path, scim_server: Scim
     code = main(["apply", "acme", str(NIGHT1), "--settings", str(settings)])
     err = capsys.readouterr().err
     assert code == 2 and "acme: SCIM server" in err and "refused the token" in err
+
+
+def test_connections_feeding_one_server_see_each_others_people(
+        tmp_path: Path, scim_server: ScimServer) -> None:
+    url = scim_server.tenant()
+    settings = scim_workspace(tmp_path / "ws", url)
+    text = settings.read_text(encoding="utf-8")
+    marker = "    import_mapping: mappings/acme-xml.yaml\n"
+    settings.write_text(text.replace(marker, marker + scim_block(url)), encoding="utf-8")
+    ctx = open_context(settings)
+    try:
+        acme = ctx.target("acme")
+        assert isinstance(acme, ScimLms) and acme.siblings("acme") == ["acme-xml"]
+        assert ctx.target("acme-xml").location == url
+    finally:
+        ctx.close()
