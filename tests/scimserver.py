@@ -60,15 +60,27 @@ class ScimServer:
                              headers={"Authorization": f"Bearer {self.token}"})
 
     def users(self, url: str) -> list[dict[str, Any]]:
-        """Every User of the tenant at ``url``, read page by page."""
+        """Every User of the tenant at ``url``, read page by page (by index, or by cursor
+        on a server that only has cursors)."""
         out: list[dict[str, Any]] = []
         with self.client(url) as http:
+            cursor: str | None = None
             while True:
-                page = http.get("Users", params={"startIndex": len(out) + 1, "count": 500})
+                params: dict[str, Any] = {"count": 500}
+                params.update({"cursor": cursor} if cursor is not None
+                              else {"startIndex": len(out) + 1})
+                page = http.get("Users", params=params)
+                if page.status_code == 501 and cursor is None:
+                    cursor = ""  # cursor pagination only
+                    continue
                 page.raise_for_status()
-                resources = page.json().get("Resources") or []
-                out += resources
-                if not resources or len(out) >= page.json()["totalResults"]:
+                body = page.json()
+                out += body.get("Resources") or []
+                if cursor is not None:
+                    cursor = body.get("nextCursor")
+                    if not cursor:
+                        return out
+                elif not body.get("Resources") or len(out) >= body["totalResults"]:
                     return out
 
 
@@ -161,4 +173,7 @@ PLAIN_CONFIG = {
     "sort": {"supported": False},
     "etag": {"supported": True},
     "authenticationSchemes": [],
+    # Cursor pagination only (RFC 9865), small pages: listings follow nextCursor.
+    "pagination": {"cursor": True, "index": False, "defaultPaginationMethod": "cursor",
+                   "defaultPageSize": 2, "maxPageSize": 2, "cursorTimeout": 600},
 }

@@ -158,7 +158,8 @@ def test_without_patch_changes_go_as_put_with_if_match(scim_server_plain: ScimSe
     try:
         lms.apply(plan(new=[person("1", email="a@x.example", first_name="A",
                                    custom_cost_center="C1"),
-                            person("2", email="b@x.example", manager_id="1")]), 1, NOW)
+                            person("2", email="b@x.example", manager_id="1"),
+                            person("3", email="c@x.example")]), 1, NOW)
         with scim_server_plain.client(url) as http:  # a hand edit the PUT must keep
             one = [u for u in scim_server_plain.users(url) if u["externalId"] == "1"][0]
             edited = {k: v for k, v in one.items() if k != "meta"}
@@ -176,6 +177,11 @@ def test_without_patch_changes_go_as_put_with_if_match(scim_server_plain: ScimSe
         methods = [m for m, path, _ in proxy.log if "/Users" in path]
         assert "PUT" in methods and "PATCH" not in methods
         assert not any("/Bulk" in path for _, path, _ in proxy.log)
+        # The server pages by cursor only, two users a page: verify follows the cursors.
+        assert lms.features("acme").cursor
+        drift = lms.verify("acme")
+        assert drift.clean and drift.listed == 3
+        assert sum("cursor=" in path for _, path, _ in proxy.log) >= 2
     finally:
         lms.close()
         engine.dispose()
