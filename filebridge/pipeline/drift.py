@@ -4,6 +4,7 @@ is its own truth and has no mirror to drift from."""
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from datetime import datetime
 from typing import Any
 
@@ -19,12 +20,13 @@ def _listable(ctx: Context, connection: str, command: str) -> Any:
     return target
 
 
-def verify(ctx: Context, connection: str, repair: bool, now: datetime) -> dict[str, Any]:
+def verify(ctx: Context, connection: str, repair: bool, now: datetime, *,
+           lock: bool = True) -> dict[str, Any]:
     """List the connection's LMS and compare it with the mirror; with ``repair``, make the
     mirror hold what the LMS holds so the next plan corrects the LMS. Takes the
-    connection's lock: no import may run meanwhile."""
+    connection's lock (no import may run meanwhile) unless the caller holds it."""
     target = _listable(ctx, connection, "verify --repair" if repair else "verify")
-    with ctx.ledger.lock(connection, wait_seconds=0):
+    with ctx.ledger.lock(connection, wait_seconds=0) if lock else nullcontext():
         drift = target.verify(connection)
         if repair and not drift.clean:
             target.repair(drift, now)

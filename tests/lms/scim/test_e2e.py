@@ -17,6 +17,8 @@ from typing import Any
 import pytest
 
 from filebridge.cli.main import main
+from filebridge.daemon import Daemon, load_schedules
+from filebridge.ledger.daemon_state import DaemonState
 from filebridge.lms.scim import ScimLms
 from filebridge.pipeline.context import open_context
 from tests.daemon.conftest import drop, workspace
@@ -305,3 +307,27 @@ def test_an_unavailable_server_is_exit_3_and_the_rerun_converges(
         check_managers(users, [NIGHT1])
     finally:
         proxy.close()
+
+
+def test_the_daemon_verifies_on_a_schedule(tmp_path: Path, scim_server: ScimServer,
+                                           capsys: Any) -> None:
+    url = scim_server.tenant()
+    schedule = ('connection: acme\ntasks:\n  - {task: import, cron: "0 22 * * *"}\n'
+                '  - {task: verify, cron: "0 6 * * *"}\n')
+    settings = workspace(tmp_path / "ws", schedule)
+    scim_workspace(tmp_path / "ws", url, settings=settings)
+    cli_json(settings, "apply", "acme", str(NIGHT1), capsys=capsys)
+    ctx = open_context(settings)
+    try:
+        runner = Daemon(ctx, load_schedules(ctx.settings))
+        assert runner.run_task("acme", "verify") == 0
+        gone = {u["externalId"]: u for u in scim_server.users(url)}["001001"]
+        with scim_server.client(url) as http:
+            http.delete(f"Users/{gone['id']}").raise_for_status()
+        assert runner.run_task("acme", "verify") == 1
+        task = DaemonState(ctx.ledger.engine).latest_tasks("acme")[0]
+        assert task.outcome == "rejected"
+        # Nothing repaired: the mirror still has the person until someone decides.
+        assert "001001" in set(ctx.target("acme").state("acme").snapshot()["employee_id"])
+    finally:
+        ctx.close()
