@@ -28,6 +28,9 @@ import pytest
 from hypothesis import HealthCheck, settings
 from sqlalchemy.engine import Engine
 
+from tests import scimserver
+from tests.scimserver import ScimServer
+
 # Hypothesis profiles: "ci" (default under CI=true: fixed seed-free but bounded, no
 # deadline flakiness on a shared 2-core machine), "dev" (quick local runs) and
 # "deterministic" (derandomized, for bisecting). Choose with HYPOTHESIS_PROFILE=name.
@@ -451,6 +454,18 @@ def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresServe
 def pg_url(postgres: PostgresServer) -> str:
     """URL of a fresh, empty PostgreSQL database."""
     return postgres.url(postgres.create_database())
+
+
+@pytest.fixture(scope="session")
+def scim_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ScimServer]:
+    """A real SCIM service provider (scim2-server) on 127.0.0.1; one tenant per test."""
+    yield from scimserver.start(tmp_path_factory.mktemp("scim"))
+
+
+@pytest.fixture(scope="session")
+def scim_server_plain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ScimServer]:
+    """scim2-server announcing neither PATCH nor Bulk (changes go as PUT with If-Match)."""
+    yield from scimserver.start(tmp_path_factory.mktemp("scim-plain"), scimserver.PLAIN_CONFIG)
 
 
 from tests.gpg_keys import gpg_keys  # noqa: E402,F401  (a fixture shared by formats and pipeline)

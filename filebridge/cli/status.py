@@ -1,7 +1,8 @@
 """Show the state of every connection: Connected, Connection error (with the reason) or
 Never synced; the last successful sync and its file; the next scheduled runs; runs held
-for approval; missing-file alerts; and whether the daemon is alive (its heartbeat).
-Reads the ledger only; works whether or not the daemon runs."""
+for approval; missing-file alerts; whether the daemon is alive (its heartbeat); and for a
+connection feeding an external LMS (SCIM), whether that LMS answers with its token.
+Reads the ledger (and asks external LMSs); works whether or not the daemon runs."""
 
 from __future__ import annotations
 
@@ -57,6 +58,11 @@ def render_status(report: dict[str, Any], out: TextIO | None = None) -> None:
     for c in report["connections"]:
         out.write(f"\n{c['name']}: {c['status_text']}"
                   + (f": {c['reason']}" if c["reason"] else "") + "\n")
+        lms = c["lms"]
+        if lms["type"] != "builtin":
+            state = "reachable" if lms["reachable"] else "UNREACHABLE"
+            out.write(f"  lms: {lms['type']} {lms['location']}: {state}"
+                      + (f" ({lms['detail']})" if lms["detail"] else "") + "\n")
         last = c["last_sync"]
         out.write("  last sync: " + (f"{last['at']} {last['file']} (run {last['run_id']})"
                                      if last else "never") + "\n")

@@ -56,7 +56,7 @@ EXIT_FORCED = 130
 # once however late (coalesce): the same rule as for runs missed while the daemon was down.
 JOB_DEFAULTS: dict[str, Any] = {"coalesce": True, "max_instances": 1, "misfire_grace_time": None}
 # Order of a connection's due tasks in one pass: fresh files first, then what depends on them.
-TASK_ORDER = ("import", "export", "cleanup", DEADLINE_TASK)
+TASK_ORDER = ("import", "export", "cleanup", "verify", DEADLINE_TASK)
 
 
 class Daemon:

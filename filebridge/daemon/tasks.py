@@ -1,4 +1,5 @@
-"""The task table: what ``import``, ``export``, ``cleanup`` and ``expect-file`` do.
+"""The task table: what ``import``, ``export``, ``cleanup``, ``verify`` and
+``expect-file`` do.
 
 The daemon only knows task names; each entry calls one pipeline function (imported
 lazily, so the daemon does not depend on their internals or on their import cost)
@@ -115,10 +116,23 @@ def cleanup_task(ctx: Context, connection: str, clock: Clock,
     return TaskResult("success" if removed else "idle", EXIT_OK, data)
 
 
+def verify_task(ctx: Context, connection: str, clock: Clock,
+                progress: Progress | None) -> TaskResult:
+    """List the connection's SCIM LMS and report drift (``filebridge verify``, no repair):
+    drift is notified as ``rejected`` so someone looks at it."""
+    from filebridge.pipeline.drift import verify
+
+    data = verify(ctx, connection, False, clock(), lock=False)
+    if data["clean"]:
+        return TaskResult("success", EXIT_OK, data)
+    return TaskResult("rejected", EXIT_REJECTED_OR_HELD, data)
+
+
 TASKS: dict[str, TaskSpec] = {
     "import": TaskSpec(import_task, locks_itself=True),
     "export": TaskSpec(export_task),
     "cleanup": TaskSpec(cleanup_task),
+    "verify": TaskSpec(verify_task),
 }
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
@@ -31,7 +32,7 @@ from filebridge.ledger.locks import (
     lock_state,
     remove_dead_lock,
 )
-from filebridge.ledger.receipt import RunReceipt
+from filebridge.ledger.receipt import ReportOf, RunReceipt
 from filebridge.ledger.schema import (
     COMPONENT,
     FILE_STATES,
@@ -175,7 +176,7 @@ class Ledger:
         return ExportLedger(self.engine)
 
     def receipt(self, run_id: int, file_id: int | None,
-                report: Callable[[Mapping[str, int]], Mapping[str, Any]], at: datetime, *,
+                report: ReportOf, at: datetime, *,
                 approves: int | None = None) -> RunReceipt:
         """The applied mark of a run, for an LMS target to write with its changes."""
         return RunReceipt(self, run_id, file_id, report, approves=approves, at=at)

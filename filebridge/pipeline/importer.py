@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from collections.abc import Mapping as Counts
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -31,7 +31,7 @@ from filebridge.pipeline.errors import NoImportMapping
 from filebridge.pipeline.layout import connection_pgp, source_layout
 from filebridge.pipeline.older_data import repeated_content
 from filebridge.pipeline.rejects import write_rejects
-from filebridge.pipeline.report import NullProgress, Progress, RunReport
+from filebridge.pipeline.report import NullProgress, Progress, RunReport, refused
 from filebridge.pipeline.spool import sha256_of, spool_copy
 from filebridge.pipeline.staleness import export_time_of, history_of
 from filebridge.plan import Plan, validate_file
@@ -167,6 +167,8 @@ def _run_import(ctx: Context, connection: str, path: Path, options: RunOptions,
                         Policies.from_config(config.policies), clock_now(),
                         [p.value for p in table.problems if p.value])
     plan, file_problems = planned.plan, planned.problems
+    if not target.capabilities.org:  # departments and titles are plain person attributes
+        plan.org = plan.org.iloc[0:0]
     clock.lap("plan")
     _fill_report(report, table, records, plan)
     if file_problems or any(w.severity == "error" for w in report.warnings):
@@ -225,8 +227,9 @@ def _apply(ctx: Context, target: Lms, report: RunReport, plan: Plan, at: datetim
     """
     run_id, file_id = _ids(report)
 
-    def applied(counts: Counts[str, int]) -> dict[str, Any]:
+    def applied(counts: Counts[str, int], failed: Sequence[Any]) -> dict[str, Any]:
         report.counts.update(counts)
+        refused(report, failed)
         return report.to_dict()
 
     target.apply(plan, run_id, at, ctx.ledger.receipt(run_id, file_id, applied, at,

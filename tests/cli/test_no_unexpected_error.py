@@ -74,6 +74,7 @@ def _commands(ws: str, file: Path) -> list[list[str]]:
              ["discard", "1", *s], ["undo", "1", "--yes", *s],
              ["link", "acme", str(file), "--yes", *s], ["run", "--once", *s], ["status", *s],
              ["unlock", "acme", *s],
+             ["verify", "acme", *s],
              ["demo", "--samples", str(file.parent / "nowhere"), *s]]
     assert {c[0] for c in calls} == names, "a new command needs a line here"
     return calls

@@ -171,7 +171,9 @@ def test_status_json_keys(ctx: Context) -> None:
     assert set(report) == {"now", "state_location", "daemon", "connections"}
     acme = report["connections"][0]
     assert set(acme) == {"name", "status", "status_text", "reason", "last_sync", "next_runs",
-                         "held_runs", "alerts", "tasks", "lock"}
+                         "held_runs", "alerts", "tasks", "lock", "lms"}
+    assert acme["lms"] == {"type": "builtin", "location": ctx.store.location,
+                           "reachable": None, "detail": ""}
     assert acme["status_text"] == "Never synced"
     assert acme["next_runs"][0] == {"task": "import", "at": "2026-11-25T22:00:00+01:00",
                                     "cron": "0 22 * * *", "timezone": "Europe/Berlin"}

@@ -7,6 +7,7 @@ A subclass provides one fixture, ``store``: an empty target, prepared, implement
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -16,6 +17,19 @@ from filebridge.plan.model import ORG_COLUMNS, Plan
 from tests.lms.plans import person, plan
 
 NOW = datetime(2026, 3, 1, 2, 0, tzinfo=UTC)
+
+
+class Receipt:
+    """The ledger's applied mark as a target sees it, recording what it is given."""
+
+    def __init__(self) -> None:
+        self.written: list[tuple[dict[str, int], object | None, list[Any]]] = []
+
+    def shares(self, database: object) -> bool:
+        return False
+
+    def write(self, counts: Any, within: object | None, failed: Any = ()) -> None:
+        self.written.append((dict(counts), within, list(failed)))
 
 
 class StoreContract:
@@ -178,6 +192,15 @@ class StoreContract:
             p.org_planned = True
             return p
 
+        if not store.capabilities.org:
+            # Departments and job titles are plain person attributes on such a target: org
+            # rows (the pipeline plans none for it) change nothing and fail nothing.
+            counts = self.apply(store, org(plan("acme", new=[person("1", department_code="D1")]),
+                                           ("department", "create", "D1", "One", "", "", "")))
+            assert counts["create"] == 1
+            assert not any(v for k, v in counts.items() if k.startswith(("departments", "job")))
+            return
+
         self.apply(store, org(plan("acme", new=[person("1", department_code="D1",
                                                        job_title="Chef")]),
                               ("department", "create", "D1", "One", "", "", ""),
@@ -209,3 +232,17 @@ class StoreContract:
         counts = self.apply(store, plan())
         assert counts["create"] == counts["update"] == counts["deactivate"] == 0
         assert store.state("acme").snapshot().empty
+
+    def test_emails_are_looked_up_across_connections(self, store: Lms) -> None:
+        self.apply(store, plan("acme", new=[person("1", email="boss@x.example")]))
+        self.apply(store, plan("globex", new=[person("2", email="other@x.example")]))
+        state = store.state("acme")
+        holders = state.holders_of_emails(["boss@x.example", "other@x.example", "no@x"])
+        assert sorted(holders["employee_id"]) == ["1", "2"]
+        assert state.manager_ids_by_email(["boss@x.example"]) == {"boss@x.example": "1"}
+
+    def test_receipt_is_written_once_with_the_counts(self, store: Lms) -> None:
+        receipt = Receipt()
+        result = store.apply(plan(new=[person("1", email="a@x.example")]), 1, NOW, receipt)
+        assert result.failed == []
+        assert [(w[0]["create"], w[2]) for w in receipt.written] == [(1, [])]
