@@ -47,6 +47,22 @@ def _error(meaning: str, advice: str, *, transient: bool = False) -> Entry:
 _RETRY = "nothing to fix: the next scheduled run retries; or run the command again later"
 
 ERRORS: dict[str, Entry] = {
+    "scim-error": _error("the SCIM server answered in a way filebridge cannot use",
+                         "read the message; run again with --debug for the details"),
+    "scim-unavailable": _error(
+        "the SCIM server did not answer in time, or answered with a server error or "
+        "rate limit past the retries; what was done is recorded", _RETRY, transient=True),
+    "scim-token-refused": _error(
+        "the SCIM server refused the connection's token (401/403)",
+        "check the token the connection's `lms.token` names (an expired or revoked token, "
+        "or one without provisioning rights), then run again"),
+    "scim-protocol-error": _error(
+        "the SCIM server's answer does not follow SCIM 2.0 as filebridge needs it",
+        "check `lms.url` points at the server's SCIM base (…/scim/v2); report the message "
+        "to the LMS vendor if it does"),
+    "scim-not-configured": _error(
+        "the connection's `lms` block of type scim lacks something it needs",
+        "complete the `lms` block in settings.yaml (`filebridge check` lists what is wrong)"),
     "lock-holder-alive": _error(
         "`unlock` refused: the process holding the connection's lock is still running",
         "wait for its run to finish (`filebridge status` shows it); the lock frees itself",
@@ -370,6 +386,11 @@ PROBLEMS: dict[str, Entry] = {
         "FILE`; otherwise fix the e-mail at the source", ROW),
     "department-cycle": Entry("departments form a cycle of parents",
                               "fix the department parents at the source", ROW),
+    "lms-refused": Entry(
+        "the LMS refused one change of this person (its own words follow); the rest of the "
+        "run was applied",
+        "fix what the LMS says (often a value it holds unique, such as the user name) in the "
+        "HR system or in the LMS; the next run sends the change again", ROW),
     "unknown-person": Entry("no person with this employee id in the LMS",
                             "import the person first, or fix the employee id", ROW),
     "json-not-an-object": Entry("a JSON record that is not an object",

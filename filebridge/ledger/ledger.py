@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import json
 import os
-import socket
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime

@@ -17,7 +17,6 @@ if TYPE_CHECKING:  # for the types only: the CLI's error path must not load pand
     from filebridge.plan.guard import Hold
     from filebridge.plan.summary import PlanSummary
 
-from filebridge.problems import Problem
 
 RunState = Literal["planned", "applied", "held", "rejected", "duplicate", "noop", "failed"]
 
