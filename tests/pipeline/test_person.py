@@ -121,7 +121,7 @@ def test_timeline_across_nights_in_text_and_json(tmp_path, capsys):
     assert "file acme_employees_2026-11-28.csv" in out
 
 
-def test_query_by_email_former_email_name_and_since(tmp_path):
+def test_query_by_email_former_email_name_and_since(tmp_path, capsys):
     with workspace(tmp_path / "ws", RELAXED) as ctx:
         apply(ctx, NIGHT1)
 
@@ -139,6 +139,11 @@ def test_query_by_email_former_email_name_and_since(tmp_path):
         assert [(c.employee_id, c.name, c.email, c.active) for c in several.candidates] == [
             (PRIYA, "Priya Silva", "priya.silva@acme.example", True),
             ("001033", "Priya Silva", "priya.silva33@acme.example", True)]
+    code = main(["person", "acme", "Priya Sil", "--settings", str(tmp_path / "ws" /
+                                                                  "settings.yaml")])
+    out = capsys.readouterr().out
+    assert code == 1 and "2 people in 'acme' match 'Priya Sil'" in out
+    assert "  001033  Priya Silva  priya.silva33@acme.example  (active)" in out
 
 
 def test_unknown_person_suggests_near_matches_of_that_connection_only(tmp_path, capsys):
