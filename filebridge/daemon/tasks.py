@@ -117,7 +117,7 @@ def cleanup_task(ctx: Context, connection: str, clock: Clock,
 
 
 def verify_task(ctx: Context, connection: str, clock: Clock,
-                progress: Progress | None) -> TaskResult:
+                progress: Progress | None, lock_wait: float = 0.0) -> TaskResult:
     """List the connection's SCIM LMS and report drift (``filebridge verify``, no repair):
     drift is notified as ``rejected`` so someone looks at it."""
     from filebridge.pipeline.drift import verify

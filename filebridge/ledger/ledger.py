@@ -336,6 +336,25 @@ class Ledger:
         with reading(self.engine) as conn:
             return [self._run(r._mapping, with_report) for r in conn.execute(stmt)]
 
+    def runs_touching(self, connection: str, run_ids: list[int]) -> list[RunRecord]:
+        """Runs of ``connection`` with these ids, the runs they act on, and the runs acting
+        on them (undo, approve, discard), oldest first; reports are left out."""
+        columns = [c for c in runs.c if c.name != "report"]
+        wanted = set(run_ids)
+        with reading(self.engine) as conn:
+            about = {r[0] for r in conn.execute(sa.select(runs.c.about_run).where(
+                runs.c.id.in_(wanted), runs.c.about_run.is_not(None)))}
+            stmt = sa.select(*columns).where(runs.c.connection == connection, sa.or_(
+                runs.c.id.in_(wanted | about), runs.c.about_run.in_(wanted | about)))
+            return [self._run(r._mapping, False)
+                    for r in conn.execute(stmt.order_by(runs.c.id))]
+
+    def files_by_id(self, file_ids: list[int]) -> dict[int, FileRecord]:
+        """These files by id (unknown ids are left out)."""
+        with reading(self.engine) as conn:
+            rows = conn.execute(sa.select(files).where(files.c.id.in_(file_ids)))
+            return {r.id: FileRecord(**r._mapping) for r in rows}
+
     @staticmethod
     def _run(row: Any, with_report: bool) -> RunRecord:
         def load(text: str | None) -> Any:
