@@ -25,8 +25,8 @@ from filebridge.pipeline.importer import (
 )
 from filebridge.pipeline.layout import connection_pgp
 from filebridge.pipeline.report import Adoption, Adoptions, Refusal, RunReport
-from filebridge.plan.summary import summarize
 from filebridge.plan.guard import GuardPolicy, judge
+from filebridge.plan.summary import summarize
 
 Confirm = Callable[[RunReport], bool]
 UNDOABLE = ("import", "replay", "approve", "undo")
