@@ -92,7 +92,7 @@ def test_undo_restores_exactly_what_the_run_changed(tmp_path):
         apply(ctx, NIGHT1)
         before = {r.employee_id: r for r in ctx.store.users("acme").itertuples()}
         night2 = apply(ctx, NIGHT2)
-        undone = undo(ctx, night2.run_id)
+        undone = undo(ctx, night2.run_id, force=True)  # 11 deactivations pass the brakes
         assert undone.state == "applied" and undone.refused == [] and undone.exit_code == 0
         after = {r.employee_id: r for r in ctx.store.users("acme").itertuples()}
         for eid, old in before.items():
@@ -112,7 +112,7 @@ def test_undo_refuses_what_a_later_run_changed(tmp_path):
         apply(ctx, NIGHT1)
         night2 = apply(ctx, NIGHT2)
         apply(ctx, DELTA)  # changes 001010's job title again and rehires 001020
-        report = undo(ctx, night2.run_id)
+        report = undo(ctx, night2.run_id, force=True)
         refused = {(r.employee_id, r.action, r.field): r.reason
                    for r in report.refused}
         later = ctx.ledger.runs("acme", limit=1)[0].id - 1
