@@ -25,6 +25,7 @@ from filebridge.ledger.web_accounts import ROLES, Role, WebAccounts, WebSession,
 SESSION_COOKIE = "filebridge_session"
 LOGIN_COOKIE = "filebridge_login"  # binds the login form's CSRF token before a session exists
 FREE_FAILURES = 3  # failed logins before each further attempt must wait
+FIRST_DELAY = 5.0  # seconds after the third failure, doubling with each further one
 MAX_DELAY = 300.0  # seconds: the longest wait after many failures
 MIN_PASSWORD = 8
 
@@ -122,7 +123,7 @@ def delay_after(failures: int) -> float:
     """How long the next attempt must wait after ``failures`` failed logins in a row."""
     if failures < FREE_FAILURES:
         return 0.0
-    return min(2.0 ** (failures - FREE_FAILURES), MAX_DELAY)
+    return min(FIRST_DELAY * 2.0 ** (failures - FREE_FAILURES), MAX_DELAY)
 
 
 def throttle_keys(name: str, address: str) -> list[str]:

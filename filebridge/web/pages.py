@@ -21,7 +21,7 @@ from filebridge.daemon import status
 from filebridge.ledger.queries import RunFilter
 from filebridge.ledger.schema import RUN_KINDS, RUN_STATES
 from filebridge.pipeline.overview import history_page, nights, run_view
-from filebridge.web.auth import LOGIN_COOKIE, login_csrf, sign
+from filebridge.web.auth import LOGIN_COOKIE, login_csrf, sign, unsign
 from filebridge.web.chart import night_chart
 from filebridge.web.rendering import render, require, web
 
@@ -38,7 +38,9 @@ def safe_next(target: str | None) -> str:
 def login_form(request: Request, message: str = "", status_code: int = 200) -> Response:
     """The login page with a fresh CSRF token bound to a cookie."""
     app = web(request)
-    nonce = secrets.token_urlsafe(24)
+    # An open login form keeps its nonce: a second tab or a stray request (a favicon)
+    # must not invalidate the token of the form already on screen.
+    nonce = unsign(app.secret, request.cookies.get(LOGIN_COOKIE)) or secrets.token_urlsafe(24)
     response = render(request, "login.html", {
         "login_csrf": login_csrf(app.secret, nonce), "message": message,
         "next": safe_next(request.query_params.get("next") or
