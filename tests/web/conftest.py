@@ -16,7 +16,7 @@ from filebridge.pipeline.context import open_context
 from filebridge.pipeline.importer import RunOptions, run_import
 from filebridge.web import users
 from filebridge.web.app import create_app
-from tests.pipeline.conftest import NIGHT1, NIGHT2, write_workspace
+from tests.pipeline.conftest import ACME_TRANSPORT, NIGHT1, NIGHT2, write_workspace
 from tests.pipeline.files import Row, variant
 
 PASSWORD = "correct horse 7"
@@ -44,9 +44,9 @@ class Site:
     held_file: int
 
 
-def build_site(root: Path) -> Site:
+def build_site(root: Path, transport: str = ACME_TRANSPORT) -> Site:
     """Write the workspace, apply night 1 (hostile), hold a truncated night 2, add users."""
-    settings = write_workspace(root)
+    settings = write_workspace(root, transport=transport)
     ctx = open_context(settings)
     try:
         night1 = variant(NIGHT1, root / "acme_employees_2026-11-24.csv", _hostile)
