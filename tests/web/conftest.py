@@ -4,10 +4,15 @@ values and rejected rows, a held run, three users (admin, support, viewer)."""
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 from starlette.testclient import TestClient
 
@@ -16,6 +21,7 @@ from filebridge.pipeline.context import open_context
 from filebridge.pipeline.importer import RunOptions, run_import
 from filebridge.web import users
 from filebridge.web.app import create_app
+from tests.conftest import _free_port
 from tests.pipeline.conftest import ACME_TRANSPORT, NIGHT1, NIGHT2, write_workspace
 from tests.pipeline.files import Row, variant
 
@@ -117,3 +123,33 @@ def digest_of(html: str) -> str:
     found = re.search(r'name="digest" value="([^"]+)"', html)
     assert found, html[-3000:]
     return found.group(1)
+
+
+@contextmanager
+def served(settings: Path, log: Path, *options: str) -> Iterator[str]:
+    """``filebridge web`` as a real process on a free port; yields its base URL."""
+    port = _free_port()
+    with log.open("w") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "filebridge.cli.main", "web",
+                                 "--settings", str(settings), "--port", str(port), *options],
+                                stdout=out, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{url}/login", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert proc.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.2)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

@@ -11,9 +11,9 @@ import sqlalchemy as sa
 from starlette.routing import Route
 
 from filebridge.ledger.schema import runs
+from filebridge.ledger.web_accounts import WebAccounts
 from filebridge.pipeline.context import open_context
 from filebridge.web.app import PUBLIC_PATHS, routes
-from filebridge.ledger.web_accounts import WebAccounts
 from filebridge.web.auth import FREE_FAILURES, SESSION_COOKIE, delay_after, throttle_keys
 from filebridge.web.auth import log_in as log_in_user
 from tests.web.conftest import (
@@ -59,7 +59,7 @@ def test_every_route_without_a_session_redirects_to_login(site, client):
 def test_every_post_needs_the_sessions_csrf_token(site, client):
     token = log_in(client, "ann")
     posts = [path for method, path in _app_routes(site) if method == "POST"]
-    assert "/runs/%d/approve" % site.held_run in posts and "/users" in posts
+    assert f"/runs/{site.held_run}/approve" in posts and "/users" in posts
     for path in posts:
         for data in ({}, {"csrf": "not-the-token"}, {"csrf": token[:-1] + "x"}):
             response = client.post(path, data={**data, "step": "plan", "name": "x",
