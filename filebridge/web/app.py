@@ -90,7 +90,8 @@ def error_page(request: Request, exc: Exception) -> Response:
         log.error("unexpected error on %s", request.url.path, exc_info=exc)
     busy = []
     if isinstance(exc, ConnectionBusy):
-        busy = busy_with(web(request).ctx, exc.connection)
+        # Lock names are a connection's name, or "NAME/purpose" (the pickup of a sync).
+        busy = busy_with(web(request).ctx, exc.connection.split("/", 1)[0])
     status = (404 if explanation.code in NOT_FOUND_CODES
               else 409 if explanation.code in CONFLICT_CODES
               else 503 if isinstance(exc, Transient)
