@@ -24,7 +24,6 @@ from filebridge.ledger.web_accounts import Role, WebUser
 from filebridge.pipeline.lifecycle import approve as approve_run
 from filebridge.pipeline.lifecycle import discard as discard_run
 from filebridge.pipeline.overview import changes_nothing, plan_digest, replay_file
-from filebridge.pipeline.pickup import settle_seconds, sync_connection
 from filebridge.pipeline.report import RunReport
 from filebridge.web import users as user_admin
 from filebridge.web.auth import (
@@ -160,6 +159,9 @@ async def sync(request: Request) -> Response:
     app, name = web(request), request.path_params["name"]
 
     def work() -> dict[str, Any]:
+        # Loaded here: the SSH client costs start-up time and only a sync needs it.
+        from filebridge.pipeline.pickup import settle_seconds, sync_connection
+
         app.ctx.connection(name)
         return sync_connection(app.ctx, name,
                                wait_seconds=settle_seconds(app.ctx, name)).to_dict()
