@@ -90,12 +90,11 @@ def run(args: argparse.Namespace) -> int:
     """Serve, or run a user command."""
     if args.web_command is None:
         return serve(args)
-    from filebridge.ledger.web_accounts import WebAccounts
     from filebridge.web import users
 
     ctx = context(args)
     try:
-        accounts = WebAccounts(ctx.ledger_engine)
+        accounts = ctx.ledger.web_accounts
         if args.web_command == "users":
             found = accounts.users()
             if getattr(args, "json", False):

@@ -41,8 +41,9 @@ def _rows_of_report(engine: Engine) -> sa.ColumnElement[Any]:
     return sa.cast(runs.c.report, JSONB)["rows"].astext
 
 
-def applied_runs(engine: Engine, connection: str, since: datetime) -> list[AppliedRun]:
+def applied_runs(ledger: Ledger, connection: str, since: datetime) -> list[AppliedRun]:
     """Applied import, replay and approve runs of ``connection`` started at or after ``since``."""
+    engine = ledger.engine
     stmt = (sa.select(runs.c.id, runs.c.started_at, runs.c.counts,
                       _rows_of_report(engine).label("rows"))
             .where(runs.c.connection == connection, runs.c.state == "applied",
@@ -74,7 +75,7 @@ class RunPage:
     total: int
 
 
-def search_runs(engine: Engine, where: RunFilter, offset: int, limit: int) -> RunPage:
+def search_runs(ledger: Ledger, where: RunFilter, offset: int, limit: int) -> RunPage:
     """Runs matching ``where``, newest first, ``limit`` of them from ``offset``."""
     conditions = [c for c in (
         runs.c.connection == where.connection if where.connection else None,
@@ -85,7 +86,7 @@ def search_runs(engine: Engine, where: RunFilter, offset: int, limit: int) -> Ru
     columns = [c for c in runs.c if c.name != "report"]
     stmt = (sa.select(*columns).where(*conditions).order_by(runs.c.id.desc())
             .offset(offset).limit(limit))
-    with reading(engine) as conn:
+    with reading(ledger.engine) as conn:
         found = [Ledger._run(r._mapping, with_report=False) for r in conn.execute(stmt)]
         total = int(conn.scalar(sa.select(sa.func.count()).select_from(runs)
                                 .where(*conditions)) or 0)
@@ -95,10 +96,10 @@ def search_runs(engine: Engine, where: RunFilter, offset: int, limit: int) -> Ru
     return RunPage(found, names, total)
 
 
-def running_runs(engine: Engine, connection: str) -> list[RunRecord]:
+def running_runs(ledger: Ledger, connection: str) -> list[RunRecord]:
     """Runs of ``connection`` still marked running (what a busy connection is doing)."""
     columns = [c for c in runs.c if c.name != "report"]
-    with reading(engine) as conn:
+    with reading(ledger.engine) as conn:
         return [Ledger._run(r._mapping, with_report=False) for r in conn.execute(
             sa.select(*columns).where(runs.c.connection == connection,
                                       runs.c.state == "running").order_by(runs.c.id))]

@@ -43,7 +43,7 @@ def history_page(ctx: Context, where: RunFilter, page: int = 1,
                  per_page: int = 50) -> HistoryPage:
     """Runs matching ``where``, newest first, page ``page`` (1-based) of ``per_page``."""
     page = max(1, page)
-    found = search_runs(ctx.ledger_engine, where, (page - 1) * per_page, per_page)
+    found = search_runs(ctx.ledger, where, (page - 1) * per_page, per_page)
     rows = [{"run_id": r.id, "connection": r.connection, "kind": r.kind, "mode": r.mode,
              "state": r.state, "started_at": r.started_at, "finished_at": r.finished_at,
              "file_id": r.file_id, "file": found.file_names.get(r.file_id or -1),
@@ -115,7 +115,7 @@ def busy_with(ctx: Context, connection: str) -> list[dict[str, Any]]:
     """The runs a busy connection is doing now: id, kind, file id, since when."""
     return [{"run_id": r.id, "kind": r.kind, "file_id": r.file_id,
              "started_at": r.started_at.isoformat(), "holder": r.holder}
-            for r in running_runs(ctx.ledger_engine, connection)]
+            for r in running_runs(ctx.ledger, connection)]
 
 
 @dataclass(frozen=True)
@@ -138,7 +138,7 @@ def nights(ctx: Context, connection: str, days: int = 30,
     now = now or datetime.now(UTC)
     since = datetime.combine(now.date() - timedelta(days=days - 1), datetime.min.time(), UTC)
     by_day: dict[date, Night] = {}
-    for run in applied_runs(ctx.ledger_engine, connection, since):
+    for run in applied_runs(ctx.ledger, connection, since):
         day = run.started_at.astimezone(UTC).date()
         changed = sum(int(run.counts.get(k, 0) or 0) for k in CHANGES)
         seen = by_day.get(day)

@@ -26,11 +26,10 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from filebridge.cli.errors import explain
 from filebridge.daemon import load_schedules
 from filebridge.errors import FilebridgeError, Transient
+from filebridge.explain import explain
 from filebridge.ledger.locks import ConnectionBusy
-from filebridge.ledger.web_accounts import WebAccounts
 from filebridge.pipeline.context import open_context
 from filebridge.pipeline.overview import busy_with
 from filebridge.web import actions, pages
@@ -86,8 +85,10 @@ def error_page(request: Request, exc: Exception) -> Response:
                                               "lines": [str(exc.detail)], "busy": []},
                       exc.status_code)
     explanation = explain(exc)
+    lines = list(explanation.lines)
     if not explanation.known:
         log.error("unexpected error on %s", request.url.path, exc_info=exc)
+        lines.append("the traceback is in the log of the filebridge web process")
     busy = []
     if isinstance(exc, ConnectionBusy):
         # Lock names are a connection's name, or "NAME/purpose" (the pickup of a sync).
@@ -96,8 +97,8 @@ def error_page(request: Request, exc: Exception) -> Response:
               else 409 if explanation.code in CONFLICT_CODES
               else 503 if isinstance(exc, Transient)
               else 400 if isinstance(exc, FilebridgeError) else 500)
-    return render(request, "error.html", {"code": explanation.code,
-                                          "lines": list(explanation.lines), "busy": busy},
+    return render(request, "error.html", {"code": explanation.code, "lines": lines,
+                                          "busy": busy},
                   status)
 
 
@@ -144,7 +145,7 @@ def create_app(settings_path: Path, *, session_hours: float = 8.0,
                     exception_handlers={Exception: error_page, HTTPException: error_page,
                                         FilebridgeError: error_page},
                     lifespan=lifespan)
-    app.state.web = WebApp(ctx, settings_path, WebAccounts(ctx.ledger_engine),
+    app.state.web = WebApp(ctx, settings_path, ctx.ledger.web_accounts,
                            secret_key(ctx.settings.state_dir), templates(),
                            load_schedules(ctx.settings), timedelta(hours=session_hours),
                            secure_cookies)

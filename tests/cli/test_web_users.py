@@ -9,7 +9,6 @@ import pytest
 from argon2 import PasswordHasher
 
 from filebridge.cli.main import main
-from filebridge.ledger.web_accounts import WebAccounts
 from filebridge.pipeline.context import open_context
 from tests.pipeline.conftest import write_workspace
 
@@ -37,7 +36,7 @@ def test_add_passwd_remove_and_list(tmp_path, capsys, monkeypatch):
     assert [u["name"] for u in json.loads(out)["users"]] == ["ann"]
     ctx = open_context(tmp_path / "ws" / "settings.yaml")
     try:
-        accounts = WebAccounts(ctx.ledger_engine)
+        accounts = ctx.ledger.web_accounts
         stored = accounts.user("ann").password_hash
         assert stored.startswith("$argon2id$") and "first password" not in stored
         assert PasswordHasher().verify(stored, "first password")

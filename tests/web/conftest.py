@@ -16,7 +16,6 @@ import httpx
 import pytest
 from starlette.testclient import TestClient
 
-from filebridge.ledger.web_accounts import WebAccounts
 from filebridge.pipeline.context import open_context
 from filebridge.pipeline.importer import RunOptions, run_import
 from filebridge.web import users
@@ -60,7 +59,7 @@ def build_site(root: Path, transport: str = ACME_TRANSPORT) -> Site:
         cut = variant(NIGHT2, root / "acme_employees_2026-11-25.csv", _cut)
         held = run_import(ctx, "acme", cut, RunOptions("apply"))
         assert applied.state == "applied" and held.state == "held"
-        accounts = WebAccounts(ctx.ledger_engine)
+        accounts = ctx.ledger.web_accounts
         for name, role in USERS.items():
             users.add_user(accounts, name, role, PASSWORD, by="test")
     finally:

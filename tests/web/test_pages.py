@@ -9,12 +9,9 @@ import threading
 import time
 from datetime import UTC, datetime
 
-from filebridge.cli.errors import explain
-from filebridge.ledger.daemon_state import DaemonState
+from filebridge.explain import explain
 from filebridge.ledger.errors import UnknownRun
-from filebridge.ledger.locks import connection_lock
 from filebridge.ledger.queries import RunFilter
-from filebridge.ledger.web_accounts import WebAccounts
 from filebridge.pipeline.context import open_context
 from filebridge.pipeline.importer import RunOptions, run_import
 from filebridge.pipeline.overview import history_page
@@ -25,7 +22,7 @@ from tests.web.conftest import PASSWORD, build_site, client_of, csrf_of, digest_
 def test_tiles_show_each_connections_state_last_sync_and_held_runs(site, client):
     ctx = open_context(site.settings)
     try:
-        state = DaemonState(ctx.ledger_engine)
+        state = ctx.ledger.daemon_state
         task = state.start_task("acme-xml", "import", "schedule", "test:1", datetime.now(UTC))
         state.finish_task(task, "failed", 3, {"code": "transport-unavailable", "retry": True,
                                               "message": "sftp.example: connection refused"},
@@ -119,7 +116,7 @@ def test_approve_shows_the_replan_then_applies_it_as_the_user(fresh_site, fresh_
         assert ctx.ledger.get_run(held).state == "approved"
         approved = ctx.ledger.get_run(new_run)
         assert (approved.kind, approved.state, approved.about_run) == ("approve", "applied", held)
-        actions = WebAccounts(ctx.ledger_engine).actions(run_id=held)
+        actions = ctx.ledger.web_accounts.actions(run_id=held)
         assert [(a.user, a.action, a.outcome) for a in actions][:2] == [
             ("sam", "approve", "applied"), ("sam", "approve", "planned")]
     finally:
@@ -165,7 +162,7 @@ def test_discard_and_replay(fresh_site, fresh_client):
         run = ctx.ledger.get_run(replayed)
         assert (run.kind, run.state) == ("replay", "applied")
         assert ctx.ledger.get_file(run.file_id or 0).sha256 == ctx.ledger.get_file(1).sha256
-        found = {(a.action, a.target, a.user) for a in WebAccounts(ctx.ledger_engine).actions()}
+        found = {(a.action, a.target, a.user) for a in ctx.ledger.web_accounts.actions()}
         assert {("discard", f"run {fresh_site.held_run}", "sam"),
                 ("replay", "file 1", "sam")} <= found
     finally:
@@ -190,7 +187,7 @@ def test_a_busy_connection_says_with_what(fresh_site, fresh_client):
     ctx = open_context(fresh_site.settings)
     try:
         running = ctx.ledger.start_run("acme", "import", "apply", 1, datetime.now(UTC))
-        with connection_lock(ctx.ledger_engine, "acme"):
+        with ctx.ledger.lock("acme"):
             page = fresh_client.post(f"/runs/{fresh_site.held_run}/approve",
                                      data={"csrf": token, "step": "plan"})
         assert page.status_code == 409 and "connection-busy" in page.text

@@ -11,7 +11,6 @@ import sqlalchemy as sa
 from starlette.routing import Route
 
 from filebridge.ledger.schema import runs
-from filebridge.ledger.web_accounts import WebAccounts
 from filebridge.pipeline.context import open_context
 from filebridge.web.app import PUBLIC_PATHS, routes
 from filebridge.web.auth import FREE_FAILURES, SESSION_COOKIE, delay_after, throttle_keys
@@ -165,7 +164,7 @@ def test_failed_logins_are_slowed_per_user_and_per_address(fresh_site):
 def test_the_wait_grows_with_each_failure_and_ends(fresh_site):
     ctx = open_context(fresh_site.settings)
     try:
-        accounts, start = WebAccounts(ctx.ledger_engine), datetime(2026, 1, 1, tzinfo=UTC)
+        accounts, start = ctx.ledger.web_accounts, datetime(2026, 1, 1, tzinfo=UTC)
         hour = timedelta(hours=1)
         for n in range(FREE_FAILURES + 2):
             result = log_in_user(accounts, "val", "wrong", "10.0.0.9", start, hour)
@@ -233,7 +232,7 @@ def test_hostile_hr_values_are_escaped(site, client):
 def test_an_unexpected_error_is_a_page_without_a_traceback(site, client):
     ctx = open_context(site.settings)
     try:
-        with ctx.ledger_engine.begin() as tx:
+        with ctx.ledger.engine.begin() as tx:
             run_id = tx.scalar(sa.select(sa.func.max(runs.c.id)))
             tx.execute(runs.update().where(runs.c.id == run_id).values(report="{not json"))
     finally:

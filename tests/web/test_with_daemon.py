@@ -14,7 +14,6 @@ from pathlib import Path
 import httpx
 import pytest
 
-from filebridge.ledger.web_accounts import WebAccounts
 from filebridge.pipeline.context import open_context
 from filebridge.pipeline.importer import RunOptions, run_import
 from filebridge.web import users
@@ -50,7 +49,7 @@ def test_pages_work_while_the_daemon_imports(backend, tmp_path: Path, request) -
     big_file(big, ROWS[backend])
     ctx = open_context(settings)
     try:
-        users.add_user(WebAccounts(ctx.ledger_engine), "sam", "support", PASSWORD, by="test")
+        users.add_user(ctx.ledger.web_accounts, "sam", "support", PASSWORD, by="test")
         assert run_import(ctx, "acme", small, RunOptions("apply")).state == "applied"
     finally:
         ctx.close()
