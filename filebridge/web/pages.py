@@ -32,6 +32,9 @@ def safe_next(target: str | None) -> str:
     """Where to go after logging in: a path of this site only (never another host)."""
     if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
         return "/"
+    # Browsers drop tabs and newlines inside URLs: "/\t/evil.example" would become "//...".
+    if any(c.isspace() or ord(c) < 32 for c in target):
+        return "/"
     return target
 
 

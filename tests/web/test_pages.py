@@ -264,10 +264,12 @@ def test_login_returns_to_the_page_asked_for(site, client):
                                        "password": PASSWORD, "next": f"/runs/{site.held_run}"},
                        follow_redirects=False)
     assert done.headers["location"] == f"/runs/{site.held_run}"
-    evil = client.post("/login", data={"csrf": csrf_of(client.get("/login").text),
-                                       "name": "val", "password": PASSWORD,
-                                       "next": "//evil.example/"}, follow_redirects=False)
-    assert evil.headers["location"] == "/"
+    for target in ("//evil.example/", "/\t/evil.example", "https://evil.example/",
+                   "/\\evil.example"):
+        evil = client.post("/login", data={"csrf": csrf_of(client.get("/login").text),
+                                           "name": "val", "password": PASSWORD,
+                                           "next": target}, follow_redirects=False)
+        assert evil.headers["location"] == "/", target
 
 
 def test_replay_of_an_unknown_file_is_a_404(site, client):
