@@ -102,7 +102,7 @@ def test_a_person_approves_replays_downloads_and_logs_out(chromium, tmp_path):
         saved = tmp_path / download.suggested_filename
         download.save_as(str(saved))
         rows = list(csv.DictReader(io.StringIO(saved.read_text(encoding="utf-8-sig"))))
-        assert rows and all(r["error"] for r in rows)
+        assert rows and all(r["filebridge_error"] for r in rows)
 
         for path, name in (("/runs", "history"), ("/held", "held"), ("/check", "check"),
                            ("/activity", "activity"), ("/users", "users")):

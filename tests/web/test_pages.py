@@ -87,7 +87,8 @@ def test_run_detail_plan_holds_rejects_and_downloads(site, client):
     doc = json.loads(report.text)
     assert doc["run_id"] == site.applied_run and doc["report"]["counts"]["create"] > 150
     rejects = client.get(f"/runs/{site.applied_run}/rejects.csv").text
-    assert rejects.splitlines()[0].endswith(",error") and "line 42: Work Email:" in rejects
+    assert rejects.splitlines()[0].endswith(",filebridge_error")
+    assert "line 42: Work Email:" in rejects
 
 
 def test_errors_have_the_clis_code_and_words(site, client):
