@@ -16,7 +16,7 @@ Severity = Literal["error", "warning"]
 
 # Every code a problem can carry. Producers pass these literals, so mypy rejects a code
 # that is not listed here, and a test checks that each one has an entry (meaning and what
-# to do) in the words the CLI prints (``filebridge.cli.advice``).
+# to do) in the words the CLI prints (``filebridge.advice``).
 ProblemCode = Literal[
     # the file as a whole: it is rejected
     "file-too-large", "empty-file", "undecodable-byte", "truncated-file",

@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 from datetime import UTC, datetime, timedelta
 
-from filebridge.cli.advice import code_advice
+from filebridge.advice import code_advice
 from filebridge.cli.common import add_common, context, emit_json
 from filebridge.pipeline.exporter import ExportReport, abandon_pending, export_connection
 

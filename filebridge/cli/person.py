@@ -15,6 +15,13 @@ NAME = "person"
 HELP = "one person's state and timeline: every run, change and reason"
 
 
+EXAMPLES = (
+    "filebridge person acme 001002",
+    "filebridge person acme jane.doe@example.com --json",
+    'filebridge person acme "Silva" --since 2026-11-01',
+)
+
+
 def _date(text: str) -> datetime:
     try:
         day = date.fromisoformat(text)

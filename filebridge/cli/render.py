@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from typing import Any, TextIO
 
-from filebridge.cli.advice import held_advice, problem_advice
+from filebridge.advice import held_advice, problem_advice
 from filebridge.cli.common import table
 from filebridge.cli.style import Colour, paint
 

@@ -10,7 +10,7 @@ import argparse
 import sys
 from typing import Any, TextIO
 
-from filebridge.cli.advice import held_advice
+from filebridge.advice import held_advice
 from filebridge.cli.common import add_common, context, emit_json
 from filebridge.daemon import load_schedules, status
 

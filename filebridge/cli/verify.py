@@ -16,6 +16,13 @@ HELP = "list an external LMS and report drift from filebridge's mirror; --repair
 SHOWN = 20
 
 
+EXAMPLES = (
+    "filebridge verify acme",
+    "filebridge verify acme --repair",
+    "filebridge verify acme --json",
+)
+
+
 def register(parser: argparse.ArgumentParser) -> None:
     """Options of ``verify``."""
     parser.add_argument("connection", help="connection name from settings.yaml")

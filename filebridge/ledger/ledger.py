@@ -42,6 +42,7 @@ from filebridge.ledger.schema import (
     files,
     runs,
 )
+from filebridge.ledger.web_accounts import WebAccounts
 from filebridge.sql import location, migrate, open_engine, reading
 
 
@@ -168,6 +169,11 @@ class Ledger:
     def daemon_state(self) -> DaemonState:
         """The daemon's task records, alerts and heartbeats."""
         return DaemonState(self.engine)
+
+    @cached_property
+    def web_accounts(self) -> WebAccounts:
+        """Users, sessions, failed logins and the action log of the admin pages."""
+        return WebAccounts(self.engine)
 
     @cached_property
     def exports(self) -> ExportLedger:

@@ -1,4 +1,4 @@
-"""Every code filebridge reports has words in filebridge/cli/advice.py, and docs/errors.md
+"""Every code filebridge reports has words in filebridge/advice.py, and docs/errors.md
 is generated from them.
 
 Codes come from three places: the ``code`` of every exception class deriving from
@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 import filebridge
-from filebridge.cli import advice
+from filebridge import advice
 from filebridge.cli.errors import handle_error
 from filebridge.cli.main import main
 from filebridge.errors import FilebridgeError, Transient
@@ -75,7 +75,7 @@ def test_every_error_class_has_an_entry_and_every_entry_a_producer() -> None:
     assert len(classes) > 30
     class_codes = {c.code for c in classes}
     missing = sorted(class_codes - set(advice.ERRORS))
-    assert not missing, f"error codes without an entry in filebridge/cli/advice.py: {missing}"
+    assert not missing, f"error codes without an entry in filebridge/advice.py: {missing}"
     written = literal_codes() - PROBLEM_CODES - HOLD_CODES - class_codes
     assert not sorted(written - set(advice.ERRORS)), "codes written in reports lack an entry"
     stale = sorted(set(advice.ERRORS) - class_codes - written)
@@ -164,7 +164,7 @@ def test_no_command_advice_outside_the_cli(path: Path) -> None:
 def test_docs_errors_md_is_up_to_date() -> None:
     assert DOC.read_text(encoding="utf-8") == advice.render_reference(), (
         "docs/errors.md is out of date; run "
-        "`python -m filebridge.cli.advice > docs/errors.md`")
+        "`python -m filebridge.advice > docs/errors.md`")
 
 
 def test_run_output_ends_problems_and_holds_with_what_to_do(capsys, tmp_path) -> None:

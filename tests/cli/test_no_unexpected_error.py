@@ -76,7 +76,7 @@ def _commands(ws: str, file: Path) -> list[list[str]]:
              ["unlock", "acme", *s],
              ["verify", "acme", *s],
              ["person", "acme", "001002", *s], ["person", "acme", "nobody@x", "--json", *s],
-             ["demo", "--samples", str(file.parent / "nowhere"), *s]]
+             ["demo", "--samples", str(file.parent / "nowhere"), *s], ["web", "users", *s]]
     assert {c[0] for c in calls} == names, "a new command needs a line here"
     return calls
 
