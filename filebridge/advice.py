@@ -47,6 +47,19 @@ def _error(meaning: str, advice: str, *, transient: bool = False) -> Entry:
 _RETRY = "nothing to fix: the next scheduled run retries; or run the command again later"
 
 ERRORS: dict[str, Entry] = {
+    "unknown-user": _error("no user of the admin pages has this name",
+                           "`filebridge web users` lists them"),
+    "user-exists": _error("a user of the admin pages already has this name",
+                          "pick another name, or `filebridge web passwd NAME` to change the "
+                          "password"),
+    "bad-user-name": _error("the user name is not allowed (letters, digits, . _ - @ only)",
+                            "choose a name of those characters"),
+    "weak-password": _error("the password is too short or too common",
+                            "choose a longer password (a passphrase of several words)"),
+    "unknown-role": _error("the role is not one of admin, support, viewer",
+                           "`--role admin`, `--role support` or `--role viewer`"),
+    "password-mismatch": _error("the two passwords typed do not match",
+                                "run the command again and type the same password twice"),
     "scim-error": _error("the SCIM server answered in a way filebridge cannot use",
                          "read the message; run again with --debug for the details"),
     "scim-unavailable": _error(

@@ -81,7 +81,7 @@ class UnknownUser(LedgerError):
     code = "unknown-user"
 
     def __init__(self, name: str) -> None:
-        super().__init__(f"no web user named {name!r} (see `filebridge web users`)")
+        super().__init__(f"no web user named {name!r}")
         self.name = name
 
 
@@ -91,8 +91,7 @@ class UserExists(LedgerError):
     code = "user-exists"
 
     def __init__(self, name: str) -> None:
-        super().__init__(f"a web user named {name!r} exists already "
-                         f"(`filebridge web passwd {name}` changes the password)")
+        super().__init__(f"a web user named {name!r} exists already")
         self.name = name
 
 
