@@ -119,7 +119,8 @@ def _row_alive(holder: str, heartbeat: datetime, now: datetime, stale_after: flo
 
 
 def _read(engine: Engine, connection: str) -> sa.Row | None:
-    with engine.connect() as conn:
+    # A read transaction: status pages and `busy` messages never queue behind a writer.
+    with reading(engine) as conn:
         return conn.execute(sa.select(locks).where(locks.c.connection == connection)).first()
 
 
