@@ -37,6 +37,7 @@ from filebridge.ledger.errors import LedgerError
 from filebridge.ledger.holders import Holder, describe_holder
 from filebridge.ledger.keeper import keeper_for
 from filebridge.ledger.schema import locks, runs
+from filebridge.sql import reading
 
 log = logging.getLogger(__name__)
 
