@@ -27,7 +27,7 @@ import pandas as pd
 from filebridge.lms.errors import StalePlan
 from filebridge.lms.interface import ApplyResult, ChangeOutcome
 from filebridge.lms.scim.features import Features
-from filebridge.lms.scim.listing import find_by_external_id
+from filebridge.lms.scim.listing import find_by_key
 from filebridge.lms.scim.mirror import UNSETTLED, Entry, Mirror, Outcome
 from filebridge.lms.scim.resource import MANAGER, PATCH_OP, ResourceMapping
 from filebridge.lms.scim.send import Change, Sender
@@ -138,8 +138,8 @@ def recover(run: Run) -> None:
     if not open_changes:
         return
     creates = [e for e in open_changes.get("create", []) if e not in run.mine]
-    found = find_by_external_id(run.session, run.features, creates,
-                                run.sender.page_size) if creates else {}
+    found = find_by_key(run.session, run.features, run.mapping, creates,
+                        run.sender.page_size) if creates else {}
     by_scim = {e.scim_id: eid for eid, e in {**run.others, **run.mine}.items()}
     adopted = [Entry(eid, str(r["id"]), UNSETTLED, bool(r.get("active", True)),
                      run.mapping.record(r, by_scim)) for eid, r in found.items()]

@@ -21,8 +21,9 @@ from scim2_models import SCIMException
 
 from filebridge.lms.scim.errors import ScimProtocolError, ScimUnavailable
 from filebridge.lms.scim.features import Features
-from filebridge.lms.scim.listing import find_by_external_id
+from filebridge.lms.scim.listing import find_by_key
 from filebridge.lms.scim.mirror import Entry, Mirror, Outcome
+from filebridge.lms.scim.resource import ResourceMapping
 from filebridge.lms.scim.session import ScimSession, Unanswered
 
 BULK = "urn:ietf:params:scim:api:messages:2.0:BulkRequest"
@@ -72,8 +73,9 @@ class Sender:
 
     def __init__(self, session: ScimSession, features: Features, mirror: Mirror,
                  connection: str, run_id: int | None, now: datetime, *, bulk: bool,
-                 page_size: int) -> None:
+                 page_size: int, mapping: ResourceMapping) -> None:
         self.session = session
+        self.mapping = mapping
         self.features = features
         self.mirror = mirror
         self.connection = connection
@@ -181,8 +183,8 @@ class Sender:
 
     def _recover(self, change: Change, exc: Unanswered) -> Outcome:
         """A create whose answer was lost: look it up, and send it again only if absent."""
-        found = find_by_external_id(self.session, self.features, [change.employee_id],
-                                    self.page_size).get(change.employee_id)
+        found = find_by_key(self.session, self.features, self.mapping, [change.employee_id],
+                            self.page_size).get(change.employee_id)
         if found is not None:
             return self._confirmed(change, found, None)
         try:
@@ -208,15 +210,15 @@ class Sender:
         return op
 
     def _bulk(self, chunk: list[Change]) -> list[Outcome]:
-        request = {"schemas": [BULK],
+        # failOnErrors as large as the request: the server tries every operation, so one
+        # person it refuses is that person's row error and never stops the others.
+        request = {"schemas": [BULK], "failOnErrors": len(chunk),
                    "Operations": [self._operation(c, i) for i, c in enumerate(chunk)]}
         try:
             answer = self.session.bulk(request, check_request_payload=False,
                                        check_response_payload=False)
         except Unanswered:
-            # Creates are looked up before being sent again; the rest is idempotent.
-            return [self._recover(c, Unanswered("POST", "Bulk", "no answer"))
-                    if c.method == "POST" else self._one(c) for c in chunk]
+            return self._bulk_unanswered(chunk)
         except SCIMException as exc:
             raise ScimProtocolError(self.connection, self.session.target.url,
                                     f"Bulk request refused: {exc}") from exc
@@ -230,6 +232,15 @@ class Sender:
             result = by_id.get(f"c{i}") or (results[i] if i < len(results) else None)
             out.append(self._bulk_outcome(change, result))
         return out
+
+    def _bulk_unanswered(self, chunk: list[Change]) -> list[Outcome]:
+        """A Bulk request whose answer was lost: its creates are looked up (many per
+        request) and only the missing ones sent again; the rest is idempotent."""
+        posts = [c.employee_id for c in chunk if c.method == "POST"]
+        found = find_by_key(self.session, self.features, self.mapping, posts, self.page_size)
+        return [self._confirmed(c, found[c.employee_id], None)
+                if c.method == "POST" and c.employee_id in found else self._one(c)
+                for c in chunk]
 
     def _bulk_outcome(self, change: Change, result: Any) -> Outcome:
         if not isinstance(result, dict):

@@ -11,6 +11,7 @@ from filebridge.lms.scim import ScimLms
 from filebridge.lms.scim.features import Features
 from filebridge.lms.scim.mirror import UNSETTLED
 from filebridge.lms.scim.send import Change, Sender
+from filebridge.lms.scim.store import mapping_of
 from filebridge.sql import open_engine
 from tests.faultproxy import FaultProxy
 from tests.lms.contract import NOW
@@ -194,6 +195,7 @@ def test_bulk_requests_stay_within_the_servers_limits(make_lms: MakeLms) -> None
     small = Features(**{**features.__dict__, "bulk_max_operations": 3,
                         "bulk_max_payload": 2000})
     sender = Sender(lms.session("acme"), small, lms.mirror, "acme", None, NOW, bulk=True,
+                    mapping=mapping_of(lms.target("acme")),
                     page_size=100)
     changes = [Change(str(i), "create", "POST", "Users", {"userName": "x" * size}, None)
                for i, size in enumerate([10, 10, 10, 10, 900, 900, 10])]
