@@ -40,6 +40,18 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _wait(port: int, timeout: float = 60.0) -> None:
+    """Until the server listens (it starts slowly on a busy machine)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError("scim2-server did not listen in time")
+
+
 def people(n: int, rng: random.Random) -> pd.DataFrame:
     """``n`` people in a manager tree (each reports to someone earlier in the list)."""
     rows = []
@@ -97,7 +109,7 @@ def main() -> None:
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     os.environ["BENCH_SCIM_TOKEN"] = TOKEN
     try:
-        time.sleep(1.5)
+        _wait(port)
         rng = random.Random(20261203)
         first = people(n, rng)
         second = next_night(first, rng)
