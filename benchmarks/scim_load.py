@@ -3,7 +3,8 @@ scim2-server, with and without Bulk.
 
 Starts ``scim2-server`` (installed by the ``test`` extra) on 127.0.0.1, plans each night
 with filebridge's own planner against the SCIM target's mirror, applies it, and prints
-per phase: HTTP requests sent, requests per second and wall seconds of the apply.
+per phase: HTTP requests sent (discovery and lookups included), requests per second,
+changes (people created, updated, deactivated) per second and wall seconds of the apply.
 
     .venv/bin/python benchmarks/scim_load.py [PEOPLE]
 """
@@ -37,6 +38,18 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def _wait(port: int, timeout: float = 60.0) -> None:
+    """Until the server listens (it starts slowly on a busy machine)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError("scim2-server did not listen in time")
 
 
 def people(n: int, rng: random.Random) -> pd.DataFrame:
@@ -96,11 +109,11 @@ def main() -> None:
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     os.environ["BENCH_SCIM_TOKEN"] = TOKEN
     try:
-        time.sleep(1.5)
+        _wait(port)
         rng = random.Random(20261203)
         first = people(n, rng)
         second = next_night(first, rng)
-        print(f"{n} people; night: {len(second)} rows | requests  req/s  seconds")
+        print(f"{n} people; night: {len(second)} rows | requests  req/s  changes/s  seconds")
         for bulk in (True, False):
             url = f"http://127.0.0.1:{port}/bench{int(bulk)}/v2"
             engine = open_engine(f"sqlite:///{folder / f'state{int(bulk)}.sqlite'}")
@@ -110,8 +123,10 @@ def main() -> None:
             for name, desired, run_id in (("initial load", first, 1), ("1% night", second, 2)):
                 requests, seconds, counts = phase(lms, desired, run_id)
                 changed = {k: v for k, v in counts.items() if v and k != "fields_updated"}
+                done = sum(v for k, v in changed.items() if k != "failed")
                 print(f"{'Bulk' if bulk else 'no Bulk':8} {name:13} {requests:8} "
-                      f"{requests / seconds:7.0f} {seconds:8.2f}   {changed}")
+                      f"{requests / seconds:7.1f} {done / seconds:10.1f} {seconds:8.2f}   "
+                      f"{changed}")
             lms.close()
             engine.dispose()
     finally:

@@ -18,7 +18,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -84,10 +84,18 @@ class ScimServer:
                     return out
 
 
-def canonical(users: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
-    """A listing without server-made ids and timestamps, managers as externalIds, sorted:
-    two runs that ended in the same LMS state give equal values."""
-    by_id = {u["id"]: u.get("externalId") for u in users}
+def employee_number(user: dict[str, Any]) -> Any:
+    """The enterprise extension's employeeNumber of a listed user."""
+    return (user.get("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User") or {}
+            ).get("employeeNumber")
+
+
+def canonical(users: list[dict[str, Any]],
+              key: Callable[[dict[str, Any]], Any] = lambda u: u.get("externalId")
+              ) -> list[tuple[Any, ...]]:
+    """A listing without server-made ids and timestamps, managers by their ``key``
+    (externalId), sorted: two runs that ended in the same LMS state give equal values."""
+    by_id = {u["id"]: key(u) for u in users}
     out = []
     for u in users:
         body = {k: v for k, v in u.items() if k not in ("id", "meta")}
@@ -95,7 +103,7 @@ def canonical(users: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
         if enterprise and "manager" in enterprise:
             enterprise = {**enterprise, "manager": by_id.get(enterprise["manager"]["value"])}
             body["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"] = enterprise
-        out.append((u.get("externalId"), json.dumps(body, sort_keys=True)))
+        out.append((key(u), json.dumps(body, sort_keys=True)))
     return sorted(out)
 
 

@@ -1,5 +1,8 @@
-"""Apply a file to the LMS in one transaction. A file whose content was already applied
-is recorded as a duplicate and changes nothing; a run over a safety threshold is held."""
+"""Apply a file to the connection's LMS: the built-in store in one transaction; a SCIM
+LMS, which has no transactions, change by change (each sent at most once per run, every
+outcome recorded, a rerun after a crash converges). A file whose content was already
+applied is recorded as a duplicate and changes nothing; a run over a safety threshold is
+held."""
 
 from __future__ import annotations
 
@@ -9,7 +12,8 @@ from filebridge.cli.runfile import register_file_command, run_file
 from filebridge.pipeline.importer import RunOptions
 
 NAME = "apply"
-HELP = "apply a file to the LMS (one transaction, held above thresholds)"
+HELP = ("apply a file to the LMS (built-in store: one transaction; SCIM: each change at "
+        "most once, a rerun converges; held above thresholds)")
 EXAMPLES = (
     'filebridge apply acme sample_files/acme_employees_2026-11-24.csv',
     'filebridge apply acme export.csv --force    # past a safety threshold, this run only',

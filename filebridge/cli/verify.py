@@ -57,7 +57,7 @@ def render(report: dict[str, Any]) -> None:
     for key, words in (("changed", "changed in the LMS"), ("deactivated", "deactivated in "
                        "the LMS"), ("reactivated", "reactivated in the LMS"),
                        ("deleted", "deleted from the LMS"),
-                       ("unmanaged", "in the LMS with an externalId filebridge does not "
+                       ("unmanaged", "in the LMS keyed by an employee id filebridge does not "
                         "manage")):
         items = report[key]
         if not items:

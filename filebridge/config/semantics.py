@@ -250,7 +250,24 @@ def settings_problems(doc: Document) -> list[ConfigProblem]:
                 target = base / conn[key]
                 if not target.is_file():
                     problems.append(doc.problem(at + (key,), f"file not found: {target}"))
+        problems += _scim_key_problems(doc, at + ("lms",), _dict(conn.get("lms")))
     return problems
+
+
+_EMPLOYEE_NUMBER = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber"
+
+
+def _scim_key_problems(doc: Document, at: KeyPath, lms: dict[str, Any]) -> list[ConfigProblem]:
+    """A SCIM key attribute the other keys of the block contradict."""
+    key = lms.get("key")
+    if key == "userName" and lms.get("user_name", KEY) != KEY:
+        return [doc.problem(at + ("user_name",), "with key: userName the userName is the "
+                            "employee id; remove user_name (or set it to employee_id)")]
+    path = _dict(lms.get("attributes")).get(KEY, _EMPLOYEE_NUMBER)
+    if key == "employeeNumber" and path not in (_EMPLOYEE_NUMBER, None):
+        return [doc.problem(at + ("attributes", KEY), "with key: employeeNumber the employee "
+                            f"id goes to {_EMPLOYEE_NUMBER}; remove this line")]
+    return []
 
 
 def _url_problems(doc: Document, at: KeyPath, url: str) -> list[ConfigProblem]:

@@ -157,3 +157,31 @@ def test_pgp_keys_and_passphrases_are_references_only(write: Write, tmp_path: Pa
     assert any(".pgp.passphrase:" in r and "secrets never in YAML" in r for r in rendered)
     assert any(".pgp.require_encryption:" in r for r in rendered)
     assert not any("hunter2" in r for r in rendered)
+
+
+def test_the_scim_key_attribute_and_what_contradicts_it(write: Write) -> None:
+    from filebridge.lms.scim.target import ENTERPRISE, target_from_config
+
+    write("mappings/acme.yaml", MAPPING)
+    block = ('    lms:\n      type: scim\n      url: https://lms.example/scim/v2\n'
+             '      token: ${env:ACME_SCIM_TOKEN}\n')
+    good = write("settings.yaml", SETTINGS + block + "      key: employeeNumber\n")
+    target = target_from_config(load_settings(good).connections["acme"].lms or {})
+    assert target.key == "employeeNumber"
+    assert target.attributes["employee_id"] == f"{ENTERPRISE}:employeeNumber"
+    by_user_name = write("settings.yaml", SETTINGS + block + "      key: userName\n")
+    target = target_from_config(load_settings(by_user_name).connections["acme"].lms or {})
+    assert (target.key, target.user_name) == ("userName", "employee_id")
+    clash = write("settings.yaml", SETTINGS + block + "      key: userName\n"
+                  "      user_name: email\n")
+    assert errors_of(load_settings, clash) == [
+        "settings.yaml:20: connections.acme.lms.user_name: with key: userName the userName "
+        "is the employee id; remove user_name (or set it to employee_id)"]
+    moved = write("settings.yaml", SETTINGS + block + "      key: employeeNumber\n"
+                  "      attributes: {employee_id: title}\n")
+    assert errors_of(load_settings, moved) == [
+        "settings.yaml:20: connections.acme.lms.attributes.employee_id: with key: "
+        f"employeeNumber the employee id goes to {ENTERPRISE}:employeeNumber; remove this line"]
+    typo = write("settings.yaml", SETTINGS + block + "      key: externalID\n")
+    assert "connections.acme.lms.key: 'externalID' is not one of" in errors_of(
+        load_settings, typo)[0]

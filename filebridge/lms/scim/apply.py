@@ -10,7 +10,8 @@ A SCIM server has no transaction, so instead:
   before anyone is created, so rerunning the same file converges to a clean run's LMS
   with no duplicate user.
 
-Order: re-keyed rehires, creates (managers before their reports, wave by wave), field
+Order: re-keyed rehires, creates (managers before their reports: wave by wave, or in
+Bulk requests by ``bulkId:`` reference to a manager created in the same request), field
 updates, deactivations and reactivations, deletes, then a second pass that sets the
 managers nobody could point at before.
 """
@@ -27,10 +28,10 @@ import pandas as pd
 from filebridge.lms.errors import StalePlan
 from filebridge.lms.interface import ApplyResult, ChangeOutcome
 from filebridge.lms.scim.features import Features
-from filebridge.lms.scim.listing import find_by_external_id
+from filebridge.lms.scim.listing import find_by_key
 from filebridge.lms.scim.mirror import UNSETTLED, Entry, Mirror, Outcome
 from filebridge.lms.scim.resource import MANAGER, PATCH_OP, ResourceMapping
-from filebridge.lms.scim.send import Change, Sender
+from filebridge.lms.scim.send import Change, Sender, bulk_id
 from filebridge.lms.scim.session import ScimSession
 from filebridge.lms.scim.state import check_fields
 from filebridge.person import KEY
@@ -138,8 +139,8 @@ def recover(run: Run) -> None:
     if not open_changes:
         return
     creates = [e for e in open_changes.get("create", []) if e not in run.mine]
-    found = find_by_external_id(run.session, run.features, creates,
-                                run.sender.page_size) if creates else {}
+    found = find_by_key(run.session, run.features, run.mapping, creates,
+                        run.sender.page_size) if creates else {}
     by_scim = {e.scim_id: eid for eid, e in {**run.others, **run.mine}.items()}
     adopted = [Entry(eid, str(r["id"]), UNSETTLED, bool(r.get("active", True)),
                      run.mapping.record(r, by_scim)) for eid, r in found.items()]
@@ -210,6 +211,23 @@ def _waves(rows: list[dict[str, str]]) -> list[list[dict[str, str]]]:
     return [waves[d] for d in sorted(waves)]
 
 
+def _new(run: Run, record: dict[str, str], fp: int, manager_sid: str | None) -> Change:
+    """The POST of a new person whose manager has ``manager_sid`` (None: not yet)."""
+    eid, manager = record[KEY], record.get(MANAGER, "")
+    stored = record
+    if manager and manager_sid is None:
+        stored, fp = {**record, MANAGER: ""}, UNSETTLED
+    return Change(eid, "create", "POST", "Users", run.mapping.resource(stored, True, manager_sid),
+                  Entry(eid, "", fp, True, stored))
+
+
+def _referring(run: Run, record: dict[str, str], fp: int) -> Change:
+    """The POST of a new person whose manager is created in the same Bulk request."""
+    manager = record[MANAGER]
+    plain = _new(run, record, fp, f"bulkId:{bulk_id(manager)}")
+    return replace(plain, refers=manager, resolve=partial(_new, run, record, fp))
+
+
 def _creates(run: Run) -> None:
     frame = run.plan.creates
     if not len(frame):
@@ -217,29 +235,41 @@ def _creates(run: Run) -> None:
     fields = [f for f in run.plan.fields if f in frame.columns]
     rows = frame[fields].fillna("").astype(str).to_dict("records")
     fps = dict(zip(frame[KEY].astype(str), frame["fingerprint"].astype("int64"), strict=True))
-    for wave in _waves(rows):
+    waves = _waves(rows)
+    if run.sender.bulk:  # one send, managers first: a report refers to its manager by bulkId
+        waves = [[r for wave in waves for r in wave]]
+    for wave in waves:
+        fresh = {r[KEY] for r in wave if r[KEY] not in run.mine}
         changes = []
         for record in wave:
             eid = record[KEY]
             manager = record.get(MANAGER, "")
             sid = run.scim_id(manager) if manager else None
             fp = int(fps[eid])
+            if run.sender.bulk and eid not in run.mine and sid is None and manager in fresh \
+                    and manager != eid:
+                changes.append(_referring(run, record, fp))
+                continue
+            if eid not in run.mine:
+                if manager and sid is None:
+                    run.pending.append(_Pending(eid, manager, fp))
+                changes.append(_new(run, record, fp, sid))
+                continue
+            # Created by a run that died: bring it to the record.
             stored = record
             if manager and sid is None:
                 run.pending.append(_Pending(eid, manager, fp))
                 stored, fp = {**record, MANAGER: ""}, UNSETTLED
-            entry = Entry(eid, "", fp, True, stored)
-            if eid in run.mine:  # created by a run that died: bring it to the record
-                entry = replace(entry, scim_id=run.mine[eid].scim_id)
-                body = run.mapping.resource(stored, True, sid)
-                ops = [{"op": "replace", "value": {k: v for k, v in body.items()
-                                                   if k != "schemas"}}]
-                changes.append(run.patch(eid, "create", entry, ops,
-                                         run.rebuild(stored, True, sid)))
-            else:
-                changes.append(Change(eid, "create", "POST", "Users",
-                                      run.mapping.resource(stored, True, sid), entry))
+            entry = Entry(eid, run.mine[eid].scim_id, fp, True, stored)
+            body = run.mapping.resource(stored, True, sid)
+            ops = [{"op": "replace", "value": {k: v for k, v in body.items()
+                                               if k != "schemas"}}]
+            changes.append(run.patch(eid, "create", entry, ops, run.rebuild(stored, True, sid)))
         run.send(changes)
+        for eid in run.sender.detached:
+            record = next(r for r in wave if r[KEY] == eid)
+            run.pending.append(_Pending(eid, record[MANAGER], int(fps[eid])))
+        run.sender.detached.clear()
 
 
 def _updates(run: Run) -> None:

@@ -1,32 +1,46 @@
 """Reading Users from a SCIM service provider: full listings page by page, and lookups by
-``externalId`` (with a filter when the server has one, else from a listing)."""
+the key attribute (``externalId`` by default): ``or`` filters of many ids at once when
+the server filters, one ``eq`` filter per id when it refuses ``or``, else a listing."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+from scim2_client import SCIMClientException
 from scim2_models import SCIMException
 
 from filebridge.lms.scim.errors import ScimProtocolError
 from filebridge.lms.scim.features import Features
+from filebridge.lms.scim.resource import ResourceMapping
 from filebridge.lms.scim.session import ScimSession
 
 # ids per ``externalId eq … or …`` filter: keeps the query string short.
 LOOKUP_CHUNK = 50
+_ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
+
+
+class FilterRefused(Exception):
+    """The server answered a filtered listing with 400 (e.g. ``invalidFilter``)."""
 
 
 def _page(session: ScimSession, params: dict[str, Any]) -> dict[str, Any]:
     try:
         page = session.query("User", query_parameters=params, check_request_payload=False,
                              check_response_payload=False)
-    except SCIMException as exc:
+    except (SCIMException, SCIMClientException) as exc:
         raise ScimProtocolError(session.connection, session.target.url,
                                 f"listing Users failed: {exc}") from exc
     if not isinstance(page, dict):
         raise ScimProtocolError(session.connection, session.target.url,
                                 "a listing of Users is not a ListResponse")
+    if _ERROR in (page.get("schemas") or []):
+        # Never read an error as an empty page: a lookup would then create duplicates.
+        detail = f"{page.get('status')} {page.get('scimType') or ''} {page.get('detail') or ''}"
+        if "filter" in params and str(page.get("status")) == "400":
+            raise FilterRefused(detail.strip())
+        raise ScimProtocolError(session.connection, session.target.url,
+                                f"listing Users failed: {detail.strip()}")
     return page
 
 
@@ -57,14 +71,10 @@ def list_users(session: ScimSession, features: Features, page_size: int,
             return
 
 
-def _quoted(value: str) -> str:
-    # A SCIM filter's string literal is a JSON string.
-    return json.dumps(value, ensure_ascii=False)
-
-
-def find_by_external_id(session: ScimSession, features: Features, ids: Iterable[str],
-                        page_size: int) -> dict[str, dict[str, Any]]:
-    """The Users whose ``externalId`` is one of ``ids``, by ``externalId``."""
+def find_by_key(session: ScimSession, features: Features, mapping: ResourceMapping,
+                ids: Iterable[str], page_size: int) -> dict[str, dict[str, Any]]:
+    """The Users whose key attribute holds one of ``ids``, by employee id: one filtered
+    listing per ``LOOKUP_CHUNK`` ids (within the server's filter ``maxResults``)."""
     wanted = list(dict.fromkeys(ids))
     found: dict[str, dict[str, Any]] = {}
     if not wanted:
@@ -72,14 +82,24 @@ def find_by_external_id(session: ScimSession, features: Features, ids: Iterable[
     if not features.filter:
         want = set(wanted)
         for user in list_users(session, features, page_size):
-            if user.get("externalId") in want:
-                found[user["externalId"]] = user
+            if (key := mapping.key_of(user)) in want:
+                found[key] = user
         return found
     step = max(1, min(LOOKUP_CHUNK, features.filter_max_results))
-    for i in range(0, len(wanted), step):
-        part = wanted[i:i + step]
-        expr = " or ".join(f"externalId eq {_quoted(e)}" for e in part)
-        for user in list_users(session, features, page_size, filter=expr):
-            if user.get("externalId") in part:
-                found[user["externalId"]] = user
+    parts = [wanted[i:i + step] for i in range(0, len(wanted), step)]
+    while parts:
+        part = parts.pop(0)
+        try:
+            users = list(list_users(session, features, page_size, mapping.key_filter(part)))
+        except FilterRefused as exc:
+            if len(part) == 1:
+                raise ScimProtocolError(session.connection, session.target.url,
+                                        f"it refuses a lookup by {mapping.key_path}: {exc}"
+                                        ) from exc
+            # A server without ``or`` in its filters: one ``eq`` per id from here on.
+            parts = [[e] for e in part] + [[e] for p in parts for e in p]
+            continue
+        for user in users:
+            if (key := mapping.key_of(user)) in part:
+                found[key] = user
     return found

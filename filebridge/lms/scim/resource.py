@@ -10,16 +10,19 @@ the whole record, so a change of one never drops another.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from filebridge.lms.scim.target import ENTERPRISE, KeyAttribute
 from filebridge.person import KEY
 
 CORE = "urn:ietf:params:scim:schemas:core:2.0:User"
 PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 MANAGER = "manager_id"
+EMPLOYEE_NUMBER = f"{ENTERPRISE}:employeeNumber"
 _ELEMENT = re.compile(r'^(?P<attr>\w+)\[type eq "(?P<type>[^"]+)"\]\.(?P<sub>\w+)$')
 
 
@@ -60,14 +63,36 @@ def _top_path(top: tuple[str | None, str]) -> str:
 
 
 class ResourceMapping:
-    """Canonical fields ⇄ one SCIM User, for a target's ``attributes`` and ``user_name``."""
+    """Canonical fields ⇄ one SCIM User, for a target's ``attributes``, ``user_name`` and
+    ``key`` (the attribute holding the employee id)."""
 
-    def __init__(self, attributes: Mapping[str, str], user_name: str) -> None:
+    def __init__(self, attributes: Mapping[str, str], user_name: str,
+                 key: KeyAttribute = "externalId") -> None:
+        if key == "employeeNumber":
+            attributes = {**attributes, KEY: EMPLOYEE_NUMBER}
         self.paths = {f: parse_path(p) for f, p in attributes.items()}
-        self.user_name = user_name
+        self.key = key
+        self.user_name = KEY if key == "userName" else user_name
         self._tops: dict[tuple[str | None, str], list[str]] = {}
         for name, path in self.paths.items():
             self._tops.setdefault(path.top, []).append(name)
+
+    @property
+    def key_path(self) -> str:
+        """The key attribute's path, as a filter names it."""
+        return EMPLOYEE_NUMBER if self.key == "employeeNumber" else self.key
+
+    def key_of(self, resource: Mapping[str, Any]) -> str:
+        """The employee id a resource holds in the key attribute ("" when none)."""
+        holder: Any = resource.get(ENTERPRISE) if self.key == "employeeNumber" else resource
+        value = holder.get(self.key) if isinstance(holder, Mapping) else None
+        return "" if value is None else str(value)
+
+    def key_filter(self, employee_ids: Iterable[str]) -> str:
+        """A filter matching the resources keyed by any of ``employee_ids``."""
+        # A SCIM filter's string literal is a JSON string.
+        return " or ".join(f"{self.key_path} eq {json.dumps(e, ensure_ascii=False)}"
+                           for e in employee_ids)
 
     def urns(self) -> set[str]:
         """Every extension schema URN some field writes into."""
@@ -99,9 +124,11 @@ class ResourceMapping:
     def resource(self, record: Mapping[str, str], active: bool, manager: str | None
                  ) -> dict[str, Any]:
         """The full User payload for ``record``; ``manager`` is the manager's SCIM id."""
-        body: dict[str, Any] = {"schemas": [CORE], "externalId": record[KEY],
-                                "userName": record.get(self.user_name) or record[KEY],
-                                "active": active}
+        body: dict[str, Any] = {"schemas": [CORE]}
+        if self.key == "externalId":
+            body["externalId"] = record[KEY]
+        body["userName"] = record.get(self.user_name) or record[KEY]
+        body["active"] = active
         for top in self._tops:
             value = self._value(top, record, manager)
             if value is None:
@@ -126,7 +153,7 @@ class ResourceMapping:
         ops: list[dict[str, Any]] = []
         if self.user_name in fields and record.get(self.user_name):
             ops.append({"op": "replace", "path": "userName", "value": record[self.user_name]})
-        if KEY in fields:
+        if KEY in fields and self.key == "externalId":
             ops.append({"op": "replace", "path": "externalId", "value": record[KEY]})
         for top in sorted(self.touched(fields), key=lambda t: (t[0] or "", t[1])):
             value = self._value(top, record, manager)
@@ -162,7 +189,8 @@ class ResourceMapping:
             else:
                 holder.pop(attr, None)
         for name in ("externalId", "userName", "active"):
-            body[name] = fresh[name]
+            if name in fresh:
+                body[name] = fresh[name]
         body["schemas"] = sorted(set(body.get("schemas", [])) | set(fresh["schemas"]),
                                  key=lambda s: s != CORE)
         for urn in self.urns():
@@ -173,7 +201,7 @@ class ResourceMapping:
     def record(self, resource: Mapping[str, Any], managers: Mapping[str, str]
                ) -> dict[str, str]:
         """The canonical fields a resource holds (``managers``: SCIM id → employee id)."""
-        out: dict[str, str] = {KEY: str(resource.get("externalId") or "")}
+        out: dict[str, str] = {}
         for name, path in self.paths.items():
             holder: Any = resource.get(path.urn, {}) if path.urn else resource
             value: Any = holder.get(path.attr) if isinstance(holder, Mapping) else None
@@ -186,4 +214,5 @@ class ResourceMapping:
             out[name] = managers.get(text, "") if name == MANAGER and text else text
         if self.user_name not in self.paths:
             out[self.user_name] = str(resource.get("userName") or "")
+        out[KEY] = self.key_of(resource)
         return out

@@ -5,6 +5,13 @@ outcomes (and the mirror rows of the confirmed ones) in one transaction. A chunk
 Bulk request when the server supports Bulk (within ``maxOperations`` and
 ``maxPayloadSize``), else one request per change. A refused change (409, 400, 404…) is
 a failed outcome with the server's words, never a failed run.
+
+In a Bulk request, a new person whose manager is created in the same request points at
+the manager by ``bulkId:`` reference (RFC 7644 section 3.7.2), so a whole initial load
+goes in as few requests as the server's limits allow. A reference that cannot be
+resolved (the manager is in an earlier request, was refused, or the server did not
+resolve it) is replaced by the manager's SCIM id, or dropped, and that person is sent
+again: the second pass of the apply then points them at the manager.
 """
 
 from __future__ import annotations
@@ -21,8 +28,9 @@ from scim2_models import SCIMException
 
 from filebridge.lms.scim.errors import ScimProtocolError, ScimUnavailable
 from filebridge.lms.scim.features import Features
-from filebridge.lms.scim.listing import find_by_external_id
+from filebridge.lms.scim.listing import find_by_key
 from filebridge.lms.scim.mirror import Entry, Mirror, Outcome
+from filebridge.lms.scim.resource import ResourceMapping
 from filebridge.lms.scim.session import ScimSession, Unanswered
 
 BULK = "urn:ietf:params:scim:api:messages:2.0:BulkRequest"
@@ -46,6 +54,16 @@ class Change:
     body: dict[str, Any] | None
     entry: Entry | None
     rebuild: Callable[[dict[str, Any]], dict[str, Any]] | None = None
+    # A create whose body names its manager by ``bulkId:`` reference: ``refers`` is the
+    # manager's employee id, ``resolve`` gives the change with the manager's SCIM id
+    # instead (None: without a manager).
+    refers: str = ""
+    resolve: Callable[[str | None], Change] | None = None
+
+
+def bulk_id(employee_id: str) -> str:
+    """The bulkId of a person's operation (hex, so any employee id is safe in it)."""
+    return "p" + employee_id.encode("utf-8").hex()
 
 
 def _kebab(name: str) -> str:
@@ -72,8 +90,9 @@ class Sender:
 
     def __init__(self, session: ScimSession, features: Features, mirror: Mirror,
                  connection: str, run_id: int | None, now: datetime, *, bulk: bool,
-                 page_size: int) -> None:
+                 page_size: int, mapping: ResourceMapping) -> None:
         self.session = session
+        self.mapping = mapping
         self.features = features
         self.mirror = mirror
         self.connection = connection
@@ -82,6 +101,10 @@ class Sender:
         self.bulk = bulk and features.bulk
         self.page_size = page_size
         self.confirmed = 0
+        # SCIM ids of the people this run created, and the creates whose manager
+        # reference had to be dropped (the apply's second pass points them at it).
+        self.created: dict[str, str] = {}
+        self.detached: list[str] = []
 
     def send(self, changes: Sequence[Change]) -> list[Outcome]:
         """Send ``changes`` chunk by chunk; every outcome, in order."""
@@ -120,7 +143,7 @@ class Sender:
         chunk: list[Change] = []
         size = 200.0
         for change in changes:
-            cost = len(json.dumps(self._operation(change, 0), ensure_ascii=False)) + 2
+            cost = len(json.dumps(self._operation(change), ensure_ascii=False)) + 2
             if chunk and (len(chunk) >= self.features.bulk_max_operations
                           or size + cost > limit):
                 yield chunk
@@ -153,7 +176,18 @@ class Sender:
         entry = change.entry
         if entry is not None and change.method == "POST":
             entry = replace(entry, scim_id=_scim_id(answer, location))
+            self.created[change.employee_id] = entry.scim_id
         return Outcome(change.employee_id, change.action, True, entry=entry)
+
+    def _resolved(self, change: Change, known: dict[str, str]) -> Change:
+        """``change`` without its ``bulkId:`` reference: the manager's SCIM id from
+        ``known``, or no manager (then the apply's second pass sets it)."""
+        if change.resolve is None:
+            return change
+        sid = known.get(change.refers)
+        if sid is None:
+            self.detached.append(change.employee_id)
+        return change.resolve(sid)
 
     def _request(self, change: Change) -> tuple[Any, str | None]:
         s = self.session
@@ -181,8 +215,8 @@ class Sender:
 
     def _recover(self, change: Change, exc: Unanswered) -> Outcome:
         """A create whose answer was lost: look it up, and send it again only if absent."""
-        found = find_by_external_id(self.session, self.features, [change.employee_id],
-                                    self.page_size).get(change.employee_id)
+        found = find_by_key(self.session, self.features, self.mapping, [change.employee_id],
+                            self.page_size).get(change.employee_id)
         if found is not None:
             return self._confirmed(change, found, None)
         try:
@@ -200,23 +234,25 @@ class Sender:
     # -- Bulk --------------------------------------------------------------------------
 
     @staticmethod
-    def _operation(change: Change, index: int) -> dict[str, Any]:
+    def _operation(change: Change) -> dict[str, Any]:
         op: dict[str, Any] = {"method": change.method, "path": "/" + change.path,
-                              "bulkId": f"c{index}"}
+                              "bulkId": bulk_id(change.employee_id)}
         if change.body is not None:
             op["data"] = change.body
         return op
 
     def _bulk(self, chunk: list[Change]) -> list[Outcome]:
-        request = {"schemas": [BULK],
-                   "Operations": [self._operation(c, i) for i, c in enumerate(chunk)]}
+        here = {c.employee_id for c in chunk if c.method == "POST"}
+        chunk = [c if c.refers in here else self._resolved(c, self.created) for c in chunk]
+        # failOnErrors as large as the request: the server tries every operation, so one
+        # person it refuses is that person's row error and never stops the others.
+        request = {"schemas": [BULK], "failOnErrors": len(chunk),
+                   "Operations": [self._operation(c) for c in chunk]}
         try:
             answer = self.session.bulk(request, check_request_payload=False,
                                        check_response_payload=False)
         except Unanswered:
-            # Creates are looked up before being sent again; the rest is idempotent.
-            return [self._recover(c, Unanswered("POST", "Bulk", "no answer"))
-                    if c.method == "POST" else self._one(c) for c in chunk]
+            return self._bulk_unanswered(chunk)
         except SCIMException as exc:
             raise ScimProtocolError(self.connection, self.session.target.url,
                                     f"Bulk request refused: {exc}") from exc
@@ -225,11 +261,26 @@ class Sender:
             raise ScimProtocolError(self.connection, self.session.target.url,
                                     "a Bulk answer without Operations")
         by_id = {r.get("bulkId"): r for r in results if isinstance(r, dict)}
-        out = []
-        for i, change in enumerate(chunk):
-            result = by_id.get(f"c{i}") or (results[i] if i < len(results) else None)
-            out.append(self._bulk_outcome(change, result))
+        out = [self._bulk_outcome(c, by_id.get(bulk_id(c.employee_id))) for c in chunk]
+        # A reference the server did not resolve (its manager refused, or references
+        # not supported): nothing was created; send it again with the SCIM id or none.
+        again = [i for i, (c, o) in enumerate(zip(chunk, out, strict=True))
+                 if c.resolve is not None and not o.confirmed and o.reason != "not-processed"]
+        if again:
+            resent = self._bulk([self._resolved(chunk[i], self.created) for i in again])
+            for i, outcome in zip(again, resent, strict=True):
+                out[i] = outcome
         return out
+
+    def _bulk_unanswered(self, chunk: list[Change]) -> list[Outcome]:
+        """A Bulk request whose answer was lost: its creates are looked up (many per
+        request) and only the missing ones sent again; the rest is idempotent."""
+        posts = [c.employee_id for c in chunk if c.method == "POST"]
+        found = find_by_key(self.session, self.features, self.mapping, posts, self.page_size)
+        out = [self._confirmed(c, found[c.employee_id], None)
+               if c.method == "POST" and c.employee_id in found else None for c in chunk]
+        return [o if o is not None else self._one(self._resolved(c, self.created))
+                for c, o in zip(chunk, out, strict=True)]
 
     def _bulk_outcome(self, change: Change, result: Any) -> Outcome:
         if not isinstance(result, dict):

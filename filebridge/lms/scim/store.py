@@ -33,6 +33,12 @@ from filebridge.lms.scim.verify import Drift, find_drift, live_entries, repair
 from filebridge.plan.model import Plan
 from filebridge.sql import migrate
 
+
+def mapping_of(target: ScimTarget) -> ResourceMapping:
+    """How ``target``'s people become SCIM Users."""
+    return ResourceMapping(target.attributes, target.user_name, target.key)
+
+
 CAPABILITIES = Capabilities(transactions=False, completions=False, org=False, undo=False,
                             adopt=False, groups=False)
 
@@ -80,10 +86,11 @@ class ScimLms:
         session.start_run()
         others = {eid: e for s in self.siblings(c) for eid, e in self.mirror.entries(s).items()}
         already = self.mirror.sent_in_run(c, run_id) if run_id is not None else set()
+        mapping = mapping_of(target)
         sender = Sender(session, features, self.mirror, c, run_id, now, bulk=target.bulk,
-                        page_size=target.page_size)
-        run = Run(plan, session, features, self.mirror, ResourceMapping(
-            target.attributes, target.user_name), sender, mine, others, already)
+                        page_size=target.page_size, mapping=mapping)
+        run = Run(plan, session, features, self.mirror, mapping, sender, mine, others,
+                  already)
         result = apply_run(run)
         if receipt is not None:
             receipt.write(result.counts, None, result.failed)
@@ -148,7 +155,7 @@ class ScimLms:
                   for eid, e in self.mirror.entries(s).items()}
         features = self.features(connection, fresh=True)
         return find_drift(self.session(connection), features, self.mirror,
-                          ResourceMapping(target.attributes, target.user_name), connection,
+                          mapping_of(target), connection,
                           target.page_size, others)
 
     def repair(self, drift: Drift, now: datetime) -> None:

@@ -6,9 +6,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
 
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+
+# The SCIM attribute that holds the employee id and that lookups filter on.
+KeyAttribute = Literal["externalId", "userName", "employeeNumber"]
+KEY_ATTRIBUTES: tuple[KeyAttribute, ...] = get_args(KeyAttribute)
 
 # Canonical field -> SCIM attribute path (RFC 7644 section 3.10 notation; a multi-valued
 # attribute names its element by type, as in ``emails[type eq "work"].value``).
@@ -55,7 +59,10 @@ class ScimTarget:
 
     ``token`` is a secret reference (``${env:NAME}`` or ``file:/path``), resolved when
     the session opens. ``attributes`` maps canonical fields (and ``custom.*``) onto SCIM
-    attribute paths; ``user_name`` is the canonical field sent as ``userName``.
+    attribute paths; ``user_name`` is the canonical field sent as ``userName``; ``key``
+    is the attribute that carries the employee id and that lookups filter on
+    (``userName`` makes ``user_name`` the employee id; ``employeeNumber`` is the
+    enterprise extension's).
     """
 
     url: str
@@ -67,6 +74,7 @@ class ScimTarget:
     attributes: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_ATTRIBUTES))
     bulk: bool = True
     page_size: int = 500
+    key: KeyAttribute = "externalId"
 
     @property
     def location(self) -> str:
@@ -86,14 +94,21 @@ def target_from_config(block: Mapping[str, Any]) -> ScimTarget:
         else:
             attributes[name] = path
     ca = block.get("ca_bundle")
+    key: KeyAttribute = block.get("key", "externalId")
+    user_name = str(block.get("user_name", "email"))
+    if key == "userName":
+        user_name = "employee_id"  # the schema refuses any other user_name with this key
+    elif key == "employeeNumber":
+        attributes["employee_id"] = f"{ENTERPRISE}:employeeNumber"
     return ScimTarget(
         url=str(block["url"]).rstrip("/"),
         token=str(block["token"]),
         timeouts=Timeouts(**{k: float(v) for k, v in timeouts.items()}),
         retry=Retry(**retry),
         ca_bundle=Path(ca) if ca else None,
-        user_name=str(block.get("user_name", "email")),
+        user_name=user_name,
         attributes=attributes,
         bulk=bool(block.get("bulk", True)),
         page_size=int(block.get("page_size", 500)),
+        key=key,
     )

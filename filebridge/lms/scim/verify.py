@@ -2,10 +2,10 @@
 
 The nightly plan reads the mirror, never the LMS. ``verify`` lists the LMS (page by page)
 and compares it with the mirror: people whose mapped fields differ, people deactivated
-or reactivated there, people deleted there, and accounts with an ``externalId``
-filebridge does not manage. ``repair`` makes the mirror say what the LMS holds, so the
-next plan corrects the LMS; ``live_entries`` gives the same view without writing it, for
-``plan --verify``.
+or reactivated there, people deleted there, and accounts whose key attribute
+(``externalId`` by default) holds an employee id filebridge does not manage. ``repair``
+makes the mirror say what the LMS holds, so the next plan corrects the LMS;
+``live_entries`` gives the same view without writing it, for ``plan --verify``.
 """
 
 from __future__ import annotations
@@ -73,7 +73,7 @@ def find_drift(session: ScimSession, features: Features, mirror: Mirror,
         drift.listed += 1
         eid = by_scim.get(str(user.get("id")))
         if eid is None or eid not in mine:
-            external = user.get("externalId")
+            external = mapping.key_of(user)
             if external and external not in known_external:
                 drift.unmanaged.append(str(external))
             continue

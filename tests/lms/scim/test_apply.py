@@ -3,6 +3,9 @@ deletes, refused users, and the PUT road of a server without PATCH."""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator
+from importlib.resources import files
 from typing import Any
 
 import pytest
@@ -11,12 +14,13 @@ from filebridge.lms.scim import ScimLms
 from filebridge.lms.scim.features import Features
 from filebridge.lms.scim.mirror import UNSETTLED
 from filebridge.lms.scim.send import Change, Sender
+from filebridge.lms.scim.store import mapping_of
 from filebridge.sql import open_engine
 from tests.faultproxy import FaultProxy
 from tests.lms.contract import NOW
 from tests.lms.plans import person, plan
 from tests.lms.scim.conftest import MakeLms, make_target
-from tests.scimserver import CUSTOM, ScimServer
+from tests.scimserver import CUSTOM, ScimServer, start
 
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 
@@ -194,8 +198,74 @@ def test_bulk_requests_stay_within_the_servers_limits(make_lms: MakeLms) -> None
     small = Features(**{**features.__dict__, "bulk_max_operations": 3,
                         "bulk_max_payload": 2000})
     sender = Sender(lms.session("acme"), small, lms.mirror, "acme", None, NOW, bulk=True,
+                    mapping=mapping_of(lms.target("acme")),
                     page_size=100)
     changes = [Change(str(i), "create", "POST", "Users", {"userName": "x" * size}, None)
                for i, size in enumerate([10, 10, 10, 10, 900, 900, 10])]
     chunks = list(sender._chunks(changes))
     assert [len(c) for c in chunks] == [3, 2, 2]
+
+
+def _bulk_requests(proxy: FaultProxy) -> int:
+    return sum(1 for m, path, _ in proxy.log if m == "POST" and path.endswith("/Bulk"))
+
+
+def test_new_managers_are_referred_to_by_bulk_id(make_lms: MakeLms, proxy: FaultProxy,
+                                                 scim_server: ScimServer) -> None:
+    url = make_lms.url  # type: ignore[attr-defined]
+    with scim_server.client(url) as http:  # the account "9" would need, made by hand
+        http.post("Users", json={"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                                 "userName": "taken@x.example"}).raise_for_status()
+    lms = make_lms(proxy.url(url))
+    rows = [person("4", email="d@x.example", manager_id="3"),
+            person("3", email="c@x.example", manager_id="2"),
+            person("2", email="b@x.example", manager_id="1"),
+            person("8", email="h@x.example", manager_id="9"),
+            person("9", email="taken@x.example"),
+            person("1", email="a@x.example")]
+    result = lms.apply(plan(new=rows), 1, NOW)
+    assert [(f.employee_id, f.action, f.reason) for f in result.failed] == [
+        ("9", "create", "uniqueness"), ("8", "manager", "unknown-manager")]
+    # One Bulk request for everyone; "8", whose manager was refused, once more without.
+    assert _bulk_requests(proxy) == 2
+    users = {u["externalId"]: u for u in scim_server.users(url) if "externalId" in u}
+    assert len(users) == 5
+    for report, boss in (("4", "3"), ("3", "2"), ("2", "1")):
+        assert _manager(users[report]) == users[boss]["id"]
+    assert "9" not in users and _manager(users["8"]) is None
+    snapshot = lms.state("acme").snapshot().set_index("employee_id")["fingerprint"]
+    assert snapshot["8"] == UNSETTLED and UNSETTLED not in snapshot.drop("8").tolist()
+
+
+@pytest.fixture(scope="module")
+def scim_server_small_bulk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ScimServer]:
+    """scim2-server taking at most two operations per Bulk request."""
+    config = json.loads((files("scim2_server") / "resources" /
+                         "default-service-provider-config.json").read_text(encoding="utf-8"))
+    config["bulk"]["maxOperations"] = 2
+    yield from start(tmp_path_factory.mktemp("scim-small-bulk"), config)
+
+
+def test_references_across_bulk_requests_become_scim_ids(
+        scim_server_small_bulk: ScimServer, tmp_path: Any) -> None:
+    server = scim_server_small_bulk
+    proxy = FaultProxy(server.port)
+    url = server.tenant()
+    engine = open_engine(f"sqlite:///{tmp_path / 'state.sqlite'}")
+    lms = ScimLms({"acme": make_target(proxy.url(url))}, engine)
+    lms.prepare()
+    try:
+        rows = [person(str(i), email=f"p{i}@x.example", manager_id=str(i - 1) if i else "")
+                for i in reversed(range(5))]
+        result = lms.apply(plan(new=rows), 1, NOW)
+        assert result.failed == [] and result.counts["create"] == 5
+        assert lms.features("acme").bulk_max_operations == 2
+        assert _bulk_requests(proxy) == 3  # 2 + 2 + 1 operations
+        users = _by_external_id(server, url)
+        for i in range(1, 5):
+            assert _manager(users[str(i)]) == users[str(i - 1)]["id"]
+        assert UNSETTLED not in lms.state("acme").snapshot()["fingerprint"].tolist()
+    finally:
+        lms.close()
+        engine.dispose()
+        proxy.close()

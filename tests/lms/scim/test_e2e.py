@@ -25,26 +25,26 @@ from tests.daemon.conftest import drop, workspace
 from tests.faultproxy import FaultProxy, Rule, writes
 from tests.pipeline.conftest import NIGHT1, NIGHT2, write_workspace
 from tests.pipeline.files import read_rows, variant
-from tests.scimserver import TOKEN_ENV, ScimServer, canonical
+from tests.scimserver import TOKEN_ENV, ScimServer, canonical, employee_number
 
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 
 
-def scim_block(url: str, bulk: bool = True) -> str:
-    """The acme connection's ``lms`` block (one line of flow YAML)."""
+def scim_block(url: str, bulk: bool = True, extra: str = "") -> str:
+    """The acme connection's ``lms`` block (one line of flow YAML; ``extra``: more keys)."""
     return (f'    lms: {{type: scim, url: "{url}", token: "${{env:{TOKEN_ENV}}}", '
-            f'bulk: {str(bulk).lower()}, '
+            f'bulk: {str(bulk).lower()}, {extra + ", " if extra else ""}'
             'retry: {attempts: 3, backoff_seconds: 0.05, max_wait_seconds: 1}, '
             f'attributes: {{custom.cost_center: "{ENTERPRISE}:costCenter"}}}}\n')
 
 
-def scim_workspace(root: Path, url: str, bulk: bool = True, settings: Path | None = None
-                   ) -> Path:
+def scim_workspace(root: Path, url: str, bulk: bool = True, settings: Path | None = None,
+                   extra: str = "") -> Path:
     """A workspace whose acme connection feeds the SCIM server at ``url``."""
     settings = settings or write_workspace(root)
     text = settings.read_text(encoding="utf-8")
     marker = "    import_mapping: mappings/acme.yaml\n"
-    settings.write_text(text.replace(marker, marker + scim_block(url, bulk), 1),
+    settings.write_text(text.replace(marker, marker + scim_block(url, bulk, extra), 1),
                         encoding="utf-8")
     return settings
 
@@ -198,6 +198,41 @@ def test_sigkill_during_apply_then_rerun_equals_a_clean_run(
         assert got == want, f"round {round_} differs; rerun with FILEBRIDGE_CRASH_SEED={seed}"
     if not bulk:  # one request per person: the kills land between the first and the last
         assert any(0 < n < 194 for n in at_kill), (at_kill, seed)
+
+
+@pytest.mark.slow
+def test_sigkill_with_key_employee_number_then_a_rerun_looks_up_in_batches(
+        tmp_path: Path, scim_server: ScimServer) -> None:
+    seed = int(os.environ.get("FILEBRIDGE_CRASH_SEED", random.randrange(1 << 30)))
+    kill_at = random.Random(seed).randrange(1, 150)  # users created when the kill lands
+    extra = "key: employeeNumber"
+    clean_url = scim_server.tenant()
+    _finish(_apply(scim_workspace(tmp_path / "clean", clean_url, False, extra=extra), NIGHT1))
+    want = canonical(scim_server.users(clean_url), employee_number)
+    url = scim_server.tenant()
+    proxy = FaultProxy(scim_server.port)
+    try:
+        settings = scim_workspace(tmp_path / "ws", proxy.url(url), False, extra=extra)
+        proc = _apply(settings, NIGHT1)
+        started = time.monotonic()
+        while _count(scim_server, url) < kill_at and proc.poll() is None \
+                and time.monotonic() - started < 120:
+            time.sleep(0.01)
+        proc.send_signal(signal.SIGKILL)
+        proc.communicate(timeout=60)
+        at_kill = _count(scim_server, url)
+        assert 0 < at_kill < 194, (at_kill, seed)
+        proxy.log.clear()
+        _finish(_apply(settings, NIGHT1, "--force"))
+        users = scim_server.users(url)
+        assert len({employee_number(u) for u in users}) == len(users) == 194, seed
+        assert not any("externalId" in u for u in users)
+        assert canonical(users, employee_number) == want, f"FILEBRIDGE_CRASH_SEED={seed}"
+        # The dead run's open chunk (at most 100 creates) is looked up 50 ids a request.
+        lookups = [p for m, p, _ in proxy.log if m == "GET" and "filter=" in p]
+        assert len(lookups) <= 2, (lookups, seed)
+    finally:
+        proxy.close()
 
 
 def test_status_verify_repair_and_plan_verify(tmp_path: Path, scim_server: ScimServer,
