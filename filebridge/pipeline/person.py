@@ -139,7 +139,7 @@ def person_timeline(ctx: Context, connection: str, query: str,
     ids = store.find_people(connection, query, MAX_CANDIDATES + 1)
     if not ids:
         return PersonAnswer(connection, query, "unknown",
-                            suggestions=_suggest(store.directory(connection), query))
+                            suggestions=near_matches(store.directory(connection), query))
     if len(set(ids)) > 1:
         names = store.people_names(connection, ids[:MAX_CANDIDATES])
         return PersonAnswer(connection, query, "ambiguous", candidates=tuple(
@@ -153,7 +153,8 @@ def person_timeline(ctx: Context, connection: str, query: str,
                         timeline=timeline, notes=notes)
 
 
-def _suggest(people: pd.DataFrame, query: str) -> tuple[str, ...]:
+def near_matches(people: pd.DataFrame, query: str) -> tuple[str, ...]:
+    """Ids, e-mails and names of ``people`` close to ``query`` (at most five)."""
     words = [*people[KEY].astype(str), *people["email"].astype(str),
              *(people["first_name"].astype(str) + " " + people["last_name"].astype(str))]
     return tuple(difflib.get_close_matches(query, [w for w in words if w.strip()], n=5,
