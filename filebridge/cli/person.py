@@ -118,10 +118,12 @@ def _print(answer: PersonAnswer | FileAnswer) -> None:
 def _print_entry(entry: RunEntry) -> None:
     file = f"file {entry.file} (#{entry.file_id})" if entry.file else "no file"
     about = f" of run {entry.about_run}" if entry.about_run else ""
+    actor = f"  by {entry.actor}" if entry.actor else ""
     print(f"run {entry.run_id}  {entry.at:%Y-%m-%d %H:%M}  {entry.kind}{about}  "
-          f"{entry.state}  {file}")
+          f"{entry.state}  {file}{actor}")
     for link in entry.acted_on_by:
-        print(f"  {link.kind} by run {link.run_id} on {link.at:%Y-%m-%d %H:%M} ({link.by})"
+        who = f"{link.actor}, {link.by}" if link.actor else link.by
+        print(f"  {link.kind} by run {link.run_id} on {link.at:%Y-%m-%d %H:%M} ({who})"
               f": {link.state}")
     for change in entry.changes:
         print("  " + _describe(change))

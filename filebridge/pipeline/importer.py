@@ -59,6 +59,7 @@ class RunOptions:
     confirm: Callable[[RunReport], bool] | None = None
     lock_wait: float = 0.0  # seconds to wait for another run of the connection to finish
     about_run: int | None = None  # approve: the held run this run applies (becomes approved)
+    actor: str | None = None  # who started the run by hand (approve, replay)
 
 
 def load_import_mapping(ctx: Context, connection: str) -> Mapping:
@@ -143,7 +144,8 @@ def _run_import(ctx: Context, connection: str, path: Path, options: RunOptions,
                                     clock_now())
     report.file_id = record.id
     report.run_id = ctx.ledger.start_run(connection, options.kind, options.mode, record.id,
-                                         clock_now(), about_run=options.about_run)
+                                         clock_now(), about_run=options.about_run,
+                                         actor=options.actor)
     report.about_run = options.about_run
     clock.lap("spool")
     failpoint("after-spool")

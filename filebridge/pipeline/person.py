@@ -58,11 +58,12 @@ class RunLink:
     state: str
     at: datetime
     by: str  # host:pid of the process that ran it
+    actor: str | None  # who started it (user name), when a person did
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready keys: run_id, kind, state, at, by."""
+        """JSON-ready keys: run_id, kind, state, at, by, actor."""
         return {"run_id": self.run_id, "kind": self.kind, "state": self.state,
-                "at": _iso(self.at), "by": self.by}
+                "at": _iso(self.at), "by": self.by, "actor": self.actor}
 
 
 @dataclass(frozen=True)
@@ -79,13 +80,14 @@ class RunEntry:
     about_run: int | None  # approve/discard: the held run; undo: the run it reversed
     acted_on_by: tuple[RunLink, ...]
     changes: tuple[Change, ...]
+    actor: str | None = None  # who started the run by hand
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready keys: run_id, at, kind, state, file, file_id, file_kept, about_run,
-        acted_on_by, changes."""
+        actor, acted_on_by, changes."""
         return {"run_id": self.run_id, "at": _iso(self.at), "kind": self.kind,
                 "state": self.state, "file": self.file, "file_id": self.file_id,
-                "file_kept": self.file_kept, "about_run": self.about_run,
+                "file_kept": self.file_kept, "about_run": self.about_run, "actor": self.actor,
                 "acted_on_by": [r.to_dict() for r in self.acted_on_by],
                 "changes": [c.to_dict() for c in self.changes]}
 
@@ -196,9 +198,9 @@ def _timeline(ctx: Context, connection: str, journal: pd.DataFrame
         entries.append(RunEntry(
             run.id, run.started_at, run.kind, run.state, file.name if file else None,
             run.file_id, kept, run.about_run,
-            tuple(RunLink(r.id, r.kind, r.state, r.started_at, r.holder)
+            tuple(RunLink(r.id, r.kind, r.state, r.started_at, r.holder, r.actor)
                   for r in about.get(run.id, [])),
-            tuple(by_run.get(run.id, []))))
+            tuple(by_run.get(run.id, [])), run.actor))
     missing = set(by_run) - {r.id for r in runs}
     if missing:
         notes.append(f"runs {', '.join(map(str, sorted(missing)))} are no longer in the ledger: "

@@ -117,6 +117,7 @@ def test_approve_shows_the_replan_then_applies_it_as_the_user(fresh_site, fresh_
         assert ctx.ledger.get_run(held).state == "approved"
         approved = ctx.ledger.get_run(new_run)
         assert (approved.kind, approved.state, approved.about_run) == ("approve", "applied", held)
+        assert approved.actor == "sam"  # the run itself names the signed-in user
         actions = ctx.ledger.web_accounts.actions(run_id=held)
         assert [(a.user, a.action, a.outcome) for a in actions][:2] == [
             ("sam", "approve", "applied"), ("sam", "approve", "planned")]
