@@ -141,7 +141,7 @@ def person_timeline(ctx: Context, connection: str, query: str,
     ids = store.find_people(connection, query, MAX_CANDIDATES + 1)
     if not ids:
         return PersonAnswer(connection, query, "unknown",
-                            suggestions=near_matches(store.directory(connection), query))
+                            suggestions=near_matches(store.directory(connection, query), query))
     if len(set(ids)) > 1:
         names = store.people_names(connection, ids[:MAX_CANDIDATES])
         return PersonAnswer(connection, query, "ambiguous", candidates=tuple(

@@ -184,7 +184,7 @@ def _resolve(ctx: Context, base: FileAnswer, records: MappedRecords | None) -> F
         if len(found) == 1:
             return _with(base, "found", employee_id=found[0])
     return _with(base, "unknown", suggestions=near_matches(
-        store.directory(base.connection), base.query))
+        store.directory(base.connection, base.query), base.query))
 
 
 def _with(base: FileAnswer, status: Status, **values: Any) -> FileAnswer:
