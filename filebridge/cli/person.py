@@ -11,7 +11,7 @@ import argparse
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from filebridge.cli.common import add_common, context, emit_json
+from filebridge.cli.common import add_common, context, emit_json, require_file
 from filebridge.cli.person_render import print_file_answer
 from filebridge.pipeline.person import Change, PersonAnswer, RunEntry, person_timeline
 from filebridge.pipeline.person_file import FileAnswer, explain_file
@@ -67,6 +67,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _explain(args: argparse.Namespace) -> int:
+    require_file(args.file)
     ctx = context(args)
     try:
         answer = explain_file(ctx, args.connection, args.query, args.file)
