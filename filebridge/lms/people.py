@@ -64,8 +64,8 @@ def find_ids(engine: Engine, connection: str, query: str, limit: int) -> list[st
 def _by_email(engine: Engine, connection: str, text: str, limit: int) -> list[str]:
     typed = list({text, text.lower()})
     with reading(engine) as conn:
-        ids = [r[0] for r in conn.execute(_using(sa.select(users.c.employee_id).where(
-            users.c.managed_by == connection, users.c.email.in_(typed)), "ix_users_email"))]
+        ids = [r[0] for r in conn.execute(sa.select(users.c.employee_id).where(
+            _of(connection), users.c.email.in_(typed)))]
         if ids:
             return ids
         # The literal 'email' (not a bound value) lets SQLite use the partial index; no
@@ -81,10 +81,11 @@ def _by_email(engine: Engine, connection: str, text: str, limit: int) -> list[st
 TOP = "\U0010ffff"
 
 
-def _using(stmt: sa.Select[Any], index: str) -> sa.Select[Any]:
-    """``stmt`` on ``users`` through ``index`` on SQLite. Without statistics SQLite takes
-    any index on ``managed_by`` over a far more selective one; PostgreSQL has them."""
-    return stmt.with_hint(users, f"INDEXED BY {index}", "sqlite")
+def _of(connection: str) -> sa.ColumnElement[bool]:
+    """``managed_by = connection`` written so no index is chosen for it: without statistics
+    SQLite takes any index on ``managed_by`` over the far more selective one the lookup
+    needs (e-mail, name); PostgreSQL plans from its statistics either way."""
+    return (users.c.managed_by + sa.literal("")) == connection
 
 
 def _lower(conn: sa.Connection, column: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
@@ -118,16 +119,14 @@ def _by_name_start(conn: sa.Connection, connection: str, text: str, limit: int) 
     def starting(lowered: sa.ColumnElement[Any], word: str) -> sa.ColumnElement[bool]:
         return sa.or_(*(sa.and_(lowered >= w, lowered < w + TOP) for w in _folded(conn, word)))
     if len(words) == 1:
-        tries = [(starting(first, words[0]), "ix_users_first_name_lower"),
-                 (starting(last, words[0]), "ix_users_last_name_lower")]
+        tries = [starting(first, words[0]), starting(last, words[0])]
     else:  # "priya sil": the first name, and the start of the last name
-        tries = [(sa.and_(first.in_(_folded(conn, words[0])),
-                          starting(last, " ".join(words[1:]))), "ix_users_last_name_lower")]
+        tries = [sa.and_(first.in_(_folded(conn, words[0])),
+                         starting(last, " ".join(words[1:])))]
     found: set[str] = set()
-    for where, index in tries:
-        found.update(r[0] for r in conn.execute(_using(
-            sa.select(users.c.employee_id).where(users.c.managed_by == connection, where)
-            .limit(limit), index)))
+    for where in tries:
+        found.update(r[0] for r in conn.execute(
+            sa.select(users.c.employee_id).where(_of(connection), where).limit(limit)))
     return sorted(found)[:limit]
 
 
@@ -159,13 +158,13 @@ def directory(engine: Engine, connection: str, near: str | None = None) -> pd.Da
         rows: dict[str, tuple[Any, ...]] = {}
         for word in {w[:NEAR_PREFIX] for w in near.strip().split()[:3]}:
             low = word.lower()
-            for lowered, prefix, index in (
-                    (_bytes(conn, users.c.employee_id), word, "ix_users_employee_id"),
-                    (_bytes(conn, users.c.email), low, "ix_users_email"),
-                    (_lower(conn, users.c.first_name), low, "ix_users_first_name_lower"),
-                    (_lower(conn, users.c.last_name), low, "ix_users_last_name_lower")):
-                found = conn.execute(_using(sa.select(*columns).where(
-                    mine, lowered >= prefix, lowered < prefix + TOP).limit(NEAR_LIMIT), index))
+            for lowered, prefix in ((_bytes(conn, users.c.employee_id), word),
+                                    (_bytes(conn, users.c.email), low),
+                                    (_lower(conn, users.c.first_name), low),
+                                    (_lower(conn, users.c.last_name), low)):
+                found = conn.execute(sa.select(*columns).where(
+                    _of(connection), lowered >= prefix, lowered < prefix + TOP)
+                    .limit(NEAR_LIMIT))
                 rows.update((r[0], tuple(r)) for r in found)
         return pd.DataFrame(list(rows.values()),
                             columns=["employee_id", "email", "first_name", "last_name"])
