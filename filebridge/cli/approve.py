@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 
-from filebridge.cli.common import add_common, context
+from filebridge.cli.common import actor_of, add_actor, add_common, context
 from filebridge.cli.confirm import PlanPrompt
 from filebridge.pipeline.lifecycle import approve
 
@@ -27,6 +27,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--stale-ok", action="store_true",
                         help="apply even though a newer file was applied since the run was "
                              "held (older data over newer)")
+    add_actor(parser)
     add_common(parser)
 
 
@@ -35,7 +36,8 @@ def run(args: argparse.Namespace) -> int:
     ctx = context(args)
     prompt = PlanPrompt(args, f"Apply this plan and approve run {args.run_id}")
     try:
-        report = approve(ctx, args.run_id, prompt, stale_ok=args.stale_ok).to_dict()
+        report = approve(ctx, args.run_id, prompt, stale_ok=args.stale_ok,
+                         actor=actor_of(args)).to_dict()
     finally:
         ctx.close()
     return prompt.finish(report)

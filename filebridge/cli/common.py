@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 import os
 import sys
@@ -25,6 +26,23 @@ def add_common(parser: argparse.ArgumentParser, *, json_output: bool = True) -> 
                             help="print one JSON document with stable keys instead of text")
     parser.add_argument("--debug", action="store_true",
                         help="show the full traceback of unexpected errors")
+
+
+def add_actor(parser: argparse.ArgumentParser) -> None:
+    """``--as NAME``: who is acting, recorded with the run (default: the login name)."""
+    parser.add_argument("--as", dest="actor", metavar="NAME", default=None,
+                        help="the name recorded as having done this (default: your user "
+                             "name on this machine)")
+
+
+def actor_of(args: argparse.Namespace) -> str:
+    """The ``--as`` name, else the operator's user name on this machine."""
+    if args.actor:
+        return str(args.actor)
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry and no LOGNAME/USER (some containers)
+        return f"uid {os.getuid()}"
 
 
 def settings_file(args: argparse.Namespace) -> Path:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 
-from filebridge.cli.common import add_common, context, emit_json
+from filebridge.cli.common import actor_of, add_actor, add_common, context, emit_json
 from filebridge.pipeline.lifecycle import discard
 
 NAME = "discard"
@@ -18,6 +18,7 @@ EXAMPLES = (
 def register(parser: argparse.ArgumentParser) -> None:
     """Options of ``discard``."""
     parser.add_argument("run_id", type=int, help="the held run (see `filebridge history`)")
+    add_actor(parser)
     add_common(parser)
 
 
@@ -25,7 +26,7 @@ def run(args: argparse.Namespace) -> int:
     """Mark the held run discarded."""
     ctx = context(args)
     try:
-        report = discard(ctx, args.run_id).to_dict()
+        report = discard(ctx, args.run_id, actor=actor_of(args)).to_dict()
     finally:
         ctx.close()
     if args.json:

@@ -34,9 +34,9 @@ def run(args: argparse.Namespace) -> int:
         emit_json({"state_location": location, "runs": rows})
         return 0
     table([[r["run_id"], r["started_at"], r["connection"], r["kind"], r["mode"], r["state"],
-            r["file"], r["file_id"], _counts(r["counts"])] for r in rows],
+            r["file"], r["file_id"], _counts(r["counts"]), r["actor"] or ""] for r in rows],
           ["run", "started", "connection", "kind", "mode", "state", "file", "file_id",
-           "changes"])
+           "changes", "by"])
     print(f"\n(state: {location})")
     return 0
 

@@ -1,15 +1,20 @@
 """One person of a connection: their current state in the LMS and every run that touched
 them, newest first (file and line, each field old → new, why they were deactivated,
 undo and approval of those runs). QUERY is an employee id, a current or former work
-e-mail, or a name fragment. Exit 1 when the query names nobody or several people."""
+e-mail, or a name fragment. With --file, what that file would do to them and why, each
+field's mapping step by step; nothing is changed. Exit 1 when the query names nobody or
+several people."""
 
 from __future__ import annotations
 
 import argparse
 from datetime import UTC, date, datetime
+from pathlib import Path
 
-from filebridge.cli.common import add_common, context, emit_json
+from filebridge.cli.common import add_common, context, emit_json, require_file
+from filebridge.cli.person_render import print_file_answer
 from filebridge.pipeline.person import Change, PersonAnswer, RunEntry, person_timeline
+from filebridge.pipeline.person_file import FileAnswer, explain_file
 
 NAME = "person"
 HELP = "one person's state and timeline: every run, change and reason"
@@ -19,6 +24,7 @@ EXAMPLES = (
     "filebridge person acme 001002",
     "filebridge person acme jane.doe@example.com --json",
     'filebridge person acme "Silva" --since 2026-11-01',
+    "filebridge person acme 001002 --file drop/acme/acme_employees_2026-11-25.csv",
 )
 
 
@@ -37,11 +43,17 @@ def register(parser: argparse.ArgumentParser) -> None:
                                       "of the name")
     parser.add_argument("--since", type=_date, metavar="DATE",
                         help="only runs on or after this day (YYYY-MM-DD, UTC)")
+    parser.add_argument("--file", type=Path, metavar="FILE",
+                        help="explain what this import file would do to the person (each "
+                             "field's mapping step by step, the planned change); changes "
+                             "nothing")
     add_common(parser)
 
 
 def run(args: argparse.Namespace) -> int:
     """Print the person's state and timeline."""
+    if args.file is not None:
+        return _explain(args)
     ctx = context(args)
     try:
         answer = person_timeline(ctx, args.connection, args.query, args.since)
@@ -54,7 +66,23 @@ def run(args: argparse.Namespace) -> int:
     return 0 if answer.status == "found" else 1
 
 
-def _print(answer: PersonAnswer) -> None:
+def _explain(args: argparse.Namespace) -> int:
+    require_file(args.file)
+    ctx = context(args)
+    try:
+        answer = explain_file(ctx, args.connection, args.query, args.file)
+    finally:
+        ctx.close()
+    if args.json:
+        emit_json(answer.to_dict())
+    elif answer.status == "found":
+        print_file_answer(answer)
+    else:
+        _print(answer)
+    return 0 if answer.status == "found" else 1
+
+
+def _print(answer: PersonAnswer | FileAnswer) -> None:
     if answer.status == "unknown":
         print(f"nobody in connection {answer.connection!r} matches {answer.query!r}")
         if answer.suggestions:
@@ -66,6 +94,8 @@ def _print(answer: PersonAnswer) -> None:
         for c in answer.candidates:
             state = "active" if c.active else "inactive"
             print(f"  {c.employee_id}  {c.name}  {c.email}  ({state})")
+        return
+    if isinstance(answer, FileAnswer):
         return
     print(f"person {answer.employee_id} of connection {answer.connection}")
     if answer.current is None:
@@ -89,10 +119,12 @@ def _print(answer: PersonAnswer) -> None:
 def _print_entry(entry: RunEntry) -> None:
     file = f"file {entry.file} (#{entry.file_id})" if entry.file else "no file"
     about = f" of run {entry.about_run}" if entry.about_run else ""
+    actor = f"  by {entry.actor}" if entry.actor else ""
     print(f"run {entry.run_id}  {entry.at:%Y-%m-%d %H:%M}  {entry.kind}{about}  "
-          f"{entry.state}  {file}")
+          f"{entry.state}  {file}{actor}")
     for link in entry.acted_on_by:
-        print(f"  {link.kind} by run {link.run_id} on {link.at:%Y-%m-%d %H:%M} ({link.by})"
+        who = f"{link.actor}, {link.by}" if link.actor else link.by
+        print(f"  {link.kind} by run {link.run_id} on {link.at:%Y-%m-%d %H:%M} ({who})"
               f": {link.state}")
     for change in entry.changes:
         print("  " + _describe(change))

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import argparse
 
-from filebridge.cli.common import add_common, context
+from filebridge.cli.common import actor_of, add_actor, add_common, context
 from filebridge.cli.confirm import PlanPrompt
 from filebridge.pipeline.history import find_file
 from filebridge.pipeline.importer import RunOptions, run_import
@@ -26,6 +26,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--yes", action="store_true", help="apply without asking")
     parser.add_argument("--force", action="store_true",
                         help="apply even when a safety threshold would hold the run")
+    add_actor(parser)
     add_common(parser)
 
 
@@ -37,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
         connection, spooled, name = find_file(ctx, args.file)
         report = run_import(ctx, connection, spooled, RunOptions(
             "apply", replay=True, force=args.force, kind="replay", name=name,
-            confirm=prompt)).to_dict()
+            confirm=prompt, actor=actor_of(args))).to_dict()
     finally:
         ctx.close()
     return prompt.finish(report)

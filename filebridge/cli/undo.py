@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from filebridge.cli.common import add_common, context
+from filebridge.cli.common import actor_of, add_actor, add_common, context
 from filebridge.cli.confirm import PlanPrompt
 from filebridge.cli.render import render_refused, render_report
 from filebridge.pipeline.lifecycle import undo
@@ -29,6 +29,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--yes", action="store_true", help="apply without asking")
     parser.add_argument("--force", action="store_true",
                         help="apply even above the safety brakes (this undo only)")
+    add_actor(parser)
     add_common(parser)
 
 
@@ -37,7 +38,8 @@ def run(args: argparse.Namespace) -> int:
     ctx = context(args)
     prompt = PlanPrompt(args, f"Undo run {args.run_id}", _render)
     try:
-        report = undo(ctx, args.run_id, prompt, force=args.force).to_dict()
+        report = undo(ctx, args.run_id, prompt, force=args.force,
+                      actor=actor_of(args)).to_dict()
     finally:
         ctx.close()
     return prompt.finish(report)

@@ -80,6 +80,7 @@ class RunRecord:
     report: dict[str, Any] | None
     error: dict[str, Any] | None
     about_run: int | None = None  # approve/discard: the held run; undo: the run undone
+    actor: str | None = None  # who started it by hand (user name), None for scheduled runs
 
 
 def _json_value(value: Any) -> Any:
@@ -277,15 +278,16 @@ class Ledger:
     # -- runs ------------------------------------------------------------------
 
     def start_run(self, connection: str, kind: str, mode: str, file_id: int | None,
-                  now: datetime, about_run: int | None = None) -> int:
-        """Record a run as ``running`` and return its id."""
+                  now: datetime, about_run: int | None = None,
+                  actor: str | None = None) -> int:
+        """Record a run as ``running`` and return its id; ``actor``: who started it."""
         _check("run kind", kind, RUN_KINDS)
         _check("run mode", mode, RUN_MODES)
         with self.engine.begin() as tx:
             run_id = tx.scalar(runs.insert().values(
                 connection=connection, kind=kind, mode=mode, file_id=file_id,
                 state="running", holder=current_holder(), started_at=now,
-                counts="{}", about_run=about_run).returning(runs.c.id))
+                counts="{}", about_run=about_run, actor=actor).returning(runs.c.id))
         return int(run_id)
 
     def set_run_state(self, run_id: int, state: str, tx: Connection | None = None) -> None:

@@ -71,6 +71,9 @@ runs = sa.Table(
     # Added by 0005: the run this one acts on (approve/discard: the held run; undo: the
     # run it reverses). No foreign key, so the table can be rebuilt by a migration.
     sa.Column("about_run", sa.Integer, nullable=True),
+    # Added by 0007: who started the run by hand (the operator's user name for approve,
+    # discard, undo and replay from the CLI; the signed-in user on the admin pages).
+    sa.Column("actor", sa.String(200), nullable=True),
     _one_of("kind", RUN_KINDS, "ck_runs_kind"),
     _one_of("mode", RUN_MODES, "ck_runs_mode"),
     _one_of("state", RUN_STATES, "ck_runs_state"),
@@ -135,6 +138,12 @@ def _web_tables(conn: Connection) -> None:
     create_web_tables(conn)
 
 
+def _run_actor(conn: Connection) -> None:
+    # 0001 and 0005 build runs from the current table, which has the column already.
+    if "actor" not in {c["name"] for c in sa.inspect(conn).get_columns("runs")}:
+        conn.execute(sa.text("ALTER TABLE runs ADD COLUMN actor VARCHAR(200)"))
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     ("0001_create_tables", _create_tables),
     ("0002_files_moved_to", _add_files_moved_to),
@@ -142,4 +151,5 @@ MIGRATIONS: tuple[Migration, ...] = (
     ("0004_daemon_tables", _daemon_tables),
     ("0005_run_approvals", _run_approvals),
     ("0006_web_tables", _web_tables),
+    ("0007_run_actor", _run_actor),
 )

@@ -34,8 +34,12 @@ def person_row(engine: Engine, connection: str, employee_id: str) -> dict[str, A
 
 def find_ids(engine: Engine, connection: str, query: str, limit: int) -> list[str]:
     """Employee ids of ``connection`` that ``query`` names: an id (current or in the journal),
-    a current or former e-mail (case-insensitive), else a name fragment (up to ``limit``)."""
+    a current or former e-mail (as typed or lower-cased, as the mapping stores them), else
+    the start of a first or last name, or of "first last" (case-insensitive), else any part
+    of the name (up to ``limit``). Every lookup but the last is indexed."""
     text = query.strip()
+    if "@" in text:
+        return _by_email(engine, connection, text, limit)
     with reading(engine) as conn:
         ids = [r[0] for r in conn.execute(sa.select(users.c.employee_id).where(
             users.c.managed_by == connection, users.c.employee_id == text))]
@@ -44,17 +48,9 @@ def find_ids(engine: Engine, connection: str, query: str, limit: int) -> list[st
         if conn.scalar(sa.select(changes.c.id).where(
                 changes.c.connection == connection, changes.c.employee_id == text).limit(1)):
             return [text]
-        if "@" in text:
-            lowered = text.lower()
-            ids = [r[0] for r in conn.execute(sa.select(users.c.employee_id).where(
-                users.c.managed_by == connection,
-                sa.or_(users.c.email == text, sa.func.lower(users.c.email) == lowered)))]
-            if ids:
-                return ids
-            return [r[0] for r in conn.execute(
-                sa.select(changes.c.employee_id).distinct().where(
-                    changes.c.connection == connection, changes.c.field == "email",
-                    sa.func.lower(changes.c.old) == lowered).limit(limit))]
+        ids = _by_name_start(conn, connection, text, limit)
+        if ids or not text:
+            return ids
         full = users.c.first_name + " " + users.c.last_name
         pattern = "%" + text.lower().replace("\\", "\\\\").replace("%", "\\%").replace(
             "_", "\\_") + "%"
@@ -63,6 +59,75 @@ def find_ids(engine: Engine, connection: str, query: str, limit: int) -> list[st
                 users.c.managed_by == connection,
                 sa.func.lower(full).like(pattern, escape="\\"))
             .order_by(users.c.employee_id).limit(limit))]
+
+
+def _by_email(engine: Engine, connection: str, text: str, limit: int) -> list[str]:
+    typed = list({text, text.lower()})
+    with reading(engine) as conn:
+        ids = [r[0] for r in conn.execute(sa.select(users.c.employee_id).where(
+            _of(connection), users.c.email.in_(typed)))]
+        if ids:
+            return ids
+        # The literal 'email' (not a bound value) lets SQLite use the partial index; no
+        # DISTINCT, which would make SQLite walk the connection's whole journal instead.
+        found = conn.execute(sa.select(changes.c.employee_id).where(
+            changes.c.connection == connection,
+            changes.c.field == sa.literal_column("'email'"),
+            changes.c.old.in_(typed)).limit(limit * 10))
+        return list(dict.fromkeys(r[0] for r in found))[:limit]
+
+
+# Above every character: "abc" <= s < "abc" + TOP holds for each s starting with "abc".
+TOP = "\U0010ffff"
+
+
+def _of(connection: str) -> sa.ColumnElement[bool]:
+    """``managed_by = connection`` written so no index is chosen for it: without statistics
+    SQLite takes any index on ``managed_by`` over the far more selective one the lookup
+    needs (e-mail, name); PostgreSQL plans from its statistics either way."""
+    return (users.c.managed_by + sa.literal("")) == connection
+
+
+def _lower(conn: sa.Connection, column: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
+    """``lower(column)`` in byte order, as the name indexes of migration 0006 hold it."""
+    lowered = sa.func.lower(column)
+    return lowered.collate("C") if conn.dialect.name == "postgresql" else lowered
+
+
+def _bytes(conn: sa.Connection, column: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
+    """``column`` compared in byte order (SQLite's own; PostgreSQL's "C" collation)."""
+    return column.collate("C") if conn.dialect.name == "postgresql" else column
+
+
+def _folded(conn: sa.Connection, word: str) -> set[str]:
+    """``word`` as the database's lower() leaves names: PostgreSQL folds every letter;
+    SQLite only ASCII ones, so "ölund" is also tried as "Ölund" (a capital first letter)."""
+    if conn.dialect.name == "postgresql":
+        return {word.lower()}
+
+    def ascii_lower(text: str) -> str:
+        return "".join(c.lower() if c.isascii() else c for c in text)
+    return {ascii_lower(word), ascii_lower(word[:1].upper() + word[1:])}
+
+
+def _by_name_start(conn: sa.Connection, connection: str, text: str, limit: int) -> list[str]:
+    words = text.split()
+    if not words:
+        return []
+    first, last = _lower(conn, users.c.first_name), _lower(conn, users.c.last_name)
+
+    def starting(lowered: sa.ColumnElement[Any], word: str) -> sa.ColumnElement[bool]:
+        return sa.or_(*(sa.and_(lowered >= w, lowered < w + TOP) for w in _folded(conn, word)))
+    if len(words) == 1:
+        tries = [starting(first, words[0]), starting(last, words[0])]
+    else:  # "priya sil": the first name, and the start of the last name
+        tries = [sa.and_(first.in_(_folded(conn, words[0])),
+                         starting(last, " ".join(words[1:])))]
+    found: set[str] = set()
+    for where in tries:
+        found.update(r[0] for r in conn.execute(
+            sa.select(users.c.employee_id).where(_of(connection), where).limit(limit)))
+    return sorted(found)[:limit]
 
 
 def names_of(engine: Engine, connection: str, ids: list[str]) -> pd.DataFrame:
@@ -76,13 +141,33 @@ def names_of(engine: Engine, connection: str, ids: list[str]) -> pd.DataFrame:
         return pd.DataFrame(result.all(), columns=list(result.keys()))
 
 
-def directory(engine: Engine, connection: str) -> pd.DataFrame:
-    """Every ``employee_id, email, first_name, last_name`` of ``connection`` (for suggestions)."""
-    stmt = (sa.select(users.c.employee_id, users.c.email, users.c.first_name,
-                      users.c.last_name).where(users.c.managed_by == connection))
+NEAR_PREFIX = 3  # near matches share this many first characters with a word of the query
+NEAR_LIMIT = 2000  # people read per indexed column for near matches
+
+
+def directory(engine: Engine, connection: str, near: str | None = None) -> pd.DataFrame:
+    """``employee_id, email, first_name, last_name`` of ``connection`` (for suggestions):
+    everyone, or with ``near`` those whose id, e-mail, first or last name starts like a
+    word of it (through the indexes, so a million people cost a few thousand rows)."""
+    columns = (users.c.employee_id, users.c.email, users.c.first_name, users.c.last_name)
+    mine = users.c.managed_by == connection
     with reading(engine) as conn:
-        result = conn.execute(stmt)
-        return pd.DataFrame(result.all(), columns=list(result.keys()))
+        if near is None:
+            result = conn.execute(sa.select(*columns).where(mine))
+            return pd.DataFrame(result.all(), columns=list(result.keys()))
+        rows: dict[str, tuple[Any, ...]] = {}
+        for word in {w[:NEAR_PREFIX] for w in near.strip().split()[:3]}:
+            low = word.lower()
+            for lowered, prefix in ((_bytes(conn, users.c.employee_id), word),
+                                    (_bytes(conn, users.c.email), low),
+                                    (_lower(conn, users.c.first_name), low),
+                                    (_lower(conn, users.c.last_name), low)):
+                found = conn.execute(sa.select(*columns).where(
+                    _of(connection), lowered >= prefix, lowered < prefix + TOP)
+                    .limit(NEAR_LIMIT))
+                rows.update((r[0], tuple(r)) for r in found)
+        return pd.DataFrame(list(rows.values()),
+                            columns=["employee_id", "email", "first_name", "last_name"])
 
 
 def journal_of(engine: Engine, connection: str, employee_ids: list[str],

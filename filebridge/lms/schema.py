@@ -190,10 +190,25 @@ def _journal_detail(conn: Connection) -> None:
                          "(connection, employee_id)")
 
 
+def _person_search(conn: Connection) -> None:
+    # ``filebridge person`` looks people up by a former e-mail (the journal's email
+    # changes only: a partial index) and by the start of a first or last name, in any case.
+    conn.exec_driver_sql("CREATE INDEX IF NOT EXISTS ix_changes_former_email ON changes "
+                         "(connection, old) WHERE field = 'email'")
+    # PostgreSQL compares in byte order here ("C"), as SQLite does, so a prefix is a range.
+    # managed_by is not their first column: a query by connection alone (the nightly
+    # snapshot read) must keep choosing ix_users_snapshot.
+    collate = ' COLLATE "C"' if conn.dialect.name == "postgresql" else ""
+    for column in ("first_name", "last_name"):
+        conn.exec_driver_sql(f"CREATE INDEX IF NOT EXISTS ix_users_{column}_lower ON users "
+                             f"((lower({column}){collate}))")
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     ("0001_create_tables", _create_tables),
     ("0002_completion_revisions", _completion_revisions),
     ("0003_lifecycle", _lifecycle),
     ("0004_snapshot_index", _snapshot_index),
     ("0005_journal_detail", _journal_detail),
+    ("0006_person_search", _person_search),
 )

@@ -127,9 +127,10 @@ class SqlStore:
         """Names, e-mail and active flag of these people of ``connection``."""
         return people.names_of(self.engine, connection, ids)
 
-    def directory(self, connection: str) -> pd.DataFrame:
-        """Ids, e-mails and names of everyone in ``connection`` (for near-match suggestions)."""
-        return people.directory(self.engine, connection)
+    def directory(self, connection: str, near: str | None = None) -> pd.DataFrame:
+        """Ids, e-mails and names of ``connection`` (for near-match suggestions): everyone,
+        or those starting like a word of ``near``."""
+        return people.directory(self.engine, connection, near)
 
     def journal_of(self, connection: str, employee_ids: list[str],
                    since: datetime | None = None) -> pd.DataFrame:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -22,6 +23,18 @@ from filebridge.mapping.errors import MissingColumns
 from filebridge.mapping.spec import FieldSpec, Mapping
 from filebridge.person import KEY, STATUSES
 from filebridge.problems import Problem, ProblemCode, ProblemList, Severity
+
+# Called with (field, step, values) after each step of a field's mapping, for explaining
+# a few rows; the nightly run passes none.
+Trace = Callable[[str, str, pd.Series], None]
+
+
+def _no_trace(name: str, step: str, values: pd.Series) -> None:
+    """The nightly run's trace: nothing to record."""
+
+
+def _step_name(kind: str, pattern: str, replacement: str) -> str:
+    return f"regex_replace {pattern!r} → {replacement!r}" if kind == "regex_replace" else kind
 
 
 @dataclass
@@ -93,15 +106,21 @@ def _source_values(spec: FieldSpec, frame: pd.DataFrame, done: dict[str, pd.Seri
     return render_template(spec.template or "", done, frame.index)
 
 
-def _map_field(spec: FieldSpec, values: pd.Series, out: _Collector | _Expanding
-               ) -> pd.Series:
+def _map_field(spec: FieldSpec, values: pd.Series, out: _Collector | _Expanding,
+               trace: Trace = _no_trace) -> pd.Series:
     column = spec.source or spec.name
-    values = apply_transforms(values, spec.transforms)
+    trace(spec.name, "template" if spec.template is not None else
+          "value" if spec.value is not None else "cell", values)
+    for step in spec.transforms:
+        values = apply_transforms(values, (step,))
+        trace(spec.name, _step_name(step.kind, step.pattern, step.replacement), values)
     if spec.default is not None:
         values = values.where(values != "", spec.default)
+        trace(spec.name, f"default {spec.default!r} when blank", values)
     if spec.value_map:
         codes = values
         values, bad = apply_value_map(values, spec)
+        trace(spec.name, "map", values)
         known = ", ".join(sorted(k for k, _ in spec.value_map))
         out.flag(bad, "unmapped-value", column,
                  "value {value!r} is not in the field's map (" + known + ")", codes)
@@ -111,8 +130,10 @@ def _map_field(spec: FieldSpec, values: pd.Series, out: _Collector | _Expanding
         out.flag(bad, "invalid-date", column, "{value!r} does not match the date format " + fmts,
                  values)
         values = parsed.where(~bad, "")
+        trace(spec.name, "date " + fmts, values)
     if spec.name == "email" or spec.name == "manager_email":
         values, bad = canonical_emails(values)
+        trace(spec.name, "email", values)
         out.flag(bad, "invalid-email", column,
                  "{value!r} is not a valid work email (ASCII user@domain.tld)", values)
     if spec.allowed:
@@ -179,9 +200,12 @@ def _unchanged_or(source: pd.Series, mapped: pd.Series) -> pd.Series:
     return source if same else mapped
 
 
-def apply_mapping(mapping: Mapping, frame: pd.DataFrame, lines: np.ndarray, file: str
-                  ) -> MappedRecords:
-    """Map source rows to canonical records, column by column."""
+def apply_mapping(mapping: Mapping, frame: pd.DataFrame, lines: np.ndarray, file: str,
+                  trace: Trace | None = None) -> MappedRecords:
+    """Map source rows to canonical records, column by column.
+
+    ``trace`` (for a few rows) sees each field's values after every step of its mapping.
+    """
     problems = ProblemList(cap=mapping.limits.max_errors)
     out = _Collector(file, lines, np.zeros(len(frame), dtype=bool), problems)
     done: dict[str, pd.Series] = {}
@@ -189,7 +213,8 @@ def apply_mapping(mapping: Mapping, frame: pd.DataFrame, lines: np.ndarray, file
     ordered = sorted(mapping.fields, key=lambda f: f.template is not None)
     for spec in ordered:
         source = _source_values(spec, frame, done)
-        done[spec.name] = _map_distinct(spec, source, out)
+        done[spec.name] = (_map_distinct(spec, source, out) if trace is None else
+                           _map_field(spec, source, out, trace))
     # copy=False: a dict of columns is copied by default, doubling the file in memory.
     result = pd.DataFrame({name: done[name].astype("str") for name in mapping.names},
                           index=frame.index, copy=False)

@@ -28,6 +28,7 @@ class RunRow:
     sha256: str | None
     counts: dict[str, Any]
     files: list[str]
+    actor: str | None  # who started it by hand (approve, discard, undo, replay)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form with stable keys (documented in README)."""
@@ -71,7 +72,8 @@ def run_rows(ctx: Context, connection: str | None, limit: int) -> list[RunRow]:
             run.id, run.connection, run.kind, run.mode, run.state, run.started_at,
             run.finished_at, run.file_id,
             file.name if file else (", ".join(sent.get(run.id, [])) or None),
-            file.sha256 if file else None, run.counts or {}, list(sent.get(run.id, []))))
+            file.sha256 if file else None, run.counts or {}, list(sent.get(run.id, [])),
+            run.actor))
     return rows
 
 

@@ -35,7 +35,7 @@ from filebridge.pipeline.report import NullProgress, Progress, RunReport, refuse
 from filebridge.pipeline.spool import sha256_of, spool_copy
 from filebridge.pipeline.staleness import export_time_of, history_of
 from filebridge.plan import Plan, validate_file
-from filebridge.plan.build import make_plan
+from filebridge.plan.build import Planned, make_plan
 from filebridge.plan.guard import GuardPolicy, judge
 from filebridge.plan.policy import Policies
 from filebridge.plan.state import ActualState
@@ -59,6 +59,7 @@ class RunOptions:
     confirm: Callable[[RunReport], bool] | None = None
     lock_wait: float = 0.0  # seconds to wait for another run of the connection to finish
     about_run: int | None = None  # approve: the held run this run applies (becomes approved)
+    actor: str | None = None  # who started the run by hand (approve, replay)
 
 
 def load_import_mapping(ctx: Context, connection: str) -> Mapping:
@@ -86,6 +87,21 @@ def map_table(state: ActualState, mapping: Mapping, table: Table) -> MappedRecor
         records.rejected |= np.isin(table.lines, flagged)
     validate_file(records, table.file, state, mapping.column_names())
     return records
+
+
+def plan_records(ctx: Context, connection: str, mapping: Mapping, table: Table,
+                 records: MappedRecords, name: str, state: ActualState, now: datetime
+                 ) -> Planned:
+    """The plan of a mapped file (named ``name``) against ``state``, under the
+    connection's policies; nothing is written."""
+    kind = "delta" if table.from_reject_file else mapping.kind_of(name)
+    planned = make_plan(mapping, records, table.file, kind, state,
+                        Policies.from_config(ctx.connection(connection).policies), now,
+                        [p.value for p in table.problems if p.value])
+    if not ctx.target(connection).capabilities.org:
+        # Departments and titles are plain person attributes there.
+        planned.plan.org = planned.plan.org.iloc[0:0]
+    return planned
 
 
 class _Clock:
@@ -128,7 +144,8 @@ def _run_import(ctx: Context, connection: str, path: Path, options: RunOptions,
                                     clock_now())
     report.file_id = record.id
     report.run_id = ctx.ledger.start_run(connection, options.kind, options.mode, record.id,
-                                         clock_now(), about_run=options.about_run)
+                                         clock_now(), about_run=options.about_run,
+                                         actor=options.actor)
     report.about_run = options.about_run
     clock.lap("spool")
     failpoint("after-spool")
@@ -162,13 +179,8 @@ def _run_import(ctx: Context, connection: str, path: Path, options: RunOptions,
         ctx.ledger.set_file_export_time(record.id, export_time)
         report.export_time = export_time.isoformat()
     progress.update("plan", 0, len(table.frame))
-    kind = "delta" if table.from_reject_file else mapping.kind_of(name)
-    planned = make_plan(mapping, records, table.file, kind, state,
-                        Policies.from_config(config.policies), clock_now(),
-                        [p.value for p in table.problems if p.value])
+    planned = plan_records(ctx, connection, mapping, table, records, name, state, clock_now())
     plan, file_problems = planned.plan, planned.problems
-    if not target.capabilities.org:  # departments and titles are plain person attributes
-        plan.org = plan.org.iloc[0:0]
     clock.lap("plan")
     _fill_report(report, table, records, plan)
     if file_problems or any(w.severity == "error" for w in report.warnings):

@@ -47,7 +47,8 @@ def held_run(ctx: Context, run_id: int) -> RunRecord:
 
 
 def approve(ctx: Context, run_id: int, confirm: Confirm | None = None,
-            lock_wait: float = 0.0, stale_ok: bool = False) -> RunReport:
+            lock_wait: float = 0.0, stale_ok: bool = False, actor: str | None = None
+            ) -> RunReport:
     """Re-plan a held run's file against the LMS as it is now and apply it past the guard.
 
     The new run has kind ``approve`` and names the held run in ``about_run``; the held
@@ -58,7 +59,7 @@ def approve(ctx: Context, run_id: int, confirm: Confirm | None = None,
     run = held_run(ctx, run_id)
     if run.kind == "undo" and run.about_run is not None:
         return undo(ctx, run.about_run, confirm, lock_wait=lock_wait, force=True,
-                    approves=run_id)
+                    approves=run_id, actor=actor)
     file = ctx.ledger.get_file(run.file_id) if run.file_id is not None else None
     if file is None:
         raise NotHeld(run_id, "without a file")
@@ -66,10 +67,11 @@ def approve(ctx: Context, run_id: int, confirm: Confirm | None = None,
     spooled = verified_spool(Path(file.spool_path), file.sha256)
     return run_import(ctx, run.connection, spooled, RunOptions(
         "apply", replay=True, force=True, kind="approve", name=file.name, confirm=confirm,
-        lock_wait=lock_wait, about_run=run_id))
+        lock_wait=lock_wait, about_run=run_id, actor=actor))
 
 
-def discard(ctx: Context, run_id: int, now: Callable[[], datetime] = _now) -> RunReport:
+def discard(ctx: Context, run_id: int, now: Callable[[], datetime] = _now,
+            actor: str | None = None) -> RunReport:
     """Drop a held run: it becomes ``discarded`` and a ``discard`` run records who did it when."""
     run = held_run(ctx, run_id)
     file = ctx.ledger.get_file(run.file_id) if run.file_id is not None else None
@@ -77,14 +79,14 @@ def discard(ctx: Context, run_id: int, now: Callable[[], datetime] = _now) -> Ru
                        mode="apply", state="applied", file_id=run.file_id, about_run=run_id,
                        state_location=ctx.ledger.location)
     report.run_id = ctx.ledger.start_run(run.connection, "discard", "apply", run.file_id, now(),
-                                         about_run=run_id)
+                                         about_run=run_id, actor=actor)
     ctx.ledger.discard(run_id, report.run_id, report.to_dict(), now())
     return report
 
 
 def undo(ctx: Context, run_id: int, confirm: Confirm | None = None,
          now: Callable[[], datetime] = _now, lock_wait: float = 0.0, force: bool = False,
-         approves: int | None = None) -> RunReport:
+         approves: int | None = None, actor: str | None = None) -> RunReport:
     """Restore what ``run_id`` changed where no later run changed it; journaled as a run.
 
     The undo goes through the connection's brakes like an import: above them it is held
@@ -100,7 +102,7 @@ def undo(ctx: Context, run_id: int, confirm: Confirm | None = None,
         report = RunReport(connection=target.connection, file=f"undo of run {run_id}",
                            mode="apply", about_run=run_id, state_location=ctx.ledger.location)
         report.run_id = ctx.ledger.start_run(target.connection, "undo", "apply", None, now(),
-                                             about_run=run_id)
+                                             about_run=run_id, actor=actor)
         report.plan = summarize(plan)
         report.counts = {**plan.counts(), "refused": len(refused)}
         report.refused = [Refusal(**{k: (v if v == v else "") for k, v in r.items()})

@@ -100,7 +100,8 @@ def changes_nothing(report: RunReport) -> bool:
 
 
 def replay_file(ctx: Context, ref: str, confirm: Confirm | None = None, *,
-                force: bool = False, lock_wait: float = 0.0) -> RunReport:
+                force: bool = False, lock_wait: float = 0.0, actor: str | None = None
+                ) -> RunReport:
     """Re-run a ledger file (by id or same-content path) against the LMS as it is now.
 
     ``confirm`` sees the plan first; declining records the run as planned, nothing applied.
@@ -108,7 +109,7 @@ def replay_file(ctx: Context, ref: str, confirm: Confirm | None = None, *,
     connection, spooled, name = find_file(ctx, ref)
     return run_import(ctx, connection, spooled, RunOptions(
         "apply", replay=True, force=force, kind="replay", name=name, confirm=confirm,
-        lock_wait=lock_wait))
+        lock_wait=lock_wait, actor=actor))
 
 
 def busy_with(ctx: Context, connection: str) -> list[dict[str, Any]]:

@@ -58,11 +58,12 @@ class RunLink:
     state: str
     at: datetime
     by: str  # host:pid of the process that ran it
+    actor: str | None  # who started it (user name), when a person did
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready keys: run_id, kind, state, at, by."""
+        """JSON-ready keys: run_id, kind, state, at, by, actor."""
         return {"run_id": self.run_id, "kind": self.kind, "state": self.state,
-                "at": _iso(self.at), "by": self.by}
+                "at": _iso(self.at), "by": self.by, "actor": self.actor}
 
 
 @dataclass(frozen=True)
@@ -79,13 +80,14 @@ class RunEntry:
     about_run: int | None  # approve/discard: the held run; undo: the run it reversed
     acted_on_by: tuple[RunLink, ...]
     changes: tuple[Change, ...]
+    actor: str | None = None  # who started the run by hand
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready keys: run_id, at, kind, state, file, file_id, file_kept, about_run,
-        acted_on_by, changes."""
+        actor, acted_on_by, changes."""
         return {"run_id": self.run_id, "at": _iso(self.at), "kind": self.kind,
                 "state": self.state, "file": self.file, "file_id": self.file_id,
-                "file_kept": self.file_kept, "about_run": self.about_run,
+                "file_kept": self.file_kept, "about_run": self.about_run, "actor": self.actor,
                 "acted_on_by": [r.to_dict() for r in self.acted_on_by],
                 "changes": [c.to_dict() for c in self.changes]}
 
@@ -139,7 +141,7 @@ def person_timeline(ctx: Context, connection: str, query: str,
     ids = store.find_people(connection, query, MAX_CANDIDATES + 1)
     if not ids:
         return PersonAnswer(connection, query, "unknown",
-                            suggestions=_suggest(store.directory(connection), query))
+                            suggestions=near_matches(store.directory(connection, query), query))
     if len(set(ids)) > 1:
         names = store.people_names(connection, ids[:MAX_CANDIDATES])
         return PersonAnswer(connection, query, "ambiguous", candidates=tuple(
@@ -153,7 +155,8 @@ def person_timeline(ctx: Context, connection: str, query: str,
                         timeline=timeline, notes=notes)
 
 
-def _suggest(people: pd.DataFrame, query: str) -> tuple[str, ...]:
+def near_matches(people: pd.DataFrame, query: str) -> tuple[str, ...]:
+    """Ids, e-mails and names of ``people`` close to ``query`` (at most five)."""
     words = [*people[KEY].astype(str), *people["email"].astype(str),
              *(people["first_name"].astype(str) + " " + people["last_name"].astype(str))]
     return tuple(difflib.get_close_matches(query, [w for w in words if w.strip()], n=5,
@@ -195,9 +198,9 @@ def _timeline(ctx: Context, connection: str, journal: pd.DataFrame
         entries.append(RunEntry(
             run.id, run.started_at, run.kind, run.state, file.name if file else None,
             run.file_id, kept, run.about_run,
-            tuple(RunLink(r.id, r.kind, r.state, r.started_at, r.holder)
+            tuple(RunLink(r.id, r.kind, r.state, r.started_at, r.holder, r.actor)
                   for r in about.get(run.id, [])),
-            tuple(by_run.get(run.id, []))))
+            tuple(by_run.get(run.id, [])), run.actor))
     missing = set(by_run) - {r.id for r in runs}
     if missing:
         notes.append(f"runs {', '.join(map(str, sorted(missing)))} are no longer in the ledger: "

@@ -115,7 +115,8 @@ async def approve(request: Request) -> Response:
     """POST /runs/N/approve: re-plan the held run now; apply it once the plan is confirmed."""
     user, form = await posted(request, "support")
     app, run_id = web(request), int(request.path_params["run_id"])
-    report = await run_in_threadpool(approve_run, app.ctx, run_id, _confirming(form))
+    report = await run_in_threadpool(lambda: approve_run(
+        app.ctx, run_id, _confirming(form), actor=user.name))
     await run_in_threadpool(app.accounts.record_action, user.name, "approve", _now(),
                             outcome=report.state, connection=report.connection,
                             target=f"run {run_id}", run_id=report.run_id)
@@ -129,7 +130,7 @@ async def discard(request: Request) -> Response:
     """POST /runs/N/discard: drop a held run, nothing applied."""
     user, _ = await posted(request, "support")
     app, run_id = web(request), int(request.path_params["run_id"])
-    report = await run_in_threadpool(discard_run, app.ctx, run_id)
+    report = await run_in_threadpool(lambda: discard_run(app.ctx, run_id, actor=user.name))
     await run_in_threadpool(app.accounts.record_action, user.name, "discard", _now(),
                             outcome="discarded", connection=report.connection,
                             target=f"run {run_id}", run_id=report.run_id)
@@ -142,7 +143,7 @@ async def replay(request: Request) -> Response:
     app, file_id = web(request), int(request.path_params["file_id"])
     force = _text(form, "force") == "yes"
     report = await run_in_threadpool(lambda: replay_file(
-        app.ctx, str(file_id), _confirming(form), force=force))
+        app.ctx, str(file_id), _confirming(form), force=force, actor=user.name))
     await run_in_threadpool(app.accounts.record_action, user.name, "replay", _now(),
                             outcome=report.state, connection=report.connection,
                             target=f"file {file_id}", run_id=report.run_id,

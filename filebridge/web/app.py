@@ -122,6 +122,7 @@ def routes() -> list[Route | Mount]:
         Route("/connections/{name}/chart.svg", pages.chart, methods=["GET"]),
         Route("/check", pages.check, methods=["GET"]),
         Route("/activity", pages.activity, methods=["GET"]),
+        Route("/people", pages.person, methods=["GET"]),
         Route("/users", pages.users, methods=["GET"]),
         Route("/users", actions.add_user, methods=["POST"]),
         Route("/users/{name}/role", actions.set_role, methods=["POST"]),

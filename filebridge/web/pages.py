@@ -21,6 +21,7 @@ from filebridge.daemon import status
 from filebridge.ledger.queries import RunFilter
 from filebridge.ledger.schema import RUN_KINDS, RUN_STATES
 from filebridge.pipeline.overview import history_page, nights, run_view
+from filebridge.pipeline.person import person_timeline
 from filebridge.web.auth import LOGIN_COOKIE, login_csrf, sign, unsign
 from filebridge.web.chart import night_chart
 from filebridge.web.rendering import render, require, web
@@ -165,6 +166,18 @@ def check(request: Request) -> Response:
     problems = check_config(app.settings_path)
     return render(request, "check.html", {"problems": [p.render() for p in problems],
                                           "settings": str(app.settings_path)})
+
+
+def person(request: Request) -> Response:
+    """GET /people?connection=NAME&q=QUERY: one person's state and timeline (the same
+    answer as ``filebridge person``), or the search box."""
+    app = web(request)
+    names = sorted(app.ctx.settings.connections)
+    connection = request.query_params.get("connection") or (names[0] if names else "")
+    query = (request.query_params.get("q") or "").strip()
+    answer = person_timeline(app.ctx, connection, query).to_dict() if query else None
+    return render(request, "person.html", {"a": answer, "connection": connection,
+                                           "query": query, "connections": names})
 
 
 def activity(request: Request) -> Response:

@@ -239,3 +239,20 @@ def test_sync_deliver_and_status(capsys, tmp_path):
                          "held_runs", "alerts", "tasks", "lock", "lms"} <= named_in(marker)
     assert set(conn["last_sync"]) <= named_in(marker)
     assert set(status["daemon"]) <= named_in(marker)
+
+
+def test_person_and_person_file(capsys, tmp_path):
+    ws = str(write_workspace(tmp_path / "ws"))
+    main(["apply", "acme", str(NIGHT1), "--settings", ws])
+    capsys.readouterr()
+    _, doc = cli_json(capsys, "person", "acme", "001002", "--settings", ws)
+    marker = "`person --json`:"
+    assert_keys(doc, top_level_keys(marker), documented=named_in(marker))
+    entry = doc["timeline"][0]
+    assert set(entry) <= named_in(marker) and set(entry["changes"][0]) <= named_in(marker)
+    _, doc = cli_json(capsys, "person", "acme", "001002", "--file", str(NIGHT2),
+                      "--settings", ws)
+    marker = "`person --file --json`:"
+    assert_keys(doc, top_level_keys(marker), documented=named_in(marker))
+    field = doc["rows"][0]["fields"][0]
+    assert {*doc["rows"][0], *field, *field["steps"][0], *doc["outcomes"][0]} <= named_in(marker)

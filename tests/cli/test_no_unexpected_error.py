@@ -76,6 +76,8 @@ def _commands(ws: str, file: Path) -> list[list[str]]:
              ["unlock", "acme", *s],
              ["verify", "acme", *s],
              ["person", "acme", "001002", *s], ["person", "acme", "nobody@x", "--json", *s],
+             ["person", "acme", "001002", "--file", "no-such.csv", *s],
+             ["person", "acme", "001002", "--file", str(file), *s],
              ["demo", "--samples", str(file.parent / "nowhere"), *s], ["web", "users", *s]]
     assert {c[0] for c in calls} == names, "a new command needs a line here"
     return calls

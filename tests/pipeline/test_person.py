@@ -51,7 +51,7 @@ def _nights(ctx, tmp: Path) -> dict[str, int]:
     held = apply(ctx, variant(changed, tmp / "acme_employees_2026-11-28.csv", sales_renamed))
     assert held.state == "held"
     runs["held"] = held.run_id
-    runs["approve"] = approve(ctx, held.run_id).run_id
+    runs["approve"] = approve(ctx, held.run_id, actor="lee").run_id
     return runs
 
 
@@ -78,6 +78,8 @@ def test_timeline_across_nights_in_text_and_json(tmp_path, capsys):
     assert [(a.run_id, a.kind, a.state) for a in held.acted_on_by] == [
         (runs["approve"], "approve", "applied")]
     assert held.acted_on_by[0].by  # host:pid of the approving process
+    assert held.acted_on_by[0].actor == "lee" and by_run[runs["approve"]].actor == "lee"
+    assert by_run[runs["hire"]].actor is None  # a file run nobody started by hand
 
     def changes(key):
         return [(c.action, c.field, c.old, c.new, c.line, c.reason)
@@ -104,7 +106,8 @@ def test_timeline_across_nights_in_text_and_json(tmp_path, capsys):
     assert set(doc) == {"connection", "query", "status", "employee_id", "current", "timeline",
                         "candidates", "suggestions", "notes"}
     assert set(doc["timeline"][0]) == {"run_id", "at", "kind", "state", "file", "file_id",
-                                       "file_kept", "about_run", "acted_on_by", "changes"}
+                                       "file_kept", "about_run", "actor", "acted_on_by",
+                                       "changes"}
     assert set(doc["timeline"][0]["changes"][0]) == {"action", "employee_id", "field", "old",
                                                      "new", "line", "reason"}
     assert doc["timeline"][2]["kind"] == "undo"
@@ -117,7 +120,7 @@ def test_timeline_across_nights_in_text_and_json(tmp_path, capsys):
                                                "(line 4)" in out
     assert "deactivated: missing from snapshot" in out
     assert f"undo of run {runs['rehire']}" in out
-    assert f"approve by run {runs['approve']}" in out
+    assert f"approve by run {runs['approve']}" in out and "(lee, " in out
     assert "file acme_employees_2026-11-28.csv" in out
 
 

@@ -104,6 +104,19 @@ def test_a_person_approves_replays_downloads_and_logs_out(chromium, tmp_path):
         rows = list(csv.DictReader(io.StringIO(saved.read_text(encoding="utf-8-sig"))))
         assert rows and all(r["filebridge_error"] for r in rows)
 
+        # A person from the run's plan, then another by the search box: the approval
+        # above (by ann) deactivated someone past the truncated file's 30 rows.
+        page.locator("details:has(table.plan a[href^='/people']) > summary").first.click()
+        page.locator("table.plan a[href^='/people']").first.click()
+        page.wait_for_selector("h2:has-text('of acme')")
+        camera.shoot(page, "person")
+        page.fill("input[name=q]", "001150")
+        page.press("input[name=q]", "Enter")
+        page.wait_for_selector("h2:has-text('001150 of acme')")
+        row = page.locator("table.timeline tbody tr").first
+        assert "approve" in row.inner_text() and "ann" in row.inner_text()
+        assert "deactivate" in row.inner_text()
+
         for path, name in (("/runs", "history"), ("/held", "held"), ("/check", "check"),
                            ("/activity", "activity"), ("/users", "users")):
             page.goto(f"{url}{path}")
@@ -117,4 +130,4 @@ def test_a_person_approves_replays_downloads_and_logs_out(chromium, tmp_path):
         page.goto(f"{url}/runs")
         assert page.url.startswith(f"{url}/login")
         context.close()
-    assert len(camera.taken) == 14
+    assert len(camera.taken) == 15

@@ -15,8 +15,17 @@ from filebridge.ledger.queries import RunFilter
 from filebridge.pipeline.context import open_context
 from filebridge.pipeline.importer import RunOptions, run_import
 from filebridge.pipeline.overview import history_page
+from filebridge.pipeline.person import person_timeline
 from tests.pipeline.conftest import DELTA
-from tests.web.conftest import PASSWORD, build_site, client_of, csrf_of, digest_of, log_in
+from tests.web.conftest import (
+    PASSWORD,
+    SCRIPT_NAME,
+    build_site,
+    client_of,
+    csrf_of,
+    digest_of,
+    log_in,
+)
 
 
 def test_tiles_show_each_connections_state_last_sync_and_held_runs(site, client):
@@ -117,6 +126,7 @@ def test_approve_shows_the_replan_then_applies_it_as_the_user(fresh_site, fresh_
         assert ctx.ledger.get_run(held).state == "approved"
         approved = ctx.ledger.get_run(new_run)
         assert (approved.kind, approved.state, approved.about_run) == ("approve", "applied", held)
+        assert approved.actor == "sam"  # the run itself names the signed-in user
         actions = ctx.ledger.web_accounts.actions(run_id=held)
         assert [(a.user, a.action, a.outcome) for a in actions][:2] == [
             ("sam", "approve", "applied"), ("sam", "approve", "planned")]
@@ -279,3 +289,27 @@ def test_replay_of_an_unknown_file_is_a_404(site, client):
     token = log_in(client, "sam")
     page = client.post("/files/999/replay", data={"csrf": token, "step": "plan"})
     assert page.status_code == 404 and "unknown-file" in page.text
+
+
+def test_person_page_reads_the_same_answer_as_the_cli(site, client):
+    log_in(client, "val")
+    ctx = open_context(site.settings)
+    try:
+        answer = person_timeline(ctx, "acme", "001001")
+    finally:
+        ctx.close()
+    page = client.get("/people", params={"connection": "acme", "q": "001001"}).text
+    assert "<h2>001001 of acme</h2>" in page
+    assert "&lt;script&gt;" in page and SCRIPT_NAME not in page  # the hostile name, escaped
+    runs = [e.run_id for e in answer.timeline]
+    assert runs == [site.applied_run]
+    assert f'<a href="/runs/{site.applied_run}">{site.applied_run}</a>' in page
+    assert "create (line 3)" in page
+    several = client.get("/people", params={"connection": "acme", "q": "Sofia"}).text
+    assert "people in <strong>acme</strong> match" in several
+    assert 'href="/people?connection=acme&amp;q=001003"' in several
+    other = client.get("/people", params={"connection": "acme-xml", "q": "001001"}).text
+    assert "Nobody in connection <strong>acme-xml</strong>" in other
+    assert 'type="search" name="q"' in client.get("/people").text
+    held = client.get(f"/runs/{site.held_run}").text  # the plan's people link to this page
+    assert 'href="/people?connection=acme&amp;q=' in held
