@@ -135,6 +135,13 @@ def _web_tables(conn: Connection) -> None:
     create_web_tables(conn)
 
 
+def _intent_tables(conn: Connection) -> None:
+    # Apply intents of runs whose LMS changes live in another database, beside their code.
+    from filebridge.ledger.intents import create_intent_tables
+
+    create_intent_tables(conn)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     ("0001_create_tables", _create_tables),
     ("0002_files_moved_to", _add_files_moved_to),
@@ -142,4 +149,5 @@ MIGRATIONS: tuple[Migration, ...] = (
     ("0004_daemon_tables", _daemon_tables),
     ("0005_run_approvals", _run_approvals),
     ("0006_web_tables", _web_tables),
+    ("0007_run_intents", _intent_tables),
 )

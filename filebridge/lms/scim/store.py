@@ -75,6 +75,8 @@ class ScimLms:
         target = self.target(c)
         mine = self.mirror.entries(c)
         check_plan(plan, mine)
+        if receipt is not None:
+            receipt.check()  # nothing is sent for a run whose connection lock was lost
         features = self.features(c, fresh=True)
         session = self.session(c)
         session.start_run()
