@@ -77,7 +77,8 @@ class Intents:
 
     def record(self, intent: Intent) -> None:
         """Write the intent, in its own transaction, before the target writes anything."""
-        with self.engine.begin() as tx:
+        with self.engine.begin() as tx:  # a re-entered apply of the run states it again
+            tx.execute(intents.delete().where(intents.c.run_id == intent.run_id))
             tx.execute(intents.insert().values(
                 run_id=intent.run_id, connection=intent.connection, file_id=intent.file_id,
                 approves=intent.approves, plan_digest=intent.plan_digest,
@@ -116,11 +117,14 @@ class Intents:
                 self.ledger.set_run_state(intent.approves, "approved", tx=tx)
             self.close(tx, intent.run_id, "applied", now)
 
-    def settle_failed(self, intent: Intent, error: Mapping[str, Any], now: datetime) -> None:
-        """The target never committed the run: failed, nothing applied."""
-        report = {**intent.report, "state": "failed"}
+    def settle_failed(self, intent: Intent, error: Mapping[str, Any], now: datetime,
+                      done: Mapping[str, int] | None = None) -> None:
+        """The target never committed the run: failed, nothing applied; or, for a target
+        without transactions, failed with ``done`` the changes it did confirm."""
+        counts = dict(done or {})
+        report = {**intent.report, "state": "failed", "counts": counts}
         with self.engine.begin() as tx:
-            self.ledger.finish_run(intent.run_id, "failed", {}, report, dict(error), now,
+            self.ledger.finish_run(intent.run_id, "failed", counts, report, dict(error), now,
                                    tx=tx)
             self.close(tx, intent.run_id, "failed", now)
 

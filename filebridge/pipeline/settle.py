@@ -15,12 +15,11 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol, cast
 
 from filebridge.errors import ErrorInfo, FilebridgeError
 from filebridge.ledger.intents import Intent
 from filebridge.ledger.locks import ConnectionBusy, LockLost
-from filebridge.lms import SqlStore
 from filebridge.pipeline.report import RunReport
 
 if TYPE_CHECKING:  # the context opens with a settle, so it imports this module
@@ -70,24 +69,44 @@ def _settle(ctx: Context, intents: list[Intent]) -> list[int]:
     now = datetime.now(UTC)
     done = []
     for intent in intents:
-        store = _store_of(ctx, intent.connection)
-        counts = store.committed_run(intent.connection, intent.run_id, intent.plan_digest)
-        if counts is None:
-            ctx.ledger.intents.settle_failed(intent, {
-                "code": "interrupted", "message": "the run ended before the LMS store "
-                "committed its changes: nothing was applied"}, now)
-            log.info("run %d of %s: not committed by the LMS store, failed", intent.run_id,
-                     intent.connection)
-        else:
+        journal = _journal_of(ctx, intent.connection)
+        counts = journal.committed_run(intent.connection, intent.run_id, intent.plan_digest)
+        if counts is not None:
             ctx.ledger.intents.settle_applied(intent, counts, now)
-            log.info("run %d of %s: committed by the LMS store, now marked applied",
+            log.info("run %d of %s: committed by the LMS target, now marked applied",
+                     intent.run_id, intent.connection)
+        elif confirmed := _confirmed(journal, intent):
+            ctx.ledger.intents.settle_failed(intent, {
+                "code": "interrupted", "message": "the run ended before it sent its whole "
+                f"plan; the LMS confirmed {sum(confirmed.values())} change(s) of it "
+                "(counted in this run), the next run of the file sends the rest"},
+                now, done=confirmed)
+        else:
+            ctx.ledger.intents.settle_failed(intent, {
+                "code": "interrupted", "message": "the run ended before the LMS target "
+                "committed its changes: nothing was applied"}, now)
+            log.info("run %d of %s: nothing committed by the LMS target, failed",
                      intent.run_id, intent.connection)
         done.append(intent.run_id)
     return done
 
 
-def _store_of(ctx: Context, connection: str) -> SqlStore:
-    # Intents are recorded by the built-in store only; a connection since moved to
-    # another target still has its old runs' marks in the built-in store.
-    target = ctx.target(connection) if connection in ctx.settings.connections else ctx.store
-    return target if isinstance(target, SqlStore) else ctx.store
+class _RunJournal(Protocol):
+    def committed_run(self, connection: str, run_id: int, digest: str
+                      ) -> dict[str, int] | None: ...
+
+
+def _journal_of(ctx: Context, connection: str) -> _RunJournal:
+    """The target that marked the connection's runs (the built-in store keeps the marks
+    of every target, so a connection no longer configured is looked up there)."""
+    if connection in ctx.settings.connections:
+        target = ctx.target(connection)
+        if hasattr(target, "committed_run"):
+            return cast(_RunJournal, target)
+    return ctx.store
+
+
+def _confirmed(journal: _RunJournal, intent: Intent) -> dict[str, int]:
+    """What a target without transactions confirmed of a run cut short."""
+    read = getattr(journal, "confirmed_in_run", None)
+    return {} if read is None else dict(read(intent.connection, intent.run_id))

@@ -156,6 +156,14 @@ class Mirror:
                 journal.c.employee_id, journal.c.action).where(
                 journal.c.connection == connection, journal.c.run_id == run_id))}
 
+    def confirmed_in_run(self, connection: str, run_id: int) -> dict[str, int]:
+        """How many changes of ``run_id`` the server confirmed, by action."""
+        with reading(self.engine) as conn:
+            return {a: int(n) for a, n in fetch_raw(conn, sa.select(
+                journal.c.action, sa.func.count()).where(
+                journal.c.connection == connection, journal.c.run_id == run_id,
+                journal.c.state == "confirmed").group_by(journal.c.action))}
+
     def journal_rows(self, connection: str, run_id: int | None = None) -> pd.DataFrame:
         """The journal of one connection (one run's with ``run_id``), oldest first."""
         stmt = sa.select(journal.c.run_id, journal.c.employee_id, journal.c.action,
