@@ -138,7 +138,7 @@ def test_a_ledger_failing_after_the_store_commit_is_settled_before_the_next_run(
         assert night2.counts["create"] == 11
 
 
-def test_history_and_status_see_the_settled_run(tmp_path: Path, capsys) -> None:
+def test_history_shows_the_settled_run(tmp_path: Path, capsys) -> None:
     from filebridge.cli.main import main
     ws = separate_ledger(write_workspace(tmp_path / "ws"))
     assert run(ws, "apply", "acme", str(NIGHT1)) == 1

@@ -69,7 +69,16 @@ def _create(conn: Connection) -> None:
     metadata.create_all(conn)
 
 
-MIGRATIONS: list[Migration] = [("0001_scim_mirror_and_journal", _create)]
+def _applied_runs(conn: Connection) -> None:
+    # The marks of runs that sent their whole plan; the built-in store creates the same
+    # table (create_all skips it when it exists), and settling reads either.
+    from filebridge.lms.runmarks import create_run_tables
+
+    create_run_tables(conn)
+
+
+MIGRATIONS: list[Migration] = [("0001_scim_mirror_and_journal", _create),
+                               ("0002_applied_runs", _applied_runs)]
 
 
 @dataclass(frozen=True)
