@@ -158,6 +158,14 @@ ERRORS: dict[str, Entry] = {
     "invalid-state": _error(
         "a state, kind or mode outside the ledger's closed vocabulary (a bug or a hand "
         "edit of the ledger)", "report it with the message; do not edit the ledger by hand"),
+    "lock-lost": _error(
+        "the run's connection lock was lost before the run committed (the database "
+        "session holding it ended: a restarted server, a terminated backend, a cut "
+        "network), so another run may hold the connection now; nothing was applied",
+        _RETRY, transient=True),
+    "injected-failure": _error(
+        "a test asked this process to fail at a named step (`FILEBRIDGE_FAILPOINT`)",
+        "unset `FILEBRIDGE_FAILPOINT`: it is for crash tests only", transient=True),
     "connection-busy": _error(
         "another run holds this connection's lock (one run per connection at a time)",
         "wait for it to finish and run the command again (`filebridge status` shows the "
@@ -434,8 +442,9 @@ HOLDS: dict[str, Entry] = {
         "the snapshot has many fewer rows than the last applied one "
         "(`thresholds.row_drop_percent`)", _SEE, EXIT_REJECTED_OR_HELD),
     "repeated-content": Entry(
-        "the file has no export date and the same content as a file applied earlier, with "
-        "other files applied since: applying it again would undo their changes", _SEE,
+        "the file has the same content as a file applied earlier, with files of other "
+        "content applied since, and no export date or one that says it is newer: applying "
+        "it again would undo their changes", _SEE,
         EXIT_REJECTED_OR_HELD),
     **{f"too-many-{action}": Entry(
         f"more {action}s than the connection's `thresholds.{action}` allow", _SEE,

@@ -99,6 +99,26 @@ class Keeper:
             if not self._held:
                 self._drop()
 
+    def holds(self, name: str, key: int) -> bool:
+        """True when this process's session still holds ``name``'s lock, as the server
+        says; False when it does not, or the session has ended (the lock with it)."""
+        statement = sa.text(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
+            "AND pid = pg_backend_pid() AND CAST(classid AS bigint) = :ns "
+            "AND CAST(objid AS bigint) = :key AND objsubid = 2")
+        with self._mutex:
+            if name not in self._held or self._conn is None:
+                return False
+            try:
+                found = self._conn.execute(statement, {"ns": NAMESPACE,
+                                                       "key": key & 0xFFFFFFFF}).scalar()
+            except sa.exc.DBAPIError as exc:
+                log.error("the database session holding the locks of %s ended: %s; those "
+                          "locks are lost", ", ".join(sorted(self._held)), exc.orig)
+                self._drop()
+                return False
+            return bool(found)
+
     def is_locked(self, name: str, key: int) -> bool:
         """True when some session, this process's included, holds ``name``'s lock."""
         with self._mutex:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import cached_property
@@ -24,6 +24,7 @@ from filebridge.ledger.daemon_state import DaemonState
 from filebridge.ledger.errors import InvalidState, LockHolderAlive, UnknownFile, UnknownRun
 from filebridge.ledger.exports import ExportLedger
 from filebridge.ledger.holders import Holder
+from filebridge.ledger.intents import Intents
 from filebridge.ledger.locks import (
     Lock,
     LockState,
@@ -125,6 +126,7 @@ class Ledger:
         self.engine = engine
         self.location = location(engine)
         self._borrowed = False
+        self._held: dict[str, Lock] = {}  # the connection locks this process holds now
 
     @classmethod
     def open(cls, url: str, password: str | None = None, *, beside: Any = None) -> Ledger:
@@ -146,10 +148,19 @@ class Ledger:
         if not self._borrowed:
             self.engine.dispose()
 
-    def lock(self, connection: str, *, wait_seconds: float = 0.0
-             ) -> AbstractContextManager[Lock]:
+    @contextmanager
+    def lock(self, connection: str, *, wait_seconds: float = 0.0) -> Iterator[Lock]:
         """Hold ``connection``'s lock for a block (one run per connection at a time)."""
-        return connection_lock(self.engine, connection, wait_seconds=wait_seconds)
+        with connection_lock(self.engine, connection, wait_seconds=wait_seconds) as held:
+            self._held[connection] = held
+            try:
+                yield held
+            finally:
+                self._held.pop(connection, None)
+
+    def held_lock(self, connection: str) -> Lock | None:
+        """The lock of ``connection`` this process holds now, if any."""
+        return self._held.get(connection)
 
     def lock_state(self, connection: str) -> LockState | None:
         """Who holds ``connection``'s run lock, and whether that process is alive."""
@@ -177,15 +188,22 @@ class Ledger:
         return WebAccounts(self.engine)
 
     @cached_property
+    def intents(self) -> Intents:
+        """Apply intents of runs whose LMS changes commit in another database."""
+        return Intents(self)
+
+    @cached_property
     def exports(self) -> ExportLedger:
         """Pending and delivered exports and their watermarks."""
         return ExportLedger(self.engine)
 
     def receipt(self, run_id: int, file_id: int | None,
                 report: ReportOf, at: datetime, *,
-                approves: int | None = None) -> RunReceipt:
-        """The applied mark of a run, for an LMS target to write with its changes."""
-        return RunReceipt(self, run_id, file_id, report, approves=approves, at=at)
+                approves: int | None = None, connection: str | None = None) -> RunReceipt:
+        """The applied mark of a run, for an LMS target to write with its changes;
+        ``connection``: the run's, whose lock the receipt checks before a commit."""
+        return RunReceipt(self, run_id, file_id, report, approves=approves, at=at,
+                          connection=connection)
 
     def discard(self, held_run: int, discard_run: int, report: dict[str, Any],
                 now: datetime) -> None:

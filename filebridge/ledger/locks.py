@@ -46,6 +46,18 @@ BEAT_EVERY = 15.0  # seconds between heartbeats of a held lock
 POLL = 0.2  # seconds between attempts while waiting for a lock
 
 
+class LockLost(LedgerError, Transient):
+    """The run's connection lock is no longer held (its database session ended), so
+    another run may have the connection: this run stops before it commits."""
+
+    code = "lock-lost"
+
+    def __init__(self, connection: str, where: str) -> None:
+        super().__init__(f"the lock of connection {connection!r} was lost ({where}); the run "
+                         "stopped before committing anything")
+        self.connection, self.where = connection, where
+
+
 class ConnectionBusy(LedgerError, Transient):
     """Another run holds this connection's lock."""
 
@@ -72,6 +84,19 @@ class Lock:
             tx.execute(locks.update().where(locks.c.connection == self.connection,
                                             locks.c.holder == self.holder)
                        .values(heartbeat_at=now or datetime.now(UTC)))
+
+    def check(self) -> None:
+        """Raise ``LockLost`` unless this lock is still ours (asked of the database)."""
+        if self.engine.dialect.name == "postgresql":
+            if not keeper_for(self.engine).holds(self.connection,
+                                                 advisory_key(self.connection)):
+                raise LockLost(self.connection, "its PostgreSQL session ended")
+            return
+        with reading(self.engine) as conn:
+            holder = conn.scalar(sa.select(locks.c.holder).where(
+                locks.c.connection == self.connection))
+        if holder != self.holder:
+            raise LockLost(self.connection, f"the lock row names {holder or 'nobody'}")
 
     def _beat_until_released(self, every: float) -> None:
         while not self._stop.wait(every):

@@ -2,14 +2,20 @@
 
 The pipeline hands a ``RunReceipt`` to the LMS target unopened. The built-in store,
 when it lives in the ledger's database, writes it inside the transaction of the
-changes, so both commit together or not at all; any other target has it written
-right after its changes, in the ledger's own transaction.
+changes, so both commit together or not at all; any other target records the run's
+intent first (``intend``), marks the run in its own journal with its changes, and has
+the mark written right after them, in the ledger's own transaction, settling the intent
+(see ``intents``). Before a commit the target asks ``check``: a run whose connection lock
+was lost must not commit.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
+
+from filebridge.ledger.intents import Intent
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
@@ -25,17 +31,32 @@ class RunReceipt:
     """Marks one run applied (its file too, and the held run it approves)."""
 
     def __init__(self, ledger: Ledger, run_id: int, file_id: int | None, report: ReportOf,
-                 *, approves: int | None = None, at: Any = None) -> None:
+                 *, approves: int | None = None, at: Any = None,
+                 connection: str | None = None) -> None:
         self.ledger = ledger
         self.run_id = run_id
         self.file_id = file_id
         self.report = report
         self.approves = approves
         self.at = at
+        self.connection = connection
 
     def shares(self, database: object) -> bool:
         """True when ``database`` (a target's engine) is the ledger's own."""
         return database is self.ledger.engine
+
+    def check(self) -> None:
+        """Raise ``LockLost`` when this process no longer holds the run's connection lock."""
+        lock = self.ledger.held_lock(self.connection) if self.connection else None
+        if lock is not None:
+            lock.check()
+
+    def intend(self, plan_digest: str, counts: Mapping[str, int]) -> None:
+        """Record, before a target outside the ledger's database writes anything, that
+        this run is about to apply the plan with this digest and these counts."""
+        self.ledger.intents.record(Intent(
+            self.run_id, self.connection or "", self.file_id, self.approves, plan_digest,
+            dict(counts), dict(self.report(counts, ())), datetime.now(UTC)))
 
     def write(self, counts: Mapping[str, int], within: object | None,
               failed: Sequence[Any] = ()) -> None:
@@ -45,6 +66,7 @@ class RunReceipt:
         if tx is None:
             with self.ledger.engine.begin() as own:
                 self._write(counts, own, failed)
+                self.ledger.intents.close(own, self.run_id, "applied", datetime.now(UTC))
         else:
             self._write(counts, tx, failed)
 

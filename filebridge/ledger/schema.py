@@ -144,6 +144,13 @@ def _run_actor(conn: Connection) -> None:
         conn.execute(sa.text("ALTER TABLE runs ADD COLUMN actor VARCHAR(200)"))
 
 
+def _intent_tables(conn: Connection) -> None:
+    # Apply intents of runs whose LMS changes live in another database, beside their code.
+    from filebridge.ledger.intents import create_intent_tables
+
+    create_intent_tables(conn)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     ("0001_create_tables", _create_tables),
     ("0002_files_moved_to", _add_files_moved_to),
@@ -152,4 +159,5 @@ MIGRATIONS: tuple[Migration, ...] = (
     ("0005_run_approvals", _run_approvals),
     ("0006_web_tables", _web_tables),
     ("0007_run_actor", _run_actor),
+    ("0008_run_intents", _intent_tables),
 )

@@ -67,11 +67,24 @@ class Receipt(Protocol):
 
     A target whose changes live in the same database as the ledger writes the mark in
     its own transaction (``within`` is that transaction), so changes and mark commit
-    together; any other target writes it after its changes with ``within=None``.
+    together; any other target records the intent first, marks the run in its own
+    journal, and writes the mark after its changes with ``within=None``.
     """
 
     def shares(self, database: object) -> bool:
         """True when the ledger lives in ``database`` (a target's engine)."""
+        ...
+
+    def check(self) -> None:
+        """Raise (a transient error) when the run may no longer commit: its connection
+        lock was lost, so another run may hold the connection. Asked right before a
+        commit, or before the first change of a target without transactions."""
+        ...
+
+    def intend(self, plan_digest: str, counts: Mapping[str, int]) -> None:
+        """Record the run's intent in the ledger before a target that does not share the
+        ledger's database writes anything; the target then marks the run in its own
+        journal with its changes, so an interrupted run can be settled from there."""
         ...
 
     def write(self, counts: Mapping[str, int], within: object | None,

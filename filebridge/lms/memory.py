@@ -82,6 +82,8 @@ class MemoryLms:
         """Apply ``plan`` to a copy and keep it only if every change succeeded."""
         world = copy.deepcopy(self.world)
         counts = _write(world, plan, now)
+        if receipt is not None:
+            receipt.check()  # the swap below is this target's commit
         self.world = world
         self.applied.append((run_id, counts))
         if receipt is not None:

@@ -204,6 +204,13 @@ def _person_search(conn: Connection) -> None:
                              f"((lower({column}){collate}))")
 
 
+def _applied_runs(conn: Connection) -> None:
+    # Defined beside the code that writes and reads it (filebridge/lms/runmarks.py).
+    from filebridge.lms.runmarks import create_run_tables
+
+    create_run_tables(conn)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     ("0001_create_tables", _create_tables),
     ("0002_completion_revisions", _completion_revisions),
@@ -211,4 +218,5 @@ MIGRATIONS: tuple[Migration, ...] = (
     ("0004_snapshot_index", _snapshot_index),
     ("0005_journal_detail", _journal_detail),
     ("0006_person_search", _person_search),
+    ("0007_applied_runs", _applied_runs),
 )

@@ -28,6 +28,7 @@ from filebridge.lms.completions import (
 )
 from filebridge.lms.interface import ApplyResult, Capabilities, Receipt
 from filebridge.lms.lifecycle import adopt, adoption_candidates
+from filebridge.lms.runmarks import committed_run, digest_of, mark_run, plan_digest
 from filebridge.lms.schema import (
     COMPONENT,
     MIGRATIONS,
@@ -146,25 +147,45 @@ class SqlStore:
         Raises ``StalePlan`` when the store no longer matches what the plan was made
         from; the transaction then rolls back, so nothing is half-applied.
         """
-        return self._commit(lambda tx: write_plan(tx, plan, run_id, now), receipt)
+        return self._commit(lambda tx: write_plan(tx, plan, run_id, now), receipt,
+                            plan.connection, run_id, lambda: plan_digest(plan),
+                            plan.counts(), now)
 
     def apply_within(self, tx: Any, plan: Plan, run_id: int | None, now: datetime
                      ) -> dict[str, int]:
         """Write ``plan`` inside an open transaction of this store's engine (never commits)."""
         return write_plan(tx, plan, run_id, now)
 
-    def _commit(self, write: Callable[[Any], dict[str, int]],
-                receipt: Receipt | None) -> ApplyResult:
+    def committed_run(self, connection: str, run_id: int, digest: str
+                      ) -> dict[str, int] | None:
+        """The counts a run committed here, as this store recorded them when the ledger
+        lives elsewhere; None when it never committed."""
+        return committed_run(self.engine, connection, run_id, digest)
+
+    def _commit(self, write: Callable[[Any], dict[str, int]], receipt: Receipt | None,
+                connection: str, run_id: int | None, digest: Callable[[], str],
+                planned: dict[str, int], now: datetime) -> ApplyResult:
         joined = receipt is not None and receipt.shares(self.engine)
+        marked = receipt is not None and not joined and run_id is not None
+        if marked and receipt is not None:
+            # Separate databases cannot share a transaction: the ledger learns the intent
+            # first and this store marks the run with its changes, so a failure between
+            # the two commits is settled from here (``committed_run``).
+            plan_hash = digest()
+            receipt.intend(plan_hash, planned)
         with self.engine.begin() as tx:
             counts = write(tx)
             failpoint("after-lms-changes")
+            if receipt is not None:
+                receipt.check()
             if joined and receipt is not None:
                 receipt.write(counts, tx)
                 failpoint("before-commit")
+            elif marked and run_id is not None:
+                mark_run(tx, connection, run_id, plan_hash, counts, now)
+                failpoint("before-commit")
         failpoint("after-commit")
         if receipt is not None and not joined:
-            # Separate databases cannot share a transaction; the ledger follows the commit.
             receipt.write(counts, None)
         return ApplyResult(counts)
 
@@ -183,7 +204,10 @@ class SqlStore:
               receipt: Receipt | None = None) -> ApplyResult:
         """Make the adoptable users of ``pairs`` managed by ``connection``."""
         return self._commit(lambda tx: {"adopt": adopt(tx, connection, pairs, run_id, now)},
-                            receipt)
+                            receipt, connection, run_id,
+                            lambda: digest_of(connection, {"adopt": pairs}),
+                            {"adopt": int((pairs["note"] == "").sum()) if len(pairs) else 0},
+                            now)
 
     def record_learning(self, connection: str | None, employee_ids: Sequence[str],
                         build: LearningBuilder, now: datetime) -> dict[str, int]:

@@ -13,6 +13,7 @@ from filebridge.ledger import Ledger
 from filebridge.lms import Lms, SqlStore
 from filebridge.lms.factory import open_target
 from filebridge.pipeline.errors import UnknownConnection
+from filebridge.pipeline.settle import settle_quietly
 from filebridge.state_dir import check_state_location
 
 
@@ -81,4 +82,8 @@ def open_settings(settings: Settings) -> Context:
     # Runs left "running" by a process that died are marked failed (interrupted); their
     # transaction never committed, so the next run of the file simply applies it.
     ledger.recover(datetime.now(UTC))
-    return Context(settings, store, ledger)
+    ctx = Context(settings, store, ledger)
+    # Runs whose outcome never reached a ledger in another database than the store:
+    # the store's own mark says whether they were applied.
+    settle_quietly(ctx)
+    return ctx

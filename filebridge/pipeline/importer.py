@@ -17,6 +17,7 @@ from filebridge.failpoints import failpoint
 from filebridge.formats import FileRejected, ReadLimits, Table
 from filebridge.formats.pgp import PgpKeys
 from filebridge.formats.source import read_source
+from filebridge.ledger.locks import LockLost
 from filebridge.lms import Lms
 from filebridge.mapping import (
     MappedRecords,
@@ -32,6 +33,7 @@ from filebridge.pipeline.layout import connection_pgp, source_layout
 from filebridge.pipeline.older_data import repeated_content
 from filebridge.pipeline.rejects import write_rejects
 from filebridge.pipeline.report import NullProgress, Progress, RunReport, refused
+from filebridge.pipeline.settle import settle_open_runs, stopped_before_commit
 from filebridge.pipeline.spool import sha256_of, spool_copy
 from filebridge.pipeline.staleness import export_time_of, history_of
 from filebridge.plan import Plan, validate_file
@@ -124,11 +126,14 @@ def run_import(ctx: Context, connection: str, path: Path, options: RunOptions,
     daemons on one state store) never plan and apply the same connection at once.
     """
     with ctx.ledger.lock(connection, wait_seconds=options.lock_wait):
-        return _run_import(ctx, connection, path, options, progress, now)
+        return run_import_locked(ctx, connection, path, options, progress, now)
 
 
-def _run_import(ctx: Context, connection: str, path: Path, options: RunOptions,
-                progress: Progress | None, now: Callable[[], datetime] | None) -> RunReport:
+def run_import_locked(ctx: Context, connection: str, path: Path, options: RunOptions,
+                      progress: Progress | None = None,
+                      now: Callable[[], datetime] | None = None) -> RunReport:
+    """``run_import`` for a caller that holds ``connection``'s lock already."""
+    settle_open_runs(ctx, connection, locked=True)
     progress = progress or NullProgress()
     clock_now = now or (lambda: datetime.now(UTC))
     clock = _Clock()
@@ -244,8 +249,13 @@ def _apply(ctx: Context, target: Lms, report: RunReport, plan: Plan, at: datetim
         refused(report, failed)
         return report.to_dict()
 
-    target.apply(plan, run_id, at, ctx.ledger.receipt(run_id, file_id, applied, at,
-                                                      approves=approves))
+    try:
+        target.apply(plan, run_id, at, ctx.ledger.receipt(run_id, file_id, applied, at,
+                                                          approves=approves,
+                                                          connection=report.connection))
+    except LockLost as exc:
+        stopped_before_commit(ctx, report, exc)
+        raise
 
 
 def _finish(ctx: Context, report: RunReport, clock: _Clock,

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from filebridge.ledger.ledger import RunRecord
+from filebridge.ledger.locks import LockLost
 from filebridge.lms import ApplyResult, Receipt, SqlStore
 from filebridge.mapping import check_columns
 from filebridge.pipeline.context import Context
@@ -21,11 +22,12 @@ from filebridge.pipeline.importer import (
     load_import_mapping,
     map_table,
     read_table,
-    run_import,
+    run_import_locked,
 )
 from filebridge.pipeline.layout import connection_pgp
 from filebridge.pipeline.older_data import check_approvable
 from filebridge.pipeline.report import Adoption, Adoptions, Refusal, RunReport
+from filebridge.pipeline.settle import settle_open_runs, stopped_before_commit
 from filebridge.pipeline.spool import verified_spool
 from filebridge.plan.guard import GuardPolicy, judge
 from filebridge.plan.summary import summarize
@@ -63,11 +65,15 @@ def approve(ctx: Context, run_id: int, confirm: Confirm | None = None,
     file = ctx.ledger.get_file(run.file_id) if run.file_id is not None else None
     if file is None:
         raise NotHeld(run_id, "without a file")
-    check_approvable(ctx, run, file, stale_ok)
-    spooled = verified_spool(Path(file.spool_path), file.sha256)
-    return run_import(ctx, run.connection, spooled, RunOptions(
-        "apply", replay=True, force=True, kind="approve", name=file.name, confirm=confirm,
-        lock_wait=lock_wait, about_run=run_id, actor=actor))
+    with ctx.ledger.lock(run.connection, wait_seconds=lock_wait):
+        # Under the lock: a newer file applied since the run was held, or another
+        # approval of it, is seen here and cannot slip in before the apply.
+        run = held_run(ctx, run_id)
+        check_approvable(ctx, run, file, stale_ok)
+        spooled = verified_spool(Path(file.spool_path), file.sha256)
+        return run_import_locked(ctx, run.connection, spooled, RunOptions(
+            "apply", replay=True, force=True, kind="approve", name=file.name,
+            confirm=confirm, lock_wait=lock_wait, about_run=run_id, actor=actor))
 
 
 def discard(ctx: Context, run_id: int, now: Callable[[], datetime] = _now,
@@ -94,10 +100,12 @@ def undo(ctx: Context, run_id: int, confirm: Confirm | None = None,
     run this one applies; it becomes ``approved`` with the applied mark.
     """
     target = ctx.ledger.get_run(run_id)
-    if target.kind not in UNDOABLE or target.state not in ("applied", "approved"):
-        raise NotUndoable(run_id, target.kind, target.state)
     store = _builtin(ctx, target.connection, "undo")
     with ctx.ledger.lock(target.connection, wait_seconds=lock_wait):
+        settle_open_runs(ctx, target.connection, locked=True)  # the run's outcome, surely
+        target = ctx.ledger.get_run(run_id)
+        if target.kind not in UNDOABLE or target.state not in ("applied", "approved"):
+            raise NotUndoable(run_id, target.kind, target.state)
         plan, refused = store.undo_plan(target.connection, run_id)
         report = RunReport(connection=target.connection, file=f"undo of run {run_id}",
                            mode="apply", about_run=run_id, state_location=ctx.ledger.location)
@@ -169,5 +177,10 @@ def _apply_or_stop(ctx: Context, report: RunReport, confirm: Confirm | None,
         report.counts.update(counts)
         return report.to_dict()
 
-    write(ctx.ledger.receipt(run_id, None, applied, now(), approves=approves))
+    try:
+        write(ctx.ledger.receipt(run_id, None, applied, now(), approves=approves,
+                                 connection=report.connection))
+    except LockLost as exc:
+        stopped_before_commit(ctx, report, exc)
+        raise
     return report

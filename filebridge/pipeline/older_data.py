@@ -7,10 +7,13 @@ otherwise by the order in which files were applied (anything applied after the r
 held is newer data). A held run that was held *because* it was stale has been judged by
 the person approving it already.
 
-Content seen before: a file whose export time cannot be known (no date in its name)
-with the same bytes as a file applied earlier is not simply a duplicate when other files
-were applied after that: it is older data, and it is held, saying when that content was
-applied and what came after.
+Content seen before: a file with the same bytes as a file applied earlier is not simply
+a duplicate when files with other content were applied after that. Without a date in its
+name it is older data; with a date saying it is newer, its date and its content disagree
+(an export that re-sent old data, or HR undoing the changes of the files since). Either
+way it is held, saying when that content was applied and what came after: applying it
+would undo their changes, and skipping it as a duplicate would leave the LMS on data its
+newest file no longer has, so a person decides.
 """
 
 from __future__ import annotations
@@ -65,10 +68,8 @@ def _when(run: RunRecord) -> str:
 
 def repeated_content(ctx: Context, connection: str, mapping: Mapping, name: str,
                      file: FileRecord) -> Hold | None:
-    """The hold for content applied before with other files applied since, when the
-    file's own export time cannot be known; None for a plain duplicate (nothing since)."""
-    if _export_time_from_name(mapping, name):
-        return None
+    """The hold for content applied before with files of other content applied since;
+    None for a plain duplicate (nothing else applied since)."""
     applied = [r for r in ctx.ledger.runs(connection, limit=500)
                if r.kind in APPLYING_KINDS and r.state == "applied" and r.file_id is not None]
     shas = {r.id: ctx.ledger.get_file(r.file_id).sha256 for r in applied if r.file_id}
@@ -81,18 +82,21 @@ def repeated_content(ctx: Context, connection: str, mapping: Mapping, name: str,
     first_name = ctx.ledger.get_file(int(last_same.file_id or 0)).name
     newest = after[0]
     newest_name = ctx.ledger.get_file(int(newest.file_id or 0)).name
+    dated = _date_in_name(mapping, name)
+    said = (f"{name} has no export date and" if dated is None else
+            f"{name} is dated {dated} but has")
     return Hold("repeated-content", (
-        f"{name} has no export date and the same content as {first_name}, applied by run "
+        f"{said} the same content as {first_name}, applied by run "
         f"{last_same.id} at {_when(last_same)}; {len(after)} other file(s) were applied since, "
         f"the latest {newest_name} by run {newest.id} at {_when(newest)}: applying this "
         "older content again would undo their changes"))
 
 
-def _export_time_from_name(mapping: Mapping, name: str) -> bool:
-    """True when the mapping dates files by a column, or this name carries the date."""
+def _date_in_name(mapping: Mapping, name: str) -> str | None:
+    """The export date the file's name carries, as written there (None without one)."""
     spec = mapping.export_time
-    if spec is None:
-        return False
-    if spec.file_name is None:
-        return True  # dated by a column: the guard's stale-file check sees it
-    return re.search(spec.file_name, name) is not None
+    found = None if spec is None or spec.file_name is None else re.search(spec.file_name,
+                                                                          name)
+    if found is None:
+        return None
+    return found.group(1) if found.groups() else found.group(0)

@@ -24,9 +24,18 @@ class Receipt:
 
     def __init__(self) -> None:
         self.written: list[tuple[dict[str, int], object | None, list[Any]]] = []
+        self.intents: list[tuple[str, dict[str, int]]] = []
+        self.checks = 0
 
     def shares(self, database: object) -> bool:
         return False
+
+    def check(self) -> None:
+        self.checks += 1
+
+    def intend(self, plan_digest: str, counts: Any) -> None:
+        assert not self.written, "the intent comes before the applied mark"
+        self.intents.append((plan_digest, dict(counts)))
 
     def write(self, counts: Any, within: object | None, failed: Any = ()) -> None:
         self.written.append((dict(counts), within, list(failed)))
@@ -246,3 +255,6 @@ class StoreContract:
         result = store.apply(plan(new=[person("1", email="a@x.example")]), 1, NOW, receipt)
         assert result.failed == []
         assert [(w[0]["create"], w[2]) for w in receipt.written] == [(1, [])]
+        assert receipt.checks >= 1  # asked whether the run may still commit
+        # A target that keeps its changes apart from the ledger says what it is about to do.
+        assert [c.get("create") for _, c in receipt.intents] in ([], [1])

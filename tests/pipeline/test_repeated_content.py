@@ -43,3 +43,28 @@ def test_the_latest_content_again_is_a_plain_duplicate(tmp_path, capsys):
     apply(ws, capsys, NIGHT1, "acme_export.csv")
     code, again = apply(ws, capsys, NIGHT1, "acme_export_again.csv")
     assert code == 0 and again["state"] == "duplicate" and not again["holds"]
+
+
+def test_older_content_under_a_newer_date_is_held(tmp_path, capsys):
+    """Its name says it is the newest export, its bytes are an older applied file's: the
+    date and the content disagree, so a person decides (not skipped as a duplicate, not
+    applied over the newer changes)."""
+    ws = write_workspace(tmp_path / "ws")
+    _, first = apply(ws, capsys, NIGHT1, "acme_employees_2026-11-24.csv")
+    _, second = apply(ws, capsys, NIGHT2, "acme_employees_2026-11-25.csv")
+    assert (first["state"], second["state"]) == ("applied", "applied")
+    code, again = apply(ws, capsys, NIGHT1, "acme_employees_2026-11-26.csv")
+    assert code == 1 and again["state"] == "held" and again["duplicate_of"] == first["file_id"]
+    [hold] = again["holds"]
+    assert hold["code"] == "repeated-content"
+    assert hold["message"].startswith("acme_employees_2026-11-26.csv is dated 2026-11-26 but "
+                                      "has the same content as acme_employees_2026-11-24.csv")
+    assert f"acme_employees_2026-11-25.csv by run {second['run_id']}" in hold["message"]
+    assert again["counts"].get("create", 0) == again["counts"].get("deactivate", 0) == 0
+
+
+def test_a_newer_date_with_the_latest_content_is_a_plain_duplicate(tmp_path, capsys):
+    ws = write_workspace(tmp_path / "ws")
+    apply(ws, capsys, NIGHT1, "acme_employees_2026-11-24.csv")
+    code, again = apply(ws, capsys, NIGHT1, "acme_employees_2026-11-25.csv")
+    assert code == 0 and again["state"] == "duplicate" and not again["holds"]

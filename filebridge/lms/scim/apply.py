@@ -25,6 +25,7 @@ from typing import Any
 
 import pandas as pd
 
+from filebridge.failpoints import failpoint
 from filebridge.lms.errors import StalePlan
 from filebridge.lms.interface import ApplyResult, ChangeOutcome
 from filebridge.lms.scim.features import Features
@@ -156,6 +157,7 @@ def apply_run(run: Run) -> ApplyResult:
     recover(run)
     _rekeys(run)
     _creates(run)
+    failpoint("mid-apply")  # crash tests: the creates are confirmed, the rest unsent
     _updates(run)
     for name, active in (("deactivations", False), ("reactivations", True)):
         _set_active(run, getattr(plan, name)[KEY].astype(str).tolist(), active)

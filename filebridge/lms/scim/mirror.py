@@ -69,7 +69,16 @@ def _create(conn: Connection) -> None:
     metadata.create_all(conn)
 
 
-MIGRATIONS: list[Migration] = [("0001_scim_mirror_and_journal", _create)]
+def _applied_runs(conn: Connection) -> None:
+    # The marks of runs that sent their whole plan; the built-in store creates the same
+    # table (create_all skips it when it exists), and settling reads either.
+    from filebridge.lms.runmarks import create_run_tables
+
+    create_run_tables(conn)
+
+
+MIGRATIONS: list[Migration] = [("0001_scim_mirror_and_journal", _create),
+                               ("0002_applied_runs", _applied_runs)]
 
 
 @dataclass(frozen=True)
@@ -155,6 +164,14 @@ class Mirror:
             return {(e, a) for e, a in fetch_raw(conn, sa.select(
                 journal.c.employee_id, journal.c.action).where(
                 journal.c.connection == connection, journal.c.run_id == run_id))}
+
+    def confirmed_in_run(self, connection: str, run_id: int) -> dict[str, int]:
+        """How many changes of ``run_id`` the server confirmed, by action."""
+        with reading(self.engine) as conn:
+            return {a: int(n) for a, n in fetch_raw(conn, sa.select(
+                journal.c.action, sa.func.count()).where(
+                journal.c.connection == connection, journal.c.run_id == run_id,
+                journal.c.state == "confirmed").group_by(journal.c.action))}
 
     def journal_rows(self, connection: str, run_id: int | None = None) -> pd.DataFrame:
         """The journal of one connection (one run's with ``run_id``), oldest first."""

@@ -19,7 +19,9 @@ from sqlalchemy.engine import Engine
 
 from filebridge.config.secrets import resolve_secret
 from filebridge.errors import FilebridgeError
+from filebridge.failpoints import failpoint
 from filebridge.lms.interface import ApplyResult, Capabilities, Receipt
+from filebridge.lms.runmarks import committed_run, mark_run, plan_digest
 from filebridge.lms.scim.apply import Run, apply_run, check_plan
 from filebridge.lms.scim.errors import ScimNotConfigured
 from filebridge.lms.scim.features import Features, discover
@@ -81,6 +83,8 @@ class ScimLms:
         target = self.target(c)
         mine = self.mirror.entries(c)
         check_plan(plan, mine)
+        if receipt is not None:
+            receipt.check()  # nothing is sent for a run whose connection lock was lost
         features = self.features(c, fresh=True)
         session = self.session(c)
         session.start_run()
@@ -91,10 +95,30 @@ class ScimLms:
                         page_size=target.page_size, mapping=mapping)
         run = Run(plan, session, features, self.mirror, mapping, sender, mine, others,
                   already)
+        digest = plan_digest(plan)
+        if receipt is not None and run_id is not None:
+            # The server's changes never share a transaction with the ledger: the intent
+            # comes first, the end of the sending is marked beside the journal, and a run
+            # interrupted in between is settled from there (``committed_run``).
+            receipt.intend(digest, plan.counts())
         result = apply_run(run)
+        if receipt is not None and run_id is not None:
+            with self.engine.begin() as tx:
+                mark_run(tx, c, run_id, digest, result.counts, now)
+        failpoint("after-commit")
         if receipt is not None:
             receipt.write(result.counts, None, result.failed)
         return result
+
+    def committed_run(self, connection: str, run_id: int, digest: str
+                      ) -> dict[str, int] | None:
+        """The counts of a run that sent its whole plan, as marked when it ended; None
+        when it never got to the end."""
+        return committed_run(self.engine, connection, run_id, digest)
+
+    def confirmed_in_run(self, connection: str, run_id: int) -> dict[str, int]:
+        """Changes of ``run_id`` the server confirmed, by action (a run cut short)."""
+        return self.mirror.confirmed_in_run(connection, run_id)
 
     def users(self, connection: str | None, *, active: bool | None = None,
               limit: int | None = None) -> pd.DataFrame:
