@@ -148,6 +148,18 @@ changes = sa.Table(
                        name="ck_changes_action"),
 )
 
+# Added by 0006: fields of managed people changed outside filebridge (see lms/drift.py),
+# with the value filebridge had written; filled by triggers, cleared by the next apply.
+user_drift = sa.Table(
+    "user_drift",
+    metadata,
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"),
+              primary_key=True),
+    sa.Column("field", sa.String(80), primary_key=True),
+    sa.Column("written", sa.Text, nullable=True),
+    sa.Column("changed_at", sa.DateTime(timezone=True), nullable=True),
+)
+
 
 def _create_tables(conn: Connection) -> None:
     metadata.create_all(conn)
@@ -190,10 +202,17 @@ def _journal_detail(conn: Connection) -> None:
                          "(connection, employee_id)")
 
 
+def _drift_marks(conn: Connection) -> None:
+    from filebridge.lms.drift import install_drift_marks  # drift builds on these tables
+
+    install_drift_marks(conn)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     ("0001_create_tables", _create_tables),
     ("0002_completion_revisions", _completion_revisions),
     ("0003_lifecycle", _lifecycle),
     ("0004_snapshot_index", _snapshot_index),
     ("0005_journal_detail", _journal_detail),
+    ("0006_drift_marks", _drift_marks),
 )
