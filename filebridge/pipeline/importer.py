@@ -26,6 +26,12 @@ from filebridge.mapping import (
     check_columns,
     mapping_from_dict,
 )
+from filebridge.pipeline.changelog import (
+    RunLog,
+    change_log_path,
+    run_log_path,
+    write_change_log,
+)
 from filebridge.pipeline.context import Context
 from filebridge.pipeline.errors import NoImportMapping
 from filebridge.pipeline.layout import connection_pgp, source_layout
@@ -107,13 +113,25 @@ def run_import(ctx: Context, connection: str, path: Path, options: RunOptions,
     Holds the connection's lock for the whole run, so a daemon and a manual run (or two
     daemons on one state store) never plan and apply the same connection at once.
     """
-    with ctx.ledger.lock(connection, wait_seconds=options.lock_wait):
-        return _run_import(ctx, connection, path, options, progress, now)
+    with ctx.ledger.lock(connection, wait_seconds=options.lock_wait), \
+            RunLog(connection) as log:
+        try:
+            report = _run_import(ctx, connection, path, options,
+                                 log.progress(progress or NullProgress()), now, log)
+            log.note(f"run {report.run_id} {report.state}: " + ", ".join(
+                f"{k} {v}" for k, v in report.counts.items()))
+            return report
+        except Exception as error:
+            log.note(f"run failed: {type(error).__name__}: {error}", "ERROR")
+            raise
+        finally:
+            if log.run_id is not None:  # the run is in the ledger: its log goes beside it
+                log.write(run_log_path(ctx.reports_dir(connection), log.run_id))
 
 
 def _run_import(ctx: Context, connection: str, path: Path, options: RunOptions,
-                progress: Progress | None, now: Callable[[], datetime] | None) -> RunReport:
-    progress = progress or NullProgress()
+                progress: Progress, now: Callable[[], datetime] | None,
+                log: RunLog) -> RunReport:
     clock_now = now or (lambda: datetime.now(UTC))
     clock = _Clock()
     config = ctx.connection(connection)
@@ -129,6 +147,8 @@ def _run_import(ctx: Context, connection: str, path: Path, options: RunOptions,
     report.file_id = record.id
     report.run_id = ctx.ledger.start_run(connection, options.kind, options.mode, record.id,
                                          clock_now(), about_run=options.about_run)
+    log.run_id = report.run_id
+    log.note(f"file {name} sha256 {report.sha256} ({size} bytes)")
     report.about_run = options.about_run
     clock.lap("spool")
     failpoint("after-spool")
@@ -171,6 +191,7 @@ def _run_import(ctx: Context, connection: str, path: Path, options: RunOptions,
         plan.org = plan.org.iloc[0:0]
     clock.lap("plan")
     _fill_report(report, table, records, plan)
+    write_change_log(change_log_path(ctx.reports_dir(connection), _ids(report)[0]), plan)
     if file_problems or any(w.severity == "error" for w in report.warnings):
         report.problems = [*file_problems, *report.problems]
         report.state = "rejected"
