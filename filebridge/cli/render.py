@@ -31,8 +31,9 @@ def render_plan(plan: dict[str, Any], out: TextIO | None = None) -> None:
                for r in updates[:MAX_ROWS]], ["employee_id", "field", "old", "new", "line"], out)
     drift = plan.get("drift", [])
     if drift:
-        out.write(f"\nDrift: changed in the LMS outside filebridge, put back from the file "
-                  f"({plan['counts'].get('drift', 0)} people, {len(drift)} fields):\n")
+        out.write(f"\nDrift: changed in the LMS by hand since filebridge wrote it; the apply "
+                  f"corrects the LMS ({plan['counts'].get('drift', 0)} people, "
+                  f"{len(drift)} fields):\n")
         table([[r["employee_id"], r["field"], r["lms"], r["new"], r.get("line")]
                for r in drift[:MAX_ROWS]], ["employee_id", "field", "lms", "file", "line"], out)
     for key, title in (("deactivations", "Deactivate"), ("reactivations", "Reactivate"),
