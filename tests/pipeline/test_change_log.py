@@ -101,3 +101,20 @@ def test_show_prints_the_change_list_and_the_log(tmp_path, capsys):
     assert main(["show", "1", "--log", *args]) == 2
     err = capsys.readouterr().err
     assert "run 1 has no log at" in err and "cleanup --dry-run" in err
+
+
+def test_an_undo_run_writes_its_change_list_too(tmp_path):
+    from filebridge.pipeline.lifecycle import undo
+
+    ctx = open_context(write_workspace(tmp_path))
+    try:
+        apply(ctx, NIGHT1)
+        night2 = apply(ctx, NIGHT2)
+        undone = undo(ctx, night2.run_id, force=True)
+        assert undone.run_id is not None and undone.state == "applied"
+        rows = rows_of(change_log_path(ctx.reports_dir("acme"), undone.run_id).read_text(
+            encoding="utf-8"))
+        got = Counter(tuple(r[c] for c in CHANGE_LOG_COLUMNS) for r in rows)
+        assert got == expected_rows(undone) and got
+    finally:
+        ctx.close()
