@@ -113,17 +113,28 @@ def writing(tx: Connection, on: bool) -> None:
 
 def drift_marks(engine: Engine, connection: str) -> pd.DataFrame:
     """The fields of ``connection``'s people changed outside filebridge (``DRIFT_COLUMNS``)."""
-    stmt = (sa.select(users.c.employee_id, user_drift.c.field, user_drift.c.written)
-            .join_from(user_drift, users).where(users.c.managed_by == connection))
     with reading(engine) as conn:
-        rows = fetch_raw(conn, stmt)
+        # The usual night: no marks at all, one probe of an empty table.
+        if conn.execute(sa.select(user_drift.c.user_id).limit(1)).first() is None:
+            return pd.DataFrame({c: pd.Series([], dtype=object) for c in DRIFT_COLUMNS})
+        if conn.dialect.name == "sqlite":
+            # CROSS JOIN keeps SQLite reading the few marks first and each person by
+            # primary key; left to itself it walks the connection's million people.
+            rows = [tuple(r) for r in conn.execute(sa.text(
+                "SELECT u.employee_id, d.field, d.written FROM user_drift AS d CROSS JOIN "
+                "users AS u ON u.id = d.user_id WHERE u.managed_by = :c"), {"c": connection})]
+        else:
+            rows = fetch_raw(conn, sa.select(users.c.employee_id, user_drift.c.field,
+                                             user_drift.c.written)
+                             .join_from(user_drift, users).where(users.c.managed_by == connection))
     return pd.DataFrame(rows, columns=list(DRIFT_COLUMNS), dtype=object)
 
 
 def clear_drift(tx: Connection, connection: str, employee_ids: Sequence[str]) -> None:
     """Forget the drift marks of these people: the plan just compared them with the file."""
-    if not len(employee_ids):
-        return
+    if not len(employee_ids) or tx.execute(sa.select(user_drift.c.user_id).limit(1)).first() \
+            is None:
+        return  # the usual night: no marks, so no per-person delete
     stmt = sa.delete(user_drift).where(user_drift.c.user_id == (
         sa.select(users.c.id).where(users.c.managed_by == sa.bindparam("p_c"),
                                     users.c.employee_id == sa.bindparam("p_eid"))
