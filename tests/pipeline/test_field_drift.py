@@ -124,3 +124,12 @@ def test_lms_owned_is_the_deprecated_spelling_of_owner_lms(tmp_path):
         apply(ctx, NIGHT1)
     assert "fields.job_title.lms_owned" in str(caught.value)
     assert "owner: lms" in str(caught.value)
+
+
+def test_the_employee_id_cannot_be_lms_owned(tmp_path):
+    with pytest.raises(ConfigError) as caught, workspace(tmp_path, mapping=lambda text: (
+            text.replace("    column: Employee ID\n", "    column: Employee ID\n"
+                         "    owner: lms\n"))) as ctx:
+        apply(ctx, NIGHT1)
+    assert "fields.employee_id.owner" in str(caught.value)
+    assert "HR owns it" in str(caught.value)
