@@ -152,6 +152,11 @@ ERRORS: dict[str, Entry] = {
     "unknown-file": _error(
         "the ledger knows no file with that id or path",
         "`filebridge history` lists the files the ledger knows"),
+    "no-run-log": _error(
+        "the run's change list or log file is not there: the run stopped before it was "
+        "planned, ran before filebridge kept them, or retention removed it",
+        "`filebridge show {run_id}` still shows the run's counts and report; "
+        "`filebridge cleanup --dry-run` shows what retention removes"),
     "unknown-run": _error(
         "the ledger knows no run with that id",
         "`filebridge history` lists the runs the ledger knows"),

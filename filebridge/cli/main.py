@@ -23,7 +23,7 @@ EXIT_USAGE = 2  # argparse's own code for a usage error
 COMMAND_NAMES: tuple[str, ...] = (
     "check", "validate", "plan", "apply", "replay", "history", "show", "users", "demo", "sync",
     "deliver", "trust", "export", "lms", "approve", "discard", "undo", "link", "run", "status",
-    "unlock", "verify", "person", "web")
+    "unlock", "verify", "cleanup", "person", "web")
 
 
 def command(name: str) -> ModuleType:

@@ -29,6 +29,13 @@ def render_plan(plan: dict[str, Any], out: TextIO | None = None) -> None:
         out.write(f"\nUpdate ({plan['counts']['update']} people, {len(updates)} fields):\n")
         table([[r["employee_id"], r["field"], r["old"], r["new"], r.get("line")]
                for r in updates[:MAX_ROWS]], ["employee_id", "field", "old", "new", "line"], out)
+    drift = plan.get("drift", [])
+    if drift:
+        out.write(f"\nDrift: changed in the LMS by hand since filebridge wrote it; the apply "
+                  f"corrects the LMS ({plan['counts'].get('drift', 0)} people, "
+                  f"{len(drift)} fields):\n")
+        table([[r["employee_id"], r["field"], r["lms"], r["new"], r.get("line")]
+               for r in drift[:MAX_ROWS]], ["employee_id", "field", "lms", "file", "line"], out)
     for key, title in (("deactivations", "Deactivate"), ("reactivations", "Reactivate"),
                        ("deletes", "Delete")):
         rows = plan.get(key, [])
@@ -114,6 +121,7 @@ def summary_line(report: dict[str, Any], stream: TextIO | None = None) -> str:
         state = paint(state, STATE_COLOURS[state], stream)
     return (f"run {report.get('run_id')} {report['connection']} {report['file']}: "
             f"{state} — created {c.get('create', 0)}, updated {c.get('update', 0)}, "
+            + (f"drift put back {c['drift']}, " if c.get("drift") else "") +
             f"deactivated {c.get('deactivate', 0)}, reactivated {c.get('reactivate', 0)}, "
             f"deleted {c.get('delete', 0)}, unchanged {c.get('unchanged', 0)}, "
             f"skipped {c.get('skipped', 0)}, rejected {report.get('rejected_rows', 0)}")

@@ -69,7 +69,20 @@ def mapping_problems(doc: Document) -> list[ConfigProblem]:
             problems += _transform_problems(doc, at, spec)
             problems += _date_problems(doc, at, spec)
             problems += _value_problems(doc, at, spec)
+            problems += _owner_problems(doc, at, spec, name)
     return problems
+
+
+def _owner_problems(doc: Document, at: KeyPath, spec: dict[str, Any], name: str
+                    ) -> list[ConfigProblem]:
+    owner = spec.get("owner", "lms" if spec.get("lms_owned") is True else "hr")
+    if spec.get("lms_owned") is True and owner == "hr":
+        return [doc.problem((*at, "lms_owned"), "contradicts owner: hr; lms_owned is the old "
+                            "spelling of owner: lms, so keep only owner")]
+    if name == KEY and owner == "lms":
+        return [doc.problem((*at, "owner"), "the employee id identifies the person in every "
+                            "file, so HR owns it; remove owner: lms")]
+    return []
 
 
 def _source_problems(

@@ -48,6 +48,8 @@ class ConnectionConfig:
     # The LMS this connection feeds when not the built-in store (``type: scim``), with
     # ``ca_bundle`` made absolute; None feeds the built-in store.
     lms: dict[str, Any] | None = None
+    #: ``retention`` as written (``archive_days``, ``rejected_days``, ``reports_days``).
+    retention: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -171,6 +173,7 @@ def _settings_from(doc: Document) -> Settings:
             thresholds=dict(conn.get("thresholds") or {}),
             pgp=_pgp(base_dir, conn.get("pgp") or {}),
             lms=_target(conn.get("lms"), base_dir),
+            retention=dict(conn.get("retention") or {}),
         )
         for name, conn in data["connections"].items()
     }

@@ -108,12 +108,12 @@ def export_task(ctx: Context, connection: str, clock: Clock,
 def cleanup_task(ctx: Context, connection: str, clock: Clock,
                  progress: Progress | None,
                  lock_wait: float = 0.0) -> TaskResult:
-    """Prune old archive files, reports, spool copies and daemon history."""
-    from filebridge.daemon.cleanup import cleanup_connection
+    """Remove what is older than the connection's retention (``filebridge cleanup``)."""
+    from filebridge.pipeline.retention import cleanup
 
-    data = cleanup_connection(ctx, connection, clock())
-    removed = sum(v for k, v in data.items() if k != "keep_days")
-    return TaskResult("success" if removed else "idle", EXIT_OK, data)
+    report = cleanup(ctx, connection, clock(), lock=False)  # the runner holds the lock
+    data = {**report.counts, **report.retention.__dict__}
+    return TaskResult("success" if any(report.counts.values()) else "idle", EXIT_OK, data)
 
 
 def verify_task(ctx: Context, connection: str, clock: Clock,

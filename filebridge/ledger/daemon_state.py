@@ -176,16 +176,19 @@ class DaemonState:
         with reading(self.engine) as conn:
             return [_task_run(r._mapping) for r in conn.execute(stmt)]
 
-    def prune_tasks(self, connection: str, before: datetime) -> int:
-        """Delete task runs older than ``before``, keeping the latest of each task."""
+    def prune_tasks(self, connection: str, before: datetime, dry_run: bool = False) -> int:
+        """Delete task runs older than ``before``, keeping the latest of each task (with
+        ``dry_run``, only count them)."""
         before = before.astimezone(UTC)
         keep = (sa.select(sa.func.max(task_runs.c.id))
                 .where(task_runs.c.connection == connection)
                 .group_by(task_runs.c.task).scalar_subquery())
+        where = (task_runs.c.connection == connection, task_runs.c.started_at < before,
+                 task_runs.c.id.not_in(keep))
         with self.engine.begin() as tx:
-            return int(tx.execute(task_runs.delete().where(
-                task_runs.c.connection == connection, task_runs.c.started_at < before,
-                task_runs.c.id.not_in(keep))).rowcount)
+            if dry_run:
+                return int(tx.execute(sa.select(sa.func.count()).where(*where)).scalar_one())
+            return int(tx.execute(task_runs.delete().where(*where)).rowcount)
 
     # -- alerts ----------------------------------------------------------------
 
@@ -220,13 +223,15 @@ class DaemonState:
         with reading(self.engine) as conn:
             return [_alert(r._mapping) for r in conn.execute(stmt)]
 
-    def prune_alerts(self, connection: str, before: datetime) -> int:
-        """Delete cleared alerts older than ``before``."""
+    def prune_alerts(self, connection: str, before: datetime, dry_run: bool = False) -> int:
+        """Delete cleared alerts older than ``before`` (with ``dry_run``, only count them)."""
         before = before.astimezone(UTC)
+        where = (alerts.c.connection == connection, alerts.c.cleared_at.is_not(None),
+                 alerts.c.raised_at < before)
         with self.engine.begin() as tx:
-            return int(tx.execute(alerts.delete().where(
-                alerts.c.connection == connection, alerts.c.cleared_at.is_not(None),
-                alerts.c.raised_at < before)).rowcount)
+            if dry_run:
+                return int(tx.execute(sa.select(sa.func.count()).where(*where)).scalar_one())
+            return int(tx.execute(alerts.delete().where(*where)).rowcount)
 
     # -- heartbeats ------------------------------------------------------------
 

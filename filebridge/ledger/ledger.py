@@ -33,6 +33,7 @@ from filebridge.ledger.locks import (
     remove_dead_lock,
 )
 from filebridge.ledger.receipt import ReportOf, RunReceipt
+from filebridge.ledger.retention import expire_run_details
 from filebridge.ledger.schema import (
     COMPONENT,
     FILE_STATES,
@@ -284,6 +285,11 @@ class Ledger:
                                  .values(moved_to=path)).rowcount
         if not found:
             raise UnknownFile(file_id, self.location)
+
+    def expire_run_details(self, connection: str, before: datetime, dry_run: bool = False
+                           ) -> list[int]:
+        """Cut the reports of runs started before ``before`` to hashes, counts and dates."""
+        return expire_run_details(self.engine, connection, before, dry_run)
 
     def files(self, connection: str | None = None, limit: int = 50) -> list[FileRecord]:
         """Files newest first, optionally of one connection."""

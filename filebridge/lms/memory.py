@@ -22,6 +22,7 @@ from filebridge.lms.interface import ApplyResult, Capabilities, Receipt
 from filebridge.person import CANONICAL_FIELDS, CUSTOM_FIELD, KEY
 from filebridge.plan.model import Plan
 from filebridge.plan.org import StoredOrg, department_key
+from filebridge.plan.state import DRIFT_MARK_COLUMNS
 
 # The fields a person has in ``users()``: the built-in store's columns, every canonical
 # field but the key (status drives ``active``; its column stays blank unless a plan names it).
@@ -135,6 +136,10 @@ class MemoryState:
         return pd.DataFrame(
             [[people[(self.connection, i)].fields.get(f, "") for f in wanted] for i in ids],
             index=pd.Index(ids, name=KEY), columns=wanted, dtype=object)
+
+    def drift(self) -> pd.DataFrame:
+        """None: every write to the in-memory store goes through ``apply``."""
+        return pd.DataFrame({c: pd.Series([], dtype=object) for c in DRIFT_MARK_COLUMNS})
 
     def existing_ids(self, employee_ids: Iterable[str]) -> set[str]:
         """Which ids exist under any connection or none."""

@@ -148,6 +148,18 @@ changes = sa.Table(
                        name="ck_changes_action"),
 )
 
+# Added by 0006: fields of managed people changed outside filebridge (see lms/drift.py),
+# with the value filebridge had written; filled by triggers, cleared by the next apply.
+user_drift = sa.Table(
+    "user_drift",
+    metadata,
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"),
+              primary_key=True),
+    sa.Column("field", sa.String(80), primary_key=True),
+    sa.Column("written", sa.Text, nullable=True),
+    sa.Column("changed_at", sa.DateTime(timezone=True), nullable=True),
+)
+
 
 def _create_tables(conn: Connection) -> None:
     metadata.create_all(conn)
@@ -211,6 +223,12 @@ def _applied_runs(conn: Connection) -> None:
     create_run_tables(conn)
 
 
+def _drift_marks(conn: Connection) -> None:
+    from filebridge.lms.drift import install_drift_marks  # drift builds on these tables
+
+    install_drift_marks(conn)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     ("0001_create_tables", _create_tables),
     ("0002_completion_revisions", _completion_revisions),
@@ -219,4 +237,5 @@ MIGRATIONS: tuple[Migration, ...] = (
     ("0005_journal_detail", _journal_detail),
     ("0006_person_search", _person_search),
     ("0007_applied_runs", _applied_runs),
+    ("0008_drift_marks", _drift_marks),
 )

@@ -17,6 +17,7 @@ import pyarrow.compute as pc
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from filebridge.lms.drift import drift_marks
 from filebridge.lms.errors import InvalidFieldName
 from filebridge.lms.lifecycle import holders_of_emails, inactive_since, manager_ids_by_email
 from filebridge.lms.org import org_usage, stored_org
@@ -162,6 +163,11 @@ class SqlState:
                     object)
         order = [i for i in ids if i in frame.index]
         return frame.loc[order, wanted]
+
+    def drift(self) -> pd.DataFrame:
+        """Fields changed outside filebridge (``employee_id, field, written``); one read of
+        a table that is empty on a night without drift."""
+        return drift_marks(self.engine, self.connection)
 
     def existing_ids(self, employee_ids: Iterable[str]) -> set[str]:
         """Which of ``employee_ids`` exist in the store, under any connection or none."""

@@ -33,6 +33,7 @@ from filebridge.lms.schema import (
     COMPONENT,
     MIGRATIONS,
     PERSON_FIELDS,
+    changes,
     completions,
     courses,
     departments,
@@ -137,6 +138,16 @@ class SqlStore:
                    since: datetime | None = None) -> pd.DataFrame:
         """What apply changed for these people, newest first (one row per change)."""
         return people.journal_of(self.engine, connection, employee_ids, since)
+
+    def forget_journal(self, connection: str, before: datetime, dry_run: bool = False
+                       ) -> int:
+        """Delete the journal rows (old and new values) of ``connection`` written before
+        ``before``; with ``dry_run`` only count them. Undo cannot reach those runs then."""
+        where = (changes.c.connection == connection, changes.c.at < before)
+        with self.engine.begin() as tx:
+            if dry_run:
+                return int(tx.execute(sa.select(sa.func.count()).where(*where)).scalar_one())
+            return int(tx.execute(changes.delete().where(*where)).rowcount)
 
     # -- writes ----------------------------------------------------------------
 

@@ -17,6 +17,7 @@ from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Connection
 
 from filebridge.failpoints import failpoint
+from filebridge.lms.drift import clear_drift, writing
 from filebridge.lms.errors import StalePlan
 from filebridge.lms.lifecycle import apply_deletes, apply_rekeys
 from filebridge.lms.org import apply_org
@@ -26,6 +27,8 @@ from filebridge.person import KEY
 from filebridge.plan.model import Plan
 from filebridge.sql import execute_many, gc_paused
 
+# The journal's reason on a field put back after a change made outside filebridge.
+DRIFT_REASON = "drift"
 # People inserted per executemany when creating many at once.
 CREATE_BATCH = 50_000
 
@@ -78,11 +81,23 @@ def write_plan(
     """
     fields = check_fields(plan.fields)
     check_fields(plan.updates["field"].unique().tolist())
+    check_fields(plan.drift["field"].unique().tolist())
+    writing(tx, True)  # what follows is filebridge's own write, not drift
+    counts = _write(tx, plan, fields, run_id, now)
+    # Every person compared field by field has had their drift marks accounted for.
+    clear_drift(tx, plan.connection, _strings(plan.fingerprints[KEY]))
+    writing(tx, False)
+    return counts
+
+
+def _write(tx: Connection, plan: Plan, fields: list[str], run_id: int | None,
+           now: datetime) -> dict[str, int]:
     rekeyed = apply_rekeys(tx, plan, run_id, now)  # rehires first: later steps use new ids
     with gc_paused():
         counts = {"create": _create(tx, plan, fields, run_id, now)}
     failpoint("mid-apply")
     counts["update"], counts["fields_updated"] = _update(tx, plan, run_id, now)
+    counts["drift"] = plan.drifted_people
     counts["deactivate"] = _set_active(tx, plan, False, run_id, now)
     counts["reactivate"] = _set_active(tx, plan, True, run_id, now)
     counts["delete"] = apply_deletes(tx, plan, run_id, now)
@@ -132,6 +147,10 @@ def _create_rows(tx: Connection, connection: str, frame: pd.DataFrame,
 def _update(tx: Connection, plan: Plan, run_id: int | None,
             now: datetime) -> tuple[int, int]:
     frame, c = plan.updates, plan.connection
+    if len(plan.drift):
+        # Drift is corrected like an HR change; its journal rows say it was drift.
+        frame = pd.concat([frame.assign(reason=None), plan.drift.rename(
+            columns={"lms": "old"}).assign(reason=DRIFT_REASON)], ignore_index=True)
     for name, group in frame.groupby("field", sort=True):
         ids, new = _strings(group[KEY]), _strings(group["new"])
         field = str(name)
@@ -164,9 +183,9 @@ def _update(tx: Connection, plan: Plan, run_id: int | None,
         execute_many(tx, changes.insert(), {
             "employee_id": _strings(frame[KEY]), "field": _strings(frame["field"]),
             "old": _strings(frame["old"]), "new": _strings(frame["new"]),
-            "line": _lines(frame)},
+            "line": _lines(frame), "reason": _reasons(frame)},
             {"run_id": run_id, "connection": c, "action": "update", "at": now})
-    return plan.updated_people, len(frame)
+    return plan.updated_people, len(plan.updates)
 
 
 def _set_active(tx: Connection, plan: Plan, active: bool, run_id: int | None,

@@ -18,6 +18,8 @@ from filebridge.person import KEY
 FileKind = Literal["snapshot", "delta"]
 UnknownColumns = Literal["ignore", "warn", "reject"]
 EmptyPolicy = Literal["keep", "clear"]
+# hr: every file overwrites the field (a change in the LMS is drift); lms: set at creation only.
+Owner = Literal["hr", "lms"]
 
 
 @dataclass(frozen=True)
@@ -45,7 +47,7 @@ class FieldSpec:
     date_formats: tuple[str, ...] = ()
     default: str | None = None
     empty: EmptyPolicy = "keep"
-    lms_owned: bool = False  # set at creation, never overwritten by later files
+    owner: Owner = "hr"
 
 
 @dataclass(frozen=True)
@@ -128,7 +130,7 @@ class Mapping:
     @property
     def lms_owned(self) -> frozenset[str]:
         """Fields set at creation only."""
-        return frozenset(f.name for f in self.fields if f.lms_owned)
+        return frozenset(f.name for f in self.fields if f.owner == "lms")
 
 
 def _transform(item: Any) -> Transform:
@@ -153,7 +155,8 @@ def _field(name: str, d: AbcMapping[str, Any]) -> FieldSpec:
         date_formats=(fmt,) if isinstance(fmt, str) else tuple(fmt),
         default=None if d.get("default") is None else str(d["default"]),
         empty=d.get("empty", "keep"),
-        lms_owned=bool(d.get("lms_owned", False)),
+        # ``lms_owned: true`` is the deprecated spelling of ``owner: lms``.
+        owner=d.get("owner", "lms" if d.get("lms_owned") else "hr"),
     )
 
 

@@ -42,6 +42,21 @@ class UnknownFile(Terminal):
 
 
 @dataclass
+class NoRunLog(Terminal):
+    """A run's change list or log file is not there: the run never got that far (it was
+    not planned), it ran before filebridge wrote them, or retention removed it."""
+
+    run_id: int
+    kind: str  # changes | log
+    path: str
+    code: str = "no-run-log"
+
+    def __str__(self) -> str:
+        what = "change list" if self.kind == "changes" else "log"
+        return f"run {self.run_id} has no {what} at {self.path}"
+
+
+@dataclass
 class NoExportMapping(Terminal):
     """The connection has no export mapping configured."""
 

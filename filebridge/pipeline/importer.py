@@ -27,6 +27,12 @@ from filebridge.mapping import (
     check_columns,
     mapping_from_dict,
 )
+from filebridge.pipeline.changelog import (
+    RunLog,
+    change_log_path,
+    run_log_path,
+    write_change_log,
+)
 from filebridge.pipeline.context import Context
 from filebridge.pipeline.errors import NoImportMapping
 from filebridge.pipeline.layout import connection_pgp, source_layout
@@ -134,7 +140,24 @@ def run_import_locked(ctx: Context, connection: str, path: Path, options: RunOpt
                       now: Callable[[], datetime] | None = None) -> RunReport:
     """``run_import`` for a caller that holds ``connection``'s lock already."""
     settle_open_runs(ctx, connection, locked=True)
-    progress = progress or NullProgress()
+    with RunLog(connection) as log:
+        try:
+            report = _run_import(ctx, connection, path, options,
+                                 log.progress(progress or NullProgress()), now, log)
+            log.note(f"run {report.run_id} {report.state}: " + ", ".join(
+                f"{k} {v}" for k, v in report.counts.items()))
+            return report
+        except Exception as error:
+            log.note(f"run failed: {type(error).__name__}: {error}", "ERROR")
+            raise
+        finally:
+            if log.run_id is not None:  # the run is in the ledger: its log goes beside it
+                log.write(run_log_path(ctx.reports_dir(connection), log.run_id))
+
+
+def _run_import(ctx: Context, connection: str, path: Path, options: RunOptions,
+                progress: Progress, now: Callable[[], datetime] | None,
+                log: RunLog) -> RunReport:
     clock_now = now or (lambda: datetime.now(UTC))
     clock = _Clock()
     config = ctx.connection(connection)
@@ -151,6 +174,8 @@ def run_import_locked(ctx: Context, connection: str, path: Path, options: RunOpt
     report.run_id = ctx.ledger.start_run(connection, options.kind, options.mode, record.id,
                                          clock_now(), about_run=options.about_run,
                                          actor=options.actor)
+    log.run_id = report.run_id
+    log.note(f"file {name} sha256 {report.sha256} ({size} bytes)")
     report.about_run = options.about_run
     clock.lap("spool")
     failpoint("after-spool")
@@ -188,6 +213,7 @@ def run_import_locked(ctx: Context, connection: str, path: Path, options: RunOpt
     plan, file_problems = planned.plan, planned.problems
     clock.lap("plan")
     _fill_report(report, table, records, plan)
+    write_change_log(change_log_path(ctx.reports_dir(connection), _ids(report)[0]), plan)
     if file_problems or any(w.severity == "error" for w in report.warnings):
         report.problems = [*file_problems, *report.problems]
         report.state = "rejected"

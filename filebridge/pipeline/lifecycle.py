@@ -15,6 +15,7 @@ from filebridge.ledger.ledger import RunRecord
 from filebridge.ledger.locks import LockLost
 from filebridge.lms import ApplyResult, Receipt, SqlStore
 from filebridge.mapping import check_columns
+from filebridge.pipeline.changelog import change_log_path, write_change_log
 from filebridge.pipeline.context import Context
 from filebridge.pipeline.errors import NotHeld, NotUndoable, UnsupportedByTarget
 from filebridge.pipeline.importer import (
@@ -112,6 +113,8 @@ def undo(ctx: Context, run_id: int, confirm: Confirm | None = None,
         report.run_id = ctx.ledger.start_run(target.connection, "undo", "apply", None, now(),
                                              about_run=run_id, actor=actor)
         report.plan = summarize(plan)
+        write_change_log(change_log_path(ctx.reports_dir(target.connection), report.run_id),
+                         plan)
         report.counts = {**plan.counts(), "refused": len(refused)}
         report.refused = [Refusal(**{k: (v if v == v else "") for k, v in r.items()})
                           for r in refused.to_dict("records")]

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from filebridge.ledger.queries import RunFilter, applied_runs, running_runs, search_runs
+from filebridge.pipeline.changelog import change_log_path, run_log_path
 from filebridge.pipeline.context import Context
 from filebridge.pipeline.history import find_file, run_detail
 from filebridge.pipeline.importer import RunOptions, run_import
@@ -58,6 +59,8 @@ class RunView:
     detail: dict[str, Any]
     reject_file: Path | None  # the reject CSV, when it exists inside the reports folder
     held: bool
+    change_log: Path | None = None  # the run's change list (CSV), when it is there
+    run_log: Path | None = None  # the run's log lines (JSON Lines), when they are there
 
     @property
     def report(self) -> dict[str, Any]:
@@ -74,8 +77,10 @@ def run_view(ctx: Context, run_id: int) -> RunView:
     """The run ``run_id`` with its report, its reject file and whether it is held."""
     detail = run_detail(ctx, run_id).to_dict()
     reject = detail["report"].get("reject_file") if detail.get("report") else None
-    return RunView(detail, contained(ctx.reports_dir(detail["connection"]), reject),
-                   detail["state"] == "held")
+    reports = ctx.reports_dir(detail["connection"])
+    changes, log = change_log_path(reports, run_id), run_log_path(reports, run_id)
+    return RunView(detail, contained(reports, reject), detail["state"] == "held",
+                   changes if changes.is_file() else None, log if log.is_file() else None)
 
 
 def contained(folder: Path, name: str | None) -> Path | None:

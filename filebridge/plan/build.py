@@ -67,7 +67,7 @@ def make_plan(mapping: Mapping, records: MappedRecords, file: str, file_kind: Fi
         file_kind, keep_blank,
         frozenset(records.rejected_keys() | _ids_in_unparsed_rows(unparsed, snapshot)),
         lms_owned, policies.leavers, policies.delete_grace_days, expired, filtered,
-        ids.rekeys)
+        ids.rekeys, _hr_drift(state.drift(), lms_owned))
     plan = diff(connection, desired, names, snapshot, state.fetch, options, positions)
     clashes = email_change_conflicts(connection, plan.updates, desired, snapshot,
                                      state.holders_of_emails, policies, file_kind)
@@ -98,6 +98,11 @@ def _planned_fields(mapping: Mapping) -> tuple[tuple[str, ...], frozenset[str],
         keep_blank |= {"manager_id"} if "manager_email" in keep_blank else set()
         lms_owned |= {"manager_id"} if "manager_email" in lms_owned else set()
     return names, frozenset(keep_blank), frozenset(lms_owned)
+
+
+def _hr_drift(marks: pd.DataFrame, lms_owned: frozenset[str]) -> pd.DataFrame:
+    """Drift marks on HR-owned fields: LMS-owned fields may change in the LMS at will."""
+    return marks.loc[~marks["field"].isin(lms_owned)].reset_index(drop=True)
 
 
 def _reject_clashes(records: MappedRecords, clashes: pd.DataFrame, file: str,

@@ -85,6 +85,9 @@ class DiffOptions:
     filtered: pd.DataFrame | None = None
     # Rehires matched on email (``employee_id`` new, ``old_employee_id``, ``line``).
     rekeys: pd.DataFrame | None = None
+    # Fields changed in the LMS outside filebridge (``employee_id, field, written``:
+    # what filebridge had written); those people are compared field by field.
+    drifted: pd.DataFrame | None = None
 
 
 def diff(connection: str, desired: pd.DataFrame, fields: Sequence[str],
@@ -134,17 +137,20 @@ def diff(connection: str, desired: pd.DataFrame, fields: Sequence[str],
         rehired = is_in(plan.reactivations[KEY], plan.rekeys[KEY])
         plan.reactivations.loc[rehired, "reason"] = "rehired: matched on work email"
     differs = (old["fingerprint"] != old["_fp"]).to_numpy()
+    if options.drifted is not None and len(options.drifted):
+        differs = differs | is_in(old[KEY], options.drifted[KEY])
     # Only the few candidate rows are copied, never the whole file.
     changed = desired.iloc[np.flatnonzero(known)[differs]].loc[:, list(fields)].assign(
         fingerprint=old["fingerprint"].to_numpy()[differs],
         line=old["line"].to_numpy()[differs])
-    plan.updates, plan.fingerprints = _field_changes(changed, fields, fetch, options)
+    updates, plan.fingerprints = _field_changes(changed, fields, fetch, options)
+    plan.updates, plan.drift = split_drift(updates, options.drifted)
     if options.file_kind == "snapshot":
         listed = np.zeros(len(snapshot), dtype=bool)
         listed[at] = True
         leaving = pd.concat([leaving, _leavers(snapshot, listed, options)], ignore_index=True)
     _leaver_policy(plan, leaving, snapshot, want, options)
-    touched = set(plan.updates[KEY]) | set(plan.deactivations[KEY]) | set(
+    touched = set(plan.updates[KEY]) | set(plan.drift[KEY]) | set(plan.deactivations[KEY]) | set(
         plan.reactivations[KEY]) | set(plan.deletes[KEY])
     # Probe the known ids against the few touched ones (not a hash of a million ids).
     plan.unchanged = int((~is_in(old[KEY], touched)).sum())
@@ -247,6 +253,26 @@ def _field_changes(changed: pd.DataFrame, fields: tuple[str, ...], fetch: Fetch,
                                        .to_numpy(dtype=object)}))
     updates = pd.concat(parts, ignore_index=True) if parts else empty_updates
     return updates, fps
+
+
+def split_drift(updates: pd.DataFrame, drifted: pd.DataFrame | None
+                ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Split field changes into HR changes and drift.
+
+    A change is drift when the field was changed in the LMS outside filebridge and the
+    file still says what filebridge had written: only the LMS moved. When the file says
+    something new as well, the file's change wins and it is an HR change.
+    """
+    drift_columns = [KEY, "field", "lms", "new", "line"]
+    if drifted is None or not len(drifted) or not len(updates):
+        return updates, pd.DataFrame({c: pd.Series([], dtype=object) for c in drift_columns})
+    written = dict(zip(drifted[KEY].astype(str) + "\x1f" + drifted["field"].astype(str),
+                       drifted["written"].fillna(""), strict=True))
+    keys = updates[KEY].astype(str) + "\x1f" + updates["field"].astype(str)
+    was = keys.map(written)
+    moved = (was.notna() & (updates["new"].astype(str) == was)).to_numpy(dtype=bool)
+    drift = updates.loc[moved].rename(columns={"old": "lms"}).loc[:, drift_columns]
+    return updates.loc[~moved].reset_index(drop=True), drift.reset_index(drop=True)
 
 
 def protected_ids(ids: Collection[str]) -> frozenset[str]:

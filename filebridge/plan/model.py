@@ -18,6 +18,9 @@ FileKind = Literal["snapshot", "delta"]
 
 CREATE_EXTRA = ("fingerprint", "line")
 UPDATE_COLUMNS = ("employee_id", "field", "old", "new", "line")
+# An HR-owned field changed in the LMS outside filebridge: ``lms`` is what the LMS holds
+# now, ``new`` the file's value (also what filebridge last wrote), put back by the apply.
+DRIFT_COLUMNS = ("employee_id", "field", "lms", "new", "line")
 STATE_COLUMNS = ("employee_id", "reason", "line")
 FINGERPRINT_COLUMNS = ("employee_id", "fingerprint")
 REKEY_COLUMNS = ("employee_id", "old_employee_id", "line")
@@ -38,6 +41,8 @@ class Plan:
     - ``creates``: one row per new person: ``employee_id``, every field in ``fields``,
       ``fingerprint`` (int64) and ``line`` (source line).
     - ``updates``: long format, one row per changed field: ``employee_id, field, old, new, line``.
+    - ``drift``: HR-owned fields changed in the LMS outside filebridge, which the file
+      did not change: ``employee_id, field, lms, new, line`` (see ``DRIFT_COLUMNS``).
     - ``fingerprints``: the new fingerprint of every existing person whose fields or
       fingerprint changed (``employee_id, fingerprint``), applied with the updates.
     - ``deactivations`` / ``reactivations`` / ``deletes``: ``employee_id, reason, line``
@@ -55,6 +60,7 @@ class Plan:
     creates: pd.DataFrame = field(default_factory=lambda: _empty(("employee_id", *CREATE_EXTRA)))
     updates: pd.DataFrame = field(default_factory=lambda: _empty(UPDATE_COLUMNS))
     fingerprints: pd.DataFrame = field(default_factory=lambda: _empty(FINGERPRINT_COLUMNS))
+    drift: pd.DataFrame = field(default_factory=lambda: _empty(DRIFT_COLUMNS))
     deactivations: pd.DataFrame = field(default_factory=lambda: _empty(STATE_COLUMNS))
     reactivations: pd.DataFrame = field(default_factory=lambda: _empty(STATE_COLUMNS))
     deletes: pd.DataFrame = field(default_factory=lambda: _empty(STATE_COLUMNS))
@@ -71,11 +77,17 @@ class Plan:
         """How many existing people have at least one field change."""
         return int(self.updates["employee_id"].nunique()) if len(self.updates) else 0
 
+    @property
+    def drifted_people(self) -> int:
+        """How many existing people have a field to put back after a change in the LMS."""
+        return int(self.drift["employee_id"].nunique()) if len(self.drift) else 0
+
     def counts(self) -> dict[str, int]:
         """The plan summary: how many people each action touches."""
         return {
             "create": len(self.creates),
             "update": self.updated_people,
+            "drift": self.drifted_people,
             "deactivate": len(self.deactivations),
             "reactivate": len(self.reactivations),
             "delete": len(self.deletes),
@@ -93,15 +105,15 @@ class Plan:
     def is_empty(self) -> bool:
         """True when applying the plan would change nothing a person can see."""
         c = self.counts()
-        return not (c["create"] or c["update"] or c["deactivate"] or c["reactivate"]
+        return not (c["create"] or c["update"] or c["drift"] or c["deactivate"] or c["reactivate"]
                     or c["delete"] or len(self.rekeys) or len(self.org))
 
     def drop_people(self, ids: set[str]) -> None:
         """Take these people out of every person action (their row turned out to be bad)."""
         if not ids:
             return
-        for name in ("creates", "updates", "fingerprints", "deactivations", "reactivations",
-                     "deletes", "rekeys"):
+        for name in ("creates", "updates", "drift", "fingerprints", "deactivations",
+                     "reactivations", "deletes", "rekeys"):
             frame = getattr(self, name)
             keep = ~is_in(frame["employee_id"].astype("str"), ids)
             setattr(self, name, frame.loc[keep].reset_index(drop=True))

@@ -19,6 +19,8 @@ from filebridge.plan.org import StoredOrg
 SNAPSHOT_COLUMNS = ("employee_id", "fingerprint", "active")
 # Columns of ``ActualState.holders_of_emails()``.
 HOLDER_COLUMNS = ("email", "managed_by", "employee_id", "active")
+# Columns of ``ActualState.drift()``.
+DRIFT_MARK_COLUMNS = ("employee_id", "field", "written")
 # Columns of ``ActualState.org_usage()``.
 USAGE_COLUMNS = ("kind", "value", "managed_by", "employee_id")
 
@@ -36,6 +38,12 @@ class ActualState(Protocol):
     def fetch(self, employee_ids: Sequence[str], fields: Sequence[str]) -> pd.DataFrame:
         """The stored ``fields`` of these people (the few whose fingerprint differs),
         indexed by ``employee_id``; "" is blank."""
+        ...
+
+    def drift(self) -> pd.DataFrame:
+        """Fields of this connection's people changed in the LMS outside filebridge since
+        it wrote them, with the value it had written (see ``DRIFT_MARK_COLUMNS``); empty
+        where the target has no way to notice (an external LMS's drift is ``verify``'s)."""
         ...
 
     def existing_ids(self, employee_ids: Iterable[str]) -> set[str]:

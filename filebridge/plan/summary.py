@@ -31,6 +31,18 @@ class FieldChange:
 
 
 @dataclass(frozen=True)
+class DriftChange:
+    """An HR-owned field changed in the LMS outside filebridge: ``lms`` is what the LMS
+    holds now, ``new`` what the file says (and filebridge had written), put back."""
+
+    employee_id: str
+    field: str
+    lms: Any
+    new: Any
+    line: int | None
+
+
+@dataclass(frozen=True)
 class StateChange:
     """A deactivation, reactivation or deletion, and why (line None: not in the file)."""
 
@@ -84,6 +96,7 @@ class PlanSummary:
     counts: Mapping[str, int]
     creates: tuple[Mapping[str, Any], ...] = ()
     updates: tuple[FieldChange, ...] = ()
+    drift: tuple[DriftChange, ...] = ()
     deactivations: tuple[StateChange, ...] = ()
     reactivations: tuple[StateChange, ...] = ()
     deletes: tuple[StateChange, ...] = ()
@@ -103,7 +116,8 @@ class PlanSummary:
         return {
             "connection": self.connection, "file_kind": self.file_kind,
             "counts": dict(self.counts), "creates": [dict(r) for r in self.creates],
-            "updates": rows(self.updates), "deactivations": rows(self.deactivations),
+            "updates": rows(self.updates), "drift": rows(self.drift),
+            "deactivations": rows(self.deactivations),
             "reactivations": rows(self.reactivations), "deletes": rows(self.deletes),
             "rekeys": rows(self.rekeys), "skipped": rows(self.skipped), "org": rows(self.org),
             "org_counts": dict(self.org_counts), "truncated": self.truncated,
@@ -126,12 +140,13 @@ def summarize(plan: Plan, limit: int | None = LIMIT) -> PlanSummary:
     """The summary of ``plan``; each list is cut at ``limit`` entries (None: all)."""
     create_cols = ["employee_id", *[f for f in plan.fields if f != "employee_id"], "line"]
     cut = limit is not None and any(
-        len(f) > limit for f in (plan.creates, plan.updates, plan.deactivations,
+        len(f) > limit for f in (plan.creates, plan.updates, plan.drift, plan.deactivations,
                                  plan.reactivations, plan.deletes, plan.skipped))
     return PlanSummary(
         plan.connection, plan.file_kind, plan.counts(),
         creates=tuple(_records(plan.creates, create_cols, limit)),
         updates=_typed(FieldChange, plan.updates, limit),
+        drift=_typed(DriftChange, plan.drift, limit),
         deactivations=_typed(StateChange, plan.deactivations, limit),
         reactivations=_typed(StateChange, plan.reactivations, limit),
         deletes=_typed(StateChange, plan.deletes, limit),

@@ -21,6 +21,8 @@ from filebridge.transports.settings import CommonSettings, ReadyRule
 log = logging.getLogger(__name__)
 
 EntryKind = Literal["file", "link", "dir", "other"]
+# The folders of a transport that keep input files for a while (see ``expire``).
+KeptFolder = Literal["archive", "rejected"]
 
 
 @dataclass(frozen=True)
@@ -109,6 +111,12 @@ class Transport(Protocol):
 
     def purge_archive(self, older_than_days: int, now: datetime) -> int:
         """Delete archived files from days older than ``older_than_days``; return the count."""
+        ...
+
+    def expire(self, folder: KeptFolder, older_than_days: int, now: datetime, *,
+               dry_run: bool = False) -> list[str]:
+        """The files of archive/ (by day folder) or rejected/ (by modification time) older
+        than ``older_than_days``, deleted unless ``dry_run``; links are never followed."""
         ...
 
     def close(self) -> None:

@@ -14,7 +14,7 @@ import secrets
 import stat
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from filebridge.durable import fsync_folder
@@ -24,6 +24,7 @@ from filebridge.transports.base import (
     Entry,
     EntryKind,
     Fetched,
+    KeptFolder,
     RemoteFile,
     Selector,
     Skipped,
@@ -322,26 +323,42 @@ class LocalTransport:
 
     def purge_archive(self, older_than_days: int, now: datetime) -> int:
         """Delete archived files from day folders older than ``older_than_days``."""
-        cutoff = (now - timedelta(days=older_than_days)).date()
-        removed = 0
+        return len(self.expire("archive", older_than_days, now))
+
+    def expire(self, folder: KeptFolder, older_than_days: int, now: datetime, *,
+               dry_run: bool = False) -> list[str]:
+        """Files of archive/ (day folders) or rejected/ (modification time) older than
+        ``older_than_days``, deleted unless ``dry_run``."""
+        cutoff = now - timedelta(days=older_than_days)
+        found: list[Path] = []
+        if folder == "rejected":
+            if self.rejected_dir.is_dir() and not self.rejected_dir.is_symlink():
+                found = [self.rejected_dir / e.name for e in self._entries(self.rejected_dir)
+                         if e.kind == "file" and e.mtime < cutoff.timestamp()]
+        else:
+            found = self._expired_days(cutoff.date())
+        if not dry_run:
+            for path in found:
+                with _os_errors(path, "purge"):
+                    os.unlink(path)
+            for path in dict.fromkeys(p.parent for p in found) if folder == "archive" else ():
+                for parent in (path, path.parent, path.parent.parent):
+                    try:
+                        parent.rmdir()
+                    except OSError:
+                        break  # not empty: other days still live there
+        return [str(p) for p in found]
+
+    def _expired_days(self, cutoff: date) -> list[Path]:
+        found = []
         for day in sorted(self.archive_dir.glob("[0-9][0-9][0-9][0-9]/[0-9][0-9]/[0-9][0-9]")):
             try:
                 folder_date = datetime.strptime("/".join(day.parts[-3:]), "%Y/%m/%d").date()
             except ValueError:
                 continue
-            if folder_date >= cutoff or day.is_symlink():
-                continue
-            for e in self._entries(day):
-                if e.kind == "file":
-                    with _os_errors(day / e.name, "purge"):
-                        os.unlink(day / e.name)
-                    removed += 1
-            for folder in (day, day.parent, day.parent.parent):
-                try:
-                    folder.rmdir()
-                except OSError:
-                    break  # not empty: other days still live there
-        return removed
+            if folder_date < cutoff and not day.is_symlink():
+                found += [day / e.name for e in self._entries(day) if e.kind == "file"]
+        return found
 
     # --- watching -----------------------------------------------------------
     def watch(self, callback: Callable[[RemoteFile], None], mode: WatchMode | None = None) -> Watch:

@@ -28,6 +28,7 @@ from filebridge.transports.base import (
     Entry,
     EntryKind,
     Fetched,
+    KeptFolder,
     RemoteFile,
     Selector,
     Skipped,
@@ -54,7 +55,7 @@ from filebridge.transports.names import (
 )
 from filebridge.transports.settings import CommonSettings
 from filebridge.transports.sftp_auth import SecretResolver, SshSettings, StallWatchdog, connect
-from filebridge.transports.sftp_paths import day_folders, exists, makedirs, rename_atomic
+from filebridge.transports.sftp_paths import exists, expire_files, makedirs, rename_atomic
 from filebridge.transports.spool import SizeMismatch, SpoolWriter
 
 T = TypeVar("T")
@@ -378,32 +379,16 @@ class SftpTransport:
 
     def purge_archive(self, older_than_days: int, now: datetime) -> int:
         """Delete archived files from day folders older than ``older_than_days``."""
-        cutoff = (now - timedelta(days=older_than_days)).date()
+        return len(self.expire("archive", older_than_days, now))
 
-        def purge(s: paramiko.SFTPClient) -> int:
-            if not exists(s, self.archive_dir):
-                return 0
-            removed = 0
-            for path in day_folders(s, self.archive_dir):
-                day = datetime.strptime("/".join(path.split("/")[-3:]), "%Y/%m/%d").date()
-                if day >= cutoff:
-                    continue
-                for a in s.listdir_attr(path):
-                    if stat.S_ISREG(a.st_mode or 0):
-                        s.remove(posixpath.join(path, a.filename))
-                        removed += 1
-                for folder in (
-                    path,
-                    posixpath.dirname(path),
-                    posixpath.dirname(posixpath.dirname(path)),
-                ):
-                    try:
-                        s.rmdir(folder)
-                    except OSError:
-                        break
-            return removed
-
-        return self._do(self.archive_dir, "purge", purge)
+    def expire(self, folder: KeptFolder, older_than_days: int, now: datetime, *,
+               dry_run: bool = False) -> list[str]:
+        """Files of archive/ (day folders) or rejected/ (modification time) older than
+        ``older_than_days``, deleted unless ``dry_run``."""
+        cutoff = now - timedelta(days=older_than_days)
+        where = self.archive_dir if folder == "archive" else self.rejected_dir
+        return self._do(where, "purge", lambda s: expire_files(
+            s, where, folder == "archive", cutoff, dry_run))
 
     def close(self) -> None:
         """Close the SSH connection; the next call reconnects."""

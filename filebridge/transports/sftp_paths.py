@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import posixpath
 import stat
+from datetime import datetime
 
 import paramiko
 
@@ -46,6 +47,35 @@ def rename_atomic(sftp: paramiko.SFTPClient, src: str, dst: str) -> None:
         if exc.errno in (errno.EACCES, errno.ENOENT):
             raise
         sftp.rename(src, dst)
+
+
+def expire_files(s: paramiko.SFTPClient, folder: str, by_day: bool, cutoff: datetime,
+                 dry_run: bool) -> list[str]:
+    """Regular files of ``folder`` older than ``cutoff``: in archive day folders before its
+    date (``by_day``), or directly inside by modification time; deleted unless ``dry_run``."""
+    if not exists(s, folder):
+        return []
+    found: list[str] = []
+    days = day_folders(s, folder) if by_day else [folder]
+    for path in days:
+        day = datetime.strptime("/".join(path.split("/")[-3:]), "%Y/%m/%d").date() \
+            if by_day else None
+        if day is not None and day >= cutoff.date():
+            continue
+        found += [posixpath.join(path, a.filename) for a in s.listdir_attr(path)
+                  if stat.S_ISREG(a.st_mode or 0)
+                  and (day is not None or (a.st_mtime or 0) < cutoff.timestamp())]
+    if dry_run:
+        return found
+    for name in found:
+        s.remove(name)
+    for path in days if by_day else ():
+        for parent in (path, posixpath.dirname(path), posixpath.dirname(posixpath.dirname(path))):
+            try:
+                s.rmdir(parent)
+            except OSError:
+                break  # not empty: other days (or files kept) still live there
+    return found
 
 
 def day_folders(s: paramiko.SFTPClient, archive_dir: str) -> list[str]:

@@ -113,6 +113,8 @@ def routes() -> list[Route | Mount]:
         Route("/runs/{run_id:int}", pages.run, methods=["GET"]),
         Route("/runs/{run_id:int}/rejects.csv", pages.rejects_csv, methods=["GET"]),
         Route("/runs/{run_id:int}/report.json", pages.report_json, methods=["GET"]),
+        Route("/runs/{run_id:int}/changes.csv", pages.changes_csv, methods=["GET"]),
+        Route("/runs/{run_id:int}/log.jsonl", pages.log_jsonl, methods=["GET"]),
         Route("/runs/{run_id:int}/approve", actions.approve, methods=["POST"]),
         Route("/runs/{run_id:int}/discard", actions.discard, methods=["POST"]),
         Route("/held", pages.held, methods=["GET"]),

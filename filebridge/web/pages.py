@@ -124,6 +124,26 @@ def rejects_csv(request: Request) -> Response:
                         filename=f"run-{run_id}-rejects.csv")
 
 
+def changes_csv(request: Request) -> Response:
+    """GET /runs/N/changes.csv: the run's change list (what it changed or would change)."""
+    run_id = int(request.path_params["run_id"])
+    view = run_view(web(request).ctx, run_id)
+    if view.change_log is None:
+        raise HTTPException(404, f"run {run_id} has no change list")
+    return FileResponse(view.change_log, media_type="text/csv; charset=utf-8",
+                        filename=f"run-{run_id}-changes.csv")
+
+
+def log_jsonl(request: Request) -> Response:
+    """GET /runs/N/log.jsonl: the run's log lines, one JSON object per line."""
+    run_id = int(request.path_params["run_id"])
+    view = run_view(web(request).ctx, run_id)
+    if view.run_log is None:
+        raise HTTPException(404, f"run {run_id} has no log")
+    return FileResponse(view.run_log, media_type="application/jsonl; charset=utf-8",
+                        filename=f"run-{run_id}-log.jsonl")
+
+
 def report_json(request: Request) -> Response:
     """GET /runs/N/report.json: the ``show --json`` document of the run."""
     run_id = int(request.path_params["run_id"])

@@ -104,7 +104,7 @@ RUN_REPORT = {"run_id", "connection", "file", "file_id", "sha256", "mode", "stat
               "exit_code", "rows", "rejected_rows", "counts", "plan", "problems",
               "problems_dropped", "warnings", "holds", "reject_file", "duplicate_of", "error",
               "timings", "state_location", "export_time", "about_run", "refused"}
-PLAN = {"connection", "file_kind", "counts", "creates", "updates", "deactivations",
+PLAN = {"connection", "file_kind", "counts", "creates", "updates", "drift", "deactivations",
         "reactivations", "deletes", "rekeys", "skipped", "org", "org_counts", "truncated"}
 PROBLEM = {"code", "message", "file", "line", "column", "value", "severity", "related_lines"}
 

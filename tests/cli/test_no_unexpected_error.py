@@ -75,6 +75,8 @@ def _commands(ws: str, file: Path) -> list[list[str]]:
              ["link", "acme", str(file), "--yes", *s], ["run", "--once", *s], ["status", *s],
              ["unlock", "acme", *s],
              ["verify", "acme", *s],
+             ["cleanup", "--dry-run", *s], ["cleanup", "acme", *s],
+             ["show", "1", "--changes-csv", *s], ["show", "1", "--log", *s],
              ["person", "acme", "001002", *s], ["person", "acme", "nobody@x", "--json", *s],
              ["person", "acme", "001002", "--file", "no-such.csv", *s],
              ["person", "acme", "001002", "--file", str(file), *s],

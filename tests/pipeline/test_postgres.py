@@ -212,3 +212,29 @@ def test_the_daemon_runs_on_postgresql(tmp_path: Path, postgres: PostgresServer)
     dump, runs = state(settings)
     assert [r.state for r in runs if r.file_id is not None] == ["applied"]
     assert len([row for row in dump if row[0] == "user"]) == 194
+
+
+def test_a_direct_update_on_postgresql_is_drift_put_back_by_the_apply(
+        tmp_path: Path, postgres: PostgresServer) -> None:
+    import sqlalchemy as sa
+
+    from filebridge.pipeline.importer import RunOptions, run_import
+    database = postgres.create_database()
+    settings = pg_workspace(tmp_path / "ws", postgres, database)
+    ctx = open_context(settings)
+    try:
+        run_import(ctx, "acme", NIGHT1, RunOptions(mode="apply"))
+        outside = sa.create_engine(postgres.url(database))
+        with outside.begin() as tx:  # an admin's script: its own session, no filebridge mark
+            tx.execute(sa.text("UPDATE users SET job_title = 'Hand Edit' "
+                               "WHERE employee_id = '001010'"))
+        outside.dispose()
+        planned = run_import(ctx, "acme", NIGHT1, RunOptions(mode="plan", replay=True))
+        assert [(d.employee_id, d.field, d.lms) for d in planned.plan.drift] == [
+            ("001010", "job_title", "Hand Edit")]
+        fixed = run_import(ctx, "acme", NIGHT1, RunOptions(mode="apply", replay=True))
+        assert fixed.counts["drift"] == 1
+        again = run_import(ctx, "acme", NIGHT2, RunOptions(mode="apply"))
+        assert again.plan.drift == ()  # filebridge's own updates leave no marks
+    finally:
+        ctx.close()

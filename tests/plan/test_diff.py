@@ -49,7 +49,7 @@ def test_first_import_creates_everyone_active_only():
     lms = MemoryLms()
     p = plan_for(lms, [("1", "a@x", "D", "active"), ("2", "b@x", "D", "inactive")])
     assert p.creates["employee_id"].tolist() == ["1"]
-    assert p.counts() == {"create": 1, "update": 0, "deactivate": 0, "reactivate": 0,
+    assert p.counts() == {"create": 1, "update": 0, "drift": 0, "deactivate": 0, "reactivate": 0,
                           "delete": 0, "unchanged": 0, "skipped": 1}
     assert p.skipped[["employee_id", "reason", "line"]].values.tolist() == [
         ["2", "inactive-unknown", 3]]

@@ -28,7 +28,7 @@ def test_lists_are_cut_at_the_limit_and_say_so() -> None:
 def test_to_dict_has_the_documented_keys_and_is_the_plans_json() -> None:
     the_plan = plan(changed=[("3", "email", "a@x.example", "b@x.example")])
     doc = summarize(the_plan).to_dict()
-    assert set(doc) == {"connection", "file_kind", "counts", "creates", "updates",
+    assert set(doc) == {"connection", "file_kind", "counts", "creates", "updates", "drift",
                         "deactivations", "reactivations", "deletes", "rekeys", "skipped", "org",
                         "org_counts", "truncated"}
     assert doc["updates"] == [{"employee_id": "3", "field": "email", "old": "a@x.example",

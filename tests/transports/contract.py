@@ -13,7 +13,7 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -256,6 +256,25 @@ class TransportContract:
         assert t.purge_archive(90, NOW) == 1
         assert not (rig.inbox / "archive/2026/01").exists()
         assert (rig.inbox / "archive/2026/11/25/new.csv").exists()
+
+    def test_expire_names_old_archive_and_rejected_files_and_a_dry_run_keeps_them(
+            self, rig: Rig) -> None:
+        t = rig.make()
+        rig.drop("old.csv")
+        t.archive(t.claim(ready_now(t)[0]), datetime(2026, 1, 1))
+        rig.drop("bad.csv")
+        t.reject(t.claim(ready_now(t)[0]), "missing column email", NOW)
+        archived = str(rig.inbox / "archive/2026/01/01/old.csv")
+        assert t.expire("archive", 90, NOW, dry_run=True) == [archived]
+        assert (rig.inbox / "archive/2026/01/01/old.csv").exists()
+        assert t.expire("rejected", 5, NOW, dry_run=True) == []  # just rejected: kept
+        later = datetime.now(UTC) + timedelta(days=6)
+        gone = sorted(t.expire("rejected", 5, later))
+        assert gone == [str(rig.inbox / "rejected" / n) for n in ("bad.csv",
+                                                                  "bad.csv.error.txt")]
+        assert t.expire("archive", 90, NOW) == [archived]
+        assert not (rig.inbox / "archive/2026").exists()
+        assert not list((rig.inbox / "rejected").iterdir())
 
     # --- delivery -----------------------------------------------------------
     def test_deliver_is_atomic_and_never_overwrites(self, rig: Rig, tmp_path: Path) -> None:

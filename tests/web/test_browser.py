@@ -103,6 +103,14 @@ def test_a_person_approves_replays_downloads_and_logs_out(chromium, tmp_path):
         download.save_as(str(saved))
         rows = list(csv.DictReader(io.StringIO(saved.read_text(encoding="utf-8-sig"))))
         assert rows and all(r["filebridge_error"] for r in rows)
+        with page.expect_download() as download_info:
+            page.click("text=Download the change list (CSV)")
+        changes = download_info.value
+        assert changes.suggested_filename == f"run-{site.applied_run}-changes.csv"
+        saved = tmp_path / changes.suggested_filename
+        changes.save_as(str(saved))
+        rows = list(csv.DictReader(io.StringIO(saved.read_text(encoding="utf-8-sig"))))
+        assert rows and {r["action"] for r in rows} == {"create"}
 
         # A person from the run's plan, then another by the search box: the approval
         # above (by ann) deactivated someone past the truncated file's 30 rows.

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import shutil
 import sqlite3
@@ -98,6 +100,22 @@ def test_run_detail_plan_holds_rejects_and_downloads(site, client):
     rejects = client.get(f"/runs/{site.applied_run}/rejects.csv").text
     assert rejects.splitlines()[0].endswith(",filebridge_error")
     assert "line 42: Work Email:" in rejects
+
+
+def test_run_page_links_the_change_list_and_the_log(site, client):
+    log_in(client, "val")
+    page = client.get(f"/runs/{site.applied_run}").text
+    assert f"/runs/{site.applied_run}/changes.csv" in page
+    assert f"/runs/{site.applied_run}/log.jsonl" in page
+    changes = client.get(f"/runs/{site.applied_run}/changes.csv")
+    assert changes.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(changes.text.lstrip("\ufeff"))))
+    assert len([r for r in rows if r["action"] == "create"]) == json.loads(client.get(
+        f"/runs/{site.applied_run}/report.json").text)["report"]["counts"]["create"]
+    log = [json.loads(line) for line in client.get(
+        f"/runs/{site.applied_run}/log.jsonl").text.splitlines()]
+    assert log and all(line["run_id"] == site.applied_run for line in log)
+    assert client.get("/runs/4242/changes.csv").status_code == 404
 
 
 def test_errors_have_the_clis_code_and_words(site, client):

@@ -15,7 +15,12 @@ from filebridge.lms.errors import InvalidFieldName
 from filebridge.lms.scim.mirror import Entry, Mirror
 from filebridge.person import KEY, is_field_name
 from filebridge.plan.org import StoredOrg
-from filebridge.plan.state import HOLDER_COLUMNS, SNAPSHOT_COLUMNS, USAGE_COLUMNS
+from filebridge.plan.state import (
+    DRIFT_MARK_COLUMNS,
+    HOLDER_COLUMNS,
+    SNAPSHOT_COLUMNS,
+    USAGE_COLUMNS,
+)
 
 
 def check_fields(fields: Iterable[str]) -> list[str]:
@@ -49,6 +54,10 @@ class MirrorState:
         frame = pd.DataFrame([(e.employee_id, e.fingerprint, e.active)
                               for e in self.live.values()], columns=list(SNAPSHOT_COLUMNS))
         return frame.astype({"employee_id": "str", "fingerprint": "int64", "active": "bool"})
+
+    def drift(self) -> pd.DataFrame:
+        """None here: an external LMS's drift is found by listing it (``verify``)."""
+        return pd.DataFrame({c: pd.Series([], dtype=object) for c in DRIFT_MARK_COLUMNS})
 
     def fetch(self, employee_ids: Sequence[str], fields: Sequence[str]) -> pd.DataFrame:
         """The mirrored ``fields`` of these people, indexed by ``employee_id``."""

@@ -1,0 +1,120 @@
+"""Per-run change logs: the CSV change list equals the plan, cells are formula-safe, and
+the run's log lines are kept as JSON Lines; ``show RUN --changes-csv`` / ``--log``."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections import Counter
+
+from filebridge.cli.main import main
+from filebridge.pipeline.changelog import CHANGE_LOG_COLUMNS, change_log_path, run_log_path
+from filebridge.pipeline.context import open_context
+from filebridge.pipeline.report import RunReport
+from tests.pipeline.conftest import NIGHT1, NIGHT2, write_workspace
+from tests.pipeline.files import apply, by_id, plan, variant
+from tests.pipeline.test_field_drift import outside_update
+
+
+def rows_of(text: str) -> list[dict[str, str]]:
+    return list(csv.DictReader(io.StringIO(text.lstrip("\ufeff"))))
+
+
+def expected_rows(report: RunReport) -> Counter[tuple[str, ...]]:
+    """The plan of ``report`` as change-log rows (the summary is complete below 1000 rows)."""
+    p = report.to_dict()["plan"]
+    assert not p["truncated"]
+
+    def line(value: object) -> str:
+        return "" if value is None else str(value)
+
+    out: list[tuple[str, ...]] = []
+    out += [(r["employee_id"], "rekey", "employee_id", r["old_employee_id"], r["employee_id"],
+             line(r["line"])) for r in p["rekeys"]]
+    out += [(r["employee_id"], "create", "", "", "", line(r["line"])) for r in p["creates"]]
+    out += [(r["employee_id"], "update", r["field"], r["old"], r["new"], line(r["line"]))
+            for r in p["updates"]]
+    out += [(r["employee_id"], "drift", r["field"], r["lms"], r["new"], line(r["line"]))
+            for r in p["drift"]]
+    out += [(r["employee_id"], "deactivate", "active", "true", "false", line(r["line"]))
+            for r in p["deactivations"]]
+    out += [(r["employee_id"], "reactivate", "active", "false", "true", line(r["line"]))
+            for r in p["reactivations"]]
+    out += [(r["employee_id"], "delete", "", "", "", line(r["line"])) for r in p["deletes"]]
+    return Counter(out)
+
+
+def test_the_csv_change_log_equals_the_plan(tmp_path):
+    settings = write_workspace(tmp_path, thresholds="    thresholds: {rejected_percent: 5}\n")
+    ctx = open_context(settings)
+    try:
+        first = apply(ctx, NIGHT1)
+        outside_update(ctx, "UPDATE users SET location = 'Atlantis' WHERE employee_id = ?",
+                       "001021")
+
+        def formulas(rows):
+            by_id(rows, "001010")["First Name"] = "=HYPERLINK(\"http://x\")"
+
+        night2 = variant(NIGHT2, tmp_path / "acme_employees_2026-11-25.csv", formulas)
+        planned = plan(ctx, night2)
+        second = apply(ctx, night2)
+        reports = ctx.reports_dir("acme")
+        for report in (first, planned, second):
+            assert report.run_id is not None
+            text = change_log_path(reports, report.run_id).read_text(encoding="utf-8")
+            assert text.lstrip("\ufeff").splitlines()[0] == ",".join(CHANGE_LOG_COLUMNS)
+            rows = rows_of(text)
+            got = Counter(tuple(r[c] for c in CHANGE_LOG_COLUMNS) for r in rows)
+            want = expected_rows(report)
+            # The CSV neutralises formula cells; the plan keeps the value as it is.
+            want = Counter({tuple("'" + v if i in (3, 4) and v.startswith("=") else v
+                                  for i, v in enumerate(k)): n for k, n in want.items()})
+            assert got == want, report.run_id
+        kinds = Counter(r["action"] for r in rows_of(change_log_path(
+            reports, second.run_id).read_text(encoding="utf-8")))
+        assert kinds["create"] == 11 and kinds["deactivate"] == 3 and kinds["drift"] == 1
+        assert second.counts["drift"] == 1
+        log = [json.loads(x) for x in run_log_path(reports, second.run_id).read_text(
+            encoding="utf-8").splitlines()]
+        assert {x["run_id"] for x in log} == {second.run_id}
+        assert log[-1]["message"].startswith(f"run {second.run_id} applied: create 11")
+        assert not any("@" in x["message"] for x in log)
+    finally:
+        ctx.close()
+
+
+def test_show_prints_the_change_list_and_the_log(tmp_path, capsys):
+    settings = write_workspace(tmp_path)
+    args = ["--settings", str(settings)]
+    main(["apply", "acme", str(NIGHT1), *args])
+    capsys.readouterr()
+    assert main(["show", "1", "--changes-csv", *args]) == 0
+    rows = rows_of(capsys.readouterr().out)
+    assert len(rows) == 194 and {r["action"] for r in rows} == {"create"}
+    assert main(["show", "1", "--log", *args]) == 0
+    lines = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    assert any(x["message"].startswith("stage read") for x in lines)
+    assert main(["show", "7", "--log", *args]) != 0  # no such run: the ledger says so
+    assert "run 7 not in" in capsys.readouterr().err
+    run_log_path(settings.parent / "state" / "reports" / "acme", 1).unlink()
+    assert main(["show", "1", "--log", *args]) == 2
+    err = capsys.readouterr().err
+    assert "run 1 has no log at" in err and "cleanup --dry-run" in err
+
+
+def test_an_undo_run_writes_its_change_list_too(tmp_path):
+    from filebridge.pipeline.lifecycle import undo
+
+    ctx = open_context(write_workspace(tmp_path))
+    try:
+        apply(ctx, NIGHT1)
+        night2 = apply(ctx, NIGHT2)
+        undone = undo(ctx, night2.run_id, force=True)
+        assert undone.run_id is not None and undone.state == "applied"
+        rows = rows_of(change_log_path(ctx.reports_dir("acme"), undone.run_id).read_text(
+            encoding="utf-8"))
+        got = Counter(tuple(r[c] for c in CHANGE_LOG_COLUMNS) for r in rows)
+        assert got == expected_rows(undone) and got
+    finally:
+        ctx.close()
