@@ -25,6 +25,7 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from types import FrameType
 from typing import Any
 
@@ -340,7 +341,7 @@ class Daemon:
         try:
             for connection in by_connection:
                 self.queue.submit(connection, (connection, "once"),
-                                  self._in_worker(connection, lambda c=connection: run_all(c)))
+                                  self._in_worker(connection, partial(run_all, connection)))
             self.queue.wait_idle()
         finally:
             self.queue.close()

@@ -103,17 +103,17 @@ def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
             conn.exec_driver_sql("BEGIN")
             return
         dbapi = conn.connection.dbapi_connection
-        gated = isinstance(dbapi, GatedConnection)
-        if gated:
+        gated = dbapi if isinstance(dbapi, GatedConnection) else None
+        if gated is not None:
             try:
-                dbapi.take_gate()  # this process's writers queue here, in order
+                gated.take_gate()  # this process's writers queue here, in order
             except GateTimeout as exc:
                 raise DatabaseUnavailable(location(engine), str(exc)) from exc
         try:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
         except BaseException:
-            if gated:
-                dbapi.drop_gate()
+            if gated is not None:
+                gated.drop_gate()
             raise
 
 
