@@ -1,20 +1,55 @@
-"""Named points where tests can make the process die, to prove crash safety.
+"""Named points where tests can make the process die or fail, to prove crash safety.
 
 ``FILEBRIDGE_FAILPOINT=<name>:kill`` SIGKILLs the process when it reaches ``<name>``
-(no cleanup, no flush: like a power cut or the OOM killer). Several points may be
-given, separated by commas. Unset in production: the check is one dict lookup.
+(no cleanup, no flush: like a power cut or the OOM killer). ``<name>:raise`` raises
+``InjectedFailure`` there instead (an unexpected error, like a bug) and
+``<name>:transient`` raises ``InjectedTransient`` (like a database or server that is
+busy for a moment); ``<name>:raise:N`` does so only the first N times this process gets
+there. Several points may be given, separated by commas. Unset in production: the
+check is one dict lookup.
 """
 
 from __future__ import annotations
 
 import os
 import signal
+import threading
+
+from filebridge.errors import Transient
 
 VARIABLE = "FILEBRIDGE_FAILPOINT"
+_hits: dict[str, int] = {}
+_guard = threading.Lock()
+
+
+class InjectedFailure(Exception):
+    """An error a test asked for at a failpoint (stands for any unexpected error)."""
+
+
+class InjectedTransient(Transient):
+    """A transient error a test asked for at a failpoint."""
+
+    code = "injected-transient"
 
 
 def failpoint(name: str) -> None:
-    """Die here if the environment asks for it."""
+    """Die or raise here if the environment asks for it."""
     wanted = os.environ.get(VARIABLE)
-    if wanted and f"{name}:kill" in wanted.split(","):
-        os.kill(os.getpid(), signal.SIGKILL)
+    if not wanted:
+        return
+    for entry in wanted.split(","):
+        point, _, rest = entry.partition(":")
+        if point != name:
+            continue
+        action, _, limit = rest.partition(":")
+        if action == "kill":
+            os.kill(os.getpid(), signal.SIGKILL)
+        if action not in ("raise", "transient"):
+            continue
+        with _guard:
+            _hits[entry] = _hits.get(entry, 0) + 1
+            if limit.isdigit() and _hits[entry] > int(limit):
+                continue
+        if action == "raise":
+            raise InjectedFailure(f"failure injected at {name}")
+        raise InjectedTransient(f"transient failure injected at {name}")

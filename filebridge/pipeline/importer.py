@@ -13,6 +13,7 @@ from typing import Any, Literal
 import numpy as np
 
 from filebridge.config import load_mapping
+from filebridge.errors import Transient
 from filebridge.failpoints import failpoint
 from filebridge.formats import FileRejected, ReadLimits, Table
 from filebridge.formats.pgp import PgpKeys
@@ -108,11 +109,26 @@ def run_import(ctx: Context, connection: str, path: Path, options: RunOptions,
     daemons on one state store) never plan and apply the same connection at once.
     """
     with ctx.ledger.lock(connection, wait_seconds=options.lock_wait):
-        return _run_import(ctx, connection, path, options, progress, now)
+        started: list[RunReport] = []
+        try:
+            return _run_import(ctx, connection, path, options, progress, now, started)
+        except BaseException as exc:
+            if started and started[0].run_id is not None:
+                # Its transaction rolled back (or never began): the run is over, not running.
+                ctx.ledger.fail_run(started[0].run_id, failure_of(exc), datetime.now(UTC))
+            raise
+
+
+def failure_of(exc: BaseException) -> dict[str, Any]:
+    """How an exception that ended a run is recorded: code, message, retry."""
+    code = getattr(exc, "code", None) or "internal-error"
+    return {"code": code, "message": f"{type(exc).__name__}: {exc}" if code ==
+            "internal-error" else str(exc), "retry": isinstance(exc, Transient)}
 
 
 def _run_import(ctx: Context, connection: str, path: Path, options: RunOptions,
-                progress: Progress | None, now: Callable[[], datetime] | None) -> RunReport:
+                progress: Progress | None, now: Callable[[], datetime] | None,
+                started: list[RunReport]) -> RunReport:
     progress = progress or NullProgress()
     clock_now = now or (lambda: datetime.now(UTC))
     clock = _Clock()
@@ -130,6 +146,7 @@ def _run_import(ctx: Context, connection: str, path: Path, options: RunOptions,
     report.run_id = ctx.ledger.start_run(connection, options.kind, options.mode, record.id,
                                          clock_now(), about_run=options.about_run)
     report.about_run = options.about_run
+    started.append(report)
     clock.lap("spool")
     failpoint("after-spool")
     if record.duplicate_of is not None and not options.replay and options.mode == "apply":
