@@ -102,7 +102,11 @@ def test_thirty_connections_through_run_once_two_nights(tmp_path: Path) -> None:
 
 def test_thirty_connections_through_the_daemon_two_nights(tmp_path: Path) -> None:
     settings = workspace(tmp_path, CONNECTIONS, watch=True)
-    daemon = cli(settings, "run", "--heartbeat", "1")
+    log = tmp_path / "daemon.log"
+    with log.open("w") as out:
+        daemon = subprocess.Popen([sys.executable, "-m", "filebridge.cli.main", "run",
+                                   "--heartbeat", "1", "--settings", str(settings)],
+                                  stdout=out, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 120
         while not (tmp_path / "state" / "lms.sqlite").exists() and time.monotonic() < deadline:
@@ -118,9 +122,10 @@ def test_thirty_connections_through_the_daemon_two_nights(tmp_path: Path) -> Non
             assert applied(settings, name) == {c: 1 for c in CONNECTIONS}
     finally:
         daemon.send_signal(signal.SIGTERM)
-        out, _ = daemon.communicate(timeout=120)
-    assert daemon.returncode == 0, out[-3000:]
-    assert "database is locked" not in out and "UNIQUE" not in out
+        daemon.wait(timeout=120)
+    text = log.read_text()
+    assert daemon.returncode == 0, text[-3000:]
+    assert "database is locked" not in text and "UNIQUE" not in text
     assert dangling(settings) == (0, 0, 0)
 
 
