@@ -47,6 +47,7 @@ from filebridge.errors import FilebridgeError, Transient
 from filebridge.ledger.locks import ConnectionBusy
 from filebridge.pipeline.context import Context
 from filebridge.pipeline.report import EXIT_OK, EXIT_UNAVAILABLE, EXIT_UNUSABLE
+from filebridge.repeats import Repeats
 from filebridge.transports import Transport, open_transport
 
 log = logging.getLogger(__name__)
@@ -96,7 +97,8 @@ class Daemon:
         self._once_until: float | None = None  # monotonic end of run --once's retry budget
         self._last: dict[tuple[str, str], TaskResult] = {}
         self._busy_since: dict[tuple[str, str], float] = {}  # monotonic, first found busy
-        self._queued_now = threading.local()  # the queued task this worker thread runs
+        self._queued_now = threading.local()
+        self._repeats = Repeats()  # the queued task this worker thread runs
 
     # -- what is due -------------------------------------------------------------
 
@@ -228,7 +230,7 @@ class Daemon:
                     "code": "internal-error", "message": f"{type(exc).__name__}: {exc}",
                     "retry": False}), None
             self._record(task_run_id, result)
-            self._log_result(task, result, retry_in)
+            self._log_result(connection, task, result, retry_in)
             if retry_in is not None:
                 self._schedule_retry(connection, task, attempt + 1, retry_in)
         return result
@@ -279,8 +281,8 @@ class Daemon:
                     return
                 time.sleep(pause)
 
-    @staticmethod
-    def _log_result(task: str, result: TaskResult, retry_in: float | None) -> None:
+    def _log_result(self, connection: str, task: str, result: TaskResult,
+                    retry_in: float | None) -> None:
         report = result.report or {}
         files = report.get("files")
         detail = f", {len(files)} file(s)" if isinstance(files, list) else ""
@@ -288,9 +290,17 @@ class Daemon:
             again = f"; retry in {retry_in:.0f} s" if retry_in is not None else ""
             # Another process running the connection is how sharing works, not a problem.
             level = logging.INFO if result.error.get("code") == BUSY else logging.ERROR
+            # The same failure on every run is said once, then as an hourly reminder.
+            say, quiet = self._repeats.news((connection, task), str(result.error.get("message")))
+            if not say:
+                level = logging.DEBUG
+            elif quiet:
+                again += f" (unchanged; {quiet} more time(s) since it was last logged)"
             log.log(level, "%s %s (exit %d): %s%s", task, result.outcome, result.exit_code,
                     result.error.get("message"), again)
         else:
+            if self._repeats.cleared((connection, task)):
+                log.info("%s works again", task)
             log.info("%s %s (exit %d)%s", task, result.outcome, result.exit_code, detail)
 
     def _schedule_retry(self, connection: str, task: str, attempt: int, delay: float) -> None:
