@@ -13,6 +13,9 @@ connections applied the night's file exactly once (must be all), wall seconds, r
 minute, p50/p95 seconds from the drop to the applied mark; and each daemon's peak RSS
 (kernel rusage of the process) and idle RSS after each night. Exit 1 if any connection
 was not applied exactly once.
+
+The same script is the memory soak: `--connections 50 --rows 2000 --nights 30` prints
+the daemon's idle RSS after every night (it must not grow after the first).
 """
 
 from __future__ import annotations
