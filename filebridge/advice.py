@@ -139,6 +139,9 @@ ERRORS: dict[str, Entry] = {
     # state: ledger and store databases
     "database-unavailable": _error(
         "the state database is locked, busy or unreachable", _RETRY, transient=True),
+    "injected-transient": _error(
+        "a crash test asked for a transient failure here (`FILEBRIDGE_FAILPOINT`); never "
+        "seen in production", "unset `FILEBRIDGE_FAILPOINT`; " + _RETRY, transient=True),
     "unsafe-state-location": _error(
         "the state folder is on a network filesystem or writable by everyone, where "
         "SQLite cannot keep its promises",

@@ -4,7 +4,9 @@ watched when a schedule says `watch: true`, logs on stdout. Missed runs (the dae
 down) run once at start-up, and files an interrupted run left in processing/ are taken
 up again. SIGTERM or SIGINT stops it cleanly: running tasks finish, exit 0.
 With --once every due task runs once and the command exits with the worst exit code
-(for cron)."""
+(for cron); it retries transient failures (a busy database, a server down) with
+backoff for up to --retry-for seconds and names the connections that did not complete.
+At most `max_parallel_runs` (settings.yaml) connections run at the same time."""
 
 from __future__ import annotations
 
@@ -25,6 +27,7 @@ EXAMPLES = (
 )
 
 log = logging.getLogger(__name__)
+ONCE_RETRY = 300.0  # seconds: a cron run gives a busy database or server five minutes
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -36,6 +39,9 @@ def register(parser: argparse.ArgumentParser) -> None:
                              "(default: settings log.format)")
     parser.add_argument("--connection", action="append", default=None, metavar="NAME",
                         help="serve only this connection (repeat for several)")
+    parser.add_argument("--retry-for", type=float, default=ONCE_RETRY, metavar="SECONDS",
+                        help="with --once: retry transient failures with backoff for up to "
+                             f"this long before giving up (default {ONCE_RETRY:g})")
     parser.add_argument("--heartbeat", type=float, default=DEFAULT_INTERVAL, metavar="SECONDS",
                         help=f"seconds between heartbeats (default {DEFAULT_INTERVAL:g})")
     add_common(parser, json_output=False)
@@ -55,7 +61,8 @@ def run(args: argparse.Namespace) -> int:
             schedules = {n: s for n, s in schedules.items() if n in args.connection}
         if not schedules:
             log.warning("no schedule for any connection: add schedules/NAME.yaml")
-        daemon = Daemon(ctx, schedules, heartbeat_seconds=args.heartbeat)
+        daemon = Daemon(ctx, schedules, heartbeat_seconds=args.heartbeat,
+                        once_retry_seconds=max(0.0, args.retry_for))
         daemon.install_signal_handlers()
         return daemon.run_once() if args.once else daemon.serve()
     finally:

@@ -18,6 +18,10 @@ from filebridge.config.schedule import schedule_problems
 from filebridge.config.semantics import mapping_problems, settings_problems
 from filebridge.config.validate import Kind, did_you_mean, schema_problems, sort_problems
 
+# Enough to overlap one connection's download and parsing with another's write on two
+# cores, few enough that ten thousand-row files of many customers fit in memory at once.
+DEFAULT_PARALLEL_RUNS = 4
+
 LogFormat = Literal["plain", "json"]
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
 Leavers = Literal["deactivate", "delete", "ignore"]
@@ -71,6 +75,8 @@ class Settings:
     lms_password: str | None = None
     ledger_password: str | None = None
     notifications: dict[str, Any] = field(default_factory=dict)
+    #: Tasks of different connections run at the same time (daemon and ``run --once``).
+    max_parallel_runs: int = DEFAULT_PARALLEL_RUNS
 
 
 def _pgp(base_dir: Path, pgp: dict[str, Any]) -> dict[str, Any]:
@@ -189,6 +195,7 @@ def _settings_from(doc: Document) -> Settings:
         # The ledger shares the LMS database (and its password) unless it has its own URL.
         ledger_password=ledger.get("password") if "url" in ledger else lms.get("password"),
         notifications=dict(data.get("notifications") or {}),
+        max_parallel_runs=int(data.get("max_parallel_runs", DEFAULT_PARALLEL_RUNS)),
     )
 
 

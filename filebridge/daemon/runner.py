@@ -5,10 +5,12 @@ Rules it keeps:
 - one task per connection at a time: in this process a lock per connection; across
   processes (a manual CLI run, a second daemon) the ledger's connection lock, which
   ``run_import`` takes per file and this module takes around export and cleanup;
-- a failure in one connection never stops the others: every task runs in its own
-  worker thread and every exception ends as a recorded, logged, notified result;
+- a failure in one connection never stops the others: tasks wait in one fair queue
+  for one of ``max_parallel_runs`` worker threads (``workers``), and every exception
+  ends as a recorded, logged, notified result;
 - transient failures (server down, connection busy) are retried with backoff and
-  notified only once no retry is left;
+  notified only once no retry is left; ``run --once`` retries them within its time
+  budget and then names the connections that did not complete;
 - SIGTERM/SIGINT stop new work; running tasks finish (their transaction commits or
   rolls back) and the process exits 0. A second signal exits at once, which is still
   safe: an uncommitted transaction is rolled back by the database.
@@ -20,10 +22,10 @@ import logging
 import os
 import signal
 import threading
-import uuid
+import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor as Pool
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from types import FrameType
 from typing import Any
 
@@ -40,16 +42,24 @@ from filebridge.daemon.tasks import (
     check_expected_file,
     has_pending_claims,
 )
+from filebridge.daemon.workers import RunQueue
 from filebridge.errors import FilebridgeError, Transient
 from filebridge.ledger.locks import ConnectionBusy
 from filebridge.pipeline.context import Context
 from filebridge.pipeline.report import EXIT_OK, EXIT_UNAVAILABLE, EXIT_UNUSABLE
+from filebridge.repeats import Repeats
 from filebridge.transports import Transport, open_transport
 
 log = logging.getLogger(__name__)
 
 BUSY = ConnectionBusy.code
 RETRY_DELAYS = (60.0, 300.0, 900.0)  # seconds before the 1st, 2nd and 3rd retry
+# run --once: the first retry of a transient failure after 2 s, doubling up to 30 s,
+# for as long as its time budget lasts.
+ONCE_BACKOFF = (2.0, 30.0)
+# APScheduler's own threads only put due tasks into the queue; the queue's workers run them.
+TIMER_THREADS = 2
+BUSY_POLL = 1.0  # seconds before a task whose connection runs elsewhere is tried again
 LOCK_WAIT = 300.0  # how long export or cleanup waits for a manual run of its connection
 EXIT_FORCED = 130
 # A run that could not start on time (all workers busy, machine suspended) still runs,
@@ -67,7 +77,8 @@ class Daemon:
                  heartbeat_seconds: float = DEFAULT_INTERVAL,
                  retry_delays: tuple[float, ...] = RETRY_DELAYS,
                  lock_wait: float = LOCK_WAIT,
-                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+                 once_retry_seconds: float = 0.0) -> None:
         self.ctx, self.schedules, self.clock = ctx, schedules, clock
         self.notifications = notifications or Notifications(ctx.settings.notifications)
         self.heartbeat_seconds, self.retry_delays = heartbeat_seconds, retry_delays
@@ -81,6 +92,13 @@ class Daemon:
         self._guard = threading.Lock()
         self._scheduler: BackgroundScheduler | None = None
         self._watched: list[Transport] = []
+        self.queue = RunQueue(ctx.settings.max_parallel_runs)
+        self.once_retry_seconds = once_retry_seconds
+        self._once_until: float | None = None  # monotonic end of run --once's retry budget
+        self._last: dict[tuple[str, str], TaskResult] = {}
+        self._busy_since: dict[tuple[str, str], float] = {}  # monotonic, first found busy
+        self._queued_now = threading.local()
+        self._repeats = Repeats()  # the queued task this worker thread runs
 
     # -- what is due -------------------------------------------------------------
 
@@ -107,7 +125,13 @@ class Daemon:
 
     def run_task(self, connection: str, task: str, trigger: str = "schedule",
                  attempt: int = 0) -> int:
-        """Run ``task`` now, after any other task of ``connection``; returns its exit code."""
+        """Run ``task`` now, after any other task of ``connection``; returns its exit code.
+
+        From the queue, a task whose connection another process runs now goes back to
+        the queue (its place kept) instead of holding a worker while it waits.
+        """
+        if self._requeue_if_busy(connection, task, trigger, attempt):
+            return EXIT_OK
         with self._busy[connection]:
             with self._guard:
                 # This run covers any request still queued for the same task.
@@ -117,10 +141,57 @@ class Daemon:
                 return EXIT_OK
             if trigger == "recovery" and not self._pending(connection):
                 return EXIT_OK
-            code = self._run(connection, task, trigger, attempt)
+            result = self._run(connection, task, trigger, attempt)
         with self._guard:
-            self.worst = max(self.worst, code)
-        return code
+            self._last[(connection, task)] = result
+            self.worst = max(self.worst, result.exit_code)
+        return result.exit_code
+
+    def enqueue(self, connection: str, task: str, trigger: str = "schedule",
+                attempt: int = 0, delay: float = 0.0, since: float | None = None) -> bool:
+        """Queue one run of ``task`` for a worker; False if the same run waits already."""
+        return self.queue.submit(connection, (connection, task),
+                                 self._in_worker(connection, lambda: self.run_task(
+                                     connection, task, trigger, attempt)), delay, since)
+
+    def _in_worker(self, connection: str, run: Callable[[], object]) -> Callable[[], None]:
+        """``run`` as a queued task of ``connection`` (which may put itself back)."""
+
+        def task() -> None:
+            self._queued_now.active = connection
+            try:
+                run()
+            finally:
+                self._queued_now.active = None
+
+        return task
+
+    def _requeue_if_busy(self, connection: str, task: str, trigger: str,
+                         attempt: int) -> bool:
+        if getattr(self._queued_now, "active", None) != connection:
+            return False  # called directly (a test, a manual run): wait as always
+        key = (connection, task)
+        with self._guard:
+            since = self._busy_since.get(key)
+        now = time.monotonic()
+        if (since is not None and now - since > self.lock_wait) or not self._held_elsewhere(
+                connection, task):
+            with self._guard:
+                self._busy_since.pop(key, None)
+            return False
+        with self._guard:
+            self._busy_since.setdefault(key, now)
+            first = self._busy_since[key]
+            self._requested.pop(key, None)  # the run put back covers the request
+        return self.enqueue(connection, task, trigger, attempt, BUSY_POLL, since=first) or True
+
+    def _held_elsewhere(self, connection: str, task: str) -> bool:
+        names = [connection, f"{connection}/pickup"] if task == "import" else [connection]
+        try:
+            return any((state := self.ctx.ledger.lock_state(name)) is not None and state.alive
+                       for name in names)
+        except FilebridgeError:
+            return False  # the run itself will meet (and report) the database's trouble
 
     def _run_requested(self, connection: str, task: str) -> int:
         with self._guard:
@@ -136,7 +207,7 @@ class Daemon:
             log.warning("%s: cannot look for interrupted files: %s", connection, exc)
             return False
 
-    def _run(self, connection: str, task: str, trigger: str, attempt: int) -> int:
+    def _run(self, connection: str, task: str, trigger: str, attempt: int) -> TaskResult:
         started = self.clock()
         task_run_id = self.state.start_task(connection, task, trigger, self.holder, started)
         summary: dict[str, Any] = {
@@ -159,10 +230,10 @@ class Daemon:
                     "code": "internal-error", "message": f"{type(exc).__name__}: {exc}",
                     "retry": False}), None
             self._record(task_run_id, result)
-            self._log_result(task, result, retry_in)
+            self._log_result(connection, task, result, retry_in)
             if retry_in is not None:
                 self._schedule_retry(connection, task, attempt + 1, retry_in)
-        return result.exit_code
+        return result
 
     def _execute(self, connection: str, task: str) -> TaskResult:
         try:
@@ -186,19 +257,32 @@ class Daemon:
         return result
 
     def _retry_delay(self, result: TaskResult, attempt: int) -> float | None:
-        if not result.retry or self._scheduler is None or attempt >= len(self.retry_delays):
+        if not result.retry or self.stopping.is_set():
+            return None
+        if self._once_until is not None:
+            first, most = ONCE_BACKOFF
+            delay = min(most, first * 2 ** attempt)
+            return delay if time.monotonic() + delay < self._once_until else None
+        if self._scheduler is None or attempt >= len(self.retry_delays):
             return None
         return self.retry_delays[attempt]
 
     def _record(self, task_run_id: int, result: TaskResult) -> None:
-        try:
-            self.state.finish_task(task_run_id, result.outcome, result.exit_code,
-                                   result.error, self.clock())
-        except FilebridgeError as exc:
-            log.warning("task result not recorded: %s", exc)
+        # The outcome must reach the ledger even when the database is busy for a moment:
+        # a task left without one would look as if it still ran.
+        for pause in (0.5, 2.0, 5.0, None):
+            try:
+                self.state.finish_task(task_run_id, result.outcome, result.exit_code,
+                                       result.error, self.clock())
+                return
+            except FilebridgeError as exc:
+                if pause is None or not isinstance(exc, Transient):
+                    log.warning("task result not recorded: %s", exc)
+                    return
+                time.sleep(pause)
 
-    @staticmethod
-    def _log_result(task: str, result: TaskResult, retry_in: float | None) -> None:
+    def _log_result(self, connection: str, task: str, result: TaskResult,
+                    retry_in: float | None) -> None:
         report = result.report or {}
         files = report.get("files")
         detail = f", {len(files)} file(s)" if isinstance(files, list) else ""
@@ -206,15 +290,28 @@ class Daemon:
             again = f"; retry in {retry_in:.0f} s" if retry_in is not None else ""
             # Another process running the connection is how sharing works, not a problem.
             level = logging.INFO if result.error.get("code") == BUSY else logging.ERROR
+            # The same failure on every run is said once, then as an hourly reminder.
+            say, quiet = self._repeats.news((connection, task), str(result.error.get("message")))
+            if not say:
+                level = logging.DEBUG
+            elif quiet:
+                again += f" (unchanged; {quiet} more time(s) since it was last logged)"
             log.log(level, "%s %s (exit %d): %s%s", task, result.outcome, result.exit_code,
                     result.error.get("message"), again)
         else:
+            if self._repeats.cleared((connection, task)):
+                log.info("%s works again", task)
             log.info("%s %s (exit %d)%s", task, result.outcome, result.exit_code, detail)
 
     def _schedule_retry(self, connection: str, task: str, attempt: int, delay: float) -> None:
-        if self._scheduler is None or self.stopping.is_set():
+        if self.stopping.is_set():
             return
-        self._scheduler.add_job(self.run_task, "date",
+        if self._once_until is not None:
+            self.enqueue(connection, task, "retry", attempt, delay)
+            return
+        if self._scheduler is None:
+            return
+        self._scheduler.add_job(self.enqueue, "date",
                                 run_date=self.clock() + timedelta(seconds=delay),
                                 args=(connection, task, "retry", attempt),
                                 id=f"{connection}:{task}:retry", replace_existing=True)
@@ -230,38 +327,63 @@ class Daemon:
             self._requested[(connection, task)] = trigger
             if queued is not None:
                 return  # the queued job now runs as a real import, not a mere recovery
-        assert self._scheduler is not None
-        self._scheduler.add_job(self._run_requested, args=(connection, task),
-                                id=f"{connection}:{task}:{trigger}:{uuid.uuid4().hex[:8]}")
+        self.queue.submit(connection, (connection, task, "requested"),
+                          self._in_worker(connection, lambda: self._run_requested(connection,
+                                                                                  task)))
 
     # -- the loop --------------------------------------------------------------------
 
     def run_once(self) -> int:
-        """Run every due task once (connections in parallel) and return the worst exit code."""
+        """Run every due task once, ``max_parallel_runs`` connections at a time, retrying
+        transient failures while ``once_retry_seconds`` last; returns the worst exit code."""
         by_connection: dict[str, list[tuple[str, str]]] = {}
         for connection, task, trigger in self.due_tasks(self.clock()):
             by_connection.setdefault(connection, []).append((task, trigger))
         due = sum(trigger != "recovery" for runs in by_connection.values() for _, trigger in runs)
         log.info("%d task(s) due; looking for interrupted files of %d connection(s)", due,
                  sum(any(t == "recovery" for _, t in runs) for runs in by_connection.values()))
+        self._once_until = time.monotonic() + self.once_retry_seconds
 
         def run_all(connection: str) -> None:
             for task, trigger in by_connection[connection]:
                 self.run_task(connection, task, "once" if trigger == "startup" else trigger)
 
-        with Pool(max_workers=max(len(by_connection), 1)) as pool:
-            for future in [pool.submit(run_all, c) for c in by_connection]:
-                future.result()
+        try:
+            for connection in by_connection:
+                self.queue.submit(connection, (connection, "once"),
+                                  self._in_worker(connection, partial(run_all, connection)))
+            self.queue.wait_idle()
+        finally:
+            self.queue.close()
+        self._log_incomplete(sorted(by_connection))
         return self.worst
+
+    def incomplete(self) -> dict[str, dict[str, Any]]:
+        """Connections whose last attempt of some task failed: name -> that task's error."""
+        with self._guard:
+            last = dict(self._last)
+        return {connection: {"task": task, **(result.error or {})}
+                for (connection, task), result in sorted(last.items())
+                if result.outcome == "failed"}
+
+    def _log_incomplete(self, connections: list[str]) -> None:
+        failed = self.incomplete()
+        if not failed:
+            log.info("all %d connection(s) completed", len(connections))
+            return
+        log.warning("%d of %d connection(s) did not complete: %s",
+                    len(failed), len(connections),
+                    "; ".join(f"{c} ({e['task']}: {e.get('code')}: {e.get('message')})"
+                              for c, e in failed.items()))
 
     def serve(self) -> int:
         """Run until stopped (``stop()`` or a signal); returns 0 after a clean shutdown."""
         self._scheduler = scheduler = BackgroundScheduler(
             timezone=UTC, job_defaults=JOB_DEFAULTS,
-            executors={"default": ThreadPoolExecutor(max(4, 2 * len(self.schedules)))})
+            executors={"default": ThreadPoolExecutor(TIMER_THREADS)})
         for name, sched in self.schedules.items():
             for spec in [*sched.tasks, *([sched.expect_file_by] if sched.expect_file_by else [])]:
-                scheduler.add_job(self.run_task, spec.trigger, args=(name, spec.task),
+                scheduler.add_job(self.enqueue, spec.trigger, args=(name, spec.task),
                                   id=f"{name}:{spec.task}", name=f"{name} {spec.task}")
         pulse = Pulse(self.state, sorted(self.schedules), self.heartbeat_seconds)
         pulse.start()
@@ -300,6 +422,7 @@ class Daemon:
         for transport in self._watched:
             transport.close()
         scheduler.shutdown(wait=True)
+        self.queue.close()  # waiting tasks are dropped; running ones finish
         log.info("stopped cleanly")
 
     def install_signal_handlers(self) -> None:

@@ -199,16 +199,23 @@ def lms_status(ctx: Context, name: str) -> dict[str, Any]:
 
 def _condition(runs: list[RunRecord], tasks: list[TaskRun],
                alerts: list[Alert]) -> tuple[ConnectionState, str | None]:
-    """Connection error (last import attempt could not reach the source) beats an alert."""
-    last_import = next((t for t in tasks if t.task == "import" and t.finished_at), None)
-    error = last_import.error if last_import else None
-    if error and error.get("retry"):
-        return "connection-error", str(error.get("message"))
+    """From the last run of every kind: a source or database out of reach (a transient
+    failure of any task) beats an alert, which beats any other failure of the latest
+    task of each kind or a latest file run that was rejected or failed."""
+    finished = [t for t in tasks if t.finished_at]
+    for task in finished:
+        if task.error and task.error.get("retry"):
+            return "connection-error", f"{task.task}: {task.error.get('message')}"
     if alerts:
         return "error", alerts[-1].message
-    if error:
-        return "error", str(error.get("message"))
-    if not runs and last_import is None:
+    for task in finished:
+        if task.error:
+            return "error", f"{task.task}: {task.error.get('message')}"
+    latest = next((r for r in runs if r.kind == "import" and r.state != "running"), None)
+    if latest is not None and latest.state in ("rejected", "failed"):
+        why = (latest.error or {}).get("message") or f"the file of run {latest.id} was unusable"
+        return "error", f"run {latest.id} {latest.state}: {why}"
+    if not runs and not any(t.task == "import" for t in finished):
         return "never-synced", None
     return "connected", None
 

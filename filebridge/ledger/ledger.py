@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from filebridge.errors import Transient
 from filebridge.ledger.daemon_state import DaemonState
 from filebridge.ledger.errors import InvalidState, LockHolderAlive, UnknownFile, UnknownRun
 from filebridge.ledger.exports import ExportLedger
@@ -349,6 +351,22 @@ class Ledger:
             found = conn.execute(runs.update().where(runs.c.id == run_id).values(values)).rowcount
         if not found:
             raise UnknownRun(run_id, self.location)
+
+    def fail_run(self, run_id: int, error: dict[str, Any], now: datetime) -> bool:
+        """Mark a run that ended with an exception ``failed`` with the reason, unless it
+        finished meanwhile (an applied mark committed stays); retried while the database
+        is busy, since a run left ``running`` would look alive. False if not changed."""
+        for pause in (0.5, 2.0, 5.0, None):
+            try:
+                with self.engine.begin() as tx:
+                    return bool(tx.execute(runs.update().where(
+                        runs.c.id == run_id, runs.c.state == "running").values(
+                        state="failed", finished_at=now, error=_dumps(error))).rowcount)
+            except Transient:
+                if pause is None:
+                    raise
+                time.sleep(pause)
+        return False
 
     def get_run(self, run_id: int) -> RunRecord:
         """The run with this id, report included; ``UnknownRun`` if there is none."""

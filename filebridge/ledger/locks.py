@@ -130,8 +130,23 @@ def advisory_key(connection: str) -> int:
     return int.from_bytes(hashlib.sha256(connection.encode()).digest()[:4], "big", signed=True)
 
 
+# Holders of the locks this process holds now. A row naming this process but none of
+# them is left over from a release that failed (the database was busy): dead.
+_HELD_HERE: set[str] = set()
+_HELD_GUARD = threading.Lock()
+_RELEASE_PAUSES = (0.2, 1.0, 2.0, 5.0, 10.0)  # seconds between attempts to delete the row
+
+
+def _ours_but_released(holder: str) -> bool:
+    me = Holder.current().render()
+    with _HELD_GUARD:
+        return holder.startswith(me + ":") and holder not in _HELD_HERE
+
+
 def _row_alive(holder: str, heartbeat: datetime, now: datetime, stale_after: float) -> bool:
     """SQLite's rule: the named process is alive, or (elsewhere) its heartbeat is fresh."""
+    if _ours_but_released(holder):
+        return False
     process = Holder.parse(holder)
     fresh = now - _aware(heartbeat) < timedelta(seconds=stale_after)
     if process is None:
@@ -216,25 +231,32 @@ def _idle(engine: Engine) -> None:
 
 def _release(engine: Engine, connection: str, holder: str) -> None:
     try:
-        with engine.begin() as tx:
-            tx.execute(locks.delete().where(locks.c.connection == connection,
-                                            locks.c.holder == holder))
+        for pause in (*_RELEASE_PAUSES, None):
+            try:
+                with engine.begin() as tx:
+                    tx.execute(locks.delete().where(locks.c.connection == connection,
+                                                    locks.c.holder == holder))
+                return
+            except Transient as exc:
+                # The row must go: this process is alive, so nobody would take it over.
+                if pause is None:
+                    log.warning("lock of %s not released: %s (taken over as left over)",
+                                connection, exc)
+                    return
+                time.sleep(pause)
     finally:
+        with _HELD_GUARD:
+            _HELD_HERE.discard(holder)
         if engine.dialect.name == "postgresql":
             keeper_for(engine).unlock(connection, advisory_key(connection))
 
 
-@contextmanager
-def connection_lock(engine: Engine, connection: str, *, wait_seconds: float = 0.0,
-                    stale_after: float = STALE_AFTER,
-                    beat_every: float = BEAT_EVERY) -> Iterator[Lock]:
-    """Hold ``connection``'s lock for the block; wait up to ``wait_seconds`` for it."""
-    holder = f"{Holder.current().render()}:{uuid.uuid4().hex[:12]}"
-    deadline = time.monotonic() + wait_seconds
+def _take(engine: Engine, connection: str, holder: str, stale_after: float,
+          deadline: float) -> None:
     while True:
         try:
             _try_take(engine, connection, holder, stale_after)
-            break
+            return
         except ConnectionBusy:
             if time.monotonic() >= deadline:
                 _idle(engine)
@@ -245,6 +267,23 @@ def connection_lock(engine: Engine, connection: str, *, wait_seconds: float = 0.
             if time.monotonic() >= deadline:
                 raise _busy(engine, connection) from None
         time.sleep(POLL)
+
+
+@contextmanager
+def connection_lock(engine: Engine, connection: str, *, wait_seconds: float = 0.0,
+                    stale_after: float = STALE_AFTER,
+                    beat_every: float = BEAT_EVERY) -> Iterator[Lock]:
+    """Hold ``connection``'s lock for the block; wait up to ``wait_seconds`` for it."""
+    holder = f"{Holder.current().render()}:{uuid.uuid4().hex[:12]}"
+    deadline = time.monotonic() + wait_seconds
+    with _HELD_GUARD:  # before the row exists: no thread here may take it as left over
+        _HELD_HERE.add(holder)
+    try:
+        _take(engine, connection, holder, stale_after, deadline)
+    except BaseException:
+        with _HELD_GUARD:
+            _HELD_HERE.discard(holder)
+        raise
     lock = Lock(engine, connection, holder)
     beater = threading.Thread(target=lock._beat_until_released, args=(beat_every,),
                               name=f"lock-heartbeat-{connection}", daemon=True)

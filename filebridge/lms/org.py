@@ -9,7 +9,6 @@ from typing import Any
 
 import pandas as pd
 import sqlalchemy as sa
-from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Connection, Engine
 
 from filebridge.lms.schema import departments, job_titles, users
@@ -21,20 +20,36 @@ from filebridge.sql import execute_many, fetch_raw, reading
 CHUNK = 900
 
 
-def stored_org(engine: Engine) -> StoredOrg:
-    """Every department and job title with the connection that created it."""
+def stored_org(engine: Engine, connection: str) -> StoredOrg:
+    """The departments and job titles ``connection`` sees: its own, and those made in the
+    LMS itself (no connection) unless it has its own of the same code or name. Those of
+    other connections are theirs: the same code there is another department."""
     with reading(engine) as conn:
         deps = fetch_raw(conn, sa.select(departments.c.code, departments.c.name,
-                                         departments.c.parent_code, departments.c.managed_by))
-        titles = fetch_raw(conn, sa.select(job_titles.c.name, job_titles.c.managed_by))
-    return StoredOrg(
-        pd.DataFrame(deps, columns=["code", "name", "parent_code", "managed_by"], dtype=object),
-        pd.DataFrame(titles, columns=["name", "managed_by"], dtype=object))
+                                         departments.c.parent_code, departments.c.managed_by)
+                         .where(_visible(departments.c.managed_by, connection)))
+        titles = fetch_raw(conn, sa.select(job_titles.c.name, job_titles.c.managed_by)
+                           .where(_visible(job_titles.c.managed_by, connection)))
+    dep = pd.DataFrame(deps, columns=["code", "name", "parent_code", "managed_by"], dtype=object)
+    jt = pd.DataFrame(titles, columns=["name", "managed_by"], dtype=object)
+    return StoredOrg(_own_first(dep, "code", connection), _own_first(jt, "name", connection))
 
 
-def org_usage(engine: Engine, fields: Sequence[str], codes: Sequence[str],
+def _visible(owner: sa.ColumnElement[Any], connection: str) -> sa.ColumnElement[bool]:
+    return sa.or_(owner == connection, owner.is_(None))
+
+
+def _own_first(frame: pd.DataFrame, key: str, connection: str) -> pd.DataFrame:
+    """One row per ``key``: the connection's own where it has one."""
+    own = frame["managed_by"] == connection
+    shadowed = ~own & frame[key].isin(set(frame.loc[own, key]))
+    return frame.loc[~shadowed].reset_index(drop=True)
+
+
+def org_usage(engine: Engine, connection: str, fields: Sequence[str], codes: Sequence[str],
               titles: Sequence[str]) -> pd.DataFrame:
-    """Active people using these department codes or job titles: kind, value, managed_by, id."""
+    """Active people of ``connection`` using these department codes or job titles (kind,
+    value, managed_by, id): another connection's people use its own departments."""
     key = department_key(fields) or "department_code"
     rows: list[tuple[Any, ...]] = []
     with reading(engine) as conn:
@@ -44,7 +59,8 @@ def org_usage(engine: Engine, fields: Sequence[str], codes: Sequence[str],
                 part = values[start:start + CHUNK]
                 rows += [(kind, *r) for r in fetch_raw(conn, sa.select(
                     column, users.c.managed_by, users.c.employee_id)
-                    .where(users.c.active == sa.true(), column.in_(part)))]
+                    .where(users.c.active == sa.true(), users.c.managed_by == connection,
+                           column.in_(part)))]
     return pd.DataFrame(rows, columns=["kind", "value", "managed_by", KEY], dtype=object)
 
 
@@ -57,9 +73,9 @@ def apply_org(tx: Connection, plan: Plan, now: datetime) -> dict[str, int]:
         return counts
     dep, jt = org.loc[org["kind"] == "department"], org.loc[org["kind"] == "job_title"]
     new = dep.loc[dep["action"] == "create"]
-    # A run of another connection may have created the same code since this plan was
-    # made: theirs stays, and this plan's later runs see it as existing.
-    counts["departments_created"] = execute_many(tx, _insert_or_skip(tx, departments, "code"), {
+    # Each connection has its own departments and runs one at a time (its lock), so a
+    # code this plan creates cannot exist meanwhile: a conflict here is a real error.
+    counts["departments_created"] = execute_many(tx, departments.insert(), {
         "code": new["code"].tolist(), "name": new["name"].tolist(),
         "parent_code": new["parent_code"].tolist()}, {"created_at": now, "managed_by": c})
     changed = dep.loc[dep["action"] == "update"]
@@ -73,26 +89,16 @@ def apply_org(tx: Connection, plan: Plan, now: datetime) -> dict[str, int]:
     # The plan checked who uses them; the NOT EXISTS is the last word inside the transaction.
     counts["departments_removed"] = execute_many(tx, sa.delete(departments).where(
         departments.c.code == sa.bindparam("p_code"), departments.c.managed_by == c,
-        ~sa.exists().where(users.c.active == sa.true(), key == departments.c.code)),
+        ~sa.exists().where(users.c.active == sa.true(), users.c.managed_by == c,
+                           key == departments.c.code)),
         {"p_code": gone})
     titles = jt.loc[jt["action"] == "create", "code"].tolist()
-    counts["job_titles_created"] = execute_many(tx, _insert_or_skip(tx, job_titles, "name"),
-                                                {"name": titles},
+    counts["job_titles_created"] = execute_many(tx, job_titles.insert(), {"name": titles},
                                                 {"managed_by": c})
     old_titles = jt.loc[jt["action"] == "remove", "code"].tolist()
     counts["job_titles_removed"] = execute_many(tx, sa.delete(job_titles).where(
         job_titles.c.name == sa.bindparam("p_name"), job_titles.c.managed_by == c,
-        ~sa.exists().where(users.c.active == sa.true(), users.c.job_title == job_titles.c.name)),
+        ~sa.exists().where(users.c.active == sa.true(), users.c.managed_by == c,
+                           users.c.job_title == job_titles.c.name)),
         {"p_name": old_titles})
     return counts
-
-
-def _insert_or_skip(tx: Connection, table: sa.Table, key: str) -> sa.Insert:
-    """An INSERT that skips a row whose ``key`` exists already (no error, not counted)."""
-    if tx.dialect.name == "sqlite":
-        return sqlite.insert(table).on_conflict_do_nothing(index_elements=[key])
-    if tx.dialect.name == "postgresql":
-        # Imported here: loading the PostgreSQL dialect costs every run 0.1 s.
-        from sqlalchemy.dialects import postgresql
-        return postgresql.insert(table).on_conflict_do_nothing(index_elements=[key])
-    return table.insert()

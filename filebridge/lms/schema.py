@@ -58,20 +58,25 @@ departments = sa.Table(
     "departments",
     metadata,
     sa.Column("id", sa.Integer, primary_key=True),
-    sa.Column("code", sa.Text, nullable=False, unique=True),
+    sa.Column("code", sa.Text, nullable=False),
     sa.Column("name", sa.Text, nullable=False, server_default=""),
     sa.Column("parent_code", sa.Text, nullable=False, server_default=""),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     # Added by 0003: the connection that created it (only that one renames or removes it).
     sa.Column("managed_by", sa.String(200), nullable=True),
+    # 0006: a department belongs to its connection, so two customers' "SALES" are two
+    # rows (the code was unique across the store before). NULL: made in the LMS itself.
+    sa.UniqueConstraint("managed_by", "code", name="uq_departments_managed_by_code"),
 )
 
 job_titles = sa.Table(
     "job_titles",
     metadata,
     sa.Column("id", sa.Integer, primary_key=True),
-    sa.Column("name", sa.Text, nullable=False, unique=True),
+    sa.Column("name", sa.Text, nullable=False),
     sa.Column("managed_by", sa.String(200), nullable=True),  # added by 0003
+    # 0006: per connection, like departments.
+    sa.UniqueConstraint("managed_by", "name", name="uq_job_titles_managed_by_name"),
 )
 
 courses = sa.Table(
@@ -229,6 +234,24 @@ def _drift_marks(conn: Connection) -> None:
     install_drift_marks(conn)
 
 
+def _org_per_connection(conn: Connection) -> None:
+    # Idempotent by inspection: 0001 builds the current tables on a fresh store.
+    inspector = sa.inspect(conn)
+    for table, key in ((departments, "code"), (job_titles, "name")):
+        old = [u for u in inspector.get_unique_constraints(table.name)
+               if u["column_names"] == [key]]
+        if not old:
+            continue
+        if conn.dialect.name == "sqlite":  # an inline UNIQUE: only a rebuild drops it
+            rebuild_table(conn, table)
+            continue
+        for constraint in old:
+            conn.exec_driver_sql(f"ALTER TABLE {table.name} DROP CONSTRAINT {constraint['name']}")
+        pair = ", ".join(("managed_by", key))
+        conn.exec_driver_sql(f"ALTER TABLE {table.name} ADD CONSTRAINT "
+                             f"uq_{table.name}_managed_by_{key} UNIQUE ({pair})")
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     ("0001_create_tables", _create_tables),
     ("0002_completion_revisions", _completion_revisions),
@@ -238,4 +261,5 @@ MIGRATIONS: tuple[Migration, ...] = (
     ("0006_person_search", _person_search),
     ("0007_applied_runs", _applied_runs),
     ("0008_drift_marks", _drift_marks),
+    ("0009_org_per_connection", _org_per_connection),
 )

@@ -193,10 +193,10 @@ class SqlState:
         return inactive_since(self.engine, self.connection, cutoff)
 
     def org(self) -> StoredOrg:
-        """Every department and job title with the connection that created it."""
-        return stored_org(self.engine)
+        """This connection's departments and job titles (and the LMS's own)."""
+        return stored_org(self.engine, self.connection)
 
     def org_usage(self, fields: Sequence[str], codes: Sequence[str],
                   titles: Sequence[str]) -> pd.DataFrame:
         """Active people using these department codes or job titles."""
-        return org_usage(self.engine, fields, codes, titles)
+        return org_usage(self.engine, self.connection, fields, codes, titles)

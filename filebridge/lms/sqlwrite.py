@@ -13,7 +13,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import sqlalchemy as sa
-from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Connection
 
 from filebridge.failpoints import failpoint
@@ -239,35 +238,31 @@ def _departments(tx: Connection, connection: str, touched: set[str],
     code = users.c[key]
     # max(): deterministic, and any non-blank name or parent beats a blank one.
     source = (sa.select(code, sa.func.max(users.c.department),
-                        sa.func.max(users.c.parent_department_code), sa.literal(now))
+                        sa.func.max(users.c.parent_department_code), sa.literal(now),
+                        sa.literal(connection))
               .where(users.c.managed_by == connection, code != "",
-                     code.not_in(sa.select(departments.c.code)))
+                     code.not_in(sa.select(departments.c.code)
+                                 .where(departments.c.managed_by == connection)))
               .group_by(code))
-    stmt = _insert_new(tx, departments, ["code", "name", "parent_code", "created_at"],
-                            source, "code")
-    return int(tx.execute(stmt).rowcount)
+    stmt = _insert_new(tx, departments,
+                       ["code", "name", "parent_code", "created_at", "managed_by"], source)
+    return len(tx.execute(stmt).all())
 
 
 def _job_titles(tx: Connection, connection: str, touched: set[str]) -> int:
     if "job_title" not in touched:
         return 0
     title = users.c.job_title
-    source = (sa.select(title).distinct()
+    source = (sa.select(title, sa.literal(connection)).distinct()
               .where(users.c.managed_by == connection, title != "",
-                     title.not_in(sa.select(job_titles.c.name))))
-    return int(tx.execute(_insert_new(tx, job_titles, ["name"], source, "name")).rowcount)
+                     title.not_in(sa.select(job_titles.c.name)
+                                  .where(job_titles.c.managed_by == connection))))
+    return len(tx.execute(_insert_new(tx, job_titles, ["name", "managed_by"], source)).all())
 
 
 def _insert_new(tx: Connection, table: sa.Table, names: list[str],
-                source: sa.Select[Any], key: str) -> sa.Insert:
-    # NOT IN already skips known rows; ON CONFLICT covers a concurrent writer
-    # of another connection inserting the same department first.
-    if tx.dialect.name == "sqlite":
-        return sqlite.insert(table).from_select(names, source).on_conflict_do_nothing(
-            index_elements=[key])
-    if tx.dialect.name == "postgresql":
-        # Imported here: loading the PostgreSQL dialect costs every run 0.1 s.
-        from sqlalchemy.dialects import postgresql
-        return postgresql.insert(table).from_select(names, source).on_conflict_do_nothing(
-            index_elements=[key])
-    return table.insert().from_select(names, source)
+                source: sa.Select[Any]) -> sa.Insert:
+    # NOT IN skips the connection's known rows; its lock keeps any other run of the same
+    # connection out, and other connections' rows are theirs (no conflict possible).
+    # RETURNING counts the rows on every driver (psycopg reports no rowcount here).
+    return table.insert().from_select(names, source).returning(table.c.id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Sequence
 from collections.abc import Mapping as Counts
@@ -13,6 +14,7 @@ from typing import Any, Literal
 import numpy as np
 
 from filebridge.config import load_mapping
+from filebridge.errors import Transient
 from filebridge.failpoints import failpoint
 from filebridge.formats import FileRejected, ReadLimits, Table
 from filebridge.formats.pgp import PgpKeys
@@ -140,24 +142,39 @@ def run_import_locked(ctx: Context, connection: str, path: Path, options: RunOpt
                       now: Callable[[], datetime] | None = None) -> RunReport:
     """``run_import`` for a caller that holds ``connection``'s lock already."""
     settle_open_runs(ctx, connection, locked=True)
+    started: list[RunReport] = []
     with RunLog(connection) as log:
         try:
             report = _run_import(ctx, connection, path, options,
-                                 log.progress(progress or NullProgress()), now, log)
+                                 log.progress(progress or NullProgress()), now, log, started)
             log.note(f"run {report.run_id} {report.state}: " + ", ".join(
                 f"{k} {v}" for k, v in report.counts.items()))
             return report
-        except Exception as error:
+        except BaseException as error:
             log.note(f"run failed: {type(error).__name__}: {error}", "ERROR")
+            if started and started[0].run_id is not None:
+                # The run is over. An intent recorded for a store in another database is
+                # settled from the store's mark first (a commit that happened stays
+                # applied); what is still running failed: its transaction rolled back.
+                with contextlib.suppress(Exception):  # a ledger down now: settled later
+                    settle_open_runs(ctx, connection, locked=True)
+                ctx.ledger.fail_run(started[0].run_id, failure_of(error), datetime.now(UTC))
             raise
         finally:
             if log.run_id is not None:  # the run is in the ledger: its log goes beside it
                 log.write(run_log_path(ctx.reports_dir(connection), log.run_id))
 
 
+def failure_of(exc: BaseException) -> dict[str, Any]:
+    """How an exception that ended a run is recorded: code, message, retry."""
+    code = getattr(exc, "code", None) or "internal-error"
+    return {"code": code, "message": f"{type(exc).__name__}: {exc}" if code ==
+            "internal-error" else str(exc), "retry": isinstance(exc, Transient)}
+
+
 def _run_import(ctx: Context, connection: str, path: Path, options: RunOptions,
                 progress: Progress, now: Callable[[], datetime] | None,
-                log: RunLog) -> RunReport:
+                log: RunLog, started: list[RunReport]) -> RunReport:
     clock_now = now or (lambda: datetime.now(UTC))
     clock = _Clock()
     config = ctx.connection(connection)
@@ -177,6 +194,7 @@ def _run_import(ctx: Context, connection: str, path: Path, options: RunOptions,
     log.run_id = report.run_id
     log.note(f"file {name} sha256 {report.sha256} ({size} bytes)")
     report.about_run = options.about_run
+    started.append(report)
     clock.lap("spool")
     failpoint("after-spool")
     if record.duplicate_of is not None and not options.replay and options.mode == "apply":

@@ -3,8 +3,9 @@
 SQLite by default (a file under the state folder), PostgreSQL by URL. Every SQLite
 connection gets WAL, ``synchronous=FULL``, foreign keys and a busy timeout, and
 ``engine.begin()`` takes the write lock up front (``BEGIN IMMEDIATE``) so a second
-writer waits ``busy_timeout`` and then fails with ``DatabaseUnavailable`` instead of
-deadlocking half-way through an apply.
+writer waits instead of deadlocking half-way through an apply. Writers of this process
+queue in order at the file's write gate (``filebridge.sql.gate``); a writer of another
+process waits ``busy_timeout`` and then fails with ``DatabaseUnavailable``.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine, ExceptionContext
 
 from filebridge.sql.errors import DatabaseUnavailable, sqlite_unavailable
+from filebridge.sql.gate import GatedConnection, GateTimeout, gated_connect_args
 from filebridge.state_dir import check_writable
 
 # Execution option read by the SQLite "begin" hook: read-only work asks for a
@@ -71,7 +73,9 @@ def open_engine(url: str, *, busy_timeout_ms: int = 5000, password: str | None =
             for target in (Path(db).parent, Path(db)):
                 if target.exists():
                     check_writable(target)
-        engine = sa.create_engine(parsed)
+        shared = bool(db) and db != ":memory:" and not str(db).startswith("file:")
+        engine = sa.create_engine(parsed, connect_args=gated_connect_args(
+            str(Path(str(db)).resolve())) if shared else {})
         _configure_sqlite(engine, busy_timeout_ms)
     _translate_unavailable(engine)
     return engine
@@ -95,7 +99,22 @@ def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
         mode = conn.get_execution_options().get(BEGIN_MODE, "IMMEDIATE")
-        conn.exec_driver_sql("BEGIN" if mode == "DEFERRED" else "BEGIN IMMEDIATE")
+        if mode == "DEFERRED":
+            conn.exec_driver_sql("BEGIN")
+            return
+        dbapi = conn.connection.dbapi_connection
+        gated = dbapi if isinstance(dbapi, GatedConnection) else None
+        if gated is not None:
+            try:
+                gated.take_gate()  # this process's writers queue here, in order
+            except GateTimeout as exc:
+                raise DatabaseUnavailable(location(engine), str(exc)) from exc
+        try:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        except BaseException:
+            if gated is not None:
+                gated.drop_gate()
+            raise
 
 
 def _translate_unavailable(engine: Engine) -> None:

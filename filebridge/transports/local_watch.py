@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
+from filebridge.errors import FilebridgeError
+from filebridge.repeats import Repeats
 from filebridge.transports.base import RemoteFile
 from filebridge.transports.settings import WatchMode
 
@@ -49,6 +51,7 @@ class Watch:
         self._wake = threading.Event()
         self._stopped = threading.Event()
         self._reported: set[tuple[str, int, float]] = set()
+        self._repeats = Repeats()
         self._observer: Any = None
         self._thread = threading.Thread(target=self._run, name="filebridge-watch", daemon=True)
 
@@ -82,9 +85,18 @@ class Watch:
         while not self._stopped.is_set():
             try:
                 ready = self.transport.list_ready(time.time())
+            except FilebridgeError as exc:  # a known condition: said once, then reminders
+                ready = []
+                say, quiet = self._repeats.news("poll", str(exc))
+                if say:
+                    again = f" (again, {quiet} polls since)" if quiet else ""
+                    log.error("polling %s failed: %s%s", self.transport.inbox, exc, again)
             except Exception:  # noqa: BLE001 - a watch must survive a bad poll and retry
                 log.exception("polling %s failed", self.transport.inbox)
                 ready = []
+            else:
+                if self._repeats.cleared("poll"):
+                    log.info("polling %s works again", self.transport.inbox)
             for f in ready:
                 key = (f.name, f.size, f.mtime)
                 if key in self._reported:

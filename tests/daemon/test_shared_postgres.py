@@ -62,7 +62,10 @@ def workspace(root: Path, url: str, daemons: int) -> list[Path]:
     paths = []
     for k in range(daemons):  # one state folder (spool, reports) per daemon, as on 3 hosts
         path = root / f"settings-{k}.yaml"
-        path.write_text(f"state_dir: state-{k}\nlms:\n  url: {url}\n  password: "
+        # A worker per connection: a daemon takes over a dead one's connections at once
+        # only when it has a worker free to wait for each of them.
+        path.write_text(f"state_dir: state-{k}\nmax_parallel_runs: {len(CONNECTIONS)}\n"
+                        f"lms:\n  url: {url}\n  password: "
                         f"${{env:{PG_PASSWORD_ENV}}}\nconnections:\n" + "".join(blocks),
                         encoding="utf-8")
         paths.append(path)

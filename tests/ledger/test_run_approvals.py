@@ -67,10 +67,17 @@ def test_0003_gives_an_older_store_delete_and_adopt(engine: Engine) -> None:
                                            at=NOW))
         rebuild_table(tx, old_changes)
         tx.execute(sa.text("DROP INDEX ix_users_email"))
-        tx.execute(sa.text("ALTER TABLE departments DROP COLUMN managed_by"))
-        tx.execute(sa.text("ALTER TABLE job_titles DROP COLUMN managed_by"))
-        tx.execute(sa.text("DELETE FROM schema_migrations WHERE name = '0003_lifecycle'"))
-    assert store.migrate() == ["0003_lifecycle"]
+        # The org tables as 0001 made them then: no owner, codes unique store-wide.
+        tx.execute(sa.text("DROP TABLE departments"))
+        tx.execute(sa.text("DROP TABLE job_titles"))
+        tx.execute(sa.text("CREATE TABLE departments (id INTEGER PRIMARY KEY, code TEXT NOT "
+                           "NULL UNIQUE, name TEXT NOT NULL DEFAULT '', parent_code TEXT NOT "
+                           "NULL DEFAULT '', created_at DATETIME NOT NULL)"))
+        tx.execute(sa.text("CREATE TABLE job_titles (id INTEGER PRIMARY KEY, "
+                           "name TEXT NOT NULL UNIQUE)"))
+        tx.execute(sa.text("DELETE FROM schema_migrations WHERE name IN "
+                           "('0003_lifecycle', '0006_org_per_connection')"))
+    assert store.migrate() == ["0003_lifecycle", "0006_org_per_connection"]
     with engine.begin() as tx:
         tx.execute(changes.insert().values(connection="acme", employee_id="1", action="delete",
                                            at=NOW))
