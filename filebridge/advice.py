@@ -441,6 +441,10 @@ HOLDS: dict[str, Entry] = {
         f"more {action}s than the connection's `thresholds.{action}` allow", _SEE,
         EXIT_REJECTED_OR_HELD)
        for action in ("create", "update", "deactivate", "reactivate", "delete")},
+    "too-many-group-remove": Entry(
+        "more group memberships would be removed than the connection's "
+        "`thresholds.group_remove` allow (a rule removed or narrowed, or a file that lost "
+        "the field a rule reads)", _SEE, EXIT_REJECTED_OR_HELD),
 }
 
 
