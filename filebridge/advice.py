@@ -152,6 +152,9 @@ ERRORS: dict[str, Entry] = {
     "unknown-file": _error(
         "the ledger knows no file with that id or path",
         "`filebridge history` lists the files the ledger knows"),
+    "unknown-group": _error(
+        "the connection owns no group of that name",
+        "`filebridge groups {connection}` lists the groups its rules made"),
     "unknown-run": _error(
         "the ledger knows no run with that id",
         "`filebridge history` lists the runs the ledger knows"),
@@ -291,6 +294,10 @@ PROBLEMS: dict[str, Entry] = {
         "the file has columns the mapping does not read (a warning unless the mapping "
         "says `unknown_columns: reject`)",
         "map the new columns or set `unknown_columns: ignore` in the mapping", FILE),
+    "groups-unsupported": Entry(
+        "the mapping has group rules but the connection's LMS has no groups (for SCIM: "
+        "the server does not list Groups in /ResourceTypes); no group was changed",
+        "remove `groups` from the mapping, or use an LMS that keeps groups", FILE),
     "encoding-mismatch": Entry(
         "the mapping declares a legacy encoding but the file is UTF-8",
         "check the file, then set `format.encoding: utf-8` in the mapping", FILE),

@@ -28,6 +28,7 @@ from filebridge.mapping import (
 )
 from filebridge.pipeline.context import Context
 from filebridge.pipeline.errors import NoImportMapping
+from filebridge.pipeline.groups import without_groups
 from filebridge.pipeline.layout import connection_pgp, source_layout
 from filebridge.pipeline.older_data import repeated_content
 from filebridge.pipeline.rejects import write_rejects
@@ -169,8 +170,11 @@ def _run_import(ctx: Context, connection: str, path: Path, options: RunOptions,
     plan, file_problems = planned.plan, planned.problems
     if not target.capabilities.org:  # departments and titles are plain person attributes
         plan.org = plan.org.iloc[0:0]
+    ungrouped = without_groups(plan, name) if plan.groups_planned and \
+        not target.capabilities.groups else None
     clock.lap("plan")
     _fill_report(report, table, records, plan)
+    report.warnings += [ungrouped] if ungrouped else []
     if file_problems or any(w.severity == "error" for w in report.warnings):
         report.problems = [*file_problems, *report.problems]
         report.state = "rejected"
