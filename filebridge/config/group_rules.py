@@ -48,6 +48,8 @@ def _rule_problems(doc: Document, at: KeyPath, rule: dict[str, Any],
         problems.append(doc.problem(at, "a rule takes group_from or reports_to, not both"))
     if not kinds:
         problems.append(doc.problem(at, "a rule needs when, group_from or reports_to"))
+    elif "group_from" not in rule and "name" not in rule:
+        problems.append(doc.problem(at, "a rule needs name: the group's name in the LMS"))
     source = rule.get("group_from")
     if isinstance(source, str):
         problems += _field_problems(doc, (*at, "group_from"), source, mapped)
@@ -68,6 +70,8 @@ def _rule_problems(doc: Document, at: KeyPath, rule: dict[str, Any],
 def _condition_problems(doc: Document, at: KeyPath, cond: dict[str, Any],
                         mapped: list[str]) -> list[ConfigProblem]:
     ops = [k for k in _OPERATORS if k in cond]
+    if not set(cond) <= {"field", *_OPERATORS}:
+        return []  # the schema names the unknown key already
     if len(ops) != 1:
         found = ", ".join(ops) if ops else "none"
         return [doc.problem(at, "a condition takes exactly one of is, in, not, all, any "
