@@ -15,7 +15,12 @@ from filebridge.lms.errors import InvalidFieldName
 from filebridge.lms.scim.mirror import Entry, Mirror
 from filebridge.person import KEY, is_field_name
 from filebridge.plan.org import StoredOrg
-from filebridge.plan.state import HOLDER_COLUMNS, SNAPSHOT_COLUMNS, USAGE_COLUMNS
+from filebridge.plan.state import (
+    HOLDER_COLUMNS,
+    MEMBERSHIP_COLUMNS,
+    SNAPSHOT_COLUMNS,
+    USAGE_COLUMNS,
+)
 
 
 def check_fields(fields: Iterable[str]) -> list[str]:
@@ -100,6 +105,12 @@ class MirrorState:
     def inactive_since(self, cutoff: datetime) -> frozenset[str]:
         """This connection's people deactivated before ``cutoff``."""
         return self.mirror.deactivated_before(self.connection, cutoff)
+
+    def memberships(self) -> pd.DataFrame:
+        """None: this target keeps no groups yet (``Capabilities.groups`` is false), so
+        the pipeline takes group changes out of the plan before they reach it."""
+        return pd.DataFrame({c: pd.Series([], dtype=t) for c, t in
+                             zip(MEMBERSHIP_COLUMNS, ("str", "str", "bool"), strict=True)})
 
     def org(self) -> StoredOrg:
         """No department or job title records on a SCIM target."""
