@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
@@ -26,35 +27,79 @@ from filebridge.sql import execute_many, fetch_batches, reading
 BATCH = 200_000
 
 
+def _empty() -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series([], dtype=t) for c, t in
+                         zip(MEMBERSHIP_COLUMNS, ("str", "str", "bool"), strict=True)})
+
+
+# Joins a group's member ids in SQLite's group_concat; the readers reject every row
+# holding this control character, so no employee id from a file contains it (a store
+# where one does anyway is read row by row instead).
+_UNIT = "\x1f"
+
+
 def memberships(engine: Engine, connection: str) -> pd.DataFrame:
     """Members of ``connection``'s groups who are its people (``MEMBERSHIP_COLUMNS``)."""
     with reading(engine) as conn:
         owned = dict(conn.execute(sa.select(groups.c.id, groups.c.name)
                                   .where(groups.c.managed_by == connection)).all())
         if not owned:
-            return pd.DataFrame({c: pd.Series([], dtype=t) for c, t in
-                                 zip(MEMBERSHIP_COLUMNS, ("str", "str", "bool"), strict=True)})
-        stmt = (sa.select(group_members.c.group_id, users.c.employee_id,
-                          group_members.c.added_by == connection)
-                .join_from(group_members, users, group_members.c.user_id == users.c.id)
-                .join(groups, groups.c.id == group_members.c.group_id)
-                .where(groups.c.managed_by == connection, users.c.managed_by == connection))
-        gids: list[np.ndarray] = []
-        ids: list[pa.Array] = []
-        ours: list[np.ndarray] = []
-        for batch in fetch_batches(conn, stmt, BATCH):
-            g, i, o = zip(*batch, strict=True)
-            gids.append(np.fromiter(g, dtype=np.int64, count=len(g)))
-            ids.append(pa.array(i, pa.large_string()))
-            ours.append(np.fromiter((bool(x) for x in o), dtype=bool, count=len(o)))
-    codes = np.concatenate(gids) if gids else np.zeros(0, dtype=np.int64)
+            return _empty()
+        joined = _sqlite_joined(conn, connection, owned) \
+            if conn.dialect.name == "sqlite" else None
+        return joined if joined is not None else _rows(conn, connection, owned)
+
+
+def _sqlite_joined(conn: Connection, connection: str, owned: dict[int, str]
+                   ) -> pd.DataFrame | None:
+    """One joined text value per group and maker, split by Arrow: a million members
+    cost one C-level pass, not a million Python tuples (None when it cannot be)."""
+    parts = conn.execute(sa.text(
+        "SELECT m.group_id, m.added_by = :c, count(*), max(instr(u.employee_id, char(31))), "
+        "group_concat(u.employee_id, char(31)) FROM group_members m "
+        "JOIN users u ON u.id = m.user_id JOIN groups g ON g.id = m.group_id "
+        "WHERE g.managed_by = :c AND u.managed_by = :c GROUP BY m.group_id, m.added_by = :c"),
+        {"c": connection}).all()
+    if any(bad for _, _, _, bad, _ in parts):
+        return None
+    if not parts:
+        return _empty()
+    counts = np.array([n for _, _, n, _, _ in parts], dtype=np.int64)
+    ids = pc.split_pattern(pa.array([t for *_, t in parts], pa.large_string()),
+                           _UNIT).flatten()
+    if len(ids) != counts.sum():
+        return None  # cannot happen with the guard above; never guess if it does
+    names = np.array([owned[g] for g, *_ in parts], dtype=object)
+    return pd.DataFrame({
+        "group": pd.Series(np.repeat(names, counts), dtype="str"),
+        KEY: pd.Series(ids, dtype="str"),
+        "ours": np.repeat(np.array([bool(o) for _, o, *_ in parts]), counts)})
+
+
+def _rows(conn: Connection, connection: str, owned: dict[int, str]) -> pd.DataFrame:
+    """The memberships from the driver's rows, batch by batch (any database)."""
+    stmt = (sa.select(group_members.c.group_id, users.c.employee_id,
+                      group_members.c.added_by == connection)
+            .join_from(group_members, users, group_members.c.user_id == users.c.id)
+            .join(groups, groups.c.id == group_members.c.group_id)
+            .where(groups.c.managed_by == connection, users.c.managed_by == connection))
+    gids: list[np.ndarray] = []
+    ids: list[pa.Array] = []
+    ours: list[np.ndarray] = []
+    for batch in fetch_batches(conn, stmt, BATCH):
+        g, i, o = zip(*batch, strict=True)
+        gids.append(np.fromiter(g, dtype=np.int64, count=len(g)))
+        ids.append(pa.array(i, pa.large_string()))
+        ours.append(np.fromiter((bool(x) for x in o), dtype=bool, count=len(o)))
+    if not gids:
+        return _empty()
+    codes = np.concatenate(gids)
     known = np.array(sorted(owned), dtype=np.int64)
     names = np.array([owned[k] for k in known], dtype=object)
     return pd.DataFrame({
         "group": pd.Series(names[np.searchsorted(known, codes)], dtype="str"),
-        KEY: pd.Series(pa.chunked_array(ids, pa.large_string()), dtype="str")
-        if ids else pd.Series([], dtype="str"),
-        "ours": np.concatenate(ours) if ours else np.zeros(0, dtype=bool)})
+        KEY: pd.Series(pa.chunked_array(ids, pa.large_string()), dtype="str"),
+        "ours": np.concatenate(ours)})
 
 
 def group_table(engine: Engine, connection: str | None) -> pd.DataFrame:
