@@ -160,6 +160,9 @@ ERRORS: dict[str, Entry] = {
         "planned, ran before filebridge kept them, or retention removed it",
         "`filebridge show {run_id}` still shows the run's counts and report; "
         "`filebridge cleanup --dry-run` shows what retention removes"),
+    "unknown-group": _error(
+        "the connection owns no group of that name",
+        "`filebridge groups {connection}` lists the groups its rules made"),
     "unknown-run": _error(
         "the ledger knows no run with that id",
         "`filebridge history` lists the runs the ledger knows"),
@@ -307,6 +310,10 @@ PROBLEMS: dict[str, Entry] = {
         "the file has columns the mapping does not read (a warning unless the mapping "
         "says `unknown_columns: reject`)",
         "map the new columns or set `unknown_columns: ignore` in the mapping", FILE),
+    "groups-unsupported": Entry(
+        "the mapping has group rules but the connection's LMS has no groups (for SCIM: "
+        "the server does not list Groups in /ResourceTypes); no group was changed",
+        "remove `groups` from the mapping, or use an LMS that keeps groups", FILE),
     "encoding-mismatch": Entry(
         "the mapping declares a legacy encoding but the file is UTF-8",
         "check the file, then set `format.encoding: utf-8` in the mapping", FILE),
@@ -458,6 +465,10 @@ HOLDS: dict[str, Entry] = {
         f"more {action}s than the connection's `thresholds.{action}` allow", _SEE,
         EXIT_REJECTED_OR_HELD)
        for action in ("create", "update", "deactivate", "reactivate", "delete")},
+    "too-many-group-remove": Entry(
+        "more group memberships would be removed than the connection's "
+        "`thresholds.group_remove` allow (a rule removed or narrowed, or a file that lost "
+        "the field a rule reads)", _SEE, EXIT_REJECTED_OR_HELD),
 }
 
 

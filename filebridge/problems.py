@@ -28,6 +28,8 @@ ProblemCode = Literal[
     "archive-unsafe-name", "archive-symlink", "archive-encrypted", "archive-bomb",
     "archive-nested", "pgp-not-configured", "pgp-bad-key", "pgp-key-unreadable",
     "pgp-required", "pgp-no-key", "pgp-undecryptable", "pgp-bad-signature",
+    # the connection's LMS cannot do what the mapping asks: a warning, the run goes on
+    "groups-unsupported",
     # one row: it is rejected, the rest of the file goes on
     "ragged-row", "control-character", "too-many-problems", "unmapped-value",
     "invalid-date", "invalid-email", "not-allowed", "invalid-status", "invalid-number",

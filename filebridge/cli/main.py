@@ -21,9 +21,9 @@ EXIT_USAGE = 2  # argparse's own code for a usage error
 # filebridge.cli.<name>, imported only when needed: `filebridge plan` does not load the
 # SFTP client or the scheduler.
 COMMAND_NAMES: tuple[str, ...] = (
-    "check", "validate", "plan", "apply", "replay", "history", "show", "users", "demo", "sync",
-    "deliver", "trust", "export", "lms", "approve", "discard", "undo", "link", "run", "status",
-    "unlock", "verify", "cleanup", "person", "web")
+    "check", "validate", "plan", "apply", "replay", "history", "show", "users", "groups",
+    "demo", "sync", "deliver", "trust", "export", "lms", "approve", "discard", "undo", "link",
+    "run", "status", "unlock", "verify", "cleanup", "person", "web")
 
 
 def command(name: str) -> ModuleType:

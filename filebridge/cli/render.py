@@ -50,7 +50,7 @@ def render_plan(plan: dict[str, Any], out: TextIO | None = None) -> None:
 
 
 def _extra_sections(plan: dict[str, Any], out: TextIO) -> None:
-    """Rehires under a new id, org changes and skipped rows."""
+    """Rehires under a new id, org changes, group changes and skipped rows."""
     rekeys = plan.get("rekeys", [])
     if rekeys:
         out.write(f"\nRehire under a new employee id ({len(rekeys)}):\n")
@@ -61,6 +61,16 @@ def _extra_sections(plan: dict[str, Any], out: TextIO) -> None:
         out.write(f"\nDepartments and job titles ({len(org)}):\n")
         table([[r["kind"], r["action"], r["code"], _org_change(r)] for r in org[:MAX_ROWS]],
               ["kind", "action", "code", "change"], out)
+    groups = plan.get("groups", [])
+    counts = plan.get("counts", {})
+    if groups:
+        out.write(f"\nGroups (+{counts.get('group_add', 0)} added, "
+                  f"-{counts.get('group_remove', 0)} removed):\n")
+        table([[r["employee_id"], "+" if r["action"] == "add" else "-", r["group"],
+                r.get("line") or ""] for r in groups[:MAX_ROWS]],
+              ["employee_id", "+/-", "group", "line"], out)
+    if counts.get("no_group"):
+        out.write(f"\n{counts['no_group']} active people match no group rule\n")
     skipped = plan.get("skipped", [])
     if skipped:
         out.write(f"\nSkipped rows ({plan.get('counts', {}).get('skipped', len(skipped))}):\n")
@@ -124,7 +134,9 @@ def summary_line(report: dict[str, Any], stream: TextIO | None = None) -> str:
             + (f"drift put back {c['drift']}, " if c.get("drift") else "") +
             f"deactivated {c.get('deactivate', 0)}, reactivated {c.get('reactivate', 0)}, "
             f"deleted {c.get('delete', 0)}, unchanged {c.get('unchanged', 0)}, "
-            f"skipped {c.get('skipped', 0)}, rejected {report.get('rejected_rows', 0)}")
+            f"skipped {c.get('skipped', 0)}, rejected {report.get('rejected_rows', 0)}"
+            + (f", group +{c.get('group_add', 0)}/-{c.get('group_remove', 0)}"
+               if "group_add" in c else ""))
 
 
 def render_report(report: dict[str, Any], out: TextIO | None = None) -> None:

@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from filebridge.config.errors import ConfigProblem
+from filebridge.config.group_rules import group_rule_problems
 from filebridge.config.loader import Document, KeyPath
 from filebridge.config.secrets import FILE_REFERENCE, is_reference
 from filebridge.config.validate import did_you_mean, is_secret_key, load_schemas
@@ -70,7 +71,7 @@ def mapping_problems(doc: Document) -> list[ConfigProblem]:
             problems += _date_problems(doc, at, spec)
             problems += _value_problems(doc, at, spec)
             problems += _owner_problems(doc, at, spec, name)
-    return problems
+    return problems + group_rule_problems(doc, [str(n) for n in fields])
 
 
 def _owner_problems(doc: Document, at: KeyPath, spec: dict[str, Any], name: str

@@ -123,3 +123,19 @@ class Lms(Protocol):
     def close(self) -> None:
         """Release connections."""
         ...
+
+
+@runtime_checkable
+class GroupDirectory(Protocol):
+    """What a target with ``capabilities.groups`` tells about its groups, for display."""
+
+    def groups(self, connection: str | None) -> pd.DataFrame:
+        """Groups (of one connection, or all): ``connection, group, members, by_rule,
+        by_hand``; ``by_rule`` counts the memberships the connection's rules made."""
+        ...
+
+    def group_members(self, connection: str, name: str) -> pd.DataFrame | None:
+        """Members of one group the connection owns (``employee_id, managed_by, by_rule,
+        added_at``); None when it owns no such group."""
+        ...
+

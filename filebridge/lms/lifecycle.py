@@ -21,6 +21,7 @@ from filebridge.lms.schema import (
     changes,
     completions,
     enrollments,
+    group_members,
     user_attributes,
     users,
 )
@@ -115,7 +116,7 @@ def apply_deletes(tx: Connection, plan: Plan, run_id: int | None, now: datetime)
                                            users.c.employee_id.in_(sa.bindparam("p_ids",
                                                                                 expanding=True)))
     for part in _chunks(ids):
-        for table in (completions, enrollments, user_attributes):
+        for table in (completions, enrollments, user_attributes, group_members):
             tx.execute(sa.delete(table).where(table.c.user_id.in_(user_ids)),
                        {"p_ids": list(part)})
         tx.execute(sa.delete(users).where(users.c.managed_by == c, users.c.employee_id.in_(part)))

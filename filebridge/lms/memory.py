@@ -40,6 +40,8 @@ class Person:
     created_at: datetime | None = None
     updated_at: datetime | None = None
     deactivated_at: datetime | None = None
+    # (owning connection, group name) -> the connection that added them (None: by hand)
+    groups: dict[tuple[str | None, str], str | None] = field(default_factory=dict)
 
 
 @dataclass
@@ -50,13 +52,15 @@ class _World:
     departments: dict[str, tuple[str, str, str | None]] = field(default_factory=dict)
     # name -> managed_by
     job_titles: dict[str, str | None] = field(default_factory=dict)
+    # (owning connection or None, name) of every group
+    groups: set[tuple[str | None, str]] = field(default_factory=set)
 
 
 class MemoryLms:
     """People, departments and job titles in dicts; every write all or nothing."""
 
     capabilities = Capabilities(transactions=True, completions=False, org=True, undo=False,
-                                adopt=False)
+                                adopt=False, groups=True)
     location = "memory"
 
     def __init__(self) -> None:
@@ -77,6 +81,18 @@ class MemoryLms:
     def add_unmanaged(self, employee_id: str, **fields: str) -> None:
         """An account made in the LMS by hand (no connection manages it)."""
         self.world.people[(None, employee_id)] = Person(None, dict(fields))
+
+    def add_member_by_hand(self, owner: str | None, group: str, managed_by: str | None,
+                           employee_id: str) -> None:
+        """A membership made in the LMS by hand (the group is created when missing)."""
+        self.world.groups.add((owner, group))
+        self.world.people[(managed_by, employee_id)].groups[(owner, group)] = None
+
+    def group_members(self, owner: str | None, group: str) -> dict[str, str | None]:
+        """Employee id → who added them, for one group."""
+        return {i: p.groups[(owner, group)] for (_, i), p in sorted(
+            self.world.people.items(), key=lambda kv: (kv[0][0] or "", kv[0][1]))
+            if (owner, group) in p.groups}
 
     def apply(self, plan: Plan, run_id: int | None, now: datetime,
               receipt: Receipt | None = None) -> ApplyResult:
@@ -183,6 +199,14 @@ class MemoryState:
             pd.DataFrame(list(world.job_titles.items()), columns=["name", "managed_by"],
                          dtype=object))
 
+    def memberships(self) -> pd.DataFrame:
+        """Members of this connection's groups who are its people, and which it made."""
+        rows = [(name, i, added == self.connection) for i, p in self._mine()
+                for (owner, name), added in p.groups.items() if owner == self.connection]
+        frame = pd.DataFrame(rows, columns=["group", KEY, "ours"], dtype=object)
+        frame["ours"] = frame["ours"].astype(bool)
+        return frame
+
     def org_usage(self, fields: Sequence[str], codes: Sequence[str],
                   titles: Sequence[str]) -> pd.DataFrame:
         """Active people using these department codes or job titles."""
@@ -237,6 +261,8 @@ def _write(world: _World, plan: Plan, now: datetime) -> dict[str, int]:
             people[(c, str(row.employee_id))].fingerprint = int(row.fingerprint)
     counts = {"create": len(plan.creates), "update": plan.updated_people,
               "fields_updated": len(plan.updates)}
+    if plan.groups_planned:
+        counts.update(_groups(world, plan))
     for frame, active, action in ((plan.deactivations, False, "deactivate"),
                                   (plan.reactivations, True, "reactivate")):
         for employee_id in frame[KEY].astype(str):
@@ -252,6 +278,27 @@ def _write(world: _World, plan: Plan, now: datetime) -> dict[str, int]:
     counts["delete"] = len(plan.deletes)
     counts["rekey"] = len(plan.rekeys)
     counts.update(_org(world, plan, fields))
+    return counts
+
+
+def _groups(world: _World, plan: Plan) -> dict[str, int]:
+    """The plan's group changes: groups it needs are created for the connection; a
+    membership someone made by hand is neither added again nor removed."""
+    c = plan.connection
+    counts = {"groups_created": 0, "group_add": 0, "group_remove": 0}
+    for row in plan.groups.itertuples(index=False):
+        key, person = (c, str(row.group)), world.people.get((c, str(row.employee_id)))
+        if person is None:
+            raise StalePlan(c, f"group {row.action}", len(plan.groups), 0)
+        if row.action == "add" and key not in person.groups:
+            if key not in world.groups:
+                world.groups.add(key)
+                counts["groups_created"] += 1
+            person.groups[key] = c
+            counts["group_add"] += 1
+        elif row.action == "remove" and person.groups.get(key, "") == c:
+            del person.groups[key]
+            counts["group_remove"] += 1
     return counts
 
 

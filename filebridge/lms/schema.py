@@ -166,6 +166,32 @@ user_drift = sa.Table(
 )
 
 
+# Added by 0006: LMS groups. ``managed_by`` is the connection that made the group (NULL:
+# made in the LMS by hand); a connection's group rules only ever touch its own groups.
+groups = sa.Table(
+    "groups",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("managed_by", sa.String(200), nullable=True),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.UniqueConstraint("managed_by", "name", name="uq_groups_managed_by_name"),
+)
+
+# Added by 0006: who is in which group. ``added_by`` is the connection whose rules made
+# the membership, NULL for one made by hand: only the former are ever removed by a run.
+group_members = sa.Table(
+    "group_members",
+    metadata,
+    sa.Column("group_id", sa.Integer, sa.ForeignKey("groups.id", ondelete="CASCADE"),
+              primary_key=True),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"),
+              primary_key=True, index=True),
+    sa.Column("added_by", sa.String(200), nullable=True),
+    sa.Column("added_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+
 def _create_tables(conn: Connection) -> None:
     metadata.create_all(conn)
 
@@ -252,6 +278,11 @@ def _org_per_connection(conn: Connection) -> None:
                              f"uq_{table.name}_managed_by_{key} UNIQUE ({pair})")
 
 
+def _groups(conn: Connection) -> None:
+    # Idempotent: 0001 already builds these tables on a fresh store.
+    metadata.create_all(conn, tables=[groups, group_members])
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     ("0001_create_tables", _create_tables),
     ("0002_completion_revisions", _completion_revisions),
@@ -262,4 +293,5 @@ MIGRATIONS: tuple[Migration, ...] = (
     ("0007_applied_runs", _applied_runs),
     ("0008_drift_marks", _drift_marks),
     ("0009_org_per_connection", _org_per_connection),
+    ("0010_groups", _groups),
 )

@@ -19,6 +19,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from filebridge.lms.drift import drift_marks
 from filebridge.lms.errors import InvalidFieldName
+from filebridge.lms.groups_sql import memberships
 from filebridge.lms.lifecycle import holders_of_emails, inactive_since, manager_ids_by_email
 from filebridge.lms.org import org_usage, stored_org
 from filebridge.lms.schema import PERSON_FIELDS, user_attributes, users
@@ -130,6 +131,10 @@ class SqlState:
     def __init__(self, engine: Engine, connection: str) -> None:
         self.engine = engine
         self.connection = connection
+
+    def memberships(self) -> pd.DataFrame:
+        """Members of this connection's groups who are its people, and which it made."""
+        return memberships(self.engine, self.connection)
 
     def snapshot(self) -> pd.DataFrame:
         """``employee_id`` (str), ``fingerprint`` (int64), ``active`` of everyone managed."""

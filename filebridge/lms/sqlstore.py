@@ -26,6 +26,7 @@ from filebridge.lms.completions import (
     record_assignments,
     record_completions,
 )
+from filebridge.lms.groups_sql import group_members_of, group_table
 from filebridge.lms.interface import ApplyResult, Capabilities, Receipt
 from filebridge.lms.lifecycle import adopt, adoption_candidates
 from filebridge.lms.runmarks import committed_run, digest_of, mark_run, plan_digest
@@ -37,6 +38,8 @@ from filebridge.lms.schema import (
     completions,
     courses,
     departments,
+    group_members,
+    groups,
     job_titles,
     user_attributes,
     users,
@@ -57,7 +60,7 @@ class SqlStore:
     """The built-in LMS store over one SQLAlchemy engine (shared with the ledger)."""
 
     capabilities = Capabilities(transactions=True, completions=True, org=True, undo=True,
-                                adopt=True)
+                                adopt=True, groups=True)
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -101,6 +104,14 @@ class SqlStore:
         with reading(self.engine) as conn:
             result = conn.execute(stmt)
             return pd.DataFrame(result.all(), columns=list(result.keys()))
+
+    def groups(self, connection: str | None) -> pd.DataFrame:
+        """Groups (of one connection, or all) with member counts (see ``group_table``)."""
+        return group_table(self.engine, connection)
+
+    def group_members(self, connection: str, name: str) -> pd.DataFrame | None:
+        """The members of one of ``connection``'s groups; None when it has no such group."""
+        return group_members_of(self.engine, connection, name)
 
     def completions(self, since: datetime | None) -> pd.DataFrame:
         """Course results recorded after ``since`` (all when None), oldest first."""
@@ -264,6 +275,11 @@ class SqlStore:
                                             departments.c.parent_code)):
                 out.append(("department", *d))
             out += [("job_title", r[0]) for r in conn.execute(sa.select(job_titles.c.name))]
+            out += [("group", m or "", n, e or "", a or "") for m, n, e, a in conn.execute(
+                sa.select(groups.c.managed_by, groups.c.name, users.c.employee_id,
+                          group_members.c.added_by)
+                .join_from(groups, group_members, isouter=True)
+                .join(users, users.c.id == group_members.c.user_id, isouter=True))]
         return sorted(out)
 
     # -- apply -----------------------------------------------------------------

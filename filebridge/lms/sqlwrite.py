@@ -18,6 +18,7 @@ from sqlalchemy.engine import Connection
 from filebridge.failpoints import failpoint
 from filebridge.lms.drift import clear_drift, writing
 from filebridge.lms.errors import StalePlan
+from filebridge.lms.groups_sql import write_groups
 from filebridge.lms.lifecycle import apply_deletes, apply_rekeys
 from filebridge.lms.org import apply_org
 from filebridge.lms.schema import changes, departments, job_titles, user_attributes, users
@@ -97,6 +98,8 @@ def _write(tx: Connection, plan: Plan, fields: list[str], run_id: int | None,
     failpoint("mid-apply")
     counts["update"], counts["fields_updated"] = _update(tx, plan, run_id, now)
     counts["drift"] = plan.drifted_people
+    if plan.groups_planned:
+        counts.update(write_groups(tx, plan, now))
     counts["deactivate"] = _set_active(tx, plan, False, run_id, now)
     counts["reactivate"] = _set_active(tx, plan, True, run_id, now)
     counts["delete"] = apply_deletes(tx, plan, run_id, now)

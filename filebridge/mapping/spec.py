@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from filebridge.mapping.groups import GroupRule, rules_from
 from filebridge.person import KEY
 
 FileKind = Literal["snapshot", "delta"]
@@ -96,6 +97,7 @@ class Mapping:
     limits: MappingLimits = field(default_factory=MappingLimits)
     delta_files: str | None = None  # glob: files whose name matches are read as deltas
     export_time: ExportTime | None = None
+    groups: tuple[GroupRule, ...] = ()  # group membership rules, in order
 
     def kind_of(self, file_name: str) -> FileKind:
         """Snapshot or delta for this file (``delta_files`` overrides ``file_kind``)."""
@@ -187,4 +189,5 @@ def mapping_from_dict(path: Path, data: AbcMapping[str, Any]) -> Mapping:
         export_time=None if stamp is None else ExportTime(
             stamp["format"], stamp.get("file_name"), stamp.get("column")),
         limits=MappingLimits(**{k: int(v) for k, v in limits.items()}),
+        groups=rules_from(data.get("groups")),
     )

@@ -31,6 +31,18 @@ class NoImportMapping(Terminal):
 
 
 @dataclass
+class UnknownGroup(Terminal):
+    """A command named a group the connection does not own."""
+
+    connection: str
+    group: str
+    code: str = "unknown-group"
+
+    def __str__(self) -> str:
+        return f"connection {self.connection!r} owns no group {self.group!r}"
+
+
+@dataclass
 class UnknownFile(Terminal):
     """A file id or path that the ledger does not know."""
 

@@ -37,6 +37,7 @@ from filebridge.pipeline.changelog import (
 )
 from filebridge.pipeline.context import Context
 from filebridge.pipeline.errors import NoImportMapping
+from filebridge.pipeline.groups import without_groups
 from filebridge.pipeline.layout import connection_pgp, source_layout
 from filebridge.pipeline.older_data import repeated_content
 from filebridge.pipeline.rejects import write_rejects
@@ -229,8 +230,11 @@ def _run_import(ctx: Context, connection: str, path: Path, options: RunOptions,
     progress.update("plan", 0, len(table.frame))
     planned = plan_records(ctx, connection, mapping, table, records, name, state, clock_now())
     plan, file_problems = planned.plan, planned.problems
+    ungrouped = without_groups(plan, name) if plan.groups_planned and \
+        not target.capabilities.groups else None
     clock.lap("plan")
     _fill_report(report, table, records, plan)
+    report.warnings += [ungrouped] if ungrouped else []
     write_change_log(change_log_path(ctx.reports_dir(connection), _ids(report)[0]), plan)
     if file_problems or any(w.severity == "error" for w in report.warnings):
         report.problems = [*file_problems, *report.problems]

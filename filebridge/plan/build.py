@@ -18,6 +18,7 @@ from filebridge.columnar import is_in, positions_of
 from filebridge.mapping import MappedRecords, Mapping
 from filebridge.person import KEY
 from filebridge.plan.diff import DiffOptions, diff
+from filebridge.plan.groups import plan_groups
 from filebridge.plan.identity import email_change_conflicts, resolve
 from filebridge.plan.model import SKIPPED_COLUMNS, FileKind, Plan
 from filebridge.plan.org import department_cycles, desired_departments, org_changes, tree
@@ -79,6 +80,8 @@ def make_plan(mapping: Mapping, records: MappedRecords, file: str, file_kind: Fi
     plan.skipped = pd.concat([filtered, plan.skipped],
                              ignore_index=True).loc[:, list(SKIPPED_COLUMNS)]
     problems = _org(state, plan, desired, snapshot, mapping, policies, file)
+    if mapping.groups and not problems:
+        _groups(state, plan, desired, snapshot, mapping, policies)
     return Planned(plan, problems, int(snapshot["active"].sum()))
 
 
@@ -123,14 +126,7 @@ def _org(state: ActualState, plan: Plan, desired: pd.DataFrame, snapshot: pd.Dat
          mapping: Mapping, policies: Policies, file: str) -> list[Problem]:
     """Plan department and job title changes; department cycles are file problems."""
     leaving = set(plan.deactivations[KEY]) | set(plan.deletes[KEY])
-    # The people of the file who are active after the plan: active rows, and inactive rows
-    # of active people when leavers are ignored.
-    active = (desired["status"] != "inactive").to_numpy() if "status" in desired else \
-        np.ones(len(desired), dtype=bool)
-    if policies.leavers == "ignore":
-        was_active = snapshot.loc[snapshot["active"].astype(bool), KEY]
-        active = active | is_in(desired[KEY], was_active)
-    staying = desired.loc[active & ~is_in(desired[KEY], leaving)]
+    staying = desired.loc[_staying(plan, desired, snapshot, policies)]
     stored = state.org()
     cycles = department_cycles(tree(desired_departments(staying), stored))
     if cycles:
@@ -144,6 +140,29 @@ def _org(state: ActualState, plan: Plan, desired: pd.DataFrame, snapshot: pd.Dat
                            _planned_fields(mapping)[1])
     plan.org_planned = True
     return []
+
+
+def _staying(plan: Plan, desired: pd.DataFrame, snapshot: pd.DataFrame,
+             policies: Policies) -> np.ndarray:
+    """Which people of the file are active after the plan: active rows, and inactive rows
+    of active people when leavers are ignored; never the plan's leavers."""
+    leaving = set(plan.deactivations[KEY]) | set(plan.deletes[KEY])
+    active = (desired["status"] != "inactive").to_numpy() if "status" in desired else \
+        np.ones(len(desired), dtype=bool)
+    if policies.leavers == "ignore":
+        was_active = snapshot.loc[snapshot["active"].astype(bool), KEY]
+        active = active | is_in(desired[KEY], was_active)
+    return active & ~is_in(desired[KEY], leaving)
+
+
+def _groups(state: ActualState, plan: Plan, desired: pd.DataFrame, snapshot: pd.DataFrame,
+            mapping: Mapping, policies: Policies) -> None:
+    """Plan the group memberships the mapping's rules ask for."""
+    leaving = pd.concat([plan.deactivations[KEY], plan.deletes[KEY]]).astype(str)
+    grouped = plan_groups(mapping.groups, desired, _staying(plan, desired, snapshot, policies),
+                          state.memberships(), leaving, plan.rekeys, plan.file_kind)
+    plan.groups, plan.group_members = grouped.changes, grouped.members
+    plan.no_group, plan.groups_planned = grouped.no_group, True
 
 
 def _ids_in_unparsed_rows(raw: Sequence[str], snapshot: pd.DataFrame) -> set[str]:

@@ -16,16 +16,17 @@ from typing import Any, Literal, get_args
 from filebridge.plan.model import Plan
 
 Reaction = Literal["hold", "warn"]
-ACTIONS = ("create", "update", "deactivate", "reactivate", "delete")
+ACTIONS = ("create", "update", "deactivate", "reactivate", "delete", "group_remove")
 # Every reason a run can be held; each has an entry in the words the CLI prints.
 HoldCode = Literal["empty-snapshot", "too-many-rejected", "stale-file", "row-count-drop",
                    "too-many-create", "too-many-update", "too-many-deactivate",
-                   "too-many-reactivate", "too-many-delete", "repeated-content"]
+                   "too-many-reactivate", "too-many-delete", "repeated-content",
+                   "too-many-group-remove"]
 HOLD_CODES: frozenset[str] = frozenset(get_args(HoldCode))
 _TOO_MANY: dict[str, HoldCode] = {
     "create": "too-many-create", "update": "too-many-update",
     "deactivate": "too-many-deactivate", "reactivate": "too-many-reactivate",
-    "delete": "too-many-delete"}
+    "delete": "too-many-delete", "group_remove": "too-many-group-remove"}
 
 
 @dataclass(frozen=True)
@@ -46,10 +47,12 @@ class Limit:
 @dataclass(frozen=True)
 class GuardPolicy:
     """Thresholds of one connection (defaults: deactivations and deletes hold when they are
-    over 5% of the managed people and over 10 people)."""
+    over 5% of the managed people and over 10 people; group removals when they are over
+    5% of the connection's memberships and over 10)."""
 
     limits: tuple[tuple[str, Limit], ...] = (("deactivate", Limit(5.0, 10, "hold")),
-                                             ("delete", Limit(5.0, 10, "hold")))
+                                             ("delete", Limit(5.0, 10, "hold")),
+                                             ("group_remove", Limit(5.0, 10, "hold")))
     max_rejected_percent: float = 2.0
     max_row_drop_percent: float | None = 10.0
 
@@ -116,13 +119,18 @@ def judge(plan: Plan, managed: int, rows_total: int, rows_rejected: int,
     counts = plan.counts()
     for action, limit in policy.limits:
         n = counts.get(action, 0)
-        if managed == 0 or n == 0:
+        # Group removals are measured against the memberships the connection made.
+        base, unit = (plan.group_members, "memberships") if action == "group_remove" else \
+            (managed, "")
+        if base == 0 or n == 0:
             continue  # the first import into an empty LMS is not a mass change
-        if crossed(limit, n, managed):
+        if crossed(limit, n, base):
             bound = " and ".join(x for x in (
-                f"more than {limit.percent:g}% of {managed}" if limit.percent is not None
-                else "", f"more than {limit.count}" if limit.count is not None else "") if x)
-            holds.append(Hold(_TOO_MANY[action], f"{n} {action}s exceed the threshold "
+                f"more than {limit.percent:g}% of {base}{' ' + unit if unit else ''}"
+                if limit.percent is not None else "",
+                f"more than {limit.count}" if limit.count is not None else "") if x)
+            what = "group removals" if action == "group_remove" else f"{action}s"
+            holds.append(Hold(_TOO_MANY[action], f"{n} {what} exceed the threshold "
                               f"({bound})", limit.reaction))
     return holds
 

@@ -28,6 +28,8 @@ SKIPPED_COLUMNS = ("employee_id", "reason", "message", "line")
 # One row per department or job title change; ``kind`` is department | job_title,
 # ``action`` create | update | remove; old_* are the stored values (blank on create).
 ORG_COLUMNS = ("kind", "action", "code", "name", "parent_code", "old_name", "old_parent_code")
+# One row per group membership change; ``action`` is add | remove.
+GROUP_COLUMNS = ("employee_id", "group", "action", "line")
 
 
 def _empty(columns: tuple[str, ...]) -> pd.DataFrame:
@@ -52,6 +54,8 @@ class Plan:
     - ``skipped``: rows that change nothing and why (filtered out, inactive and unknown,
       no work email): ``employee_id, reason, message, line``.
     - ``org``: department and job title changes (see ``ORG_COLUMNS``).
+    - ``groups``: group memberships to add or remove (see ``GROUP_COLUMNS``); the
+      groups are owned by the connection, and only memberships it made are removed.
     """
 
     connection: str
@@ -71,6 +75,12 @@ class Plan:
     # True when ``org`` was planned (the pipeline does); a bare plan lets the store derive
     # departments and job titles from its people instead.
     org_planned: bool = False
+    groups: pd.DataFrame = field(default_factory=lambda: _empty(GROUP_COLUMNS))
+    # Set when the mapping has group rules: memberships the connection had before the
+    # plan (the guard's base for group removals) and active people matching no rule.
+    groups_planned: bool = False
+    group_members: int = 0
+    no_group: int = 0
 
     @property
     def updated_people(self) -> int:
@@ -93,7 +103,14 @@ class Plan:
             "delete": len(self.deletes),
             "unchanged": self.unchanged,
             "skipped": len(self.skipped),
+            **(self.group_counts() if self.groups_planned else {}),
         }
+
+    def group_counts(self) -> dict[str, int]:
+        """Memberships added and removed, and active people matching no rule."""
+        removes = int((self.groups["action"] == "remove").sum())
+        return {"group_add": len(self.groups) - removes, "group_remove": removes,
+                "no_group": self.no_group}
 
     def org_counts(self) -> dict[str, int]:
         """Department and job title changes by ``<kind>_<action>``."""
@@ -106,14 +123,14 @@ class Plan:
         """True when applying the plan would change nothing a person can see."""
         c = self.counts()
         return not (c["create"] or c["update"] or c["drift"] or c["deactivate"] or c["reactivate"]
-                    or c["delete"] or len(self.rekeys) or len(self.org))
+                    or c["delete"] or len(self.rekeys) or len(self.org) or len(self.groups))
 
     def drop_people(self, ids: set[str]) -> None:
         """Take these people out of every person action (their row turned out to be bad)."""
         if not ids:
             return
         for name in ("creates", "updates", "drift", "fingerprints", "deactivations",
-                     "reactivations", "deletes", "rekeys"):
+                     "reactivations", "deletes", "rekeys", "groups"):
             frame = getattr(self, name)
             keep = ~is_in(frame["employee_id"].astype("str"), ids)
             setattr(self, name, frame.loc[keep].reset_index(drop=True))

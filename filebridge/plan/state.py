@@ -23,6 +23,8 @@ HOLDER_COLUMNS = ("email", "managed_by", "employee_id", "active")
 DRIFT_MARK_COLUMNS = ("employee_id", "field", "written")
 # Columns of ``ActualState.org_usage()``.
 USAGE_COLUMNS = ("kind", "value", "managed_by", "employee_id")
+# Columns of ``ActualState.memberships()``.
+MEMBERSHIP_COLUMNS = ("group", "employee_id", "ours")
 
 
 class ActualState(Protocol):
@@ -71,4 +73,10 @@ class ActualState(Protocol):
     def org_usage(self, fields: Sequence[str], codes: Sequence[str],
                   titles: Sequence[str]) -> pd.DataFrame:
         """Active people using these department codes or job titles (``USAGE_COLUMNS``)."""
+        ...
+
+    def memberships(self) -> pd.DataFrame:
+        """Members of the groups this connection owns who are this connection's people
+        (``MEMBERSHIP_COLUMNS``): ``ours`` is True where the connection made the
+        membership, False where it was made outside filebridge."""
         ...

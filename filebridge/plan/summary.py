@@ -84,6 +84,16 @@ class OrgChange:
 
 
 @dataclass(frozen=True)
+class GroupChange:
+    """One person added to or removed from a group the connection owns."""
+
+    employee_id: str
+    group: str
+    action: str  # add | remove
+    line: int | None
+
+
+@dataclass(frozen=True)
 class PlanSummary:
     """Counts and the first ``LIMIT`` rows of each action of one plan.
 
@@ -104,6 +114,7 @@ class PlanSummary:
     skipped: tuple[Skip, ...] = ()
     org: tuple[OrgChange, ...] = ()
     org_counts: Mapping[str, int] = field(default_factory=dict)
+    groups: tuple[GroupChange, ...] = ()
     truncated: bool = False
 
     def to_dict(self) -> dict[str, Any]:
@@ -120,7 +131,8 @@ class PlanSummary:
             "deactivations": rows(self.deactivations),
             "reactivations": rows(self.reactivations), "deletes": rows(self.deletes),
             "rekeys": rows(self.rekeys), "skipped": rows(self.skipped), "org": rows(self.org),
-            "org_counts": dict(self.org_counts), "truncated": self.truncated,
+            "org_counts": dict(self.org_counts), "groups": rows(self.groups),
+            "truncated": self.truncated,
         }
 
 
@@ -141,7 +153,8 @@ def summarize(plan: Plan, limit: int | None = LIMIT) -> PlanSummary:
     create_cols = ["employee_id", *[f for f in plan.fields if f != "employee_id"], "line"]
     cut = limit is not None and any(
         len(f) > limit for f in (plan.creates, plan.updates, plan.drift, plan.deactivations,
-                                 plan.reactivations, plan.deletes, plan.skipped))
+                                 plan.reactivations, plan.deletes, plan.skipped,
+                                 plan.groups))
     return PlanSummary(
         plan.connection, plan.file_kind, plan.counts(),
         creates=tuple(_records(plan.creates, create_cols, limit)),
@@ -153,4 +166,5 @@ def summarize(plan: Plan, limit: int | None = LIMIT) -> PlanSummary:
         rekeys=_typed(Rekey, plan.rekeys, limit),
         skipped=_typed(Skip, plan.skipped, limit),
         org=_typed(OrgChange, plan.org, limit),
-        org_counts=plan.org_counts(), truncated=cut)
+        org_counts=plan.org_counts(), groups=_typed(GroupChange, plan.groups, limit),
+        truncated=cut)

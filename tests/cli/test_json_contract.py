@@ -105,7 +105,8 @@ RUN_REPORT = {"run_id", "connection", "file", "file_id", "sha256", "mode", "stat
               "problems_dropped", "warnings", "holds", "reject_file", "duplicate_of", "error",
               "timings", "state_location", "export_time", "about_run", "refused"}
 PLAN = {"connection", "file_kind", "counts", "creates", "updates", "drift", "deactivations",
-        "reactivations", "deletes", "rekeys", "skipped", "org", "org_counts", "truncated"}
+        "reactivations", "deletes", "rekeys", "skipped", "org", "org_counts", "groups",
+        "truncated"}
 PROBLEM = {"code", "message", "file", "line", "column", "value", "severity", "related_lines"}
 
 
@@ -193,6 +194,38 @@ def test_validate_history_show_users_check(capsys, tmp_path):
                        encoding="utf-8")
     _, bad = cli_json(capsys, "check", "--settings", ws)
     assert set(bad["problems"][0]) == {"file", "line", "key", "message"}
+
+
+GROUP_RULES = """
+groups:
+  - name: Contractors
+    when: {field: employee_type, is: contractor}
+  - group_from: department
+    name: "Dept {value}"
+"""
+
+
+def test_groups_and_the_plan_s_group_changes(capsys, tmp_path):
+    ws = str(write_workspace(tmp_path / "ws"))
+    mapping = Path(ws).parent / "mappings" / "acme.yaml"
+    mapping.write_text(mapping.read_text(encoding="utf-8") + GROUP_RULES, encoding="utf-8")
+    _, applied = cli_json(capsys, "apply", "acme", str(NIGHT1), "--settings", ws)
+    table = run_report_table()
+    change = applied["plan"]["groups"][0]
+    assert set(change) == {"employee_id", "group", "action", "line"} <= row_names(table["plan"])
+    assert {"group_add", "group_remove", "no_group", "groups_created"} <= set(applied["counts"])
+    assert set(applied["counts"]) <= row_names(table["counts"])
+    _, listed = cli_json(capsys, "groups", "acme", "--settings", ws)
+    assert_keys(listed, top_level_keys("`groups --json`:"),
+                documented=named_in("`groups --json`:"))
+    assert listed["count"] == len(listed["groups"]) > 0
+    assert set(listed["groups"][0]) == {"group", "members", "by_rule", "by_hand"}
+    name = listed["groups"][0]["group"]
+    _, members = cli_json(capsys, "groups", "acme", name, "--settings", ws)
+    marker = "`groups CONNECTION GROUP --json`:"
+    assert_keys(members, top_level_keys(marker), documented=named_in(marker))
+    assert set(members["members"][0]) == {"employee_id", "managed_by", "by_rule"}
+    assert members["count"] == listed["groups"][0]["members"]
 
 
 def test_load_completions_and_export(capsys, tmp_path):

@@ -13,7 +13,8 @@ import pandas as pd
 import pytest
 
 from filebridge.lms import InvalidFieldName, Lms, StalePlan
-from filebridge.plan.model import ORG_COLUMNS, Plan
+from filebridge.plan.model import GROUP_COLUMNS, ORG_COLUMNS, Plan
+from filebridge.plan.state import MEMBERSHIP_COLUMNS
 from tests.lms.plans import person, plan
 
 NOW = datetime(2026, 3, 1, 2, 0, tzinfo=UTC)
@@ -260,3 +261,48 @@ class StoreContract:
         assert receipt.checks >= 1  # asked whether the run may still commit
         # A target that keeps its changes apart from the ledger says what it is about to do.
         assert [c.get("create") for _, c in receipt.intents] in ([], [1])
+
+
+class GroupContract(StoreContract):
+    """The promises of a target with ``capabilities.groups`` (inherited by those only)."""
+
+    def test_says_it_keeps_groups(self, store: Lms) -> None:
+        assert store.capabilities.groups
+
+    @staticmethod
+    def group_plan(changes: list[tuple[str, str, str]], **kwargs: Any) -> Plan:
+        """A plan carrying group changes ``(employee_id, group, add|remove)``."""
+        p = plan(**kwargs)
+        p.groups = pd.DataFrame([(e, g, a, 2) for e, g, a in changes],
+                                columns=list(GROUP_COLUMNS))
+        p.groups_planned = True
+        return p
+
+    @staticmethod
+    def members(store: Lms, connection: str = "acme") -> set[tuple[str, str, bool]]:
+        frame = store.state(connection).memberships()
+        assert list(frame.columns) == list(MEMBERSHIP_COLUMNS)
+        return {(str(g), str(e), bool(o)) for g, e, o in frame.itertuples(index=False)}
+
+    def test_group_adds_create_owned_groups_and_removes_take_members_out(
+            self, store: Lms) -> None:
+        counts = self.apply(store, self.group_plan(
+            [("001", "Sales", "add"), ("002", "Sales", "add"), ("002", "Contractors", "add")],
+            new=[person("001"), person("002")]))
+        assert (counts["group_add"], counts["groups_created"]) == (3, 2)
+        assert self.members(store) == {("Sales", "001", True), ("Sales", "002", True),
+                                       ("Contractors", "002", True)}
+        counts = self.apply(store, self.group_plan([("002", "Sales", "remove")]))
+        assert counts["group_remove"] == 1
+        assert self.members(store) == {("Sales", "001", True), ("Contractors", "002", True)}
+        assert self.members(store, "other") == set()
+
+    def test_group_changes_are_idempotent(self, store: Lms) -> None:
+        self.apply(store, self.group_plan([("001", "Sales", "add")], new=[person("001")]))
+        twice = self.apply(store, self.group_plan([("001", "Sales", "add")]))
+        assert (twice["group_add"], twice["groups_created"]) == (0, 0)
+        self.apply(store, self.group_plan([("001", "Sales", "remove")]))
+        again = self.apply(store, self.group_plan([("001", "Sales", "remove")]))
+        assert again["group_remove"] == 0
+        assert self.members(store) == set()
+

@@ -7,11 +7,11 @@ import pytest
 
 from filebridge.lms import StalePlan
 from filebridge.lms.memory import MemoryLms
-from tests.lms.contract import NOW, StoreContract
+from tests.lms.contract import NOW, GroupContract
 from tests.lms.plans import person, plan
 
 
-class TestMemoryLms(StoreContract):
+class TestMemoryLms(GroupContract):
     """``MemoryLms`` keeps the store contract."""
 
     @pytest.fixture

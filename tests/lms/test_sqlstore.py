@@ -19,11 +19,11 @@ from filebridge.lms import SqlStore, StalePlan
 from filebridge.lms.schema import MIGRATIONS as LMS_MIGRATIONS
 from filebridge.lms.schema import changes, users
 from filebridge.sql import DatabaseUnavailable, applied_migrations, open_engine
-from tests.lms.contract import NOW, StoreContract
+from tests.lms.contract import NOW, GroupContract
 from tests.lms.plans import person, plan
 
 
-class TestSqlStoreSqlite(StoreContract):
+class TestSqlStoreSqlite(GroupContract):
     """``SqlStore`` over SQLite keeps the store contract."""
 
     @pytest.fixture
@@ -207,7 +207,7 @@ def test_creates_in_slices_store_the_same_as_in_one_go(engine: Engine, tmp_path,
 
 
 @pytest.mark.postgres
-class TestSqlStorePostgres(StoreContract):
+class TestSqlStorePostgres(GroupContract):
     """``SqlStore`` over a real PostgreSQL server keeps the same contract."""
 
     @pytest.fixture

@@ -82,6 +82,7 @@ def test_thresholds_from_config() -> None:
         "deactivate": Limit(None, 10, "warn"),  # explicit null switches percent off
         "delete": Limit(5.0, 10, "hold"),  # a null block keeps the defaults
         "reactivate": Limit(None, 7, "hold"),
+        "group_remove": Limit(5.0, 10, "hold"),  # the default brake on group removals
     }
     assert policy.max_rejected_percent == 5.0 and policy.max_row_drop_percent is None
     assert GuardPolicy.from_config({"row_drop_percent": 25}).max_row_drop_percent == 25.0

@@ -18,6 +18,7 @@ from filebridge.plan.org import StoredOrg
 from filebridge.plan.state import (
     DRIFT_MARK_COLUMNS,
     HOLDER_COLUMNS,
+    MEMBERSHIP_COLUMNS,
     SNAPSHOT_COLUMNS,
     USAGE_COLUMNS,
 )
@@ -109,6 +110,12 @@ class MirrorState:
     def inactive_since(self, cutoff: datetime) -> frozenset[str]:
         """This connection's people deactivated before ``cutoff``."""
         return self.mirror.deactivated_before(self.connection, cutoff)
+
+    def memberships(self) -> pd.DataFrame:
+        """None: this target keeps no groups yet (``Capabilities.groups`` is false), so
+        the pipeline takes group changes out of the plan before they reach it."""
+        return pd.DataFrame({c: pd.Series([], dtype=t) for c, t in
+                             zip(MEMBERSHIP_COLUMNS, ("str", "str", "bool"), strict=True)})
 
     def org(self) -> StoredOrg:
         """No department or job title records on a SCIM target."""
