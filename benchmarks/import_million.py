@@ -17,8 +17,9 @@ Every phase is a fresh process started by this small driver (it imports no panda
 Arrow or duckdb itself): a child's peak RSS starts at its parent's resident size, so a
 big driver would inflate every figure. duckdb is only in the `bench` extra.
 
-The last line is the summary, e.g.
-RESULT rows=1000000 night/duckdb=1.23 noop/floor=3.4 initial/duckdb=2.9 peak_mb=580 us_per_row_night=6.1
+The last line is the summary, one line like (wrapped here)
+RESULT rows=1000000 night/duckdb=1.23 noop/floor=3.4 initial/duckdb=2.9 peak_mb=580
+us_per_row_night=6.1
 """
 
 from __future__ import annotations
@@ -346,14 +347,11 @@ def drive(args: argparse.Namespace) -> None:
         print(f"round {k + 1}/{args.rounds} (load average {loadavg()})", flush=True)
         duck = work / "duck.db"
         duck.unlink(missing_ok=True)
-        phases = {
-            "floor": lambda: run(self_phase("floor", night1)),
-            "duckdb_initial": lambda: run(self_phase("duckdb-initial", night0, duck)),
-            "duckdb_night": lambda: run(self_phase("duckdb-night", night1, duck)),
-        }
         work.mkdir(parents=True, exist_ok=True)
-        for name, phase in phases.items():
-            series[name].append(phase())
+        for name, command in (("floor", self_phase("floor", night1)),
+                              ("duckdb_initial", self_phase("duckdb-initial", night0, duck)),
+                              ("duckdb_night", self_phase("duckdb-night", night1, duck))):
+            series[name].append(run(command))
             show(name, series[name][-1])
         conf = settings(work / "sqlite", "sqlite:///{state}/lms.sqlite", mapping)
         for name, verb, path in (("initial", "apply", night0), ("night", "apply", night1),
