@@ -1,11 +1,25 @@
 """Benchmark: a 1,000,000-employee export, then a night with 1% changes, 0.5% hires and
-0.5% leavers, then a no-op replay of that night.
+0.5% leavers, then a no-op replay of that night, against references run beside it.
 
-    python benchmarks/import_million.py [--rows 1000000] [--workdir benchmarks/data]
+    python benchmarks/import_million.py [--rows 1000000] [--rounds 3] [--workdir DIR]
+                                        [--no-postgres]
 
-Each phase runs `filebridge apply` in its own process; the script prints wall seconds
-and that process's peak RSS (from the kernel's rusage). Targets on a 2-core machine:
-the 1% night ≤ 8 s and ≤ 1 GB; the no-op ≤ 5 s. Data is generated with a fixed seed.
+Every round runs, interleaved, in this order: pyarrow's parse of the night's file (the
+floor), a hand-written duckdb SQL script loading the first file into an empty database
+(initial) and then applying the night (creates, field updates, leavers, one transaction),
+and the product's `filebridge apply` of the same two files into a fresh SQLite store plus
+a `filebridge replay` of the night (the no-op). Ratios are taken within a round, so a
+machine shared with other work moves both sides of a ratio together; the medians over
+the rounds are reported. Once after the rounds, the same initial load and night run
+against a throw-away PostgreSQL cluster when Debian's server binaries are installed.
+
+Every phase is a fresh process started by this small driver (it imports no pandas,
+Arrow or duckdb itself): a child's peak RSS starts at its parent's resident size, so a
+big driver would inflate every figure. duckdb is only in the `bench` extra.
+
+The last line is the summary, one line like (wrapped here)
+RESULT rows=1000000 night/duckdb=1.23 noop/floor=3.4 initial/duckdb=2.9 peak_mb=580
+us_per_row_night=6.1
 """
 
 from __future__ import annotations
@@ -14,28 +28,35 @@ import argparse
 import json
 import os
 import resource
+import shutil
+import socket
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
-import pyarrow as pa
-import pyarrow.csv as pacsv
-
 REPO = Path(__file__).resolve().parent.parent
-FIRST = np.array(["Anna", "Zoë", "José", "Liam", "Noah", "Emma", "Mia", "Lucas", "Sofia", "Chen"])
-LAST = np.array(["Berg", "Müller", "García", "O'Brien", "Smith, Jr.", "Dubois", "Rossi", "Nowak"])
-DEPTS = np.array(["Engineering", "Research, Development", "Sales", "Finance", "Operations"])
-TITLES = np.array(["Engineer", "Senior Engineer", "Manager, Sales", "Analyst", "Operator"])
-CITIES = np.array(["Berlin", "Paris", "London", "Madrid"])
-COUNTRIES = np.array(["DE", "FR", "GB", "ES"])
+GENERATOR_VERSION = "1"
 
 
-def company(ids: np.ndarray, rng: np.random.Generator) -> pd.DataFrame:
+# --- data (runs in its own process: the frames are big) -------------------------------
+def _company(ids, rng):  # type: ignore[no-untyped-def]
     """One row per id, every column text, managers forming a 10-wide tree."""
+    import numpy as np
+    import pandas as pd
+    first = np.array(["Anna", "Zoë", "José", "Liam", "Noah", "Emma", "Mia", "Lucas", "Sofia",
+                      "Chen"])
+    last = np.array(["Berg", "Müller", "García", "O'Brien", "Smith, Jr.", "Dubois", "Rossi",
+                     "Nowak"])
+    depts = np.array(["Engineering", "Research, Development", "Sales", "Finance",
+                      "Operations"])
+    titles = np.array(["Engineer", "Senior Engineer", "Manager, Sales", "Analyst",
+                       "Operator"])
+    cities = np.array(["Berlin", "Paris", "London", "Madrid"])
+    countries = np.array(["DE", "FR", "GB", "ES"])
     n = len(ids)
     site = rng.integers(0, 4, n)
     emp = pd.Series(ids).map("{:08d}".format)
@@ -43,12 +64,12 @@ def company(ids: np.ndarray, rng: np.random.Generator) -> pd.DataFrame:
     return pd.DataFrame({
         "Employee ID": emp,
         "Work Email": "p" + emp + "@big.example",
-        "First Name": FIRST[rng.integers(0, len(FIRST), n)],
-        "Last Name": LAST[rng.integers(0, len(LAST), n)],
-        "Job Title": TITLES[rng.integers(0, len(TITLES), n)],
-        "Department": DEPTS[ids % len(DEPTS)],
-        "Dept Code": pd.Series(ids % len(DEPTS)).map("D{:02d}".format),
-        "Location": CITIES[site], "Country": COUNTRIES[site],
+        "First Name": first[rng.integers(0, len(first), n)],
+        "Last Name": last[rng.integers(0, len(last), n)],
+        "Job Title": titles[rng.integers(0, len(titles), n)],
+        "Department": depts[ids % len(depts)],
+        "Dept Code": pd.Series(ids % len(depts)).map("D{:02d}".format),
+        "Location": cities[site], "Country": countries[site],
         "Phone": pd.Series(rng.integers(10**8, 10**9, n)).map("+49 {:d}".format),
         "Type": np.array(["FT", "PT", "CT"])[rng.integers(0, 3, n)],
         "Manager ID": manager,
@@ -58,100 +79,325 @@ def company(ids: np.ndarray, rng: np.random.Generator) -> pd.DataFrame:
     })
 
 
-def write(frame: pd.DataFrame, path: Path) -> None:
-    """CSV via pyarrow (the generator must not dominate the benchmark's own time)."""
-    pacsv.write_csv(pa.Table.from_pandas(frame.astype(str), preserve_index=False), path)
-
-
-def generate(rows: int, workdir: Path) -> tuple[Path, Path]:
-    """Night 0 (everyone) and night 1 (1% changed, 0.5% hired, 0.5% left)."""
+def generate(rows: int, folder: Path) -> None:
+    """Night 0 (everyone) and night 1 (1% changed, 0.5% hired, 0.5% left), seeded."""
+    import numpy as np
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
     rng = np.random.default_rng(20261125)
-    night0 = company(np.arange(1, rows + 1), rng)
+    night0 = _company(np.arange(1, rows + 1), rng)
     night1 = night0.copy()
     changed = rng.choice(rows, rows // 100, replace=False)
     night1.loc[changed, "Job Title"] = "Promoted " + night1.loc[changed, "Job Title"]
     leavers = rng.choice(np.arange(rows // 2, rows), rows // 200, replace=False)
     night1 = night1.drop(index=leavers)
-    hires = company(np.arange(rows + 1, rows + 1 + rows // 200), rng)
+    hires = _company(np.arange(rows + 1, rows + 1 + rows // 200), rng)
     night1 = pd.concat([night1, hires], ignore_index=True)
-    workdir.mkdir(parents=True, exist_ok=True)
-    paths = workdir / "big_employees_1.csv", workdir / "big_employees_2.csv"
-    write(night0, paths[0])
-    write(night1, paths[1])
-    return paths
+    folder.mkdir(parents=True, exist_ok=True)
+    for frame, name in ((night0, "night0.csv"), (night1, "night1.csv")):
+        table = pa.Table.from_pandas(frame.astype(str), preserve_index=False)
+        pacsv.write_csv(table, folder / name)
+    (folder / "version").write_text(GENERATOR_VERSION)
 
 
-def settings(workdir: Path) -> Path:
-    """A settings file for the benchmark's own state (thresholds opened for the 0.5% leavers)."""
-    state = workdir / "state"
-    path = workdir / "settings.yaml"
+# --- the references (each runs in its own process) ------------------------------------
+def floor(path: Path) -> None:
+    """pyarrow's parse of the file: no product reads it faster."""
+    import pyarrow.csv as pacsv
+    pacsv.read_csv(path)
+
+
+# The acme mapping's fields, written as SQL: the same columns the product stores.
+_MAPPED = """
+    trim("Employee ID") AS employee_id,
+    lower(trim("Work Email")) AS email,
+    regexp_replace(trim("First Name"), '\\s+', ' ', 'g') AS first_name,
+    regexp_replace(trim("Last Name"), '\\s+', ' ', 'g') AS last_name,
+    regexp_replace(trim("Job Title"), '\\s+', ' ', 'g') AS job_title,
+    trim("Department") AS department,
+    upper(trim("Dept Code")) AS department_code,
+    "Location" AS location,
+    upper(trim("Country")) AS country,
+    regexp_replace(trim("Phone"), '[ ()-]', '', 'g') AS phone,
+    'en' AS language,
+    CASE "Type" WHEN 'FT' THEN 'full-time' WHEN 'PT' THEN 'part-time'
+                WHEN 'CT' THEN 'contractor' END AS employee_type,
+    nullif(trim("Manager ID"), '') AS manager_id,
+    CAST(strptime(nullif("Hire Date", ''), '%d/%m/%Y') AS DATE) AS hire_date,
+    CAST(strptime(nullif("Termination Date", ''), '%d/%m/%Y') AS DATE) AS termination_date,
+    "Cost Center" AS cost_center,
+    trim("First Name") || ' ' || trim("Last Name") AS display_name
+"""
+_FIELDS = ["email", "first_name", "last_name", "job_title", "department", "department_code",
+           "location", "country", "phone", "language", "employee_type", "manager_id",
+           "hire_date", "termination_date", "cost_center", "display_name"]
+
+
+def duckdb_initial(path: Path, database: Path) -> None:
+    """Load everyone into an empty duckdb database, in one transaction."""
+    import duckdb
+    con = duckdb.connect(str(database))
+    con.execute("BEGIN")
+    con.execute(f"CREATE TABLE people AS SELECT {_MAPPED}, true AS active "
+                "FROM read_csv(?, all_varchar = true, header = true)", [str(path)])
+    con.execute("COMMIT")
+    con.close()
+
+
+def duckdb_night(path: Path, database: Path) -> None:
+    """Diff the file against the database and apply creates, updates and leavers."""
+    import duckdb
+    con = duckdb.connect(str(database))
+    con.execute("BEGIN")
+    con.execute(f"CREATE TEMP TABLE incoming AS SELECT {_MAPPED} "
+                "FROM read_csv(?, all_varchar = true, header = true)", [str(path)])
+    created = con.execute(
+        "INSERT INTO people SELECT i.*, true FROM incoming i "
+        "ANTI JOIN people p USING (employee_id)").fetchone()
+    differs = " OR ".join(f"p.{f} IS DISTINCT FROM i.{f}" for f in _FIELDS)
+    sets = ", ".join(f"{f} = i.{f}" for f in _FIELDS)
+    updated = con.execute(
+        f"UPDATE people p SET {sets}, active = true FROM incoming i "
+        f"WHERE p.employee_id = i.employee_id AND ({differs} OR NOT p.active)").fetchone()
+    left = con.execute(
+        "UPDATE people SET active = false WHERE active AND employee_id NOT IN "
+        "(SELECT employee_id FROM incoming)").fetchone()
+    con.execute("COMMIT")
+    con.close()
+    print(json.dumps({"created": created and created[0], "updated": updated and updated[0],
+                      "deactivated": left and left[0]}))
+
+
+# --- the driver ---------------------------------------------------------------------
+@dataclass(frozen=True)
+class Phase:
+    """One phase's wall seconds, its process's peak RSS, and what it printed."""
+
+    seconds: float
+    rss_mb: float
+    code: int
+    stdout: str
+    stderr: str
+
+    def timings(self) -> str:
+        """The product's own stage timings, when it printed a JSON report."""
+        try:
+            report = json.loads(self.stdout)
+        except ValueError:
+            return self.stdout.strip()[:200]
+        if not isinstance(report, dict) or "timings" not in report:
+            return self.stdout.strip()[:200]
+        stages, counts = report["timings"], report.get("counts", {})
+        shown = {k: v for k, v in counts.items() if v}
+        return "  ".join(f"{k} {v:.2f}" for k, v in stages.items()) + f"   {shown}"
+
+
+def run(args: list[str], env: dict[str, str] | None = None) -> Phase:
+    """Run ``args`` in a fresh process and measure it."""
+    os.sync()  # the previous phase's dirty pages are written back before this one starts
+    start = time.perf_counter()
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen(args, stdout=out, stderr=err, env=env)
+        _, status, usage = os.wait4(proc.pid, 0)
+        seconds = time.perf_counter() - start
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read().decode(), err.read().decode()
+    code = os.waitstatus_to_exitcode(status)
+    if code not in (0, 1):
+        raise SystemExit(f"{' '.join(args)} failed ({code}):\n{stderr}")
+    return Phase(seconds, usage.ru_maxrss / 1024, code, stdout, stderr)
+
+
+def self_phase(name: str, *args: Path) -> list[str]:
+    """A command running one of this script's own phases in a fresh process."""
+    return [sys.executable, __file__, "--phase", name, *map(str, args)]
+
+
+def settings(folder: Path, url: str, mapping: Path) -> Path:
+    """A settings file for a fresh state folder (thresholds opened for the 0.5% leavers)."""
+    state = folder / "state"
+    if folder.exists():
+        shutil.rmtree(folder)
+    state.mkdir(parents=True)
+    path = folder / "settings.yaml"
     path.write_text(f"""state_dir: {state}
 lms:
-  url: sqlite:///{state}/lms.sqlite
+  url: {url.replace('{state}', str(state))}
 connections:
   big:
-    import_mapping: {REPO / 'mappings' / 'acme.yaml'}
-    transport: {{type: local, inbox: {workdir / 'inbox'}, pattern: "*.csv"}}
+    import_mapping: {mapping}
+    transport: {{type: local, inbox: {folder / 'inbox'}, pattern: "*.csv"}}
     thresholds:
       deactivate: {{percent: 10, count: 100000}}
 """)
     return path
 
 
-def timed(label: str, args: list[str]) -> None:
-    """Run one phase in a child process; print wall seconds and the child's peak RSS."""
-    # The previous phase's writes are flushed first, so the kernel writing a gigabyte of
-    # dirty database pages back does not land in this phase's figures.
-    os.sync()
-    start = time.perf_counter()
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        proc = subprocess.Popen(args, stdout=out, stderr=err)
-        _, status, usage = os.wait4(proc.pid, 0)
-        wall = time.perf_counter() - start
-        out.seek(0)
-        err.seek(0)
-        stdout, stderr = out.read().decode(), err.read().decode()
-    code = os.waitstatus_to_exitcode(status)
-    rss_mb = usage.ru_maxrss / 1024  # Linux reports KiB
-    print(f"{label:<28} {wall:7.2f} s   peak RSS {rss_mb:7.0f} MB   exit {code}", flush=True)
+def product(conf: Path, verb: str, path: Path) -> Phase:
+    """``filebridge apply`` (or ``replay``) of ``path`` as its own process."""
+    cli = [sys.executable, "-m", "filebridge.cli.main"]
+    extra = ["--yes"] if verb == "replay" else ["big"]
+    return run([*cli, verb, *extra, str(path), "--settings", str(conf), "--json"])
+
+
+def median(values: list[float]) -> float:
+    """The median, or NaN for no values."""
+    return statistics.median(values) if values else float("nan")
+
+
+def show(label: str, phase: Phase) -> None:
+    """One phase's line."""
+    print(f"  {label:<22} {phase.seconds:7.2f} s  peak RSS {phase.rss_mb:6.0f} MB  "
+          f"{phase.timings()}", flush=True)
+
+
+class Postgres:
+    """A throw-away PostgreSQL cluster on 127.0.0.1 (trust auth, fsync off)."""
+
+    def __init__(self, root: Path) -> None:
+        found = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"))
+        if not found:
+            raise FileNotFoundError("no /usr/lib/postgresql/*/bin/pg_ctl")
+        self.bin = found[-1].parent
+        self.as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        self.root = root
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+
+    def _pg(self, *args: str) -> None:
+        subprocess.run([*self.as_user, *args], check=True, capture_output=True)
+
+    def start(self) -> str:
+        """Start the cluster; the URL of its empty ``bench`` database."""
+        if self.as_user:  # the server refuses root; the cluster belongs to Debian's postgres
+            shutil.chown(self.root, "postgres")
+        data = self.root / "data"
+        self._pg(str(self.bin / "initdb"), "-D", str(data), "-A", "trust", "-U", "filebridge",
+                 "-E", "UTF8", "--no-sync")
+        self._pg(str(self.bin / "pg_ctl"), "-D", str(data), "-l", str(self.root / "log"), "-w",
+                 "-o", f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 "
+                 "-c fsync=off -c max_wal_size=4GB", "start")
+        self._pg(str(self.bin / "createdb"), "-h", "127.0.0.1", "-p", str(self.port),
+                 "-U", "filebridge", "bench")
+        return f"postgresql+psycopg://filebridge@127.0.0.1:{self.port}/bench"
+
+    def stop(self) -> None:
+        """Stop the cluster and remove its files."""
+        subprocess.run([*self.as_user, str(self.bin / "pg_ctl"), "-D", str(self.root / "data"),
+                        "-m", "immediate", "stop"], capture_output=True)
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+def postgres_night(work: Path, mapping: Path, night0: Path, night1: Path,
+                   sqlite_night: float) -> None:
+    """The same initial load and night on PostgreSQL, printed beside SQLite's."""
     try:
-        stages = json.loads(stdout).get("timings", {})
-        print(" " * 30 + "  ".join(f"{k} {v:.2f}" for k, v in stages.items()), flush=True)
-    except (ValueError, AttributeError):
-        pass  # the parse floor prints no report
-    if code not in (0, 1):
-        print(stderr, file=sys.stderr)
+        server = Postgres(Path(tempfile.mkdtemp(prefix="fb-bench-pg-")))
+    except FileNotFoundError as exc:
+        print(f"PostgreSQL: skipped ({exc})")
+        return
+    try:
+        url = server.start()
+        conf = settings(work / "pg", url, mapping)
+        initial = product(conf, "apply", night0)
+        show("pg initial load", initial)
+        night = product(conf, "apply", night1)
+        show("pg 1% night", night)
+        print(f"POSTGRES night={night.seconds:.2f}s initial={initial.seconds:.2f}s "
+              f"sqlite_night={sqlite_night:.2f}s pg/sqlite={night.seconds / sqlite_night:.2f}",
+              flush=True)
+    finally:
+        server.stop()
+
+
+def data(rows: int, workdir: Path) -> Path:
+    """The generated files for ``rows`` (made once, in a fresh process)."""
+    folder = workdir / f"rows-{rows}"
+    version = folder / "version"
+    if not version.exists() or version.read_text() != GENERATOR_VERSION:
+        start = time.perf_counter()
+        subprocess.run([*self_phase("generate", folder), "--rows", str(rows)], check=True)
+        print(f"generated {rows:,} rows in {time.perf_counter() - start:.1f} s")
+    return folder
+
+
+def loadavg() -> str:
+    """The machine's load averages (other work on a shared machine)."""
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def drive(args: argparse.Namespace) -> None:
+    """Generate once, then interleave the rounds and print the summary."""
+    folder = data(args.rows, args.workdir)
+    night0, night1 = folder / "night0.csv", folder / "night1.csv"
+    mapping = REPO / "mappings" / "acme.yaml"
+    # Byte-compile the package as `pip install` does, so no phase compiles it.
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(REPO / "filebridge")],
+                   check=True)
+    print(f"{args.rows:,} rows, {night1.stat().st_size / 1e6:.0f} MB; {os.cpu_count()} cores; "
+          f"load average {loadavg()}", flush=True)
+    work = args.workdir / "runs"
+    series: dict[str, list[Phase]] = {k: [] for k in
+                                      ("floor", "duckdb_initial", "duckdb_night", "initial",
+                                       "night", "noop")}
+    for k in range(args.rounds):
+        print(f"round {k + 1}/{args.rounds} (load average {loadavg()})", flush=True)
+        duck = work / "duck.db"
+        duck.unlink(missing_ok=True)
+        work.mkdir(parents=True, exist_ok=True)
+        for name, command in (("floor", self_phase("floor", night1)),
+                              ("duckdb_initial", self_phase("duckdb-initial", night0, duck)),
+                              ("duckdb_night", self_phase("duckdb-night", night1, duck))):
+            series[name].append(run(command))
+            show(name, series[name][-1])
+        conf = settings(work / "sqlite", "sqlite:///{state}/lms.sqlite", mapping)
+        for name, verb, path in (("initial", "apply", night0), ("night", "apply", night1),
+                                 ("noop", "replay", night1)):
+            series[name].append(product(conf, verb, path))
+            show(name, series[name][-1])
+        duck.unlink(missing_ok=True)
+
+    def ratio(top: str, bottom: str) -> float:
+        return median([a.seconds / b.seconds for a, b in zip(series[top], series[bottom],
+                                                             strict=True)])
+
+    seconds = {k: median([p.seconds for p in v]) for k, v in series.items()}
+    print("medians: " + "  ".join(f"{k} {v:.2f} s" for k, v in seconds.items()))
+    peaks = {k: max(p.rss_mb for p in series[k]) for k in ("initial", "night", "noop")}
+    print("peak RSS: " + "  ".join(f"{k} {v:.0f} MB" for k, v in peaks.items())
+          + f"  (floor {max(p.rss_mb for p in series['floor']):.0f} MB, this driver "
+          f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB)")
+    if args.postgres:
+        postgres_night(work, mapping, night0, night1, seconds["night"])
+    print(f"load average at the end {loadavg()}")
+    print(f"RESULT rows={args.rows} night/duckdb={ratio('night', 'duckdb_night'):.2f} "
+          f"noop/floor={ratio('noop', 'floor'):.1f} "
+          f"initial/duckdb={ratio('initial', 'duckdb_initial'):.1f} "
+          f"peak_mb={max(peaks.values()):.0f} "
+          f"us_per_row_night={seconds['night'] / args.rows * 1e6:.1f}")
 
 
 def main() -> None:
-    """Generate, then time the three phases."""
+    """Parse the arguments; run one phase (a child) or drive the whole benchmark."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--workdir", type=Path, default=REPO / "benchmarks" / "data")
+    parser.add_argument("--no-postgres", dest="postgres", action="store_false",
+                        help="skip the PostgreSQL night")
+    parser.add_argument("--phase", help=argparse.SUPPRESS)
+    parser.add_argument("paths", nargs="*", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    start = time.perf_counter()
-    night0, night1 = generate(args.rows, args.workdir)
-    print(f"generated {args.rows:,} rows ({night0.stat().st_size / 1e6:.0f} MB) "
-          f"in {time.perf_counter() - start:.1f} s")
-    # Byte-compile the package as `pip install` does: an editable install run with
-    # PYTHONDONTWRITEBYTECODE set would otherwise recompile filebridge in every phase.
-    subprocess.run([sys.executable, "-m", "compileall", "-q", str(REPO / "filebridge")],
-                   check=True)
-    conf = settings(args.workdir)
-    state = args.workdir / "state"
-    if state.exists():
-        import shutil
-        shutil.rmtree(state)
-    cli = [sys.executable, "-m", "filebridge.cli.main"]
-    timed("parse floor (pyarrow read)", [sys.executable, "-c",
-          f"import pyarrow.csv as c; c.read_csv({str(night1)!r})"])
-    timed("initial load (empty store)", [*cli, "apply", "big", str(night0), "--settings",
-                                         str(conf), "--json"])
-    timed("1% night", [*cli, "apply", "big", str(night1), "--settings", str(conf), "--json"])
-    timed("no-op replay of the night", [*cli, "replay", str(night1), "--yes", "--settings",
-                                        str(conf), "--json"])
-    driver_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"(max RSS of this driver: {driver_mb:.0f} MB)")
+    children = {"generate": lambda p: generate(args.rows, *p), "floor": lambda p: floor(*p),
+                "duckdb-initial": lambda p: duckdb_initial(*p),
+                "duckdb-night": lambda p: duckdb_night(*p)}
+    if args.phase:
+        children[args.phase](args.paths)
+    else:
+        drive(args)
 
 
 if __name__ == "__main__":

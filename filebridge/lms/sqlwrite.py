@@ -25,12 +25,15 @@ from filebridge.lms.schema import changes, departments, job_titles, user_attribu
 from filebridge.lms.sqlstate import CUSTOM_PREFIX, check_fields
 from filebridge.person import KEY
 from filebridge.plan.model import Plan
-from filebridge.sql import execute_many, gc_paused
+from filebridge.sql import execute_many, fetch_raw, gc_paused
 
 # The journal's reason on a field put back after a change made outside filebridge.
 DRIFT_REASON = "drift"
 # People inserted per executemany when creating many at once.
 CREATE_BATCH = 50_000
+# From this many creates on, custom attributes are written with the new rows' ids read
+# back in one range scan, instead of one id lookup per attribute row.
+BULK_ATTRIBUTES = 1_000
 
 
 def _strings(series: pd.Series) -> list[str]:
@@ -129,8 +132,10 @@ def _create_rows(tx: Connection, connection: str, frame: pd.DataFrame,
                  fields: list[str], run_id: int | None, now: datetime) -> None:
     ids = _strings(frame[KEY])
     plain = [f for f in fields if not f.startswith(CUSTOM_PREFIX)]
+    custom = [f for f in fields if f.startswith(CUSTOM_PREFIX)]
     columns: dict[str, list[Any]] = {KEY: ids, **{f: _strings(frame[f]) for f in plain}}
     columns["fingerprint"] = _int64(frame["fingerprint"])
+    before = _last_user_id(tx) if custom and len(ids) >= BULK_ATTRIBUTES else None
     try:
         execute_many(tx, users.insert(), columns, {
             "managed_by": connection, "active": True,
@@ -138,12 +143,42 @@ def _create_rows(tx: Connection, connection: str, frame: pd.DataFrame,
     except sa.exc.IntegrityError as error:
         raise StalePlan(connection, "create", len(ids), 0) from error
     del columns
-    for name in (f for f in fields if f.startswith(CUSTOM_PREFIX)):
+    user_ids = _new_user_ids(tx, connection, ids, before) if before is not None else None
+    for name in custom:
         values = _strings(frame[name])
         keep = [i for i, v in enumerate(values) if v]
-        _insert_attributes(tx, connection, name, [ids[i] for i in keep],
-                                [values[i] for i in keep])
+        if user_ids is None:
+            _insert_attributes(tx, connection, name, [ids[i] for i in keep],
+                               [values[i] for i in keep])
+            continue
+        found = [i for i in keep if user_ids[i] is not None]
+        execute_many(tx, user_attributes.insert(), {
+            "user_id": [user_ids[i] for i in found], "value": [values[i] for i in found]},
+            {"name": name[len(CUSTOM_PREFIX):]})
+        lost = [i for i in keep if user_ids[i] is None]
+        _insert_attributes(tx, connection, name, [ids[i] for i in lost],
+                           [values[i] for i in lost])
     _journal(tx, connection, "create", run_id, now, ids, _lines(frame))
+
+
+def _last_user_id(tx: Connection) -> int:
+    """The highest user id so far (0 for none)."""
+    return int(tx.execute(sa.select(sa.func.max(users.c.id))).scalar() or 0)
+
+
+def _new_user_ids(tx: Connection, connection: str, ids: list[str],
+                  before: int) -> list[int | None]:
+    """The row id of each of ``ids`` just created, from one range read above ``before``.
+
+    Fresh rows get ids above every earlier one in SQLite and from a sequence elsewhere;
+    an id not found that way (a sequence set below older explicit ids) is None, and its
+    attributes are then looked up one by one.
+    """
+    rows = fetch_raw(tx, sa.select(users.c.employee_id, users.c.id)
+                     .where(users.c.managed_by == connection, users.c.id > before))
+    found = dict(rows)
+    del rows
+    return [found.get(i) for i in ids]
 
 
 def _update(tx: Connection, plan: Plan, run_id: int | None,

@@ -43,7 +43,7 @@ from filebridge.pipeline.older_data import repeated_content
 from filebridge.pipeline.rejects import write_rejects
 from filebridge.pipeline.report import NullProgress, Progress, RunReport, refused
 from filebridge.pipeline.settle import settle_open_runs, stopped_before_commit
-from filebridge.pipeline.spool import sha256_of, spool_copy
+from filebridge.pipeline.spool import spool_file
 from filebridge.pipeline.staleness import export_time_of, history_of
 from filebridge.plan import Plan, validate_file
 from filebridge.plan.build import Planned, make_plan
@@ -184,8 +184,7 @@ def _run_import(ctx: Context, connection: str, path: Path, options: RunOptions,
     report = RunReport(connection=connection, file=name, mode=options.mode,
                        state_location=ctx.ledger.location)
     progress.update("spool", 0, 1)
-    report.sha256, size = sha256_of(path)
-    spooled = spool_copy(path, ctx.spool_dir(connection), report.sha256)
+    report.sha256, size, spooled = spool_file(path, ctx.spool_dir(connection))
     record = ctx.ledger.record_file(connection, name, report.sha256, size, str(spooled),
                                     clock_now())
     report.file_id = record.id

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
 import stat
+import threading
 from pathlib import Path
 
 from filebridge.durable import fsync_folder, private_folder
@@ -53,19 +53,37 @@ def verified_spool(path: Path, sha256: str) -> Path:
     return path
 
 
-def spool_copy(path: Path, spool_dir: Path, sha256: str) -> Path:
-    """Copy ``path`` to ``spool_dir/<sha256><suffix>`` atomically (idempotent)."""
+def spool_file(path: Path, spool_dir: Path) -> tuple[str, int, Path]:
+    """Copy ``path`` to ``spool_dir/<sha256><suffix>`` atomically (idempotent), hashing the
+    bytes as they are copied; returns the sha256 (hex), the size and the spooled path.
+
+    One read of the file, not two, and the hash describes exactly the bytes spooled even
+    if the original changes meanwhile. A copy already spooled is only hashed.
+    """
     suffix = "".join(c for c in path.suffix.lower() if c.isalnum() or c == ".")[:8]
-    target = spool_dir / f"{sha256}{suffix}"
     check_spool_folder(spool_dir)
-    if target.exists():
-        return target
+    if path.parent.resolve() == spool_dir.resolve():
+        sha256, size = sha256_of(path)
+        if (spooled := spool_dir / f"{sha256}{suffix}").exists():
+            return sha256, size, spooled
     private_folder(spool_dir)
-    part = target.with_name(f".{target.name}.{os.getpid()}.part")
-    with path.open("rb") as src, part.open("wb") as dst:
-        shutil.copyfileobj(src, dst, CHUNK)
-        dst.flush()
-        os.fsync(dst.fileno())
-    os.replace(part, target)
+    part = spool_dir / f".spool.{os.getpid()}.{threading.get_ident()}.part"
+    digest = hashlib.sha256()
+    size = 0
+    try:
+        with path.open("rb") as src, part.open("wb") as dst:
+            while chunk := src.read(CHUNK):
+                digest.update(chunk)
+                dst.write(chunk)
+                size += len(chunk)
+            target = spool_dir / f"{digest.hexdigest()}{suffix}"
+            if not target.exists():
+                dst.flush()
+                os.fsync(dst.fileno())
+        if target.exists():
+            return digest.hexdigest(), size, target
+        os.replace(part, target)
+    finally:
+        part.unlink(missing_ok=True)
     fsync_folder(spool_dir)
-    return target
+    return digest.hexdigest(), size, target
