@@ -34,6 +34,8 @@ ProblemCode = Literal[
     "missing-key", "missing-email", "missing-value", "duplicate-key", "duplicate-email",
     "unknown-manager", "self-manager", "manager-cycle", "email-in-use", "department-cycle",
     "unknown-person", "ambiguous-person", "json-not-an-object", "json-not-a-value",
+    # one change an external LMS refused: the rest of the run went through
+    "lms-refused",
 ]
 PROBLEM_CODES: frozenset[str] = frozenset(get_args(ProblemCode))
 

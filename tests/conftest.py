@@ -28,6 +28,9 @@ import pytest
 from hypothesis import HealthCheck, settings
 from sqlalchemy.engine import Engine
 
+from tests import moodlesite
+from tests.moodlesite import MoodleSite
+
 # Hypothesis profiles: "ci" (default under CI=true: fixed seed-free but bounded, no
 # deadline flakiness on a shared 2-core machine), "dev" (quick local runs) and
 # "deterministic" (derandomized, for bisecting). Choose with HYPOTHESIS_PROFILE=name.
@@ -451,6 +454,12 @@ def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresServe
 def pg_url(postgres: PostgresServer) -> str:
     """URL of a fresh, empty PostgreSQL database."""
     return postgres.url(postgres.create_database())
+
+
+@pytest.fixture(scope="session")
+def moodle_site() -> Iterator[MoodleSite]:
+    """A real Moodle 4.5 on 127.0.0.1 with REST web services (installed once per run)."""
+    yield from moodlesite.start()
 
 
 from tests.gpg_keys import gpg_keys  # noqa: E402,F401  (a fixture shared by formats and pipeline)

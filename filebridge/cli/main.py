@@ -16,7 +16,8 @@ from filebridge.cli.errors import handle_error
 # SFTP client or the scheduler.
 COMMAND_NAMES: tuple[str, ...] = (
     "check", "validate", "plan", "apply", "replay", "history", "show", "users", "demo", "sync",
-    "deliver", "trust", "export", "lms", "approve", "discard", "undo", "link", "run", "status")
+    "deliver", "trust", "export", "lms", "approve", "discard", "undo", "link", "run", "status",
+    "verify")
 
 
 def command(name: str) -> ModuleType:

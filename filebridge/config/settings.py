@@ -45,6 +45,8 @@ class ConnectionConfig:
     thresholds: dict[str, Any]
     #: ``pgp`` as written, public key paths made absolute; secrets stay references.
     pgp: dict[str, Any] = field(default_factory=dict)
+    # The connection's ``lms`` block (``lms.schema.json``); empty: the built-in store.
+    lms: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -158,6 +160,7 @@ def _settings_from(doc: Document) -> Settings:
             policies={"leavers": "deactivate", **(conn.get("policies") or {})},
             thresholds=dict(conn.get("thresholds") or {}),
             pgp=_pgp(base_dir, conn.get("pgp") or {}),
+            lms=dict(conn.get("lms") or {}),
         )
         for name, conn in data["connections"].items()
     }

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 import socket
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -25,7 +25,7 @@ from filebridge.ledger.daemon_state import DaemonState
 from filebridge.ledger.errors import InvalidState, UnknownFile, UnknownRun
 from filebridge.ledger.exports import ExportLedger
 from filebridge.ledger.locks import Lock, connection_lock
-from filebridge.ledger.receipt import RunReceipt
+from filebridge.ledger.receipt import ReportOf, RunReceipt
 from filebridge.ledger.schema import (
     COMPONENT,
     FILE_STATES,
@@ -161,7 +161,7 @@ class Ledger:
         return ExportLedger(self.engine)
 
     def receipt(self, run_id: int, file_id: int | None,
-                report: Callable[[Mapping[str, int]], Mapping[str, Any]], at: datetime, *,
+                report: ReportOf, at: datetime, *,
                 approves: int | None = None) -> RunReceipt:
         """The applied mark of a run, for an LMS target to write with its changes."""
         return RunReceipt(self, run_id, file_id, report, approves=approves, at=at)

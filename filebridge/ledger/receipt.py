@@ -8,7 +8,7 @@ right after its changes, in the ledger's own transaction.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -16,8 +16,9 @@ if TYPE_CHECKING:
 
     from filebridge.ledger.ledger import Ledger
 
-# Builds the report to store from the apply's counts (the report includes them).
-ReportOf = Callable[[Mapping[str, int]], Mapping[str, Any]]
+# Builds the report to store from the apply's counts (the report includes them) and the
+# changes the target refused (``ChangeOutcome`` values, row errors of the run).
+ReportOf = Callable[[Mapping[str, int], Sequence[Any]], Mapping[str, Any]]
 
 
 class RunReceipt:
@@ -36,17 +37,19 @@ class RunReceipt:
         """True when ``database`` (a target's engine) is the ledger's own."""
         return database is self.ledger.engine
 
-    def write(self, counts: Mapping[str, int], within: object | None) -> None:
-        """Record the run applied, inside ``within`` (an open transaction) when given."""
+    def write(self, counts: Mapping[str, int], within: object | None,
+              failed: Sequence[Any] = ()) -> None:
+        """Record the run applied, inside ``within`` (an open transaction) when given;
+        ``failed``: the changes the target refused."""
         tx: Connection | None = within  # type: ignore[assignment]
         if tx is None:
             with self.ledger.engine.begin() as own:
-                self._write(counts, own)
+                self._write(counts, own, failed)
         else:
-            self._write(counts, tx)
+            self._write(counts, tx, failed)
 
-    def _write(self, counts: Mapping[str, int], tx: Connection) -> None:
-        report = dict(self.report(counts))
+    def _write(self, counts: Mapping[str, int], tx: Connection, failed: Sequence[Any]) -> None:
+        report = dict(self.report(counts, failed))
         self.ledger.finish_run(self.run_id, "applied", dict(report.get("counts", counts)),
                                report, None, self.at, tx=tx)
         if self.file_id is not None:

@@ -14,4 +14,12 @@ def open_target(connection: Any, builtin: SqlStore) -> Lms:
     The built-in store also keeps what every target shares: learning records for the
     export road, and the mirrors of external targets.
     """
+    block = getattr(connection, "lms", None) or {}
+    kind = block.get("type", "builtin")
+    if kind == "moodle":
+        # Imported here: a connection on the built-in store never loads the Moodle client.
+        from filebridge.lms.moodle import MoodleLms, target_from_config
+        target = MoodleLms({connection.name: target_from_config(block)}, builtin.engine)
+        target.prepare()
+        return target
     return builtin

@@ -8,7 +8,7 @@ nothing above ``lms`` sees an engine, a connection or a transaction.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Protocol, runtime_checkable
@@ -74,8 +74,10 @@ class Receipt(Protocol):
         """True when the ledger lives in ``database`` (a target's engine)."""
         ...
 
-    def write(self, counts: Mapping[str, int], within: object | None) -> None:
-        """Record the run as applied with these counts."""
+    def write(self, counts: Mapping[str, int], within: object | None,
+              failed: Sequence[ChangeOutcome] = ()) -> None:
+        """Record the run as applied with these counts, and the changes the target
+        refused (row errors of the run)."""
         ...
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from collections.abc import Mapping as Counts
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -30,7 +30,7 @@ from filebridge.pipeline.context import Context
 from filebridge.pipeline.errors import NoImportMapping
 from filebridge.pipeline.layout import connection_pgp, source_layout
 from filebridge.pipeline.rejects import write_rejects
-from filebridge.pipeline.report import NullProgress, Progress, RunReport
+from filebridge.pipeline.report import NullProgress, Progress, RunReport, refused
 from filebridge.pipeline.spool import sha256_of, spool_copy
 from filebridge.pipeline.staleness import export_time_of, history_of
 from filebridge.plan import Plan, validate_file
@@ -115,7 +115,6 @@ def _run_import(ctx: Context, connection: str, path: Path, options: RunOptions,
     progress = progress or NullProgress()
     clock_now = now or (lambda: datetime.now(UTC))
     clock = _Clock()
-    config = ctx.connection(connection)
     mapping = load_import_mapping(ctx, connection)
     name = options.name or path.name
     report = RunReport(connection=connection, file=name, mode=options.mode,
@@ -158,7 +157,7 @@ def _run_import(ctx: Context, connection: str, path: Path, options: RunOptions,
         report.export_time = export_time.isoformat()
     kind = "delta" if table.from_reject_file else mapping.kind_of(name)
     planned = make_plan(mapping, records, table.file, kind, state,
-                        Policies.from_config(config.policies), clock_now(),
+                        Policies.from_config(ctx.connection(connection).policies), clock_now(),
                         [p.value for p in table.problems if p.value])
     plan, file_problems = planned.plan, planned.problems
     clock.lap("plan")
@@ -168,7 +167,7 @@ def _run_import(ctx: Context, connection: str, path: Path, options: RunOptions,
         report.state = "rejected"
         return _finish(ctx, report, clock, clock_now, file_state="rejected")
     holds = judge(plan, planned.managed, table.rows_read, report.rejected_rows,
-                  GuardPolicy.from_config(config.thresholds),
+                  GuardPolicy.from_config(ctx.connection(connection).thresholds),
                   history_of(ctx, connection, export_time))
     report.holds = holds
     report.reject_file = _rejects(ctx, connection, report, table, records)
@@ -219,8 +218,9 @@ def _apply(ctx: Context, target: Lms, report: RunReport, plan: Plan, at: datetim
     """
     run_id, file_id = _ids(report)
 
-    def applied(counts: Counts[str, int]) -> dict[str, Any]:
+    def applied(counts: Counts[str, int], failed: Sequence[Any]) -> dict[str, Any]:
         report.counts.update(counts)
+        refused(report, failed)
         return report.to_dict()
 
     target.apply(plan, run_id, at, ctx.ledger.receipt(run_id, file_id, applied, at,

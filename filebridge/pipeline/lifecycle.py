@@ -6,7 +6,7 @@ LMS in one transaction together with their ledger record, like an import.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -139,7 +139,7 @@ def _apply_or_stop(ctx: Context, report: RunReport, confirm: Confirm | None,
         return report
     report.state = "applied"
 
-    def applied(counts: Mapping[str, int]) -> dict[str, Any]:
+    def applied(counts: Mapping[str, int], failed: Sequence[Any]) -> dict[str, Any]:
         report.counts.update(counts)
         return report.to_dict()
 

@@ -1,0 +1,161 @@
+"""``MoodleLms``: the Moodle sites of one or more connections behind the ``Lms`` interface.
+
+The plan reads the mirror (``MirrorState``); ``apply`` sends the plan as described in
+``filebridge.lms.moodle.apply``. Before a connection is planned, changes a dead run
+left without an answer are looked up in Moodle by ``idnumber`` (creates) or id
+(deletions), so a rerun neither duplicates an account nor forgets one.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import UTC, datetime
+
+import pandas as pd
+from sqlalchemy.engine import Engine
+
+from filebridge.config.secrets import resolve_secret
+from filebridge.lms.interface import ApplyResult, Capabilities, Receipt
+from filebridge.lms.moodle.apply import Run, apply_run, check_plan
+from filebridge.lms.moodle.client import MoodleClient
+from filebridge.lms.moodle.errors import CAPABILITIES, MoodleAccessDenied, MoodleNotConfigured
+from filebridge.lms.moodle.mirror import COMPONENT, MIGRATIONS, UNSETTLED, Entry, Mirror, Outcome
+from filebridge.lms.moodle.state import MirrorState
+from filebridge.lms.moodle.target import MoodleTarget
+from filebridge.lms.moodle.users import canonical_from
+from filebridge.lms.moodle.verify import Drift, find_drift, repair
+from filebridge.person import KEY
+from filebridge.plan.model import Plan
+from filebridge.sql import migrate
+
+CAPABILITIES_OF_TARGET = Capabilities(transactions=False, completions=False, org=False,
+                                      undo=False, adopt=False, groups=False)
+# Functions every apply may call; checked against the token's service before sending.
+NEEDED = ("core_user_create_users", "core_user_update_users",
+          "core_user_get_users_by_field")
+
+
+class MoodleLms:
+    """The Moodle targets of some connections (``targets``: connection → target); their
+    mirror lives in ``engine``, the state database."""
+
+    capabilities = CAPABILITIES_OF_TARGET
+
+    def __init__(self, targets: Mapping[str, MoodleTarget], engine: Engine) -> None:
+        self.targets = dict(targets)
+        urls = sorted({t.location for t in self.targets.values()})
+        self.location = ", ".join(urls) or "moodle"
+        self.mirror = Mirror(engine)
+        self.engine = engine
+        self._clients: dict[str, MoodleClient] = {}
+        self._checked: set[tuple[str, bool]] = set()
+
+    def prepare(self) -> list[str]:
+        """Create or migrate the mirror's tables; nothing is asked of Moodle yet."""
+        return migrate(self.engine, COMPONENT, MIGRATIONS)
+
+    def state(self, connection: str) -> MirrorState:
+        """The mirror of ``connection``, after settling what a dead run left open."""
+        self.recover(connection, datetime.now(UTC))
+        return MirrorState(self.mirror, connection)
+
+    def apply(self, plan: Plan, run_id: int | None, now: datetime,
+              receipt: Receipt | None = None) -> ApplyResult:
+        """Send ``plan``: each change at most once, each outcome in the journal."""
+        c = plan.connection
+        mine = self.mirror.entries(c)
+        check_plan(plan, mine)
+        client = self.client(c)
+        if not plan.is_empty():
+            self.check_service(c, deletes=len(plan.deletes) > 0)
+        result = apply_run(Run(plan, self.target(c), client, self.mirror, mine, run_id, now))
+        if receipt is not None:
+            receipt.write(result.counts, None)
+        return result
+
+    def users(self, connection: str | None, *, active: bool | None = None,
+              limit: int | None = None) -> pd.DataFrame:
+        """Mirrored people with their Moodle id and fields, one connection's or all."""
+        frame = self.mirror.frame(connection)
+        if active is not None:
+            frame = frame[frame["active"] == active]
+        fields = [json.loads(f) for f in frame["fields"]]
+        names = sorted({k for f in fields for k in f} - {KEY})
+        extra = pd.DataFrame([[f.get(n, "") for n in names] for f in fields], columns=names,
+                             index=frame.index, dtype=object)
+        frame = pd.concat([frame.drop(columns=["fields"]), extra], axis=1)
+        frame = frame.rename(columns={"connection": "managed_by"}).reset_index(drop=True)
+        return frame.head(limit) if limit is not None else frame
+
+    def close(self) -> None:
+        """Nothing stays open between calls."""
+        self._clients.clear()
+
+    def target(self, connection: str) -> MoodleTarget:
+        """``connection``'s target; ``MoodleNotConfigured`` when it has none."""
+        if connection not in self.targets:
+            raise MoodleNotConfigured(connection)
+        return self.targets[connection]
+
+    def client(self, connection: str) -> MoodleClient:
+        """``connection``'s REST client (the token is resolved on first use)."""
+        if connection not in self._clients:
+            target = self.target(connection)
+            self._clients[connection] = MoodleClient(target, resolve_secret(target.token))
+        return self._clients[connection]
+
+    def check_service(self, connection: str, *, deletes: bool = False) -> None:
+        """Refuse to start when the token's service lacks a function filebridge calls
+        (``MoodleAccessDenied`` names it and the capabilities it needs)."""
+        needed = NEEDED + (("core_user_delete_users",) if deletes else ())
+        if (connection, deletes) in self._checked:
+            return
+        client = self.client(connection)
+        info = client.site_info()
+        offered = {str(f.get("name")) for f in info.get("functions") or []
+                   if isinstance(f, dict)}
+        for function in needed:
+            if function not in offered:
+                raise MoodleAccessDenied(self.target(connection).url, function,
+                                         "accessexception",
+                                         "the function is not in the token's service")
+        self._checked.add((connection, deletes))
+
+    def verify(self, connection: str, *, fix: bool = False) -> list[Drift]:
+        """What was changed by hand in Moodle (see ``filebridge.lms.moodle.verify``);
+        ``fix`` makes the next run send those people again."""
+        drift = find_drift(self.mirror, self.client(connection), self.target(connection),
+                           connection)
+        if fix and drift:
+            repair(self.mirror, connection, drift, datetime.now(UTC))
+        return drift
+
+    def recover(self, connection: str, now: datetime) -> list[str]:
+        """Look up the changes a dead run sent without an answer; adopt what Moodle has.
+
+        Returns the employee ids whose open changes were settled.
+        """
+        open_changes = self.mirror.open_changes(connection)
+        if not open_changes:
+            return []
+        client, target = self.client(connection), self.target(connection)
+        creates = {key: eid for eid, action, key in open_changes if action == "create" and key}
+        found = client.users_by_field("idnumber", list(creates)) if creates else []
+        adopted = [Entry(creates[str(u["idnumber"])], str(u["id"]), UNSETTLED,
+                         not u.get("suspended", False), canonical_from(u, target))
+                   for u in found if str(u.get("idnumber", "")) in creates]
+        if adopted:
+            self.mirror.adopt(connection, adopted, now)
+        deletes = {key: eid for eid, action, key in open_changes if action == "delete"}
+        if deletes:
+            still = {str(u["id"]) for u in client.users_by_field("id", list(deletes))}
+            gone = [Outcome(eid, "delete", True) for key, eid in deletes.items()
+                    if key not in still]
+            self.mirror.settle(connection, gone, now)
+        ids = [eid for eid, _, _ in open_changes]
+        self.mirror.close_lost(connection, ids, now)
+        return ids
+
+
+__all__ = ["CAPABILITIES", "MoodleLms"]
