@@ -2,9 +2,9 @@
 
 Every account the mirror knows is read back by its Moodle id, in pages, and compared
 with the mirror: gone (deleted in Moodle), suspended or unsuspended, idnumber changed,
-a mapped field changed. Nothing is written to Moodle; with ``repair`` the mirror marks
-those people unsettled so that the next run sends them again (a deleted account is
-forgotten and made anew).
+a mapped field changed. Nothing is written to Moodle; with ``repair`` the mirror learns
+what Moodle holds, so that the next run sends those people again (a deleted account is
+forgotten and made anew). A changed idnumber is reported only: put it back in Moodle.
 """
 
 from __future__ import annotations
@@ -81,11 +81,23 @@ def _compare(entry: Entry, user: dict[str, Any], target: MoodleTarget) -> list[D
 
 
 def repair(mirror: Mirror, connection: str, drift: list[Drift], now: datetime) -> int:
-    """Make the next run send the drifted people again; returns how many."""
+    """Make the mirror hold what Moodle holds for the drifted people, so that the next
+    run's plan sees the difference with the file and sends them again (a deleted
+    account is forgotten and made anew); returns how many people."""
     entries = mirror.entries(connection, {d.employee_id for d in drift})
     gone = {d.employee_id for d in drift if d.kind == "missing"}
-    unsettled = [Entry(e.employee_id, e.lms_id, UNSETTLED, e.active, e.fields)
-                 for e in entries.values() if e.employee_id not in gone]
-    mirror.adopt(connection, unsettled, now)
+    learned: dict[str, Entry] = {}
+    for d in drift:
+        entry = learned.get(d.employee_id) or entries.get(d.employee_id)
+        if entry is None or d.employee_id in gone:
+            continue
+        fields, active = dict(entry.fields), entry.active
+        if d.kind == "field":
+            fields[d.field] = d.found
+        elif d.kind == "active":
+            active = d.found == "true"
+        learned[d.employee_id] = Entry(entry.employee_id, entry.lms_id, UNSETTLED, active,
+                                       fields)
+    mirror.adopt(connection, list(learned.values()), now)
     mirror.forget(connection, gone)
-    return len(entries)
+    return len(learned) + len(gone)
