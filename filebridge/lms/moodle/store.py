@@ -71,7 +71,7 @@ class MoodleLms:
             self.check_service(c, deletes=len(plan.deletes) > 0)
         result = apply_run(Run(plan, self.target(c), client, self.mirror, mine, run_id, now))
         if receipt is not None:
-            receipt.write(result.counts, None)
+            receipt.write(result.counts, None, result.failed)
         return result
 
     def users(self, connection: str | None, *, active: bool | None = None,
