@@ -35,3 +35,13 @@ class TestMoodleContract(StoreContract):
         got = store.state("acme").fetch(["0", "1", "2", "3"], ["first_name", "custom.cost_center"])
         assert got["first_name"].tolist() == odd
         assert got["custom.cost_center"].tolist() == odd
+
+    def test_fetch_many_ids(self, store: MoodleLms) -> None:  # type: ignore[override]
+        """950 people (four requests to Moodle, past the mirror's 900-id read chunks);
+        the contract's 2,500 would cost minutes of Moodle account creation."""
+        people = [person(f"{i:05d}", email=f"{i}@x.example") for i in range(950)]
+        self.apply(store, plan(new=people))
+        ids = [p["employee_id"] for p in people][::-1]
+        got = store.state("acme").fetch(ids, ["email"])
+        assert got.index.tolist() == ids
+        assert got.loc["00042", "email"] == "42@x.example"
