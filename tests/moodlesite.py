@@ -149,7 +149,11 @@ def start() -> Iterator[MoodleSite]:
     # pytest's own temporary folders are private to root; the cluster runs as postgres.
     reuse = os.environ.get(REUSE_ENV)
     if reuse:
-        yield _open(Path(reuse), Path(tempfile.mkdtemp(prefix="filebridge-moodle-")))
+        scratch = Path(tempfile.mkdtemp(prefix="filebridge-moodle-"))
+        try:
+            yield _open(Path(reuse), scratch)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
         return
     workdir = Path(tempfile.mkdtemp(prefix="filebridge-moodle-"))
     workdir.chmod(0o755)  # the private PostgreSQL runs as postgres and must enter it
