@@ -86,8 +86,9 @@ def upload_csv(path: Path, rows: list[dict[str, str]]) -> None:
                         "1" if r["Status"] == "T" else "0"])
 
 
-def timed(cmd: list[str], **kw: object) -> float:
-    """Seconds ``cmd`` took; fails loudly when it fails."""
+def timed(cmd: list[str], **kw: object) -> tuple[float, dict[str, object]]:
+    """Seconds ``cmd`` took and its JSON report, if it printed one; fails loudly when
+    it fails."""
     started = time.monotonic()
     done = subprocess.run(cmd, capture_output=True, text=True, check=False,  # type: ignore[call-overload]
                           **kw)
@@ -95,7 +96,11 @@ def timed(cmd: list[str], **kw: object) -> float:
     if done.returncode not in (0, 1):
         sys.exit(f"{' '.join(cmd[:4])} failed ({done.returncode}):\n{done.stdout[-3000:]}"
                  f"\n{done.stderr[-3000:]}")
-    return seconds
+    try:
+        report = json.loads(done.stdout)
+    except ValueError:
+        report = {}
+    return seconds, report if isinstance(report, dict) else {}
 
 
 def site_env(folder: Path) -> dict[str, str]:
@@ -150,17 +155,23 @@ def main() -> None:
         theirs = people("U", args.people)
         upload_csv(work / "upload1.csv", theirs)
         upload_csv(work / "upload2.csv", night(theirs, "U"))
-        def apply(name: str) -> list[str]:
-            return [*fb, "apply", "acme", str(ws / name), "--settings",
-                    str(ws / "settings.yaml"), "--force"]
+        def apply(name: str) -> float:
+            seconds, report = timed([*fb, "apply", "acme", str(ws / name), "--settings",
+                                     str(ws / "settings.yaml"), "--force", "--json"],
+                                    env=fb_env)
+            if report.get("state") != "applied":
+                sys.exit(f"{name} was not applied: {report.get('state')} "
+                         f"{report.get('problems', [])[:3]}")
+            print(f"{name}: {report['counts']}", file=sys.stderr)
+            return seconds
 
-        load = timed(apply("acme_employees_2026-11-24.csv"), env=fb_env)
-        nightly = timed(apply("acme_employees_2026-11-25.csv"), env=fb_env)
+        load = apply("acme_employees_2026-11-24.csv")
+        nightly = apply("acme_employees_2026-11-25.csv")
         tool = [*php, "admin/tool/uploaduser/cli/uploaduser.php", "--delimiter_name=comma"]
-        up_load = timed([*tool, f"--file={work / 'upload1.csv'}", "--uutype=0"],
-                        cwd=moodle_dir)
-        up_night = timed([*tool, f"--file={work / 'upload2.csv'}", "--uutype=2",
-                          "--uuupdatetype=1"], cwd=moodle_dir)
+        up_load, _ = timed([*tool, f"--file={work / 'upload1.csv'}", "--uutype=0"],
+                           cwd=moodle_dir)
+        up_night, _ = timed([*tool, f"--file={work / 'upload2.csv'}", "--uutype=2",
+                             "--uuupdatetype=1"], cwd=moodle_dir)
         figures = {
             "people": args.people,
             "filebridge_initial_load_s": round(load, 1),

@@ -73,7 +73,7 @@ def _commands(ws: str, file: Path) -> list[list[str]]:
              ["export", "acme", *s], ["lms", "--help"], ["approve", "1", "--yes", *s],
              ["discard", "1", *s], ["undo", "1", "--yes", *s],
              ["link", "acme", str(file), "--yes", *s], ["run", "--once", *s], ["status", *s],
-             ["demo", "--samples", str(file.parent / "nowhere"), *s]]
+             ["demo", "--samples", str(file.parent / "nowhere"), *s], ["verify", "acme", *s]]
     assert {c[0] for c in calls} == names, "a new command needs a line here"
     return calls
 
