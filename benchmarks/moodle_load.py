@@ -24,6 +24,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared" / "moodle"
@@ -86,7 +87,7 @@ def upload_csv(path: Path, rows: list[dict[str, str]]) -> None:
                         "1" if r["Status"] == "T" else "0"])
 
 
-def timed(cmd: list[str], **kw: object) -> tuple[float, dict[str, object]]:
+def timed(cmd: list[str], **kw: object) -> tuple[float, dict[str, Any]]:
     """Seconds ``cmd`` took and its JSON report, if it printed one; fails loudly when
     it fails."""
     started = time.monotonic()
