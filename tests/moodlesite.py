@@ -159,9 +159,12 @@ def start() -> Iterator[MoodleSite]:
     workdir.chmod(0o755)  # the private PostgreSQL runs as postgres and must enter it
     site_dir = workdir / "site"
     try:
+        # setup.sh reads PG_PORT, ADMIN_PASS and FORCE from the environment: never ours.
+        env = {k: v for k, v in os.environ.items()
+               if k not in ("PG_PORT", "ADMIN_PASS", "FORCE", "MOODLE_ARCHIVE_SHA256")}
         done = subprocess.run(["bash", str(SHARED / "setup.sh"), str(ARCHIVE), str(site_dir),
                                str(_free_port())], capture_output=True, text=True,
-                              check=False, timeout=900)
+                              check=False, timeout=900, env=env)
         if done.returncode != 0:
             pytest.fail(f"Moodle setup failed:\n{done.stderr[-4000:]}")
         yield _open(site_dir, workdir)
