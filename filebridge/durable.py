@@ -19,3 +19,15 @@ def fsync_folder(folder: Path) -> None:
         pass  # some filesystems refuse fsync on a folder; the file data itself is fsynced
     finally:
         os.close(fd)
+
+
+def private_folder(folder: Path) -> Path:
+    """Create ``folder`` (and its parent) readable and writable by this user only.
+
+    The spool holds the bytes that replays and approvals apply later: nobody else may be
+    able to put files there (its content is checked against the ledger's sha256, too).
+    """
+    for path in (folder.parent, folder):
+        if not path.exists():
+            path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return folder

@@ -4,7 +4,7 @@ Each box has its own ``errors.py`` whose exceptions derive from ``FilebridgeErro
 and from exactly one of ``Transient`` (worth retrying later: timeouts, locked or
 unreachable database) or ``Terminal`` (retrying cannot help: bad file, bad mapping,
 guard tripped). Exceptions carry fields and a short factual message, never advice, so
-the ledger can store them; ``filebridge/cli/advice.py`` holds each code's meaning, what
+the ledger can store them; ``filebridge/advice.py`` holds each code's meaning, what
 to do and exit code, and ``filebridge/cli/errors.py`` prints them.
 """
 

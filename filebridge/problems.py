@@ -16,7 +16,7 @@ Severity = Literal["error", "warning"]
 
 # Every code a problem can carry. Producers pass these literals, so mypy rejects a code
 # that is not listed here, and a test checks that each one has an entry (meaning and what
-# to do) in the words the CLI prints (``filebridge.cli.advice``).
+# to do) in the words the CLI prints (``filebridge.advice``).
 ProblemCode = Literal[
     # the file as a whole: it is rejected
     "file-too-large", "empty-file", "undecodable-byte", "truncated-file",
@@ -34,7 +34,7 @@ ProblemCode = Literal[
     "missing-key", "missing-email", "missing-value", "duplicate-key", "duplicate-email",
     "unknown-manager", "self-manager", "manager-cycle", "email-in-use", "department-cycle",
     "unknown-person", "ambiguous-person", "json-not-an-object", "json-not-a-value",
-    # one change an external LMS refused: the rest of the run went through
+    # one change the LMS refused: the rest of the run is applied
     "lms-refused",
 ]
 PROBLEM_CODES: frozenset[str] = frozenset(get_args(ProblemCode))

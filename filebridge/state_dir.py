@@ -23,6 +23,19 @@ class UnsafeStateLocation(Terminal):
         self.reason = reason
 
 
+class StateNotWritable(Terminal):
+    """The state folder or its database file cannot be written by this user."""
+
+    code = "state-not-writable"
+
+    def __init__(self, path: Path, user: str) -> None:
+        super().__init__(f"{path}: not writable by user {user}; filebridge keeps its database, "
+                         "spool and reports there: give that user write access, or point "
+                         "state_dir (or lms.url) elsewhere in settings.yaml")
+        self.path = str(path)
+        self.user = user
+
+
 NETWORK_FILESYSTEMS = frozenset(
     {"nfs", "nfs4", "cifs", "smb3", "smbfs", "sshfs", "fuse.sshfs", "9p", "afs", "ncpfs"}
 )
@@ -36,10 +49,28 @@ def check_state_location(path: Path, mounts: Path = Path("/proc/mounts")) -> Non
         existing = existing.parent
     if existing == path and path.stat().st_mode & stat.S_IWOTH:
         raise UnsafeStateLocation(path, "writable by every user (mode o+w)")
+    if existing == path:
+        check_writable(path)
     fstype = filesystem_type(existing, mounts)
     if fstype in NETWORK_FILESYSTEMS:
         # WAL keeps its index in shared memory: it needs every writer on one host.
         raise UnsafeStateLocation(path, f"on a network filesystem ({fstype})")
+
+
+def check_writable(path: Path) -> None:
+    """Refuse a folder (or file) this process cannot write: SQLite would only say "unable
+    to open database file", which reads like a server that is down."""
+    if not os.access(path, os.W_OK | (os.X_OK if path.is_dir() else 0)):
+        raise StateNotWritable(path, _user())
+
+
+def _user() -> str:
+    try:
+        import pwd
+
+        return pwd.getpwuid(os.geteuid()).pw_name
+    except (ImportError, KeyError):
+        return str(os.geteuid()) if hasattr(os, "geteuid") else "this user"
 
 
 def filesystem_type(path: Path, mounts: Path = Path("/proc/mounts")) -> str | None:

@@ -28,8 +28,9 @@ import pytest
 from hypothesis import HealthCheck, settings
 from sqlalchemy.engine import Engine
 
-from tests import moodlesite
+from tests import moodlesite, scimserver
 from tests.moodlesite import MoodleSite
+from tests.scimserver import ScimServer
 
 # Hypothesis profiles: "ci" (default under CI=true: fixed seed-free but bounded, no
 # deadline flakiness on a shared 2-core machine), "dev" (quick local runs) and
@@ -460,6 +461,48 @@ def pg_url(postgres: PostgresServer) -> str:
 def moodle_site() -> Iterator[MoodleSite]:
     """A real Moodle 4.5 on 127.0.0.1 with REST web services (installed once per run)."""
     yield from moodlesite.start()
+
+
+@pytest.fixture(scope="session")
+def scim_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ScimServer]:
+    """A real SCIM service provider (scim2-server) on 127.0.0.1; one tenant per test."""
+    yield from scimserver.start(tmp_path_factory.mktemp("scim"))
+
+
+@pytest.fixture(scope="session")
+def scim_server_plain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ScimServer]:
+    """scim2-server announcing neither PATCH nor Bulk (changes go as PUT with If-Match)."""
+    yield from scimserver.start(tmp_path_factory.mktemp("scim-plain"), scimserver.PLAIN_CONFIG)
+
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--no-first-run"]
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[object]:
+    """Debian's chromium, headless, driven by Playwright (a browser is never downloaded).
+
+    Skips on a laptop without ``/usr/bin/chromium`` or the playwright package; under
+    ``CI=true`` either missing is a failure.
+    """
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        sync_playwright = None  # type: ignore[assignment]
+    if sync_playwright is None or not os.path.exists(CHROMIUM):
+        message = (f"{CHROMIUM} or the playwright package is missing "
+                   "(apt-get install chromium; pip install -e '.[test]')")
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
 
 
 from tests.gpg_keys import gpg_keys  # noqa: E402,F401  (a fixture shared by formats and pipeline)

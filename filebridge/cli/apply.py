@@ -10,6 +10,10 @@ from filebridge.pipeline.importer import RunOptions
 
 NAME = "apply"
 HELP = "apply a file to the LMS (one transaction, held above thresholds)"
+EXAMPLES = (
+    'filebridge apply acme sample_files/acme_employees_2026-11-24.csv',
+    'filebridge apply acme export.csv --force    # past a safety threshold, this run only',
+)
 
 
 def register(parser: argparse.ArgumentParser) -> None:

@@ -1,4 +1,4 @@
-"""Options and output shared by every command: --settings, --json, --debug, progress."""
+"""Options and output shared by every command: --settings, --json, --debug."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import argparse
 import json
 import os
 import sys
-import time
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -14,12 +13,12 @@ from filebridge.errors import Terminal
 from filebridge.pipeline.context import Context, open_context
 
 DEFAULT_SETTINGS = "settings.yaml"
+SETTINGS_VARIABLE = "FILEBRIDGE_SETTINGS"
 
 
 def add_common(parser: argparse.ArgumentParser, *, json_output: bool = True) -> None:
     """Add the options every command shares."""
-    parser.add_argument("--settings", type=Path,
-                        default=Path(os.environ.get("FILEBRIDGE_SETTINGS", DEFAULT_SETTINGS)),
+    parser.add_argument("--settings", type=Path, default=None,
                         help="settings file (default: $FILEBRIDGE_SETTINGS or ./settings.yaml)")
     if json_output:
         parser.add_argument("--json", action="store_true",
@@ -28,9 +27,23 @@ def add_common(parser: argparse.ArgumentParser, *, json_output: bool = True) -> 
                         help="show the full traceback of unexpected errors")
 
 
+def settings_file(args: argparse.Namespace) -> Path:
+    """The settings file: ``--settings``, else ``$FILEBRIDGE_SETTINGS``, else
+    ./settings.yaml; ``SettingsNotFound`` says which was looked for, and where."""
+    if args.settings is not None:
+        path, source = args.settings, "given with --settings"
+    elif os.environ.get(SETTINGS_VARIABLE):
+        path, source = Path(os.environ[SETTINGS_VARIABLE]), f"from ${SETTINGS_VARIABLE}"
+    else:
+        path, source = Path(DEFAULT_SETTINGS), "the default, in the current folder"
+    if not path.is_file():
+        raise SettingsNotFound(path.absolute(), source)
+    return path
+
+
 def context(args: argparse.Namespace) -> Context:
-    """Open the stores named by ``--settings``."""
-    return open_context(args.settings)
+    """Open the stores named by the settings file (see ``settings_file``)."""
+    return open_context(settings_file(args))
 
 
 def emit_json(data: Any, out: TextIO | None = None) -> None:
@@ -52,26 +65,6 @@ def table(rows: list[list[Any]], headers: list[str], out: TextIO | None = None) 
             out.write("  ".join("-" * w for w in widths) + "\n")
 
 
-class BarProgress:
-    """A progress line on stderr, shown only on a terminal and after two seconds."""
-
-    def __init__(self, stream: TextIO | None = None) -> None:
-        self.stream = stream or sys.stderr
-        self.start = time.monotonic()
-        self.shown = False
-
-    def update(self, stage: str, done: int, total: int) -> None:
-        """Redraw the line for ``stage``."""
-        if not self.stream.isatty() or time.monotonic() - self.start < 2:
-            return
-        self.shown = True
-        pct = f" {done * 100 // total:3d}%" if total else ""
-        self.stream.write(f"\r{stage:<8}{pct} [{time.monotonic() - self.start:6.1f}s]")
-        self.stream.flush()
-        if stage == "done":
-            self.stream.write("\n")
-
-
 class NoSuchFile(Terminal):
     """A command was given a file path that does not exist."""
 
@@ -80,6 +73,18 @@ class NoSuchFile(Terminal):
     def __init__(self, path: Path) -> None:
         super().__init__(f"{path}: no such file")
         self.path = path
+
+
+class SettingsNotFound(Terminal):
+    """No settings file where the command looked for one."""
+
+    code = "settings-not-found"
+
+    def __init__(self, path: Path, source: str) -> None:
+        super().__init__(f"no settings file at {path} ({source}); run the command in the "
+                         f"folder of your settings.yaml, or point to it with --settings FILE "
+                         f"or {SETTINGS_VARIABLE}=FILE")
+        self.path, self.source = str(path), source
 
 
 def require_file(path: Path) -> Path:

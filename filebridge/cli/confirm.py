@@ -1,4 +1,9 @@
-"""Asking before a command changes the LMS: ``--yes`` answers, a terminal is asked."""
+"""Asking before a command changes the LMS: ``--yes`` answers, a terminal is asked.
+
+One rule for every command that asks (approve, replay, undo, link, trust): when nothing
+was done because it was not confirmed (no terminal and no ``--yes``, or the answer was
+no), the command says so and exits 1 (``EXIT_NOT_CONFIRMED``), never 0.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +14,10 @@ from typing import Any
 
 from filebridge.cli.common import emit_json
 from filebridge.cli.render import render_report, summary_line
-from filebridge.pipeline.report import RunReport
+from filebridge.pipeline.report import EXIT_REJECTED_OR_HELD, RunReport
 
 CHANGES = ("create", "update", "deactivate", "reactivate", "delete")
+EXIT_NOT_CONFIRMED = EXIT_REJECTED_OR_HELD  # 1: nothing was done, someone must decide
 
 
 def confirmed(args: argparse.Namespace, question: str) -> bool:
@@ -19,9 +25,13 @@ def confirmed(args: argparse.Namespace, question: str) -> bool:
     if getattr(args, "yes", False):
         return True
     if not sys.stdin.isatty():
-        print("not applied: pass --yes to apply without a prompt", file=sys.stderr)
+        print("not applied: no terminal to ask; pass --yes to apply without a prompt "
+              f"(exit {EXIT_NOT_CONFIRMED})", file=sys.stderr)
         return False
-    return input(f"\n{question}? [y/N] ").strip().lower() in ("y", "yes")
+    if input(f"\n{question}? [y/N] ").strip().lower() in ("y", "yes"):
+        return True
+    print(f"not applied (exit {EXIT_NOT_CONFIRMED})", file=sys.stderr)
+    return False
 
 
 class PlanPrompt:
@@ -37,6 +47,7 @@ class PlanPrompt:
         self.args, self.question, self.render = args, question, render
         self.skip_empty = skip_empty  # a plan that changes nothing needs no question
         self.shown = False
+        self.declined = False
 
     def __call__(self, report: RunReport) -> bool:
         """Show the plan; True when it may be applied."""
@@ -45,7 +56,8 @@ class PlanPrompt:
             self.shown = True
         if self.skip_empty and not any(report.counts.get(k) for k in CHANGES):
             return True
-        return confirmed(self.args, self.question)
+        self.declined = not confirmed(self.args, self.question)
+        return not self.declined
 
     def finish(self, report: dict[str, Any]) -> int:
         """Print the outcome (JSON, the whole report, or the summary line); the exit code."""
@@ -54,5 +66,6 @@ class PlanPrompt:
         elif not self.shown:
             self.render(report)
         elif report["state"] != "planned":
-            print("\n" + summary_line(report))
-        return int(report["exit_code"])
+            print("\n" + summary_line(report, sys.stdout))
+        code = int(report["exit_code"])
+        return max(code, EXIT_NOT_CONFIRMED) if self.declined else code

@@ -12,6 +12,10 @@ from filebridge.pipeline.delivery import deliver_file
 
 NAME = "deliver"
 HELP = "upload a file to a connection's outbox (atomic, never overwrites)"
+EXAMPLES = (
+    'filebridge deliver acme completions_2026-11-25.csv',
+    'filebridge deliver acme report.csv --done-marker',
+)
 
 
 def register(parser: argparse.ArgumentParser) -> None:

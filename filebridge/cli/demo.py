@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-from filebridge.cli.common import add_common, emit_json, require_file
+from filebridge.cli.common import add_common, emit_json, require_file, settings_file
 from filebridge.cli.render import render_report, summary_line
 from filebridge.config import load_settings
 from filebridge.pipeline.completions_load import load_completions
@@ -26,6 +26,10 @@ FILES = ("acme_employees_2026-11-24.csv", "acme_employees_2026-11-25.csv",
          "acme_delta_2026-11-26.csv")
 COMPLETIONS = "acme_completions.csv"
 EXPORT_TIME = datetime(2026, 11, 27, 5, 0, tzinfo=UTC)  # the morning after the delta file
+EXAMPLES = (
+    'filebridge demo',
+    'filebridge demo --samples ./sample_files --json',
+)
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -37,12 +41,13 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Night 1 (initial load), night 2 (plan shown, then applied), the delta (a rehire)."""
-    settings = load_settings(args.settings)
+    path = settings_file(args)
+    settings = load_settings(path)
     for name in (*FILES, COMPLETIONS):
         require_file(args.samples / name)  # before the demo store is wiped
     state = settings.state_dir / "demo"
     shutil.rmtree(state, ignore_errors=True)
-    demo_settings = write_demo_settings(args.settings, state)
+    demo_settings = write_demo_settings(path, state)
     ctx = open_context(demo_settings)
     reports = []
     try:

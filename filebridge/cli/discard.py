@@ -10,6 +10,9 @@ from filebridge.pipeline.lifecycle import discard
 
 NAME = "discard"
 HELP = "drop a held run without applying it"
+EXAMPLES = (
+    'filebridge discard 42',
+)
 
 
 def register(parser: argparse.ArgumentParser) -> None:

@@ -1,4 +1,4 @@
-"""The one place that turns exceptions into words and exit codes (words from advice.py)."""
+"""The CLI's end of error handling: print the explanation of an error, return its exit code."""
 
 from __future__ import annotations
 
@@ -6,11 +6,10 @@ import sys
 import traceback
 from typing import TextIO
 
-from filebridge.cli.advice import error_advice, error_exit_code, problem_advice
-from filebridge.config import ConfigError
-from filebridge.errors import FilebridgeError
-from filebridge.pipeline.report import EXIT_UNUSABLE
-from filebridge.problems import Problem
+from filebridge.cli.style import paint
+from filebridge.explain import Explanation, explain
+
+__all__ = ["Explanation", "explain", "handle_error"]
 
 
 def handle_error(exc: BaseException, *, debug: bool, err: TextIO | None = None) -> int:
@@ -18,28 +17,12 @@ def handle_error(exc: BaseException, *, debug: bool, err: TextIO | None = None) 
     err = err or sys.stderr
     if debug:
         traceback.print_exception(exc, file=err)
-    if isinstance(exc, ConfigError):
-        for problem in exc.problems:
-            err.write(problem.render() + "\n")
-        err.write(f"configuration is not usable; {error_advice(exc)}\n")
-        return error_exit_code(exc)
-    if isinstance(exc, FilebridgeError):
-        err.write(f"error: {exc}\n")
-        for advice in _advice(exc):
-            err.write(f"next: {advice}\n")
-        return error_exit_code(exc)
-    if isinstance(exc, KeyboardInterrupt):
-        err.write("interrupted\n")
-        return 130
-    err.write(f"error: {type(exc).__name__}: {exc}\n"
-              "run with --debug for the traceback\n")
-    return EXIT_UNUSABLE
-
-
-def _advice(exc: FilebridgeError) -> list[str]:
-    """What to do: for a rejected file, the advice of each of its problems."""
-    problems = [p for p in getattr(exc, "problems", []) if isinstance(p, Problem)]
-    if problems:  # a rejected file (importing formats here would load pandas)
-        found = [problem_advice(p.code, p.to_dict()) for p in problems]
-        return list(dict.fromkeys(a for a in found if a))
-    return [error_advice(exc)]
+    explanation = explain(exc)
+    for line in explanation.lines:
+        head, sep, rest = line.partition(": ")
+        if sep and head in ("error", "unexpected error"):
+            line = f"{paint(head, 'red', err)}: {rest}"
+        err.write(line + "\n")
+    if not explanation.known and not debug:
+        err.write("run with --debug for the traceback\n")
+    return explanation.exit_code

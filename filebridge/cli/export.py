@@ -12,12 +12,17 @@ from __future__ import annotations
 import argparse
 from datetime import UTC, datetime, timedelta
 
-from filebridge.cli.advice import code_advice
+from filebridge.advice import code_advice
 from filebridge.cli.common import add_common, context, emit_json
 from filebridge.pipeline.exporter import ExportReport, abandon_pending, export_connection
 
 NAME = "export"
 HELP = "send new course completions to a connection's outbox (exactly once)"
+EXAMPLES = (
+    'filebridge export acme',
+    'filebridge export acme --dry-run',
+    'filebridge export acme --since 2026-11-01 --until 2026-11-30',
+)
 
 
 def _day(text: str) -> datetime:

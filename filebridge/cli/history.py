@@ -9,6 +9,10 @@ from filebridge.pipeline.history import run_rows
 
 NAME = "history"
 HELP = "every run and file, newest first"
+EXAMPLES = (
+    'filebridge history',
+    'filebridge history acme --limit 10 --json',
+)
 
 
 def register(parser: argparse.ArgumentParser) -> None:

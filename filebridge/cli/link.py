@@ -9,12 +9,16 @@ import argparse
 from pathlib import Path
 
 from filebridge.cli.common import add_common, context, emit_json, require_file, table
-from filebridge.cli.confirm import confirmed
+from filebridge.cli.confirm import EXIT_NOT_CONFIRMED, confirmed
 from filebridge.pipeline.lifecycle import link
 from filebridge.pipeline.report import Adoptions, RunReport
 
 NAME = "link"
 HELP = "adopt existing LMS users into a connection by email or employee id"
+EXAMPLES = (
+    'filebridge link acme export.csv',
+    'filebridge link acme export.csv --by employee_id --yes',
+)
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -40,12 +44,16 @@ def run(args: argparse.Namespace) -> int:
     require_file(args.file)
     ctx = context(args)
     shown: list[bool] = []
+    declined: list[bool] = []
 
     def confirm(report: RunReport) -> bool:
         if not args.json:
             _show(report)
             shown.append(True)
-        return confirmed(args, f"Adopt {report.counts['adopt']} users into {args.connection}")
+        if confirmed(args, f"Adopt {report.counts['adopt']} users into {args.connection}"):
+            return True
+        declined.append(True)
+        return False
 
     try:
         report = link(ctx, args.connection, args.file, args.by, confirm)
@@ -58,4 +66,4 @@ def run(args: argparse.Namespace) -> int:
             _show(report)
         print(f"\nrun {report.run_id}: {report.state}, adopted "
               f"{report.counts.get('adopt', 0) if report.state == 'applied' else 0}")
-    return 0
+    return EXIT_NOT_CONFIRMED if declined else 0

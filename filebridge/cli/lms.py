@@ -17,6 +17,10 @@ from filebridge.pipeline.completions_load import load_completions
 
 NAME = "lms"
 HELP = "the built-in LMS store: load completions"
+EXAMPLES = (
+    'filebridge lms load-completions completions.csv',
+    'filebridge lms load-completions completions.csv --connection acme --json',
+)
 
 
 def register(parser: argparse.ArgumentParser) -> None:

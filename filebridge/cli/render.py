@@ -5,8 +5,9 @@ from __future__ import annotations
 import sys
 from typing import Any, TextIO
 
-from filebridge.cli.advice import held_advice, problem_advice
+from filebridge.advice import held_advice, problem_advice
 from filebridge.cli.common import table
+from filebridge.cli.style import Colour, paint
 
 MAX_ROWS = 50
 
@@ -101,11 +102,18 @@ def render_problems(report: dict[str, Any], out: TextIO | None = None) -> None:
             out.write(f"  next ({code}): {advice}\n")
 
 
-def summary_line(report: dict[str, Any]) -> str:
-    """The one line every run ends with."""
+STATE_COLOURS: dict[str, Colour] = {"applied": "green", "held": "yellow", "rejected": "red",
+                                    "failed": "red"}
+
+
+def summary_line(report: dict[str, Any], stream: TextIO | None = None) -> str:
+    """The one line every run ends with (its state in colour when ``stream`` allows)."""
     c = report.get("counts", {})
+    state = report["state"]
+    if stream is not None and state in STATE_COLOURS:
+        state = paint(state, STATE_COLOURS[state], stream)
     return (f"run {report.get('run_id')} {report['connection']} {report['file']}: "
-            f"{report['state']} — created {c.get('create', 0)}, updated {c.get('update', 0)}, "
+            f"{state} — created {c.get('create', 0)}, updated {c.get('update', 0)}, "
             f"deactivated {c.get('deactivate', 0)}, reactivated {c.get('reactivate', 0)}, "
             f"deleted {c.get('delete', 0)}, unchanged {c.get('unchanged', 0)}, "
             f"skipped {c.get('skipped', 0)}, rejected {report.get('rejected_rows', 0)}")
@@ -123,10 +131,10 @@ def render_report(report: dict[str, Any], out: TextIO | None = None) -> None:
         render_plan(report["plan"], out)
     render_problems(report, out)
     for h in report.get("holds", []):
-        out.write(f"\n{h['reaction']}: {h['message']}\n")
+        out.write(f"\n{paint(h['reaction'], 'yellow', out)}: {h['message']}\n")
     if report["state"] == "held":
         codes = [h["code"] for h in report.get("holds", []) if h["reaction"] == "hold"]
         out.write(f"held: nothing applied; {held_advice(codes, report['run_id'])}\n")
     if report.get("reject_file"):
         out.write(f"\nrejected rows written to {report['reject_file']}\n")
-    out.write("\n" + summary_line(report) + "\n")
+    out.write("\n" + summary_line(report, out) + "\n")

@@ -14,6 +14,10 @@ from filebridge.pipeline.importer import RunOptions, run_import
 
 NAME = "replay"
 HELP = "re-run a known file by id or path: plan first, then apply"
+EXAMPLES = (
+    'filebridge replay 12            # file id from `filebridge history`',
+    'filebridge replay archive/acme_employees_2026-11-24.csv --yes',
+)
 
 
 def register(parser: argparse.ArgumentParser) -> None:

@@ -18,6 +18,11 @@ from filebridge.daemon.logs import setup_logging
 
 NAME = "run"
 HELP = "run the scheduler in the foreground (or every due task once with --once)"
+EXAMPLES = (
+    'filebridge run',
+    'filebridge run --once      # for cron: every due task once',
+    'filebridge run --connection acme --log-format json',
+)
 
 log = logging.getLogger(__name__)
 

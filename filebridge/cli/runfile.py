@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from pathlib import Path
 
-from filebridge.cli.common import BarProgress, add_common, context, emit_json, require_file
+from filebridge.cli.common import add_common, context, emit_json, require_file
+from filebridge.cli.progress import LiveProgress
 from filebridge.cli.render import render_report
+from filebridge.pipeline.context import Context
 from filebridge.pipeline.importer import RunOptions, run_import
 
 
@@ -17,13 +20,18 @@ def register_file_command(parser: argparse.ArgumentParser) -> None:
     add_common(parser)
 
 
-def run_file(args: argparse.Namespace, options: RunOptions) -> int:
-    """Run one file and print the report (text or --json); return its exit code."""
+def run_file(args: argparse.Namespace, options: RunOptions,
+             before: Callable[[Context, str], None] | None = None) -> int:
+    """Run one file and print the report (text or --json); return its exit code.
+    ``before`` prepares the context first (``plan --verify`` lists the LMS)."""
     require_file(args.file)
     ctx = context(args)
     try:
-        progress = None if args.json else BarProgress()
-        report = run_import(ctx, args.connection, args.file, options, progress).to_dict()
+        if before is not None:
+            before(ctx, args.connection)
+        with LiveProgress() as live:
+            report = run_import(ctx, args.connection, args.file, options,
+                                None if args.json else live).to_dict()
     finally:
         ctx.close()
     if args.json:

@@ -10,6 +10,10 @@ from filebridge.pipeline.history import run_detail
 
 NAME = "show"
 HELP = "one run: plan, holds and rejected rows"
+EXAMPLES = (
+    'filebridge show 42',
+    "filebridge show 42 --json | jq '.report.holds'",
+)
 
 
 def register(parser: argparse.ArgumentParser) -> None:

@@ -1,7 +1,8 @@
 """Show the state of every connection: Connected, Connection error (with the reason) or
 Never synced; the last successful sync and its file; the next scheduled runs; runs held
-for approval; missing-file alerts; and whether the daemon is alive (its heartbeat).
-Reads the ledger only; works whether or not the daemon runs."""
+for approval; missing-file alerts; whether the daemon is alive (its heartbeat); and for a
+connection feeding an external LMS (SCIM), whether that LMS answers with its token.
+Reads the ledger (and asks external LMSs); works whether or not the daemon runs."""
 
 from __future__ import annotations
 
@@ -9,12 +10,16 @@ import argparse
 import sys
 from typing import Any, TextIO
 
-from filebridge.cli.advice import held_advice
+from filebridge.advice import held_advice
 from filebridge.cli.common import add_common, context, emit_json
 from filebridge.daemon import load_schedules, status
 
 NAME = "status"
 HELP = "show each connection's state, last sync, next runs, holds and alerts"
+EXAMPLES = (
+    'filebridge status',
+    "filebridge status --json | jq '.connections[].status'",
+)
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -53,6 +58,11 @@ def render_status(report: dict[str, Any], out: TextIO | None = None) -> None:
     for c in report["connections"]:
         out.write(f"\n{c['name']}: {c['status_text']}"
                   + (f": {c['reason']}" if c["reason"] else "") + "\n")
+        lms = c["lms"]
+        if lms["type"] != "builtin":
+            state = "reachable" if lms["reachable"] else "UNREACHABLE"
+            out.write(f"  lms: {lms['type']} {lms['location']}: {state}"
+                      + (f" ({lms['detail']})" if lms["detail"] else "") + "\n")
         last = c["last_sync"]
         out.write("  last sync: " + (f"{last['at']} {last['file']} (run {last['run_id']})"
                                      if last else "never") + "\n")
@@ -61,5 +71,11 @@ def render_status(report: dict[str, Any], out: TextIO | None = None) -> None:
         for h in c["held_runs"]:
             out.write(f"  held: run {h['run_id']} ({h['file']}): "
                       f"{held_advice([], h['run_id'])}\n")
+        lock = c.get("lock")
+        if lock and lock["alive"]:
+            out.write(f"  running now: {lock['described']} since {lock['since']}\n")
+        elif lock:
+            out.write(f"  lock left by {lock['described']}, no longer running: the next run "
+                      f"takes it over; `filebridge unlock {c['name']}` removes it now\n")
         for a in c["alerts"]:
             out.write(f"  ALERT: {a['message']}\n")

@@ -9,11 +9,16 @@ import argparse
 import sys
 from typing import Any, TextIO
 
-from filebridge.cli.common import BarProgress, add_common, context, emit_json
-from filebridge.pipeline.pickup import settle_seconds, sync_connection
+from filebridge.cli.common import add_common, context, emit_json
+from filebridge.cli.progress import LiveProgress
+from filebridge.daemon.manual import manual_sync
 
 NAME = "sync"
 HELP = "pick up and import every finished file of a connection now"
+EXAMPLES = (
+    'filebridge sync acme',
+    'filebridge sync acme --wait 0 --json',
+)
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -30,10 +35,9 @@ def run(args: argparse.Namespace) -> int:
     """Sync the connection and print what happened to each file."""
     ctx = context(args)
     try:
-        wait = settle_seconds(ctx, args.connection) if args.wait is None else args.wait
-        progress = None if args.json else BarProgress()
-        report = sync_connection(ctx, args.connection, progress=progress,
-                                 wait_seconds=wait).to_dict()
+        with LiveProgress() as live:
+            report = manual_sync(ctx, args.connection, progress=None if args.json else live,
+                                 wait_seconds=args.wait).to_dict()
     finally:
         ctx.close()
     if args.json:

@@ -10,6 +10,7 @@ import sys
 from typing import TextIO
 
 from filebridge.cli.common import add_common, context, emit_json
+from filebridge.cli.confirm import EXIT_NOT_CONFIRMED
 from filebridge.transports.trust import (
     HostKeyOffer,
     check_pinnable,
@@ -19,7 +20,11 @@ from filebridge.transports.trust import (
 
 NAME = "trust"
 HELP = "show an SFTP server's host key and pin it after confirmation"
-EXIT_NOT_PINNED = 1
+EXIT_NOT_PINNED = EXIT_NOT_CONFIRMED  # the rule of every command that asks
+EXAMPLES = (
+    'filebridge trust acme            # shows the fingerprint, asks before pinning',
+    "filebridge trust acme --replace  # the server's key changed (check with its admin)",
+)
 
 
 def register(parser: argparse.ArgumentParser) -> None:

@@ -1,4 +1,6 @@
-"""List the built-in LMS store's users managed by a connection."""
+"""List the LMS users managed by a connection: the built-in store's, or for a SCIM LMS
+filebridge's mirror of it (what the LMS last confirmed; `filebridge verify` compares it
+with the LMS itself)."""
 
 from __future__ import annotations
 
@@ -7,9 +9,13 @@ import argparse
 from filebridge.cli.common import add_common, context, emit_json, table
 
 NAME = "users"
-HELP = "the built-in store's users of a connection"
+HELP = "the LMS users a connection manages"
 COLUMNS = ["employee_id", "email", "first_name", "last_name", "department", "job_title",
            "manager_id", "active"]
+EXAMPLES = (
+    'filebridge users acme --active',
+    "filebridge users acme --json | jq '.count'",
+)
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -29,7 +35,8 @@ def run(args: argparse.Namespace) -> int:
     ctx = context(args)
     try:
         ctx.connection(args.connection)
-        frame = ctx.store.users(args.connection, active=args.active, limit=args.limit)
+        frame = ctx.target(args.connection).users(args.connection, active=args.active,
+                                                  limit=args.limit)
     finally:
         ctx.close()
     if "status" in frame.columns:  # stored as the active flag: say it in the field's words

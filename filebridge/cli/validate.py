@@ -13,6 +13,10 @@ from filebridge.pipeline.validation import validate_path
 
 NAME = "validate"
 HELP = "check a file against the mapping; list rejected rows"
+EXAMPLES = (
+    'filebridge validate acme sample_files/acme_employees_2026-11-24.csv',
+    "filebridge validate acme export.csv --json | jq '.problems[] | .line'",
+)
 
 
 def register(parser: argparse.ArgumentParser) -> None:

@@ -1,52 +1,79 @@
-"""Compare an external LMS with what filebridge last confirmed there, and report drift
-made by hand: accounts deleted, suspended or unsuspended, idnumbers or mapped fields
-changed. Nothing in the LMS is changed; ``--repair`` makes the next run send the drifted
-people again. A connection on the built-in store has nothing to compare."""
+"""Compare an external LMS (a SCIM target) with filebridge's mirror of it: list the LMS
+page by page and report people changed, deactivated, reactivated or deleted there by
+hand, and accounts filebridge does not manage. With --repair the mirror takes what the
+LMS holds, so the next import corrects the LMS. Exit 1 when there is drift."""
 
 from __future__ import annotations
 
 import argparse
+from datetime import UTC, datetime
 from typing import Any
 
-from filebridge.cli.common import add_common, context, emit_json, table
+from filebridge.cli.common import add_common, context, emit_json
 
 NAME = "verify"
-HELP = "report changes made by hand in an external LMS (Moodle) since the last run"
+HELP = "list an external LMS and report drift from filebridge's mirror; --repair it"
+SHOWN = 20
+
+
+EXAMPLES = (
+    "filebridge verify acme",
+    "filebridge verify acme --repair",
+    "filebridge verify acme --json",
+)
 
 
 def register(parser: argparse.ArgumentParser) -> None:
     """Options of ``verify``."""
     parser.add_argument("connection", help="connection name from settings.yaml")
     parser.add_argument("--repair", action="store_true",
-                        help="make the next run send the drifted people again")
+                        help="make the mirror hold what the LMS holds; the next import "
+                             "then corrects the LMS")
     add_common(parser)
 
 
 def run(args: argparse.Namespace) -> int:
-    """List the drift; exit 1 when there is some."""
+    """Verify, print the drift; 0 when the LMS agrees with the mirror, else 1."""
+    from filebridge.pipeline.drift import verify
+
     ctx = context(args)
     try:
         ctx.connection(args.connection)
-        target: Any = ctx.target(args.connection)
-        checker = getattr(target, "verify", None)
-        drift = [] if checker is None else checker(args.connection, fix=args.repair)
-        location = target.location
+        report = verify(ctx, args.connection, args.repair, datetime.now(UTC))
     finally:
         ctx.close()
-    rows = [d.to_dict() for d in drift]
     if args.json:
-        emit_json({"connection": args.connection, "lms": location,
-                   "compared": checker is not None, "drift": rows,
-                   "repaired": bool(args.repair and rows)})
-    elif checker is None:
-        print(f"{args.connection} feeds the built-in store: nothing to compare")
-    elif not rows:
-        print(f"{args.connection}: {location} agrees with the last confirmed state")
+        emit_json(report)
     else:
-        table([[r["employee_id"], r["lms_id"], r["kind"], r["field"], r["expected"],
-                r["found"]] for r in rows[:500]],
-              ["employee_id", "lms id", "drift", "field", "expected", "found"])
-        print(f"\n{len(rows)} difference(s)"
-              + ("; the next run sends these people again" if args.repair else
-                 "; `filebridge verify --repair` makes the next run send them again"))
-    return 1 if rows else 0
+        render(report)
+    return 0 if report["clean"] else 1
+
+
+def render(report: dict[str, Any]) -> None:
+    """Human form: one line per kind of drift, then a few of each."""
+    print(f"{report['connection']}: listed {report['listed']} user(s) at {report['location']}")
+    if report["clean"]:
+        print("no drift: the LMS holds what filebridge last wrote")
+    for key, words in (("changed", "changed in the LMS"), ("deactivated", "deactivated in "
+                       "the LMS"), ("reactivated", "reactivated in the LMS"),
+                       ("deleted", "deleted from the LMS"),
+                       ("unmanaged", "in the LMS with an externalId filebridge does not "
+                        "manage")):
+        items = report[key]
+        if not items:
+            continue
+        print(f"{len(items)} {words}")
+        for item in items[:SHOWN]:
+            if isinstance(item, dict):
+                fields = ", ".join(f"{f}: {v['mirror']!r} → {v['lms']!r}"
+                                   for f, v in item["fields"].items())
+                print(f"  {item['employee_id']}: {fields}")
+            else:
+                print(f"  {item}")
+        if len(items) > SHOWN:
+            print(f"  … and {len(items) - SHOWN} more (--json lists all)")
+    if report["repaired"]:
+        print("mirror repaired: the next import of this connection corrects the LMS")
+    elif not report["clean"]:
+        print(f"next: `filebridge verify {report['connection']} --repair`, then the next "
+              "import corrects the LMS")

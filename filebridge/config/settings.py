@@ -45,8 +45,9 @@ class ConnectionConfig:
     thresholds: dict[str, Any]
     #: ``pgp`` as written, public key paths made absolute; secrets stay references.
     pgp: dict[str, Any] = field(default_factory=dict)
-    # The connection's ``lms`` block (``lms.schema.json``); empty: the built-in store.
-    lms: dict[str, Any] = field(default_factory=dict)
+    # The LMS this connection feeds when not the built-in store (``type: scim``), with
+    # ``ca_bundle`` made absolute; None feeds the built-in store.
+    lms: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -142,6 +143,15 @@ def _optional_path(base_dir: Path, value: Any) -> Path | None:
     return base_dir / value if isinstance(value, str) and value else None
 
 
+def _target(block: Any, base_dir: Path) -> dict[str, Any] | None:
+    if not isinstance(block, dict):
+        return None
+    out = dict(block)
+    if out.get("ca_bundle"):
+        out["ca_bundle"] = str(base_dir / out["ca_bundle"])
+    return out
+
+
 def _settings_from(doc: Document) -> Settings:
     data: dict[str, Any] = doc.data
     base_dir = doc.path.resolve().parent
@@ -160,7 +170,7 @@ def _settings_from(doc: Document) -> Settings:
             policies={"leavers": "deactivate", **(conn.get("policies") or {})},
             thresholds=dict(conn.get("thresholds") or {}),
             pgp=_pgp(base_dir, conn.get("pgp") or {}),
-            lms=dict(conn.get("lms") or {}),
+            lms=_target(conn.get("lms"), base_dir),
         )
         for name, conn in data["connections"].items()
     }

@@ -41,12 +41,14 @@ from filebridge.daemon.tasks import (
     has_pending_claims,
 )
 from filebridge.errors import FilebridgeError, Transient
+from filebridge.ledger.locks import ConnectionBusy
 from filebridge.pipeline.context import Context
 from filebridge.pipeline.report import EXIT_OK, EXIT_UNAVAILABLE, EXIT_UNUSABLE
 from filebridge.transports import Transport, open_transport
 
 log = logging.getLogger(__name__)
 
+BUSY = ConnectionBusy.code
 RETRY_DELAYS = (60.0, 300.0, 900.0)  # seconds before the 1st, 2nd and 3rd retry
 LOCK_WAIT = 300.0  # how long export or cleanup waits for a manual run of its connection
 EXIT_FORCED = 130
@@ -54,7 +56,7 @@ EXIT_FORCED = 130
 # once however late (coalesce): the same rule as for runs missed while the daemon was down.
 JOB_DEFAULTS: dict[str, Any] = {"coalesce": True, "max_instances": 1, "misfire_grace_time": None}
 # Order of a connection's due tasks in one pass: fresh files first, then what depends on them.
-TASK_ORDER = ("import", "export", "cleanup", DEADLINE_TASK)
+TASK_ORDER = ("import", "export", "cleanup", "verify", DEADLINE_TASK)
 
 
 class Daemon:
@@ -170,10 +172,11 @@ class Daemon:
                 return check_expected_file(self.ctx, self.state, deadline, self.clock())
             spec, progress = TASKS[task], LogProgress(log)
             if spec.locks_itself:
-                result = spec.run(self.ctx, connection, self.clock, progress)
+                result = spec.run(self.ctx, connection, self.clock, progress, self.lock_wait)
             else:
                 with self.ctx.ledger.lock(connection, wait_seconds=self.lock_wait):
-                    result = spec.run(self.ctx, connection, self.clock, progress)
+                    result = spec.run(self.ctx, connection, self.clock, progress,
+                                      self.lock_wait)
         except FilebridgeError as exc:
             transient = isinstance(exc, Transient)
             return TaskResult("failed", EXIT_UNAVAILABLE if transient else EXIT_UNUSABLE,
@@ -201,8 +204,10 @@ class Daemon:
         detail = f", {len(files)} file(s)" if isinstance(files, list) else ""
         if result.error:
             again = f"; retry in {retry_in:.0f} s" if retry_in is not None else ""
-            log.warning("%s %s (exit %d): %s%s", task, result.outcome, result.exit_code,
-                        result.error.get("message"), again)
+            # Another process running the connection is how sharing works, not a problem.
+            level = logging.INFO if result.error.get("code") == BUSY else logging.ERROR
+            log.log(level, "%s %s (exit %d): %s%s", task, result.outcome, result.exit_code,
+                    result.error.get("message"), again)
         else:
             log.info("%s %s (exit %d)%s", task, result.outcome, result.exit_code, detail)
 

@@ -26,8 +26,8 @@ from apscheduler.triggers.cron import CronTrigger
 
 from filebridge.config import ConfigError, ConfigProblem, Document, Settings, load_schedule
 
-TaskName = Literal["import", "export", "cleanup"]
-TASK_NAMES: tuple[TaskName, ...] = ("import", "export", "cleanup")
+TaskName = Literal["import", "export", "cleanup", "verify"]
+TASK_NAMES: tuple[TaskName, ...] = ("import", "export", "cleanup", "verify")
 DEADLINE_TASK = "expect-file"  # the missing-file check, scheduled like a task
 
 _DAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")

@@ -108,6 +108,8 @@ class ConnectionStatus:
     held_runs: tuple[HeldRun, ...]
     alerts: tuple[Alert, ...]
     tasks: tuple[TaskRun, ...]
+    lock: dict[str, Any] | None = None  # who holds the run lock now, if anyone
+    lms: dict[str, Any] | None = None  # the connection's LMS target and whether it answers
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form with stable keys (documented in README)."""
@@ -119,6 +121,8 @@ class ConnectionStatus:
             "held_runs": [h.to_dict() for h in self.held_runs],
             "alerts": [a.to_dict() for a in self.alerts],
             "tasks": [t.to_dict() for t in self.tasks],
+            "lock": self.lock,
+            "lms": self.lms,
         }
 
 
@@ -169,7 +173,28 @@ def connection_status(ctx: Context, state: DaemonState, name: str,
     condition, reason = _condition(runs, tasks, alerts)
     return ConnectionStatus(name, condition, reason, _last_sync(runs, files),
                             _next_runs(schedule, now), _held(runs, files), tuple(alerts),
-                            tuple(tasks))
+                            tuple(tasks), _lock(ctx, name), lms_status(ctx, name))
+
+
+def _lock(ctx: Context, name: str) -> dict[str, Any] | None:
+    """Who holds the connection's run lock now (a run in progress, or a dead holder's)."""
+    state = ctx.ledger.lock_state(name)
+    if state is None:
+        return None
+    return {"holder": state.holder, "described": state.describe(), "alive": state.alive,
+            "since": _iso(state.acquired_at), "heartbeat_at": _iso(state.heartbeat_at)}
+
+
+def lms_status(ctx: Context, name: str) -> dict[str, Any]:
+    """The LMS the connection feeds; an external one is asked whether it answers."""
+    target = ctx.target(name)
+    probe = getattr(target, "reachability", None)
+    if probe is None:
+        return {"type": "builtin", "location": target.location, "reachable": None,
+                "detail": ""}
+    reachable, detail = probe(name)
+    return {"type": "scim", "location": target.location, "reachable": reachable,
+            "detail": detail}
 
 
 def _condition(runs: list[RunRecord], tasks: list[TaskRun],

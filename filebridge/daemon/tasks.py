@@ -1,4 +1,5 @@
-"""The task table: what ``import``, ``export``, ``cleanup`` and ``expect-file`` do.
+"""The task table: what ``import``, ``export``, ``cleanup``, ``verify`` and
+``expect-file`` do.
 
 The daemon only knows task names; each entry calls one pipeline function (imported
 lazily, so the daemon does not depend on their internals or on their import cost)
@@ -17,6 +18,7 @@ from typing import Any
 from filebridge.daemon.schedule import DEADLINE_TASK, TaskSchedule
 from filebridge.ledger.daemon_state import DaemonState
 from filebridge.pipeline.context import Context
+from filebridge.pipeline.pickup import SyncReport
 from filebridge.pipeline.report import (
     EXIT_OK,
     EXIT_REJECTED_OR_HELD,
@@ -50,19 +52,26 @@ class TaskResult:
 class TaskSpec:
     """One entry of the task table."""
 
-    run: Callable[[Context, str, Clock, Progress | None], TaskResult]
+    run: Callable[[Context, str, Clock, Progress | None, float], TaskResult]
     # import takes the connection lock itself (per file, inside ``run_import``); the
     # daemon holds it around every other task.
     locks_itself: bool = False
 
 
 def import_task(ctx: Context, connection: str, clock: Clock,
-                progress: Progress | None) -> TaskResult:
+                progress: Progress | None,
+                lock_wait: float = 0.0) -> TaskResult:
     """Pick up and import every finished file of ``connection`` (``sync_connection``)."""
     from filebridge.pipeline import pickup
 
     report = pickup.sync_connection(ctx, connection, now=clock, progress=progress,
-                                    wait_seconds=pickup.settle_seconds(ctx, connection))
+                                    wait_seconds=pickup.settle_seconds(ctx, connection),
+                                    lock_wait=lock_wait)
+    return sync_result(report)
+
+
+def sync_result(report: SyncReport) -> TaskResult:
+    """A sync's report as a task's result (the daemon's and a manual ``sync``'s alike)."""
     data = report.to_dict()
     if data["errors"]:
         first = data["errors"][0]
@@ -80,7 +89,8 @@ def import_task(ctx: Context, connection: str, clock: Clock,
 
 
 def export_task(ctx: Context, connection: str, clock: Clock,
-                progress: Progress | None) -> TaskResult:
+                progress: Progress | None,
+                lock_wait: float = 0.0) -> TaskResult:
     """Deliver ``connection``'s new completions to its outbox (``export_connection``)."""
     from filebridge.pipeline import exporter
 
@@ -96,7 +106,8 @@ def export_task(ctx: Context, connection: str, clock: Clock,
 
 
 def cleanup_task(ctx: Context, connection: str, clock: Clock,
-                 progress: Progress | None) -> TaskResult:
+                 progress: Progress | None,
+                 lock_wait: float = 0.0) -> TaskResult:
     """Prune old archive files, reports, spool copies and daemon history."""
     from filebridge.daemon.cleanup import cleanup_connection
 
@@ -105,10 +116,23 @@ def cleanup_task(ctx: Context, connection: str, clock: Clock,
     return TaskResult("success" if removed else "idle", EXIT_OK, data)
 
 
+def verify_task(ctx: Context, connection: str, clock: Clock,
+                progress: Progress | None, lock_wait: float = 0.0) -> TaskResult:
+    """List the connection's SCIM LMS and report drift (``filebridge verify``, no repair):
+    drift is notified as ``rejected`` so someone looks at it."""
+    from filebridge.pipeline.drift import verify
+
+    data = verify(ctx, connection, False, clock(), lock=False)
+    if data["clean"]:
+        return TaskResult("success", EXIT_OK, data)
+    return TaskResult("rejected", EXIT_REJECTED_OR_HELD, data)
+
+
 TASKS: dict[str, TaskSpec] = {
     "import": TaskSpec(import_task, locks_itself=True),
     "export": TaskSpec(export_task),
     "cleanup": TaskSpec(cleanup_task),
+    "verify": TaskSpec(verify_task),
 }
 
 

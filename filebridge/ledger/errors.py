@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from filebridge.errors import FilebridgeError, Terminal
+from filebridge.errors import FilebridgeError, Terminal, Transient
 
 
 class LedgerError(FilebridgeError):
@@ -43,3 +43,15 @@ class InvalidState(LedgerError, Terminal):
         self.what = what
         self.value = value
         self.allowed = list(allowed)
+
+
+class LockHolderAlive(LedgerError, Transient):
+    """``unlock`` refused: the process holding the lock is still running."""
+
+    code = "lock-holder-alive"
+
+    def __init__(self, connection: str, holder: str, since: str) -> None:
+        super().__init__(f"{connection!r} is locked by {holder}, which is still running "
+                         f"(holding it since {since}); the lock frees itself when that run "
+                         "ends or the process dies: stop that process if it hangs")
+        self.connection, self.holder, self.since = connection, holder, since

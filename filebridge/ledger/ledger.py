@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
@@ -22,9 +21,16 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from filebridge.ledger.daemon_state import DaemonState
-from filebridge.ledger.errors import InvalidState, UnknownFile, UnknownRun
+from filebridge.ledger.errors import InvalidState, LockHolderAlive, UnknownFile, UnknownRun
 from filebridge.ledger.exports import ExportLedger
-from filebridge.ledger.locks import Lock, connection_lock
+from filebridge.ledger.holders import Holder
+from filebridge.ledger.locks import (
+    Lock,
+    LockState,
+    connection_lock,
+    lock_state,
+    remove_dead_lock,
+)
 from filebridge.ledger.receipt import ReportOf, RunReceipt
 from filebridge.ledger.schema import (
     COMPONENT,
@@ -36,6 +42,7 @@ from filebridge.ledger.schema import (
     files,
     runs,
 )
+from filebridge.ledger.web_accounts import WebAccounts
 from filebridge.sql import location, migrate, open_engine, reading
 
 
@@ -97,25 +104,18 @@ def _check(what: str, value: str, allowed: tuple[str, ...]) -> None:
 
 
 def current_holder() -> str:
-    """``host:pid`` of this process, as stored in ``runs.holder``."""
-    return f"{socket.gethostname()}:{os.getpid()}"
+    """This process as stored in ``runs.holder`` (``host:pid:start:boot``, see ``holders``)."""
+    return Holder.current().render()
 
 
 def _gone(holder: str) -> bool:
     # Only a process on this host can be checked; a run held elsewhere stays running.
-    host, _, pid = holder.rpartition(":")
-    if not holder or not pid.isdigit():
+    process = Holder.parse(holder)
+    if process is None:
         return True
-    if host != socket.gethostname():
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return int(pid) == os.getpid()
-
+    if process.pid == os.getpid() and process.host == Holder.current().host:
+        return True  # recovery runs at start-up, before any run of this process
+    return process.alive() is False
 
 class Ledger:
     """Files and runs of every connection, in the state database."""
@@ -150,10 +150,30 @@ class Ledger:
         """Hold ``connection``'s lock for a block (one run per connection at a time)."""
         return connection_lock(self.engine, connection, wait_seconds=wait_seconds)
 
+    def lock_state(self, connection: str) -> LockState | None:
+        """Who holds ``connection``'s run lock, and whether that process is alive."""
+        return lock_state(self.engine, connection)
+
+    def unlock(self, connection: str) -> list[LockState]:
+        """Remove the locks of ``connection`` (its run and pickup locks) left by dead
+        holders; the removed ones. ``LockHolderAlive`` names a holder still running."""
+        states = [s for s in (lock_state(self.engine, name) for name in
+                              (connection, f"{connection}/pickup")) if s is not None]
+        for state in states:
+            if state.alive:
+                raise LockHolderAlive(state.connection, state.describe(),
+                                      f"{state.acquired_at:%Y-%m-%d %H:%M:%S} UTC")
+        return [s for s in states if remove_dead_lock(self.engine, s.connection, s.holder)]
+
     @cached_property
     def daemon_state(self) -> DaemonState:
         """The daemon's task records, alerts and heartbeats."""
         return DaemonState(self.engine)
+
+    @cached_property
+    def web_accounts(self) -> WebAccounts:
+        """Users, sessions, failed logins and the action log of the admin pages."""
+        return WebAccounts(self.engine)
 
     @cached_property
     def exports(self) -> ExportLedger:
@@ -321,6 +341,25 @@ class Ledger:
             stmt = stmt.where(runs.c.connection == connection)
         with reading(self.engine) as conn:
             return [self._run(r._mapping, with_report) for r in conn.execute(stmt)]
+
+    def runs_touching(self, connection: str, run_ids: list[int]) -> list[RunRecord]:
+        """Runs of ``connection`` with these ids, the runs they act on, and the runs acting
+        on them (undo, approve, discard), oldest first; reports are left out."""
+        columns = [c for c in runs.c if c.name != "report"]
+        wanted = set(run_ids)
+        with reading(self.engine) as conn:
+            about = {r[0] for r in conn.execute(sa.select(runs.c.about_run).where(
+                runs.c.id.in_(wanted), runs.c.about_run.is_not(None)))}
+            stmt = sa.select(*columns).where(runs.c.connection == connection, sa.or_(
+                runs.c.id.in_(wanted | about), runs.c.about_run.in_(wanted | about)))
+            return [self._run(r._mapping, False)
+                    for r in conn.execute(stmt.order_by(runs.c.id))]
+
+    def files_by_id(self, file_ids: list[int]) -> dict[int, FileRecord]:
+        """These files by id (unknown ids are left out)."""
+        with reading(self.engine) as conn:
+            rows = conn.execute(sa.select(files).where(files.c.id.in_(file_ids)))
+            return {r.id: FileRecord(**r._mapping) for r in rows}
 
     @staticmethod
     def _run(row: Any, with_report: bool) -> RunRecord:

@@ -128,10 +128,18 @@ def _run_approvals(conn: Connection) -> None:
         rebuild_table(conn, runs)
 
 
+def _web_tables(conn: Connection) -> None:
+    # Users, sessions, failed logins and actions of the admin pages, beside their code.
+    from filebridge.ledger.web_accounts import create_web_tables
+
+    create_web_tables(conn)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     ("0001_create_tables", _create_tables),
     ("0002_files_moved_to", _add_files_moved_to),
     ("0003_export_tables", _export_tables),
     ("0004_daemon_tables", _daemon_tables),
     ("0005_run_approvals", _run_approvals),
+    ("0006_web_tables", _web_tables),
 )

@@ -38,7 +38,7 @@ class ChangeOutcome:
     """One change the target refused (a row error of the run, not a failed run)."""
 
     employee_id: str
-    action: str  # create | update | deactivate | reactivate | delete | rekey
+    action: str  # create | update | deactivate | reactivate | delete | rekey | manager
     outcome: Outcome
     reason: str  # a stable kebab-case code, e.g. ``uniqueness``, ``invalid-value``
     detail: str = ""  # the target's own words

@@ -138,6 +138,12 @@ changes = sa.Table(
     sa.Column("old", sa.Text, nullable=True),
     sa.Column("new", sa.Text, nullable=True),
     sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+    # Added by 0005: the change's line in the run's file (None for a leaver missing from a
+    # snapshot) and, for deactivate/reactivate/delete, the plan's reason text.
+    sa.Column("line", sa.Integer, nullable=True),
+    sa.Column("reason", sa.Text, nullable=True),
+    # Added by 0005: one person's history (``filebridge person``) reads only their rows.
+    sa.Index("ix_changes_person", "connection", "employee_id"),
     sa.CheckConstraint("action IN (" + ", ".join(f"'{a}'" for a in CHANGE_ACTIONS) + ")",
                        name="ck_changes_action"),
 )
@@ -173,9 +179,21 @@ def _snapshot_index(conn: Connection) -> None:
                          "(managed_by, employee_id, fingerprint, active)")
 
 
+def _journal_detail(conn: Connection) -> None:
+    # Idempotent by inspection: 0001 builds the current tables on a fresh store.
+    columns = {c["name"] for c in sa.inspect(conn).get_columns("changes")}
+    if "line" not in columns:
+        conn.exec_driver_sql("ALTER TABLE changes ADD COLUMN line INTEGER")
+    if "reason" not in columns:
+        conn.exec_driver_sql("ALTER TABLE changes ADD COLUMN reason TEXT")
+    conn.exec_driver_sql("CREATE INDEX IF NOT EXISTS ix_changes_person ON changes "
+                         "(connection, employee_id)")
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     ("0001_create_tables", _create_tables),
     ("0002_completion_revisions", _completion_revisions),
     ("0003_lifecycle", _lifecycle),
     ("0004_snapshot_index", _snapshot_index),
+    ("0005_journal_detail", _journal_detail),
 )

@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from filebridge.failpoints import failpoint
+from filebridge.lms import people
 from filebridge.lms.completions import (
     AssignmentInput,
     CompletionInput,
@@ -113,6 +114,27 @@ class SqlStore:
             result = conn.execute(stmt)
             return pd.DataFrame(result.all(), columns=list(result.keys()))
 
+    def person(self, connection: str, employee_id: str) -> dict[str, Any] | None:
+        """One person's current fields, ``active`` and dates (None when not in the store)."""
+        return people.person_row(self.engine, connection, employee_id)
+
+    def find_people(self, connection: str, query: str, limit: int = 20) -> list[str]:
+        """Employee ids of ``connection`` named by an id, a current or former e-mail or a
+        name fragment."""
+        return people.find_ids(self.engine, connection, query, limit)
+
+    def people_names(self, connection: str, ids: list[str]) -> pd.DataFrame:
+        """Names, e-mail and active flag of these people of ``connection``."""
+        return people.names_of(self.engine, connection, ids)
+
+    def directory(self, connection: str) -> pd.DataFrame:
+        """Ids, e-mails and names of everyone in ``connection`` (for near-match suggestions)."""
+        return people.directory(self.engine, connection)
+
+    def journal_of(self, connection: str, employee_ids: list[str],
+                   since: datetime | None = None) -> pd.DataFrame:
+        """What apply changed for these people, newest first (one row per change)."""
+        return people.journal_of(self.engine, connection, employee_ids, since)
 
     # -- writes ----------------------------------------------------------------
 

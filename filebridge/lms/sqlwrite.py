@@ -47,6 +47,21 @@ def _int64(series: pd.Series) -> list[int]:
     return values.astype(np.int64).tolist()
 
 
+def _lines(frame: pd.DataFrame) -> list[int | None]:
+    # The source line of each row; None where there is none (a leaver missing from a file).
+    if "line" not in frame.columns:
+        return [None] * len(frame)
+    values = pd.to_numeric(frame["line"], errors="coerce").astype("Int64").astype(object)
+    return values.where(values.notna(), None).tolist()
+
+
+def _reasons(frame: pd.DataFrame) -> list[str | None]:
+    if "reason" not in frame.columns:
+        return [None] * len(frame)
+    values = frame["reason"].astype(object)
+    return values.where(values.notna(), None).tolist()
+
+
 def _user_id(c: str = "p_c", e: str = "p_eid") -> sa.ScalarSelect[Any]:
     return (sa.select(users.c.id)
             .where(users.c.managed_by == sa.bindparam(c), users.c.employee_id == sa.bindparam(e))
@@ -111,7 +126,7 @@ def _create_rows(tx: Connection, connection: str, frame: pd.DataFrame,
         keep = [i for i, v in enumerate(values) if v]
         _insert_attributes(tx, connection, name, [ids[i] for i in keep],
                                 [values[i] for i in keep])
-    _journal(tx, connection, "create", run_id, now, ids)
+    _journal(tx, connection, "create", run_id, now, ids, _lines(frame))
 
 
 def _update(tx: Connection, plan: Plan, run_id: int | None,
@@ -148,7 +163,8 @@ def _update(tx: Connection, plan: Plan, run_id: int | None,
     if len(frame):
         execute_many(tx, changes.insert(), {
             "employee_id": _strings(frame[KEY]), "field": _strings(frame["field"]),
-            "old": _strings(frame["old"]), "new": _strings(frame["new"])},
+            "old": _strings(frame["old"]), "new": _strings(frame["new"]),
+            "line": _lines(frame)},
             {"run_id": run_id, "connection": c, "action": "update", "at": now})
     return plan.updated_people, len(frame)
 
@@ -168,7 +184,7 @@ def _set_active(tx: Connection, plan: Plan, active: bool, run_id: int | None,
     found = execute_many(tx, stmt, {"p_eid": ids}, {"p_c": plan.connection, "p_now": now})
     if tx.dialect.supports_sane_multi_rowcount and found != len(ids):
         raise StalePlan(plan.connection, action, len(ids), found)
-    _journal(tx, plan.connection, action, run_id, now, ids)
+    _journal(tx, plan.connection, action, run_id, now, ids, _lines(frame), _reasons(frame))
     return len(ids)
 
 
@@ -185,8 +201,12 @@ def _insert_attributes(tx: Connection, connection: str, field: str,
 
 
 def _journal(tx: Connection, connection: str, action: str, run_id: int | None,
-             now: datetime, ids: list[str]) -> None:
-    execute_many(tx, changes.insert(), {"employee_id": ids},
+             now: datetime, ids: list[str], lines: list[int | None],
+             reasons: list[str | None] | None = None) -> None:
+    columns: dict[str, list[Any]] = {"employee_id": ids, "line": lines}
+    if reasons is not None:
+        columns["reason"] = reasons
+    execute_many(tx, changes.insert(), columns,
                  {"run_id": run_id, "connection": connection, "action": action, "at": now})
 
 

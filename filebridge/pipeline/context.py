@@ -28,7 +28,8 @@ class Context:
     def target(self, connection: str) -> Lms:
         """The LMS ``connection`` feeds (the built-in store unless its settings name another)."""
         if connection not in self.targets:
-            self.targets[connection] = open_target(self.connection(connection), self.store)
+            self.targets[connection] = open_target(self.connection(connection), self.store,
+                                                   self.settings.connections)
         return self.targets[connection]
 
     def connection(self, name: str) -> ConnectionConfig:

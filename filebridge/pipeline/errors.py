@@ -117,3 +117,44 @@ class UnsupportedByTarget(Terminal):
     def __str__(self) -> str:
         return (f"`{self.command}` is not available for connection {self.connection!r}: its "
                 f"LMS ({self.target}) does not support it")
+
+
+@dataclass
+class SpoolChanged(Terminal):
+    """A spooled copy no longer has the content the ledger recorded for it."""
+
+    path: str
+    expected: str
+    actual: str  # the sha256 found now, or "missing"
+    code: str = "spool-changed"
+
+    def __str__(self) -> str:
+        found = "is missing" if self.actual == "missing" else f"has sha256 {self.actual}"
+        return (f"{self.path}: the spooled copy changed since it was received (the ledger "
+                f"recorded sha256 {self.expected}, the file {found}); nothing was applied")
+
+
+@dataclass
+class UnsafeSpool(Terminal):
+    """The spool folder can be written by other users."""
+
+    path: str
+    mode: str
+    code: str = "unsafe-spool"
+
+    def __str__(self) -> str:
+        return (f"{self.path}: the spool folder is writable by other users (mode {self.mode}); "
+                "files there are applied by replays and approvals")
+
+
+@dataclass
+class StaleApproval(Terminal):
+    """Approving the held run now would apply older data over newer; it stays held."""
+
+    run_id: int
+    verdict: str
+    code: str = "stale-approval"
+
+    def __str__(self) -> str:
+        return (f"run {self.run_id} not approved, nothing applied, it stays held: "
+                f"{self.verdict}")

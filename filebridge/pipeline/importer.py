@@ -29,6 +29,7 @@ from filebridge.mapping import (
 from filebridge.pipeline.context import Context
 from filebridge.pipeline.errors import NoImportMapping
 from filebridge.pipeline.layout import connection_pgp, source_layout
+from filebridge.pipeline.older_data import repeated_content
 from filebridge.pipeline.rejects import write_rejects
 from filebridge.pipeline.report import NullProgress, Progress, RunReport, refused
 from filebridge.pipeline.spool import sha256_of, spool_copy
@@ -115,6 +116,7 @@ def _run_import(ctx: Context, connection: str, path: Path, options: RunOptions,
     progress = progress or NullProgress()
     clock_now = now or (lambda: datetime.now(UTC))
     clock = _Clock()
+    config = ctx.connection(connection)
     mapping = load_import_mapping(ctx, connection)
     name = options.name or path.name
     report = RunReport(connection=connection, file=name, mode=options.mode,
@@ -132,8 +134,12 @@ def _run_import(ctx: Context, connection: str, path: Path, options: RunOptions,
     failpoint("after-spool")
     if record.duplicate_of is not None and not options.replay and options.mode == "apply":
         report.duplicate_of = record.duplicate_of
+        if (repeat := repeated_content(ctx, connection, mapping, name, record)) is not None:
+            report.holds, report.state = [repeat], "held"
+            return _finish(ctx, report, clock, clock_now, file_state="held")
         report.state = "duplicate"
         return _finish(ctx, report, clock, clock_now, file_state="duplicate")
+    progress.update("read", 0, 0)
     try:
         table = read_table(mapping, spooled, name, connection_pgp(ctx, connection))
         report.warnings = check_columns(mapping, table.columns, name)
@@ -155,11 +161,14 @@ def _run_import(ctx: Context, connection: str, path: Path, options: RunOptions,
     if export_time is not None:
         ctx.ledger.set_file_export_time(record.id, export_time)
         report.export_time = export_time.isoformat()
+    progress.update("plan", 0, len(table.frame))
     kind = "delta" if table.from_reject_file else mapping.kind_of(name)
     planned = make_plan(mapping, records, table.file, kind, state,
-                        Policies.from_config(ctx.connection(connection).policies), clock_now(),
+                        Policies.from_config(config.policies), clock_now(),
                         [p.value for p in table.problems if p.value])
     plan, file_problems = planned.plan, planned.problems
+    if not target.capabilities.org:  # departments and titles are plain person attributes
+        plan.org = plan.org.iloc[0:0]
     clock.lap("plan")
     _fill_report(report, table, records, plan)
     if file_problems or any(w.severity == "error" for w in report.warnings):
@@ -167,7 +176,7 @@ def _run_import(ctx: Context, connection: str, path: Path, options: RunOptions,
         report.state = "rejected"
         return _finish(ctx, report, clock, clock_now, file_state="rejected")
     holds = judge(plan, planned.managed, table.rows_read, report.rejected_rows,
-                  GuardPolicy.from_config(ctx.connection(connection).thresholds),
+                  GuardPolicy.from_config(config.thresholds),
                   history_of(ctx, connection, export_time))
     report.holds = holds
     report.reject_file = _rejects(ctx, connection, report, table, records)
@@ -181,12 +190,12 @@ def _run_import(ctx: Context, connection: str, path: Path, options: RunOptions,
     if options.confirm is not None and not options.confirm(report):
         report.state = "planned"
         return _finish(ctx, report, clock, clock_now, file_state="planned")
-    progress.update("apply", 0, 1)
+    progress.update("apply", 0, len(table.frame))
     report.state = "applied"
     report.timings = clock.timings
     _apply(ctx, target, report, plan, clock_now(), options.about_run)
     clock.lap("apply")
-    progress.update("done", 1, 1)
+    progress.update("done", len(table.frame), len(table.frame))
     return report
 
 

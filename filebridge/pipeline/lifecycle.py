@@ -24,7 +24,10 @@ from filebridge.pipeline.importer import (
     run_import,
 )
 from filebridge.pipeline.layout import connection_pgp
+from filebridge.pipeline.older_data import check_approvable
 from filebridge.pipeline.report import Adoption, Adoptions, Refusal, RunReport
+from filebridge.pipeline.spool import verified_spool
+from filebridge.plan.guard import GuardPolicy, judge
 from filebridge.plan.summary import summarize
 
 Confirm = Callable[[RunReport], bool]
@@ -44,18 +47,24 @@ def held_run(ctx: Context, run_id: int) -> RunRecord:
 
 
 def approve(ctx: Context, run_id: int, confirm: Confirm | None = None,
-            lock_wait: float = 0.0) -> RunReport:
+            lock_wait: float = 0.0, stale_ok: bool = False) -> RunReport:
     """Re-plan a held run's file against the LMS as it is now and apply it past the guard.
 
     The new run has kind ``approve`` and names the held run in ``about_run``; the held
     run becomes ``approved`` in the apply's transaction. ``confirm`` sees the new plan
-    first; declining leaves the held run held.
+    first; declining leaves the held run held. A newer file applied since the run was
+    held stops the approval (``StaleApproval``) unless ``stale_ok``.
     """
     run = held_run(ctx, run_id)
+    if run.kind == "undo" and run.about_run is not None:
+        return undo(ctx, run.about_run, confirm, lock_wait=lock_wait, force=True,
+                    approves=run_id)
     file = ctx.ledger.get_file(run.file_id) if run.file_id is not None else None
     if file is None:
         raise NotHeld(run_id, "without a file")
-    return run_import(ctx, run.connection, Path(file.spool_path), RunOptions(
+    check_approvable(ctx, run, file, stale_ok)
+    spooled = verified_spool(Path(file.spool_path), file.sha256)
+    return run_import(ctx, run.connection, spooled, RunOptions(
         "apply", replay=True, force=True, kind="approve", name=file.name, confirm=confirm,
         lock_wait=lock_wait, about_run=run_id))
 
@@ -74,8 +83,14 @@ def discard(ctx: Context, run_id: int, now: Callable[[], datetime] = _now) -> Ru
 
 
 def undo(ctx: Context, run_id: int, confirm: Confirm | None = None,
-         now: Callable[[], datetime] = _now, lock_wait: float = 0.0) -> RunReport:
-    """Restore what ``run_id`` changed where no later run changed it; journaled as a run."""
+         now: Callable[[], datetime] = _now, lock_wait: float = 0.0, force: bool = False,
+         approves: int | None = None) -> RunReport:
+    """Restore what ``run_id`` changed where no later run changed it; journaled as a run.
+
+    The undo goes through the connection's brakes like an import: above them it is held
+    (approve plans it again and applies it) unless ``force``. ``approves``: the held undo
+    run this one applies; it becomes ``approved`` with the applied mark.
+    """
     target = ctx.ledger.get_run(run_id)
     if target.kind not in UNDOABLE or target.state not in ("applied", "approved"):
         raise NotUndoable(run_id, target.kind, target.state)
@@ -90,8 +105,17 @@ def undo(ctx: Context, run_id: int, confirm: Confirm | None = None,
         report.counts = {**plan.counts(), "refused": len(refused)}
         report.refused = [Refusal(**{k: (v if v == v else "") for k, v in r.items()})
                           for r in refused.to_dict("records")]
+        managed = int(store.state(target.connection).snapshot()["active"].sum())
+        holds = judge(plan, managed, 0, 0, GuardPolicy.from_config(
+            ctx.connection(target.connection).thresholds))
+        report.holds = holds
+        if any(h.reaction == "hold" for h in holds) and not force:
+            report.state = "held"
+            ctx.ledger.finish_run(report.run_id, "held", report.counts, report.to_dict(), None,
+                                  now())
+            return report
         return _apply_or_stop(ctx, report, confirm, now, lambda receipt: store.apply(
-            plan, report.run_id, now(), receipt), plan.is_empty())
+            plan, report.run_id, now(), receipt), plan.is_empty(), approves)
 
 
 def link(ctx: Context, connection: str, path: Path, by: Literal["email", "employee_id"],
@@ -130,7 +154,7 @@ def _builtin(ctx: Context, connection: str, command: str) -> SqlStore:
 
 def _apply_or_stop(ctx: Context, report: RunReport, confirm: Confirm | None,
                    now: Callable[[], datetime], write: Callable[[Receipt], ApplyResult],
-                   empty: bool) -> RunReport:
+                   empty: bool, approves: int | None = None) -> RunReport:
     run_id = int(report.run_id or 0)
     if not empty and confirm is not None and not confirm(report):
         report.state = "planned"
@@ -143,5 +167,5 @@ def _apply_or_stop(ctx: Context, report: RunReport, confirm: Confirm | None,
         report.counts.update(counts)
         return report.to_dict()
 
-    write(ctx.ledger.receipt(run_id, None, applied, now()))
+    write(ctx.ledger.receipt(run_id, None, applied, now(), approves=approves))
     return report

@@ -130,12 +130,14 @@ def settle_seconds(ctx: Context, connection: str) -> float:
 def sync_connection(ctx: Context, connection: str, *,
                     now: Callable[[], datetime] | None = None,
                     progress: Progress | None = None,
-                    wait_seconds: float = 0) -> SyncReport:
+                    wait_seconds: float = 0, lock_wait: float = 0) -> SyncReport:
     """Import every finished file of ``connection`` now, oldest first; see the module doc.
 
     ``wait_seconds`` polls the inbox that long for files to become stable (a one-shot
     command sees each file once otherwise). ``now`` dates the archive folders and the
-    ledger; stability always uses the real clock.
+    ledger; stability always uses the real clock. ``lock_wait``: how long to wait while
+    another process syncs the connection (a daemon waiting there takes over at once
+    from one that dies).
     """
     clock = now or (lambda: datetime.now(UTC))
     load_import_mapping(ctx, connection)  # a broken mapping fails before anything is claimed
@@ -143,7 +145,7 @@ def sync_connection(ctx: Context, connection: str, *,
     # A separate lock name from run_import's: two syncs (daemon and CLI) never take up
     # each other's processing/ files, while each import still takes the connection lock.
     try:
-        with ctx.ledger.lock(f"{connection}/pickup"):
+        with ctx.ledger.lock(f"{connection}/pickup", wait_seconds=lock_wait):
             return _sync(ctx, connection, transport, clock, progress, wait_seconds)
     finally:
         transport.close()
@@ -169,7 +171,9 @@ def _sync(ctx: Context, connection: str, transport: Transport,
             picked.append(_take(ctx, connection, transport, claimed, recovered, clock,
                                 progress))
         except FilebridgeError as exc:
-            log.warning("%s: stopped at %s: %s", connection, ascii(job.name), exc)
+            busy = exc.code == "connection-busy"  # another process runs it: normal when shared
+            log.log(logging.INFO if busy else logging.WARNING, "%s: stopped at %s: %s",
+                    connection, ascii(job.name), exc)
             errors.append(SyncError(ascii(job.name), exc.code, str(exc),
                                     isinstance(exc, Transient)))
             break  # a newer file must never be applied before an older one

@@ -17,6 +17,7 @@ if TYPE_CHECKING:  # for the types only: the CLI's error path must not load pand
     from filebridge.plan.guard import Hold
     from filebridge.plan.summary import PlanSummary
 
+
 RunState = Literal["planned", "applied", "held", "rejected", "duplicate", "noop", "failed"]
 
 EXIT_OK, EXIT_REJECTED_OR_HELD, EXIT_UNUSABLE, EXIT_UNAVAILABLE = 0, 1, 2, 3
@@ -132,7 +133,7 @@ def refused(report: RunReport, failed: Sequence[Any]) -> None:
     for outcome in failed:
         detail = f": {outcome.detail}" if outcome.detail else ""
         report.problems.append(Problem(
-            "lms-refused", f"the LMS refused to {outcome.action} {outcome.employee_id} "
+            "lms-refused", f"{outcome.employee_id}: the LMS did not take the {outcome.action} "
             f"({outcome.reason}){detail}", report.file, outcome.line,
             value=outcome.employee_id))
     report.rejected_rows += len(failed)

@@ -74,7 +74,9 @@ def make_plan(mapping: Mapping, records: MappedRecords, file: str, file_kind: Fi
     _reject_clashes(records, clashes, file, mapping)
     plan.drop_people(set(clashes[KEY]))
     desired = desired.loc[~is_in(desired[KEY], clashes[KEY])]
-    plan.skipped = pd.concat([filtered, _missing_email(records), plan.skipped],
+    # A row without a work email is rejected (missing-email, in the reject file), never
+    # listed as skipped as well: one row, one outcome.
+    plan.skipped = pd.concat([filtered, plan.skipped],
                              ignore_index=True).loc[:, list(SKIPPED_COLUMNS)]
     problems = _org(state, plan, desired, snapshot, mapping, policies, file)
     return Planned(plan, problems, int(snapshot["active"].sum()))
@@ -110,16 +112,6 @@ def _reject_clashes(records: MappedRecords, clashes: pd.DataFrame, file: str,
         records.problems.add(Problem(
             "email-in-use", f"work email {row.email!r} belongs to {row.holder}, an active LMS "
             "user; never merged", file, int(row.line), column, str(row.email)))
-
-
-def _missing_email(records: MappedRecords) -> pd.DataFrame:
-    frame = records.frame
-    if "email" not in frame.columns:
-        return pd.DataFrame(columns=list(SKIPPED_COLUMNS))
-    rows = frame.loc[records.rejected & (frame["email"] == "").to_numpy()]
-    return pd.DataFrame({KEY: rows[KEY].to_numpy(dtype=object), "reason": "missing-email",
-                         "message": "no work email: row skipped, the person is not a leaver",
-                         "line": rows["line"].to_numpy(dtype=object)})
 
 
 def _org(state: ActualState, plan: Plan, desired: pd.DataFrame, snapshot: pd.DataFrame,

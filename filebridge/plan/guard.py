@@ -20,7 +20,7 @@ ACTIONS = ("create", "update", "deactivate", "reactivate", "delete")
 # Every reason a run can be held; each has an entry in the words the CLI prints.
 HoldCode = Literal["empty-snapshot", "too-many-rejected", "stale-file", "row-count-drop",
                    "too-many-create", "too-many-update", "too-many-deactivate",
-                   "too-many-reactivate", "too-many-delete"]
+                   "too-many-reactivate", "too-many-delete", "repeated-content"]
 HOLD_CODES: frozenset[str] = frozenset(get_args(HoldCode))
 _TOO_MANY: dict[str, HoldCode] = {
     "create": "too-many-create", "update": "too-many-update",
@@ -30,7 +30,13 @@ _TOO_MANY: dict[str, HoldCode] = {
 
 @dataclass(frozen=True)
 class Limit:
-    """A threshold for one action: above ``percent`` of managed people or ``count``."""
+    """A threshold for one action, crossed when the number of people is above ``percent``
+    of the managed people AND above ``count``.
+
+    Both must be crossed so that a small company is not held for two leavers and a large
+    one is not held for a handful; ``None`` switches a bound off (only the other one
+    counts), and with both off the action is never held.
+    """
 
     percent: float | None = None
     count: int | None = None
@@ -39,10 +45,11 @@ class Limit:
 
 @dataclass(frozen=True)
 class GuardPolicy:
-    """Thresholds of one connection (defaults: deactivations over 5% or 50 hold)."""
+    """Thresholds of one connection (defaults: deactivations and deletes hold when they are
+    over 5% of the managed people and over 10 people)."""
 
-    limits: tuple[tuple[str, Limit], ...] = (("deactivate", Limit(5.0, 50, "hold")),
-                                             ("delete", Limit(5.0, 50, "hold")))
+    limits: tuple[tuple[str, Limit], ...] = (("deactivate", Limit(5.0, 10, "hold")),
+                                             ("delete", Limit(5.0, 10, "hold")))
     max_rejected_percent: float = 2.0
     max_row_drop_percent: float | None = 10.0
 
@@ -94,7 +101,7 @@ def judge(plan: Plan, managed: int, rows_total: int, rows_rejected: int,
     if plan.is_empty():
         return holds  # nothing would change, so there is nothing to hold
     history = history or History()
-    holds += _stale(history)
+    holds += stale_holds(history)
     if plan.file_kind == "snapshot" and managed > 0:
         holds += _row_drop(rows_total, history, policy)
     if plan.file_kind == "snapshot" and managed > 0:
@@ -111,18 +118,26 @@ def judge(plan: Plan, managed: int, rows_total: int, rows_rejected: int,
         n = counts.get(action, 0)
         if managed == 0 or n == 0:
             continue  # the first import into an empty LMS is not a mass change
-        over_pct = limit.percent is not None and n / managed * 100 > limit.percent
-        over_count = limit.count is not None and n > limit.count
-        if over_pct or over_count:
-            bound = " or ".join(x for x in (
-                f"{limit.percent:g}% of {managed}" if limit.percent is not None else "",
-                f"{limit.count}" if limit.count is not None else "") if x)
+        if crossed(limit, n, managed):
+            bound = " and ".join(x for x in (
+                f"more than {limit.percent:g}% of {managed}" if limit.percent is not None
+                else "", f"more than {limit.count}" if limit.count is not None else "") if x)
             holds.append(Hold(_TOO_MANY[action], f"{n} {action}s exceed the threshold "
                               f"({bound})", limit.reaction))
     return holds
 
 
-def _stale(history: History) -> list[Hold]:
+def crossed(limit: Limit, n: int, managed: int) -> bool:
+    """Whether ``n`` people out of ``managed`` cross every bound ``limit`` sets."""
+    if limit.percent is None and limit.count is None:
+        return False
+    over_pct = limit.percent is None or (managed > 0 and n / managed * 100 > limit.percent)
+    over_count = limit.count is None or n > limit.count
+    return over_pct and over_count
+
+
+def stale_holds(history: History) -> list[Hold]:
+    """The stale-file hold when this file's export time is older than an applied one's."""
     new, old = history.export_time, history.last_export_time
     if new is None or old is None or new >= old:
         return []

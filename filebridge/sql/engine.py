@@ -19,6 +19,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine, ExceptionContext
 
 from filebridge.sql.errors import DatabaseUnavailable, sqlite_unavailable
+from filebridge.state_dir import check_writable
 
 # Execution option read by the SQLite "begin" hook: read-only work asks for a
 # plain (deferred) BEGIN so readers never queue behind a writer in WAL mode.
@@ -66,6 +67,10 @@ def open_engine(url: str, *, busy_timeout_ms: int = 5000, password: str | None =
         db = parsed.database
         if db and db != ":memory:" and not db.startswith("file:"):
             Path(db).parent.mkdir(parents=True, exist_ok=True)
+            # WAL writes -wal and -shm files beside the database: both must be writable.
+            for target in (Path(db).parent, Path(db)):
+                if target.exists():
+                    check_writable(target)
         engine = sa.create_engine(parsed)
         _configure_sqlite(engine, busy_timeout_ms)
     _translate_unavailable(engine)

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from filebridge.durable import private_folder
 from filebridge.transports.base import Transport
 from filebridge.transports.errors import TransportConfigError
 from filebridge.transports.local import LocalTransport
@@ -59,7 +60,7 @@ def open_transport(
     """
     common = parse_common(config)
     try:
-        spool_dir.mkdir(parents=True, exist_ok=True)
+        private_folder(spool_dir)
     except OSError as exc:
         raise TransportConfigError("spool", f"cannot create {spool_dir}: {exc.strerror}") from None
     kind = config.get("type")

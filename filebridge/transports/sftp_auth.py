@@ -10,6 +10,7 @@ that get logged, nor put in messages.
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import threading
@@ -31,6 +32,23 @@ from filebridge.transports.hostkeys import StrictHostKeyPolicy
 from filebridge.transports.settings import SftpTimeouts
 
 SecretResolver = Callable[[str], str]
+
+
+class _HandshakeNoise(logging.Filter):
+    """paramiko's transport thread logs a failed handshake (a banner that never comes, a
+    socket we closed at a deadline) as a dozen ERROR lines with a traceback, and the CLI,
+    which sets up no logging, would print them. filebridge reports that same failure once,
+    as a ``TransportUnavailable``; paramiko's lines stay available at DEBUG."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno < logging.WARNING:
+            return True
+        record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+        return logging.getLogger().isEnabledFor(logging.DEBUG)
+
+
+for _name in ("paramiko.transport", "paramiko.transport.sftp"):
+    logging.getLogger(_name).addFilter(_HandshakeNoise())
 
 # paramiko's default channel window (2 MiB) equals 64 prefetched 32 KiB reads; with
 # the response headers on top the server then waits for window adjustments and a

@@ -14,7 +14,7 @@ import secrets
 from pathlib import Path
 from types import TracebackType
 
-from filebridge.durable import fsync_folder
+from filebridge.durable import fsync_folder, private_folder
 from filebridge.transports.errors import SpoolWriteFailed
 
 
@@ -39,7 +39,7 @@ class SpoolWriter:
         self._hash = hashlib.sha256()
         self._part = spool_dir / f".{secrets.token_hex(8)}.part"
         try:
-            spool_dir.mkdir(parents=True, exist_ok=True)
+            private_folder(spool_dir)
             self._fh = open(self._part, "xb")  # noqa: SIM115 - closed in commit/abort
         except OSError as exc:
             raise SpoolWriteFailed(str(spool_dir), exc.errno, exc.strerror or str(exc)) from None

@@ -236,6 +236,6 @@ def test_sync_deliver_and_status(capsys, tmp_path):
     assert_keys(status, top_level_keys(marker), documented=named_in(marker))
     conn = status["connections"][0]
     assert set(conn) == {"name", "status", "status_text", "reason", "last_sync", "next_runs",
-                         "held_runs", "alerts", "tasks"} <= named_in(marker)
+                         "held_runs", "alerts", "tasks", "lock", "lms"} <= named_in(marker)
     assert set(conn["last_sync"]) <= named_in(marker)
     assert set(status["daemon"]) <= named_in(marker)

@@ -73,7 +73,10 @@ def _commands(ws: str, file: Path) -> list[list[str]]:
              ["export", "acme", *s], ["lms", "--help"], ["approve", "1", "--yes", *s],
              ["discard", "1", *s], ["undo", "1", "--yes", *s],
              ["link", "acme", str(file), "--yes", *s], ["run", "--once", *s], ["status", *s],
-             ["demo", "--samples", str(file.parent / "nowhere"), *s], ["verify", "acme", *s]]
+             ["unlock", "acme", *s],
+             ["verify", "acme", *s],
+             ["person", "acme", "001002", *s], ["person", "acme", "nobody@x", "--json", *s],
+             ["demo", "--samples", str(file.parent / "nowhere"), *s], ["web", "users", *s]]
     assert {c[0] for c in calls} == names, "a new command needs a line here"
     return calls
 

@@ -199,3 +199,29 @@ def test_deliver_refuses_while_another_run_holds_the_connection(
     assert code == 3 and "acme" in err
     assert not (tmp_path / "ws" / "out" / "acme" / "c.csv").exists()
     assert cli(ws, capsys, "deliver", "acme", str(report))[0] == 0
+
+
+@pytest.mark.sshd
+def test_status_reflects_a_failed_manual_sync(sshd: SshServer, tmp_path: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    """A manual sync is an import attempt like the daemon's: after a good one status says
+    Connected, after one refused for a changed host key it no longer does."""
+    ws = sftp_workspace(tmp_path, sshd)
+    known = pin_fixture_keys(ws, sshd)
+    shutil.copy(NIGHT1, tmp_path / "remote" / "inbox" / NIGHT1.name)
+    assert cli(ws, capsys, "sync", "acme")[0] == 1
+    code, out, _ = cli(ws, capsys, "status", "--json")
+    acme = next(c for c in json.loads(out)["connections"] if c["name"] == "acme")
+    assert acme["status_text"] == "Connected"
+    impostor = paramiko.PKey.from_path(sshd.wrong_key)
+    known.write_text(f"[{sshd.host}]:{sshd.port} {impostor.get_name()} "
+                     f"{impostor.get_base64()}\n")
+    code, _, err = cli(ws, capsys, "sync", "acme")
+    assert code in (2, 3) and "host key" in err.lower()
+    code, out, _ = cli(ws, capsys, "status")
+    assert "acme: Connected" not in out
+    assert "acme: Error: " in out or "acme: Connection error: " in out
+    assert "host key" in out.lower()
+    [task] = [t for c in json.loads(cli(ws, capsys, "status", "--json")[1])["connections"]
+              if c["name"] == "acme" for t in c["tasks"]]
+    assert task["trigger"] == "manual" and task["outcome"] == "failed"

@@ -39,7 +39,7 @@ def test_bad_timezone_cron_and_deadline(write: Write, tmp_path: Path) -> None:
         "schedules/acme.yaml:5: tasks[0].timezone: unknown time zone 'europe/berlin' "
         "(did you mean 'Europe/Berlin'?)",
         "schedules/acme.yaml:6: tasks[1].task: 'backup' is not one of "
-        "['import', 'export', 'cleanup']",
+        "['import', 'export', 'cleanup', 'verify']",
         "schedules/acme.yaml:9: expect_file_by.time: '6:00' does not have the expected form, "
         "e.g. '06:00'",
     ]

@@ -154,12 +154,26 @@ def test_cleanup_waits_for_the_connection_lock(ctx: Context) -> None:
     assert daemon(ctx).run_task("acme", "cleanup") == 0
 
 
+def test_a_busy_connection_is_logged_as_info(ctx: Context, caplog) -> None:
+    """Another daemon (or a manual run) holding a connection is how a shared database
+    works: the daemon says so at INFO and retries; nothing at WARNING."""
+    drop(ctx.settings.path, NIGHT1, "acme_employees_2026-11-24.csv")
+    caplog.set_level("INFO")
+    with connection_lock(ctx.ledger.engine, "acme"):
+        assert daemon(ctx, lock_wait=0.3).run_task("acme", "import") == 3
+    busy = [r for r in caplog.records if "is busy" in r.getMessage()]
+    assert busy and {r.levelname for r in busy} == {"INFO"}
+    assert not [r for r in caplog.records if r.levelname == "WARNING"]
+
+
 def test_status_json_keys(ctx: Context) -> None:
     report = status(ctx, load_schedules(ctx.settings), T).to_dict()
     assert set(report) == {"now", "state_location", "daemon", "connections"}
     acme = report["connections"][0]
     assert set(acme) == {"name", "status", "status_text", "reason", "last_sync", "next_runs",
-                         "held_runs", "alerts", "tasks"}
+                         "held_runs", "alerts", "tasks", "lock", "lms"}
+    assert acme["lms"] == {"type": "builtin", "location": ctx.store.location,
+                           "reachable": None, "detail": ""}
     assert acme["status_text"] == "Never synced"
     assert acme["next_runs"][0] == {"task": "import", "at": "2026-11-25T22:00:00+01:00",
                                     "cron": "0 22 * * *", "timezone": "Europe/Berlin"}

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy.engine import Engine
 
 from filebridge.ledger import InvalidState, Ledger, UnknownFile, UnknownRun
+from filebridge.ledger.holders import Holder, boot_id, process_start
 from filebridge.ledger.schema import MIGRATIONS
 from filebridge.sql import applied_migrations
 from tests.conftest import BACKENDS
@@ -106,7 +107,7 @@ def test_recover_fails_runs_of_dead_processes_only(engine: Engine) -> None:
     mine = ledger.start_run("acme", "import", "apply", None, NOW)
     dead = ledger.start_run("globex", "import", "apply", None, NOW)
     alive = ledger.start_run("initech", "import", "apply", None, NOW)
-    host = ledger.get_run(mine).holder.rpartition(":")[0]
+    host = Holder.current().host
     with engine.begin() as tx:
         from filebridge.ledger.schema import runs
 
@@ -118,3 +119,24 @@ def test_recover_fails_runs_of_dead_processes_only(engine: Engine) -> None:
     assert ledger.get_run(dead).state == "failed"
     assert ledger.get_run(alive).state == "running"
     assert ledger.recover(NOW) == []
+
+
+def test_recover_sees_through_a_reused_pid_and_a_reboot(engine: Engine) -> None:
+    """PID 1 exists (it is init here), but a holder recorded with another start time or in
+    another boot is a process of before: its run was interrupted."""
+    ledger = Ledger(engine)
+    me = Holder.current()
+    reused = ledger.start_run("acme", "import", "apply", None, NOW)
+    rebooted = ledger.start_run("globex", "import", "apply", None, NOW)
+    living = ledger.start_run("initech", "import", "apply", None, NOW)
+    init = Holder(me.host, 1, process_start(1), boot_id())
+    with engine.begin() as tx:
+        from filebridge.ledger.schema import runs
+
+        tx.execute(runs.update().where(runs.c.id == reused).values(
+            holder=Holder(me.host, 1, str(int(init.start) + 1), init.boot).render()))
+        tx.execute(runs.update().where(runs.c.id == rebooted).values(
+            holder=Holder(me.host, 1, init.start, "0" * 32).render()))
+        tx.execute(runs.update().where(runs.c.id == living).values(holder=init.render()))
+    assert sorted(ledger.recover(NOW)) == sorted([reused, rebooted])
+    assert ledger.get_run(living).state == "running"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from filebridge.pipeline.errors import NotHeld
+from filebridge.pipeline.errors import NotHeld, StaleApproval
 from filebridge.pipeline.lifecycle import approve, discard, undo
 from tests.pipeline.conftest import DELTA, NIGHT1, NIGHT2
 from tests.pipeline.files import apply, by_id, person, plan, read_rows, variant
@@ -24,7 +24,10 @@ def test_held_run_is_approved_after_replanning_against_the_current_store(tmp_pat
         assert "too-many-deactivate" in [h.code for h in held.holds]
         assert ctx.store.users("acme", active=False).empty
         apply(ctx, DELTA)  # the store moves on while the run waits
-        approved = approve(ctx, held.run_id)
+        with pytest.raises(StaleApproval) as stale:  # newer data: approving needs a yes
+            approve(ctx, held.run_id)
+        assert DELTA.name in stale.value.verdict
+        approved = approve(ctx, held.run_id, stale_ok=True)
         assert approved.state == "applied" and approved.about_run == held.run_id
         assert approved.counts["deactivate"] > 50
         assert ctx.ledger.get_run(held.run_id).state == "approved"
@@ -89,7 +92,7 @@ def test_undo_restores_exactly_what_the_run_changed(tmp_path):
         apply(ctx, NIGHT1)
         before = {r.employee_id: r for r in ctx.store.users("acme").itertuples()}
         night2 = apply(ctx, NIGHT2)
-        undone = undo(ctx, night2.run_id)
+        undone = undo(ctx, night2.run_id, force=True)  # 11 deactivations pass the brakes
         assert undone.state == "applied" and undone.refused == [] and undone.exit_code == 0
         after = {r.employee_id: r for r in ctx.store.users("acme").itertuples()}
         for eid, old in before.items():
@@ -109,7 +112,7 @@ def test_undo_refuses_what_a_later_run_changed(tmp_path):
         apply(ctx, NIGHT1)
         night2 = apply(ctx, NIGHT2)
         apply(ctx, DELTA)  # changes 001010's job title again and rehires 001020
-        report = undo(ctx, night2.run_id)
+        report = undo(ctx, night2.run_id, force=True)
         refused = {(r.employee_id, r.action, r.field): r.reason
                    for r in report.refused}
         later = ctx.ledger.runs("acme", limit=1)[0].id - 1
@@ -171,7 +174,8 @@ def test_plan_json_names_holds_and_skipped_rows(tmp_path, capsys):
     assert isinstance(data["plan"]["skipped"], list) and data["counts"]["skipped"] >= 0
     code = main(["plan", "acme", str(NIGHT2), "--settings", str(settings)])
     text = capsys.readouterr().out
-    assert "Skipped rows (1):" in text and "missing-email" in text
+    assert "Skipped rows" not in text  # a row without a work email is rejected, not skipped
+    assert ":16: Work Email: required field email is blank" in text
     main(["apply", "acme", str(part), "--settings", str(settings)])
     out = capsys.readouterr().out
     assert "`filebridge approve " in out and "`filebridge discard " in out

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import sqlalchemy as sa
 
 from filebridge.lms.schema import users
-from filebridge.plan.summary import Rekey, Skip
+from filebridge.plan.summary import Rekey
 from tests.pipeline.conftest import DELTA, NIGHT1, NIGHT2
 from tests.pipeline.files import apply, by_id, person, plan, read_rows, variant
 from tests.pipeline.lifecycle_ws import workspace
@@ -156,15 +156,17 @@ def test_email_change_onto_someone_elses_address_is_rejected(tmp_path):
         assert person(ctx, "001007")["email"] == by_id(read_rows(NIGHT1), "001007")["Work Email"]
 
 
-def test_missing_email_is_skipped_counted_and_not_a_leaver(tmp_path):
+def test_missing_email_is_rejected_once_and_not_a_leaver(tmp_path):
+    """One row, one outcome: a row without a work email is rejected (with its line, in the
+    reject file, exit 1), not also counted as skipped; its person is no leaver."""
     with workspace(tmp_path) as ctx:
         apply(ctx, NIGHT1)
         report = plan(ctx, NIGHT2)
-        skipped = [s for s in report.plan.skipped if s.reason == "missing-email"]
-        assert skipped == [Skip(employee_id="001014", reason="missing-email",
-                                message="no work email: row skipped, the person is not a leaver",
-                                line=16)]
-        assert report.counts["skipped"] >= 1
+        [missing] = [p for p in report.problems if p.code == "missing-email"]
+        assert (missing.line, missing.column) == (16, "Work Email")
+        assert report.counts["rejected"] == report.rejected_rows >= 1
+        assert not [s for s in report.plan.skipped if s.employee_id == "001014"]
+        assert report.counts["skipped"] == len(report.plan.skipped)
         assert "001014" not in {d.employee_id for d in report.plan.deactivations}
 
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import sqlalchemy as sa
 
-from filebridge.cli.advice import problem_advice
+from filebridge.advice import problem_advice
 from filebridge.lms.schema import departments, users
 from filebridge.pipeline.lifecycle import link
 from tests.pipeline.conftest import NIGHT1, NIGHT2

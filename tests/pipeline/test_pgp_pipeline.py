@@ -54,10 +54,10 @@ def test_signed_encrypted_night_applies_and_bad_ones_are_refused(pgp_ctx: Contex
     plain = tmp_path / "acme_employees_2026-11-25.csv"
     plain.write_bytes(NIGHT1.read_bytes().replace(b"Emma,Berg", b"Emma,Bergson"))
     refused = apply(pgp_ctx, plain)
-    assert refused.state == "rejected" and refused.problems[0]["code"] == "pgp-required"
+    assert refused.state == "rejected" and refused.problems[0].code == "pgp-required"
     forged = tmp_path / "acme_employees_2026-11-26.csv.pgp"
     forged.write_bytes(gpg_keys.encrypt(plain.read_bytes(), sign_with=gpg_keys.stranger_fpr))
-    assert apply(pgp_ctx, forged).problems[0]["code"] == "pgp-bad-signature"
+    assert apply(pgp_ctx, forged).problems[0].code == "pgp-bad-signature"
     settings = str(pgp_ctx.settings.path)
     assert main(["validate", "acme", str(forged), "--settings", settings]) == 2
     assert "signer key" in capsys.readouterr().out
@@ -74,7 +74,7 @@ def test_completions_are_delivered_encrypted_to_hr(tmp_path: Path, gpg_keys: Gpg
     finally:
         ctx.close()
         stop_agent(tmp_path / "ws" / "state" / "gnupg" / "acme")
-    delivered = Path(report.files[0]["delivered_to"]).read_bytes()
+    delivered = Path(report.files[0].delivered_to).read_bytes()
     assert b"SEC-101" not in delivered
     assert b"SEC-101" in gpg_keys.decrypt_as_hr(delivered)
 
@@ -89,7 +89,7 @@ def test_a_missing_key_file_refuses_each_file_with_the_reason(tmp_path: Path,
     try:
         report = apply(ctx, NIGHT1)
         assert report.state == "rejected"
-        assert report.problems[0]["code"] == "pgp-key-unreadable"
-        assert "file not found" in report.problems[0]["message"]
+        assert report.problems[0].code == "pgp-key-unreadable"
+        assert "file not found" in report.problems[0].message
     finally:
         ctx.close()

@@ -33,8 +33,8 @@ def test_excel_saved_nights_apply_and_a_clean_night_is_not_held(ctx: Context, tm
     plain = NIGHT1.read_bytes().count(b"\r\n") - 1
     assert first.state == "applied" and first.rows == plain
     assert first.rejected_rows == 6  # the sample's own bad rows, no blank row among them
-    assert [w["code"] for w in first.warnings if w["code"] == "empty-header"] == []
-    assert [p["code"] for p in first.problems].count("empty-header") == 3
+    assert [w.code for w in first.warnings if w.code == "empty-header"] == []
+    assert [p.code for p in first.problems].count("empty-header") == 3
     second = apply(ctx, excel_saved(NIGHT2, tmp_path / "acme_employees_2026-11-25.csv"))
     assert second.state == "applied" and not second.holds
 
@@ -48,7 +48,7 @@ def test_joined_export_with_swapped_columns_is_unusable(ctx: Context, tmp_path: 
     joined.write_bytes(b"\r\n".join([*night[:101], *swapped, *night[101:]]))
     report = apply(ctx, joined)
     assert report.state == "rejected"
-    assert [(p["code"], p["line"]) for p in report.problems] == [("repeated-header", 102)]
+    assert [(p.code, p.line) for p in report.problems] == [("repeated-header", 102)]
     assert ctx.store.users("acme").equals(before)
     settings = str(ctx.settings.path)
     assert main(["plan", "acme", str(joined), "--settings", settings]) == 2
@@ -66,7 +66,7 @@ def test_utf8_night_under_a_cp1252_mapping_is_refused_not_mojibake(ctx: Context,
     report = apply(ctx, night)
     assert report.state == "rejected"
     [problem] = report.problems
-    assert problem["code"] == "encoding-mismatch" and "the file is UTF-8" in problem["message"]
+    assert problem.code == "encoding-mismatch" and "the file is UTF-8" in problem.message
     assert person(ctx, "001028")["first_name"] == "José"
     settings = str(ctx.settings.path)
     assert main(["plan", "acme", str(night), "--settings", settings]) == 2
@@ -107,7 +107,7 @@ def test_a_zip_drop_applies_like_the_file_inside(ctx: Context, tmp_path: Path):
         z.write(NIGHT1, NIGHT1.name)
     report = apply(ctx, drop)
     assert report.state == "applied" and report.counts["create"] == 194
-    assert report.problems[0]["file"] == f"{drop.name}!{NIGHT1.name}"
+    assert report.problems[0].file == f"{drop.name}!{NIGHT1.name}"
     assert Path(report.reject_file).read_bytes().startswith(b"\xef\xbb\xbfEmployee ID,")
 
 

@@ -34,17 +34,24 @@ def plan_of(kind: FileKind = "snapshot", **sizes: int) -> Plan:
     return p
 
 
-def test_default_policy_holds_deactivations_over_five_percent_or_fifty() -> None:
+def test_default_policy_holds_deactivations_over_five_percent_and_ten() -> None:
     policy = GuardPolicy()
     assert judge(plan_of(deactivate=5), 100, 95, 0, policy) == []
-    assert judge(plan_of(deactivate=6), 100, 94, 0, policy) == [
-        Hold("too-many-deactivate", "6 deactivates exceed the threshold (5% of 100 or 50)")]
-    # 51 of 10 000 is far below 5%, but over the count.
-    assert judge(plan_of(deactivate=51), 10_000, 9949, 0, policy) == [
-        Hold("too-many-deactivate", "51 deactivates exceed the threshold (5% of 10000 or 50)")]
-    assert judge(plan_of(deactivate=50), 10_000, 9950, 0, policy) == []
-    assert judge(plan_of(delete=6), 100, 94, 0, policy) == [
-        Hold("too-many-delete", "6 deletes exceed the threshold (5% of 100 or 50)")]
+    # 6 of 100 is over 5%, but not over the count of 10.
+    assert judge(plan_of(deactivate=6), 100, 94, 0, policy) == []
+    assert judge(plan_of(deactivate=11), 100, 89, 0, policy) == [
+        Hold("too-many-deactivate", "11 deactivates exceed the threshold "
+             "(more than 5% of 100 and more than 10)")]
+    # 51 of 10 000 is over the count, but far below 5%.
+    assert judge(plan_of(deactivate=51), 10_000, 9949, 0, policy) == []
+    assert judge(plan_of(deactivate=501), 10_000, 9499, 0, policy) == [
+        Hold("too-many-deactivate", "501 deactivates exceed the threshold "
+             "(more than 5% of 10000 and more than 10)")]
+    # A 40-person company is not held when 2 people leave.
+    assert judge(plan_of(deactivate=2), 40, 38, 0, policy) == []
+    assert judge(plan_of(delete=11), 100, 89, 0, policy) == [
+        Hold("too-many-delete", "11 deletes exceed the threshold "
+             "(more than 5% of 100 and more than 10)")]
     # Creates, updates and reactivations have no limit by default.
     assert judge(plan_of(create=500, update=90, reactivate=90), 100, 600, 0, policy) == []
 
@@ -53,11 +60,11 @@ def test_percent_only_count_only_and_warn() -> None:
     percent = GuardPolicy((("update", Limit(10.0, None, "hold")),))
     assert judge(plan_of(update=10), 100, 100, 0, percent) == []
     assert judge(plan_of(update=11), 100, 100, 0, percent) == [
-        Hold("too-many-update", "11 updates exceed the threshold (10% of 100)")]
+        Hold("too-many-update", "11 updates exceed the threshold (more than 10% of 100)")]
     count = GuardPolicy((("create", Limit(None, 3, "warn")),))
     assert judge(plan_of(create=3), 100, 103, 0, count) == []
     assert judge(plan_of(create=4), 100, 104, 0, count) == [
-        Hold("too-many-create", "4 creates exceed the threshold (3)", "warn")]
+        Hold("too-many-create", "4 creates exceed the threshold (more than 3)", "warn")]
     off = GuardPolicy((("deactivate", Limit(None, None)),))
     assert judge(plan_of(deactivate=99), 100, 1, 0, off) == []
 
@@ -72,8 +79,8 @@ def test_thresholds_from_config() -> None:
         "row_drop_percent": None,
     })
     assert dict(policy.limits) == {
-        "deactivate": Limit(None, 50, "warn"),  # explicit null switches percent off
-        "delete": Limit(5.0, 50, "hold"),  # a null block keeps the defaults
+        "deactivate": Limit(None, 10, "warn"),  # explicit null switches percent off
+        "delete": Limit(5.0, 10, "hold"),  # a null block keeps the defaults
         "reactivate": Limit(None, 7, "hold"),
     }
     assert policy.max_rejected_percent == 5.0 and policy.max_row_drop_percent is None
@@ -97,7 +104,6 @@ def test_empty_snapshot_against_a_non_empty_lms_is_held() -> None:
     assert judge(planned.plan, planned.managed, 0, 0, GuardPolicy()) == [
         Hold("empty-snapshot", "the file has no rows but 3 people are managed by this "
              "connection; nobody is deactivated"),
-        Hold("too-many-deactivate", "3 deactivates exceed the threshold (5% of 3 or 50)"),
     ]
     # An empty snapshot against an empty LMS changes nothing and is not held.
     empty, _ = plan_file(MemoryLms(), [])
@@ -147,7 +153,7 @@ def test_a_file_older_than_one_already_applied_is_stale() -> None:
     assert holds == [Hold(
         "stale-file", "this file was exported 2026-02-01T02:00:00+00:00, before hr-0202.csv "
         "(2026-02-02T02:00:00+00:00) that is already applied; applying it would undo newer "
-        "changes (use --force if you mean it)")]
+        "changes")]
     assert holds[0].to_dict() == {"code": "stale-file", "message": holds[0].message,
                                   "reaction": "hold"}
     same = History(last_export_time=new, export_time=new)

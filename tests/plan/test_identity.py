@@ -31,8 +31,7 @@ def with_leaver() -> MemoryLms:
 
 def email_problem(line: int, email: str, holder: str) -> Problem:
     return Problem("email-in-use", f"work email {email!r} belongs to {holder}, an active LMS "
-                   "user; never merged (if it is the same person, adopt the account with "
-                   "`filebridge link`)", "hr.csv", line, "mail", email)
+                   "user; never merged", "hr.csv", line, "mail", email)
 
 
 def test_a_rehire_under_a_new_id_is_matched_on_email_only_when_allowed() -> None:

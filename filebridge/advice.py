@@ -9,7 +9,7 @@ advice here is a template filled from them (``{connection}``, ``{run_id}``, ...)
 the value does not carry is shown as its upper-case name (``CONNECTION``), which is also how
 the generated reference shows it.
 
-``python -m filebridge.cli.advice > docs/errors.md`` writes that reference;
+``python -m filebridge.advice > docs/errors.md`` writes that reference;
 ``tests/cli/test_advice.py`` fails when a code has no entry or the reference is stale.
 """
 
@@ -47,6 +47,59 @@ def _error(meaning: str, advice: str, *, transient: bool = False) -> Entry:
 _RETRY = "nothing to fix: the next scheduled run retries; or run the command again later"
 
 ERRORS: dict[str, Entry] = {
+    "unknown-user": _error("no user of the admin pages has this name",
+                           "`filebridge web users` lists them"),
+    "user-exists": _error("a user of the admin pages already has this name",
+                          "pick another name, or `filebridge web passwd NAME` to change the "
+                          "password"),
+    "bad-user-name": _error("the user name is not allowed (letters, digits, . _ - @ only)",
+                            "choose a name of those characters"),
+    "weak-password": _error("the password is too short or too common",
+                            "choose a longer password (a passphrase of several words)"),
+    "unknown-role": _error("the role is not one of admin, support, viewer",
+                           "`--role admin`, `--role support` or `--role viewer`"),
+    "password-mismatch": _error("the two passwords typed do not match",
+                                "run the command again and type the same password twice"),
+    "scim-error": _error("the SCIM server answered in a way filebridge cannot use",
+                         "read the message; run again with --debug for the details"),
+    "scim-unavailable": _error(
+        "the SCIM server did not answer in time, or answered with a server error or "
+        "rate limit past the retries; what was done is recorded", _RETRY, transient=True),
+    "scim-token-refused": _error(
+        "the SCIM server refused the connection's token (401/403)",
+        "check the token the connection's `lms.token` names (an expired or revoked token, "
+        "or one without provisioning rights), then run again"),
+    "scim-protocol-error": _error(
+        "the SCIM server's answer does not follow SCIM 2.0 as filebridge needs it",
+        "check `lms.url` points at the server's SCIM base (…/scim/v2); report the message "
+        "to the LMS vendor if it does"),
+    "scim-not-configured": _error(
+        "the connection's `lms` block of type scim lacks something it needs",
+        "complete the `lms` block in settings.yaml (`filebridge check` lists what is wrong)"),
+    "lock-holder-alive": _error(
+        "`unlock` refused: the process holding the connection's lock is still running",
+        "wait for its run to finish (`filebridge status` shows it); the lock frees itself",
+        transient=True),
+    "settings-not-found": _error(
+        "no settings file where filebridge looked",
+        "run the command in the folder of your settings.yaml, or pass `--settings FILE` "
+        "or set `FILEBRIDGE_SETTINGS=FILE`"),
+    "spool-changed": _error(
+        "the spooled copy of a file no longer has the sha256 the ledger recorded (changed "
+        "or removed since it was received); nothing was applied",
+        "find out who changed the state folder; drop the original file again to apply it"),
+    "unsafe-spool": _error(
+        "the spool folder is writable by other users, so its copies cannot be trusted",
+        "`chmod go-w` the folder named in the message, then run the command again"),
+    "stale-approval": Entry(
+        "approving this held run now would apply older data over a newer applied file; "
+        "nothing was applied and the run stays held",
+        "`filebridge discard {run_id}`, or `filebridge approve {run_id} --stale-ok` to "
+        "apply it anyway", EXIT_REJECTED_OR_HELD),
+    "state-not-writable": _error(
+        "this user cannot write the state folder (database, spool, reports)",
+        "run filebridge as the user that owns the state folder, or give this user write "
+        "access to it"),
     "filebridge-error": _error(
         "something filebridge checks for went wrong", "read the message; "
         "run the command again with --debug for the traceback"),
@@ -362,6 +415,11 @@ PROBLEMS: dict[str, Entry] = {
         "FILE`; otherwise fix the e-mail at the source", ROW),
     "department-cycle": Entry("departments form a cycle of parents",
                               "fix the department parents at the source", ROW),
+    "lms-refused": Entry(
+        "the LMS refused one change of this person (its own words follow); the rest of the "
+        "run was applied",
+        "fix what the LMS says (often a value it holds unique, such as the user name) in the "
+        "HR system or in the LMS; the next run sends the change again", ROW),
     "unknown-person": Entry("no person with this employee id in the LMS",
                             "import the person first, or fix the employee id", ROW),
     "json-not-an-object": Entry("a JSON record that is not an object",
@@ -395,6 +453,10 @@ HOLDS: dict[str, Entry] = {
     "row-count-drop": Entry(
         "the snapshot has many fewer rows than the last applied one "
         "(`thresholds.row_drop_percent`)", _SEE, EXIT_REJECTED_OR_HELD),
+    "repeated-content": Entry(
+        "the file has no export date and the same content as a file applied earlier, with "
+        "other files applied since: applying it again would undo their changes", _SEE,
+        EXIT_REJECTED_OR_HELD),
     **{f"too-many-{action}": Entry(
         f"more {action}s than the connection's `thresholds.{action}` allow", _SEE,
         EXIT_REJECTED_OR_HELD)
@@ -420,7 +482,11 @@ def error_entry(exc: FilebridgeError) -> Entry:
 
 
 def error_exit_code(exc: FilebridgeError) -> int:
-    """3 when retrying later may help, 2 when the input or configuration must change."""
+    """3 when retrying later may help, 2 when the input or configuration must change, or
+    what the code's entry says (1 for a refusal that leaves a run held)."""
+    entry = ERRORS.get(exc.code)
+    if entry is not None:
+        return entry.exit_code
     return EXIT_UNAVAILABLE if isinstance(exc, Transient) else EXIT_UNUSABLE
 
 
@@ -469,7 +535,7 @@ def render_reference() -> str:
     """docs/errors.md: every error, problem and hold code with its meaning and advice."""
     lines = [
         "# Errors, problems and holds", "",
-        "Generated by `python -m filebridge.cli.advice > docs/errors.md` from the words the "
+        "Generated by `python -m filebridge.advice > docs/errors.md` from the words the "
         "CLI prints; do not edit by hand. Every code filebridge reports is here. Upper-case "
         "words (`CONNECTION`, `RUN_ID`) stand for the values of the error at hand. Exit "
         "codes: 0 ok, 1 rows rejected or run held, 2 unusable input or configuration, "

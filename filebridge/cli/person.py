@@ -1,0 +1,109 @@
+"""One person of a connection: their current state in the LMS and every run that touched
+them, newest first (file and line, each field old → new, why they were deactivated,
+undo and approval of those runs). QUERY is an employee id, a current or former work
+e-mail, or a name fragment. Exit 1 when the query names nobody or several people."""
+
+from __future__ import annotations
+
+import argparse
+from datetime import UTC, date, datetime
+
+from filebridge.cli.common import add_common, context, emit_json
+from filebridge.pipeline.person import Change, PersonAnswer, RunEntry, person_timeline
+
+NAME = "person"
+HELP = "one person's state and timeline: every run, change and reason"
+
+
+EXAMPLES = (
+    "filebridge person acme 001002",
+    "filebridge person acme jane.doe@example.com --json",
+    'filebridge person acme "Silva" --since 2026-11-01',
+)
+
+
+def _date(text: str) -> datetime:
+    try:
+        day = date.fromisoformat(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from exc
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    """Options of ``person``."""
+    parser.add_argument("connection", help="the connection the person belongs to")
+    parser.add_argument("query", help="employee id, work e-mail (current or former) or part "
+                                      "of the name")
+    parser.add_argument("--since", type=_date, metavar="DATE",
+                        help="only runs on or after this day (YYYY-MM-DD, UTC)")
+    add_common(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Print the person's state and timeline."""
+    ctx = context(args)
+    try:
+        answer = person_timeline(ctx, args.connection, args.query, args.since)
+    finally:
+        ctx.close()
+    if args.json:
+        emit_json(answer.to_dict())
+    else:
+        _print(answer)
+    return 0 if answer.status == "found" else 1
+
+
+def _print(answer: PersonAnswer) -> None:
+    if answer.status == "unknown":
+        print(f"nobody in connection {answer.connection!r} matches {answer.query!r}")
+        if answer.suggestions:
+            print("did you mean: " + ", ".join(answer.suggestions))
+        return
+    if answer.status == "ambiguous":
+        print(f"{len(answer.candidates)} people in {answer.connection!r} match "
+              f"{answer.query!r}; ask again with one employee id:")
+        for c in answer.candidates:
+            state = "active" if c.active else "inactive"
+            print(f"  {c.employee_id}  {c.name}  {c.email}  ({state})")
+        return
+    print(f"person {answer.employee_id} of connection {answer.connection}")
+    if answer.current is None:
+        print("  not in the LMS now")
+    else:
+        cur = answer.current
+        state = "active" if cur.get("active") else f"inactive since {cur.get('deactivated_at')}"
+        print(f"  {cur.get('first_name', '')} {cur.get('last_name', '')} <{cur.get('email', '')}>"
+              f", {state}")
+        shown = ("job_title", "department", "manager_id", "location")
+        print("  " + ", ".join(f"{k}: {cur[k]}" for k in shown if cur.get(k)))
+    if not answer.timeline:
+        print("\nno run touched this person" + (" in that period" if answer.notes == () else ""))
+    for entry in answer.timeline:
+        print()
+        _print_entry(entry)
+    for note in answer.notes:
+        print(f"\nnote: {note}")
+
+
+def _print_entry(entry: RunEntry) -> None:
+    file = f"file {entry.file} (#{entry.file_id})" if entry.file else "no file"
+    about = f" of run {entry.about_run}" if entry.about_run else ""
+    print(f"run {entry.run_id}  {entry.at:%Y-%m-%d %H:%M}  {entry.kind}{about}  "
+          f"{entry.state}  {file}")
+    for link in entry.acted_on_by:
+        print(f"  {link.kind} by run {link.run_id} on {link.at:%Y-%m-%d %H:%M} ({link.by})"
+              f": {link.state}")
+    for change in entry.changes:
+        print("  " + _describe(change))
+
+
+def _describe(c: Change) -> str:
+    where = f" (line {c.line})" if c.line is not None else ""
+    if c.action == "update":
+        return f"{c.field}: {c.old!r} → {c.new!r}{where}"
+    if c.action == "rekey":
+        return f"re-keyed: employee id {c.old} → {c.new}{where}"
+    reason = f": {c.reason}" if c.reason else ""
+    return f"{c.action}d{where}{reason}" if c.action.endswith("e") else (
+        f"{c.action}{where}{reason}")

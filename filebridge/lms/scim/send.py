@@ -1,0 +1,246 @@
+"""Sending changes to a SCIM service provider and reading each one's outcome.
+
+Changes go in chunks: the journal records a chunk as ``sent`` before it leaves, then its
+outcomes (and the mirror rows of the confirmed ones) in one transaction. A chunk is one
+Bulk request when the server supports Bulk (within ``maxOperations`` and
+``maxPayloadSize``), else one request per change. A refused change (409, 400, 404…) is
+a failed outcome with the server's words, never a failed run.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+from scim2_client import SCIMClientException
+from scim2_models import SCIMException
+
+from filebridge.lms.scim.errors import ScimProtocolError, ScimUnavailable
+from filebridge.lms.scim.features import Features
+from filebridge.lms.scim.listing import find_by_external_id
+from filebridge.lms.scim.mirror import Entry, Mirror, Outcome
+from filebridge.lms.scim.session import ScimSession, Unanswered
+
+BULK = "urn:ietf:params:scim:api:messages:2.0:BulkRequest"
+# Changes per chunk without Bulk: a crash loses the answers of at most this many, which
+# the next run then looks up.
+SINGLE_CHUNK = 100
+# Room left in maxPayloadSize for the envelope and JSON spacing of a Bulk request.
+_PAYLOAD_MARGIN = 0.9
+
+
+@dataclass(frozen=True)
+class Change:
+    """One request for one person. ``entry`` is the person's mirror row once confirmed
+    (a create's gets its SCIM id from the answer); ``rebuild`` turns the resource as read
+    into the body of a PUT, for servers without PATCH."""
+
+    employee_id: str
+    action: str
+    method: str  # POST | PATCH | PUT | DELETE, or NONE: only the mirror changes
+    path: str  # "Users" or "Users/<id>"
+    body: dict[str, Any] | None
+    entry: Entry | None
+    rebuild: Callable[[dict[str, Any]], dict[str, Any]] | None = None
+
+
+def _kebab(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "-", name).lower()
+
+
+def _reason(status: int, scim_type: str | None) -> str:
+    if scim_type:
+        return _kebab(scim_type)
+    return {400: "invalid-value", 404: "not-found", 409: "conflict",
+            412: "precondition-failed"}.get(status, f"http-{status}")
+
+
+def _scim_id(answer: Any, location: str | None = None) -> str:
+    if isinstance(answer, dict) and answer.get("id"):
+        return str(answer["id"])
+    if location:
+        return location.rstrip("/").rsplit("/", 1)[-1]
+    return ""
+
+
+class Sender:
+    """Sends changes of one connection's run and writes their outcomes."""
+
+    def __init__(self, session: ScimSession, features: Features, mirror: Mirror,
+                 connection: str, run_id: int | None, now: datetime, *, bulk: bool,
+                 page_size: int) -> None:
+        self.session = session
+        self.features = features
+        self.mirror = mirror
+        self.connection = connection
+        self.run_id = run_id
+        self.now = now
+        self.bulk = bulk and features.bulk
+        self.page_size = page_size
+        self.confirmed = 0
+
+    def send(self, changes: Sequence[Change]) -> list[Outcome]:
+        """Send ``changes`` chunk by chunk; every outcome, in order."""
+        out: list[Outcome] = []
+        for chunk in self._chunks(changes):
+            self.mirror.intend(self.connection, self.run_id,
+                               [(c.employee_id, c.action) for c in chunk], self.now)
+            # A change of fields the LMS does not hold needs no request, only the mirror.
+            done = [Outcome(c.employee_id, c.action, True, entry=c.entry)
+                    for c in chunk if c.method == "NONE"]
+            chunk = [c for c in chunk if c.method != "NONE"]
+            try:
+                if chunk and self.bulk and all(c.rebuild is None for c in chunk):
+                    done += self._bulk(chunk)
+                else:
+                    for change in chunk:
+                        done.append(self._one(change))
+            except ScimUnavailable as exc:
+                self._settle(done)
+                exc.done = self.confirmed
+                raise
+            self._settle(done)
+            out += done
+        return out
+
+    def _settle(self, outcomes: list[Outcome]) -> None:
+        self.mirror.settle(self.connection, self.run_id, outcomes, self.now)
+        self.confirmed += sum(1 for o in outcomes if o.confirmed)
+
+    def _chunks(self, changes: Sequence[Change]) -> Iterator[list[Change]]:
+        if not (self.bulk and all(c.rebuild is None for c in changes)):
+            for i in range(0, len(changes), SINGLE_CHUNK):
+                yield list(changes[i:i + SINGLE_CHUNK])
+            return
+        limit = self.features.bulk_max_payload * _PAYLOAD_MARGIN
+        chunk: list[Change] = []
+        size = 200.0
+        for change in changes:
+            cost = len(json.dumps(self._operation(change, 0), ensure_ascii=False)) + 2
+            if chunk and (len(chunk) >= self.features.bulk_max_operations
+                          or size + cost > limit):
+                yield chunk
+                chunk, size = [], 200.0
+            chunk.append(change)
+            size += cost
+        if chunk:
+            yield chunk
+
+    # -- one request per change ----------------------------------------------------------
+
+    def _one(self, change: Change) -> Outcome:
+        try:
+            answer, location = self._request(change)
+        except SCIMException as exc:
+            error = exc.to_error()
+            status = int(error.status or 400)
+            if change.method == "DELETE" and status == 404:
+                return Outcome(change.employee_id, change.action, True)
+            return Outcome(change.employee_id, change.action, False,
+                           _reason(status, error.scim_type), str(error.detail or exc))
+        except Unanswered as exc:
+            return self._recover(change, exc)
+        except SCIMClientException as exc:
+            raise ScimProtocolError(self.connection, self.session.target.url,
+                                    f"{change.method} {change.path}: {exc}") from exc
+        return self._confirmed(change, answer, location)
+
+    def _confirmed(self, change: Change, answer: Any, location: str | None) -> Outcome:
+        entry = change.entry
+        if entry is not None and change.method == "POST":
+            entry = replace(entry, scim_id=_scim_id(answer, location))
+        return Outcome(change.employee_id, change.action, True, entry=entry)
+
+    def _request(self, change: Change) -> tuple[Any, str | None]:
+        s = self.session
+        opts: dict[str, Any] = {"check_request_payload": False,
+                                "check_response_payload": False}
+        if change.method == "POST":
+            # Checked: scim2-models validates the body against the schemas the server
+            # published, so a value it cannot take is refused here, as a row error.
+            return s.create("User", change.body, check_response_payload=False), None
+        if change.method == "DELETE":
+            return s.delete("User", change.path.split("/", 1)[1], check_response_payload=False
+                            ), None
+        user_id = change.path.split("/", 1)[1]
+        if change.method == "PATCH":
+            return s.modify("User", user_id, change.body, **opts), None
+        assert change.rebuild is not None
+        current = s.query("User", user_id, check_request_payload=False,
+                          check_response_payload=False)
+        headers = {}
+        version = (current.get("meta") or {}).get("version") if isinstance(current, dict) else None
+        if self.features.etag and version:
+            headers["If-Match"] = version
+        body = change.rebuild(current if isinstance(current, dict) else {})
+        return s.replace("User", body, headers=headers, check_response_payload=False), None
+
+    def _recover(self, change: Change, exc: Unanswered) -> Outcome:
+        """A create whose answer was lost: look it up, and send it again only if absent."""
+        found = find_by_external_id(self.session, self.features, [change.employee_id],
+                                    self.page_size).get(change.employee_id)
+        if found is not None:
+            return self._confirmed(change, found, None)
+        try:
+            answer, location = self._request(change)
+        except Unanswered:
+            raise ScimUnavailable(self.connection, self.session.target.url,
+                                  exc.reason) from exc
+        except SCIMException as again:
+            error = again.to_error()
+            return Outcome(change.employee_id, change.action, False,
+                           _reason(int(error.status or 400), error.scim_type),
+                           str(error.detail or again))
+        return self._confirmed(change, answer, location)
+
+    # -- Bulk --------------------------------------------------------------------------
+
+    @staticmethod
+    def _operation(change: Change, index: int) -> dict[str, Any]:
+        op: dict[str, Any] = {"method": change.method, "path": "/" + change.path,
+                              "bulkId": f"c{index}"}
+        if change.body is not None:
+            op["data"] = change.body
+        return op
+
+    def _bulk(self, chunk: list[Change]) -> list[Outcome]:
+        request = {"schemas": [BULK],
+                   "Operations": [self._operation(c, i) for i, c in enumerate(chunk)]}
+        try:
+            answer = self.session.bulk(request, check_request_payload=False,
+                                       check_response_payload=False)
+        except Unanswered:
+            # Creates are looked up before being sent again; the rest is idempotent.
+            return [self._recover(c, Unanswered("POST", "Bulk", "no answer"))
+                    if c.method == "POST" else self._one(c) for c in chunk]
+        except SCIMException as exc:
+            raise ScimProtocolError(self.connection, self.session.target.url,
+                                    f"Bulk request refused: {exc}") from exc
+        results = answer.get("Operations") if isinstance(answer, dict) else None
+        if not isinstance(results, list):
+            raise ScimProtocolError(self.connection, self.session.target.url,
+                                    "a Bulk answer without Operations")
+        by_id = {r.get("bulkId"): r for r in results if isinstance(r, dict)}
+        out = []
+        for i, change in enumerate(chunk):
+            result = by_id.get(f"c{i}") or (results[i] if i < len(results) else None)
+            out.append(self._bulk_outcome(change, result))
+        return out
+
+    def _bulk_outcome(self, change: Change, result: Any) -> Outcome:
+        if not isinstance(result, dict):
+            # Not processed (the server stopped early): nothing happened to this one.
+            return Outcome(change.employee_id, change.action, False, "not-processed",
+                           "the Bulk answer has no result for this operation")
+        status = int(str(result.get("status", "0")).split()[0] or 0)
+        if 200 <= status < 300 or (change.method == "DELETE" and status == 404):
+            return self._confirmed(change, result.get("response"), result.get("location"))
+        response = result.get("response")
+        error: dict[str, Any] = response if isinstance(response, dict) else {}
+        return Outcome(change.employee_id, change.action, False,
+                       _reason(status, error.get("scimType")),
+                       str(error.get("detail") or f"HTTP {status}"))

@@ -1,0 +1,179 @@
+"""``ScimLms``: one connection's SCIM 2.0 service provider behind the ``Lms`` interface.
+
+The plan reads the mirror (``MirrorState``); ``apply`` sends the plan as described in
+``filebridge.lms.scim.apply``; ``verify`` lists the LMS to find what changed there by
+hand. Plain SCIM has no course results, so ``completions`` is not a capability: the
+export road reads results loaded with ``filebridge lms load-completions``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import replace
+from datetime import datetime
+
+import httpx2
+import pandas as pd
+from sqlalchemy.engine import Engine
+
+from filebridge.config.secrets import resolve_secret
+from filebridge.errors import FilebridgeError
+from filebridge.lms.interface import ApplyResult, Capabilities, Receipt
+from filebridge.lms.scim.apply import Run, apply_run, check_plan
+from filebridge.lms.scim.errors import ScimNotConfigured
+from filebridge.lms.scim.features import Features, discover
+from filebridge.lms.scim.mirror import COMPONENT, MIGRATIONS, Entry, Mirror
+from filebridge.lms.scim.resource import ResourceMapping
+from filebridge.lms.scim.send import Sender
+from filebridge.lms.scim.session import ScimSession
+from filebridge.lms.scim.state import MirrorState
+from filebridge.lms.scim.target import Retry, ScimTarget, Timeouts
+from filebridge.lms.scim.verify import Drift, find_drift, live_entries, repair
+from filebridge.plan.model import Plan
+from filebridge.sql import migrate
+
+CAPABILITIES = Capabilities(transactions=False, completions=False, org=False, undo=False,
+                            adopt=False, groups=False)
+
+
+class ScimLms:
+    """The SCIM targets of one or more connections (``targets``: connection → target);
+    their mirror lives in ``engine``, the state database. Connections sending to the same
+    URL see each other's people (managers, e-mail clashes)."""
+
+    capabilities = CAPABILITIES
+
+    def __init__(self, targets: Mapping[str, ScimTarget], engine: Engine, *,
+                 transport: httpx2.BaseTransport | None = None) -> None:
+        self.targets = dict(targets)
+        urls = sorted({t.location for t in self.targets.values()})
+        self.location = urls[0] if len(urls) == 1 else ", ".join(urls)
+        self.mirror = Mirror(engine)
+        self.engine = engine
+        self._transport = transport
+        self._sessions: dict[str, ScimSession] = {}
+        self._features: dict[str, Features] = {}
+        self._live: dict[str, dict[str, Entry]] = {}
+
+    # -- the Lms interface -------------------------------------------------------------
+
+    def prepare(self) -> list[str]:
+        """Create or migrate the mirror's tables; nothing is asked of the servers yet."""
+        return migrate(self.engine, COMPONENT, MIGRATIONS)
+
+    def state(self, connection: str) -> MirrorState:
+        """The mirror of ``connection`` (with the LMS's drift, after ``plan_live``)."""
+        self.target(connection)
+        return MirrorState(self.mirror, connection, self.siblings(connection),
+                           self._live.get(connection))
+
+    def apply(self, plan: Plan, run_id: int | None, now: datetime,
+              receipt: Receipt | None = None) -> ApplyResult:
+        """Send ``plan``: each change at most once, each outcome in the journal."""
+        c = plan.connection
+        target = self.target(c)
+        mine = self.mirror.entries(c)
+        check_plan(plan, mine)
+        features = self.features(c, fresh=True)
+        session = self.session(c)
+        session.start_run()
+        others = {eid: e for s in self.siblings(c) for eid, e in self.mirror.entries(s).items()}
+        already = self.mirror.sent_in_run(c, run_id) if run_id is not None else set()
+        sender = Sender(session, features, self.mirror, c, run_id, now, bulk=target.bulk,
+                        page_size=target.page_size)
+        run = Run(plan, session, features, self.mirror, ResourceMapping(
+            target.attributes, target.user_name), sender, mine, others, already)
+        result = apply_run(run)
+        if receipt is not None:
+            receipt.write(result.counts, None, result.failed)
+        return result
+
+    def users(self, connection: str | None, *, active: bool | None = None,
+              limit: int | None = None) -> pd.DataFrame:
+        """Mirrored people (the fields as last confirmed by the LMS, their SCIM id),
+        ordered by connection and employee id (None = everyone)."""
+        frame = self.mirror.frame(connection)
+        if active is not None:
+            frame = frame[frame["active"] == active]
+        if limit is not None:
+            frame = frame.head(limit)
+        fields = pd.DataFrame([json.loads(f) for f in frame["fields"]], dtype=object)
+        fields = fields.drop(columns=["employee_id"], errors="ignore").fillna("")
+        base = frame.drop(columns=["fields"]).rename(columns={"connection": "managed_by"})
+        return pd.concat([base[["managed_by", "employee_id"]].reset_index(drop=True), fields,
+                          base[["active", "scim_id", "updated_at", "deactivated_at"]]
+                          .reset_index(drop=True)], axis=1)
+
+    def close(self) -> None:
+        """Close every HTTP session."""
+        for session in self._sessions.values():
+            session.close()
+        self._sessions.clear()
+
+    # -- beyond the interface ----------------------------------------------------------
+
+    def target(self, connection: str) -> ScimTarget:
+        """``connection``'s target; ``ScimNotConfigured`` when it has none."""
+        if connection not in self.targets:
+            raise ScimNotConfigured(connection)
+        return self.targets[connection]
+
+    def siblings(self, connection: str) -> list[str]:
+        """Other connections feeding the same SCIM server."""
+        url = self.target(connection).url
+        return [c for c, t in self.targets.items() if t.url == url and c != connection]
+
+    def session(self, connection: str) -> ScimSession:
+        """``connection``'s HTTP session, opened on first use (the token is resolved then)."""
+        if connection not in self._sessions:
+            target = self.target(connection)
+            self._sessions[connection] = ScimSession(
+                connection, target, resolve_secret(target.token), transport=self._transport)
+        return self._sessions[connection]
+
+    def features(self, connection: str, fresh: bool = False) -> Features:
+        """What ``connection``'s server supports, from its discovery endpoints."""
+        if connection not in self._features or fresh:
+            if fresh and connection in self._sessions:
+                # A new session forgets what the last run discovered.
+                self._sessions.pop(connection).close()
+            self._features[connection] = discover(self.session(connection))
+        return self._features[connection]
+
+    def verify(self, connection: str) -> Drift:
+        """List the LMS (page by page) and compare it with ``connection``'s mirror."""
+        target = self.target(connection)
+        others = {eid: e for s in self.siblings(connection)
+                  for eid, e in self.mirror.entries(s).items()}
+        features = self.features(connection, fresh=True)
+        return find_drift(self.session(connection), features, self.mirror,
+                          ResourceMapping(target.attributes, target.user_name), connection,
+                          target.page_size, others)
+
+    def repair(self, drift: Drift, now: datetime) -> None:
+        """Make the mirror hold what the LMS holds, so the next plan corrects the LMS."""
+        repair(self.mirror, drift, now)
+
+    def plan_live(self, drift: Drift) -> None:
+        """Plan ``drift.connection`` against the LMS as listed, not the mirror (nothing is
+        written: ``plan --verify``)."""
+        self._live[drift.connection] = live_entries(self.mirror, drift)
+
+    def reachability(self, connection: str) -> tuple[bool, str]:
+        """Whether ``connection``'s server answers its discovery endpoints with this
+        token, and what it supports; quick (5 s) and without retries."""
+        target = self.target(connection)
+        quick = replace(target, timeouts=Timeouts(connect=5, read=5, run=15),
+                        retry=Retry(attempts=1))
+        try:
+            session = ScimSession(connection, quick, resolve_secret(target.token),
+                                  transport=self._transport)
+        except FilebridgeError as exc:
+            return False, str(exc)
+        try:
+            return True, discover(session).summary()
+        except FilebridgeError as exc:
+            return False, str(exc)
+        finally:
+            session.close()

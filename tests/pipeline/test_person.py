@@ -1,0 +1,185 @@
+"""`filebridge person`: one person's timeline across several nights, in text and --json."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from filebridge.cli.main import main
+from filebridge.pipeline.lifecycle import approve, undo
+from filebridge.pipeline.person import person_timeline
+from tests.pipeline.conftest import NIGHT1
+from tests.pipeline.files import apply, by_id, variant
+from tests.pipeline.lifecycle_ws import workspace
+
+PRIYA = "001002"  # Sales, line 4 of night 1 (header is line 1, her row the third)
+# Night 1 has 6 rejected rows of 199 (3%): let later nights with them apply.
+RELAXED = "    thresholds: {rejected_percent: 10}\n"
+
+
+def _sales_only(rows):
+    return [r for r in rows if r["Department"] == "Sales"]
+
+
+def _nights(ctx, tmp: Path) -> dict[str, int]:
+    """Six nights for Priya: hire, change, leave, rehire, undo of the rehire, approved hold."""
+    runs = {"hire": apply(ctx, NIGHT1).run_id}
+
+    def promote(rows):
+        by_id(rows, PRIYA)["Job Title"] = "Sales Lead"
+    changed = variant(NIGHT1, tmp / "acme_employees_2026-11-25.csv", promote)
+    runs["change"] = apply(ctx, changed).run_id
+
+    def drop(rows):
+        return [r for r in rows if r["Employee ID"] != PRIYA]
+    left = variant(changed, tmp / "acme_employees_2026-11-26.csv", drop)
+    runs["leave"] = apply(ctx, left).run_id
+
+    def phone(rows):  # another person's change, so the file is not a duplicate of night 2
+        by_id(rows, "001000")["Phone"] = "+49 576 9022"
+    runs["rehire"] = apply(ctx, variant(changed, tmp / "acme_employees_2026-11-27.csv",
+                                        phone)).run_id
+    runs["undo"] = undo(ctx, runs["rehire"]).run_id
+
+    def sales_renamed(rows):
+        rows = _sales_only(rows)
+        by_id(rows, PRIYA)["Last Name"] = "Silva-Berg"
+        return rows
+    held = apply(ctx, variant(changed, tmp / "acme_employees_2026-11-28.csv", sales_renamed))
+    assert held.state == "held"
+    runs["held"] = held.run_id
+    runs["approve"] = approve(ctx, held.run_id).run_id
+    return runs
+
+
+def test_timeline_across_nights_in_text_and_json(tmp_path, capsys):
+    with workspace(tmp_path / "ws", RELAXED) as ctx:
+        runs = _nights(ctx, tmp_path)
+        answer = person_timeline(ctx, "acme", PRIYA)
+    settings = str(tmp_path / "ws" / "settings.yaml")
+    assert answer.status == "found" and answer.employee_id == PRIYA
+    assert answer.current is not None and answer.current["last_name"] == "Silva-Berg"
+    assert answer.current["active"] is True and answer.current["job_title"] == "Sales Lead"
+    entries = [(e.run_id, e.kind, e.state, e.about_run) for e in answer.timeline]
+    assert entries == [
+        (runs["approve"], "approve", "applied", runs["held"]),
+        (runs["held"], "import", "approved", None),
+        (runs["undo"], "undo", "applied", runs["rehire"]),
+        (runs["rehire"], "import", "applied", None),
+        (runs["leave"], "import", "applied", None),
+        (runs["change"], "import", "applied", None),
+        (runs["hire"], "import", "applied", None)]
+    by_run = {e.run_id: e for e in answer.timeline}
+    held = by_run[runs["held"]]
+    assert held.changes == () and held.file == "acme_employees_2026-11-28.csv"
+    assert [(a.run_id, a.kind, a.state) for a in held.acted_on_by] == [
+        (runs["approve"], "approve", "applied")]
+    assert held.acted_on_by[0].by  # host:pid of the approving process
+
+    def changes(key):
+        return [(c.action, c.field, c.old, c.new, c.line, c.reason)
+                for c in by_run[runs[key]].changes]
+    # Within a run, newest first: the approve reactivated her (the undo had deactivated
+    # her) after updating two fields; she is line 2 of the Sales-only file.
+    assert changes("approve") == [
+        ("reactivate", None, None, None, 2, "active again in file"),
+        ("update", "custom.display_name", "Priya Silva", "Priya Silva-Berg", 2, None),
+        ("update", "last_name", "Silva", "Silva-Berg", 2, None)]
+    assert changes("undo") == [("deactivate", None, None, None, None,
+                                f"undo of run {runs['rehire']}")]
+    assert changes("rehire") == [("reactivate", None, None, None, 4, "active again in file")]
+    assert changes("leave") == [("deactivate", None, None, None, None,
+                                 "missing from snapshot")]
+    assert changes("change") == [("update", "job_title", "Account Manager", "Sales Lead", 4,
+                                  None)]
+    assert changes("hire") == [("create", None, None, None, 4, None)]
+    assert by_run[runs["hire"]].file == NIGHT1.name and by_run[runs["hire"]].file_kept
+
+    code = main(["person", "acme", PRIYA, "--settings", settings, "--json"])
+    doc = json.loads(capsys.readouterr().out)
+    assert code == 0 and doc == json.loads(json.dumps(answer.to_dict()))
+    assert set(doc) == {"connection", "query", "status", "employee_id", "current", "timeline",
+                        "candidates", "suggestions", "notes"}
+    assert set(doc["timeline"][0]) == {"run_id", "at", "kind", "state", "file", "file_id",
+                                       "file_kept", "about_run", "acted_on_by", "changes"}
+    assert set(doc["timeline"][0]["changes"][0]) == {"action", "employee_id", "field", "old",
+                                                     "new", "line", "reason"}
+    assert doc["timeline"][2]["kind"] == "undo"
+
+    code = main(["person", "acme", PRIYA, "--settings", settings])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "person 001002 of connection acme" in out
+    assert f"run {runs['change']}" in out and "job_title: 'Account Manager' → 'Sales Lead' " \
+                                               "(line 4)" in out
+    assert "deactivated: missing from snapshot" in out
+    assert f"undo of run {runs['rehire']}" in out
+    assert f"approve by run {runs['approve']}" in out
+    assert "file acme_employees_2026-11-28.csv" in out
+
+
+def test_query_by_email_former_email_name_and_since(tmp_path, capsys):
+    with workspace(tmp_path / "ws", RELAXED) as ctx:
+        apply(ctx, NIGHT1)
+
+        def new_mail(rows):
+            by_id(rows, PRIYA)["Work Email"] = "priya.silva@acme.example"
+        apply(ctx, variant(NIGHT1, tmp_path / "acme_employees_2026-11-25.csv", new_mail))
+        for query in ("priya.silva@acme.example", "PRIYA.SILVA2@acme.example"):
+            answer = person_timeline(ctx, "acme", query)
+            assert (answer.status, answer.employee_id) == ("found", PRIYA), query
+        assert person_timeline(ctx, "acme", "sofia lars").employee_id == "001008"
+        later = person_timeline(ctx, "acme", PRIYA, since=datetime(2999, 1, 1, tzinfo=UTC))
+        assert later.status == "found" and later.timeline == ()
+        several = person_timeline(ctx, "acme", "Priya Sil")
+        assert several.status == "ambiguous"
+        assert [(c.employee_id, c.name, c.email, c.active) for c in several.candidates] == [
+            (PRIYA, "Priya Silva", "priya.silva@acme.example", True),
+            ("001033", "Priya Silva", "priya.silva33@acme.example", True)]
+    code = main(["person", "acme", "Priya Sil", "--settings", str(tmp_path / "ws" /
+                                                                  "settings.yaml")])
+    out = capsys.readouterr().out
+    assert code == 1 and "2 people in 'acme' match 'Priya Sil'" in out
+    assert "  001033  Priya Silva  priya.silva33@acme.example  (active)" in out
+
+
+def test_unknown_person_suggests_near_matches_of_that_connection_only(tmp_path, capsys):
+    with workspace(tmp_path / "ws") as ctx:
+        apply(ctx, NIGHT1)
+        answer = person_timeline(ctx, "acme", "Priya Slva")
+        assert answer.status == "unknown" and answer.suggestions[0] == "Priya Silva"
+        # acme-xml is another connection of the same store: acme's people are not its own.
+        other = person_timeline(ctx, "acme-xml", PRIYA)
+        assert other.status == "unknown" and other.suggestions == ()
+    settings = str(tmp_path / "ws" / "settings.yaml")
+    code = main(["person", "acme", "priya.silva2@acme.exampel", "--settings", settings])
+    out = capsys.readouterr().out
+    assert code == 1 and "nobody in connection 'acme'" in out
+    assert "did you mean: priya.silva2@acme.example" in out
+    code = main(["person", "acme-xml", PRIYA, "--settings", settings, "--json"])
+    doc = json.loads(capsys.readouterr().out)
+    assert code == 1 and doc["status"] == "unknown" and doc["timeline"] == []
+
+
+def test_removed_file_is_said(tmp_path):
+    with workspace(tmp_path / "ws") as ctx:
+        report = apply(ctx, NIGHT1)
+        Path(ctx.ledger.get_file(report.file_id).spool_path).unlink()
+        answer = person_timeline(ctx, "acme", PRIYA)
+    (entry,) = answer.timeline
+    assert entry.file == NIGHT1.name and entry.file_kept is False
+    assert answer.notes == (f"the file of run {report.run_id} ({NIGHT1.name}) is no longer "
+                            "kept: shown is what the ledger keeps",)
+
+
+@pytest.mark.parametrize("bad", ["2026-13-01", "yesterday"])
+def test_since_must_be_a_date(tmp_path, capsys, bad):
+    with workspace(tmp_path / "ws"):
+        pass
+    with pytest.raises(SystemExit) as exit_info:
+        main(["person", "acme", PRIYA, "--since", bad,
+              "--settings", str(tmp_path / "ws" / "settings.yaml")])
+    assert exit_info.value.code == 2 and "not a date" in capsys.readouterr().err
