@@ -427,10 +427,6 @@ PROBLEMS: dict[str, Entry] = {
     "json-not-a-value": Entry(
         "a mapped path holds an object or a list, not one value",
         "point the field's path in the mapping at one value", ROW),
-    "lms-refused": Entry(
-        "the LMS refused one change (its own words follow)",
-        "fix the value at the source or the account in the LMS; the next run sends it "
-        "again", ROW),
     "ambiguous-person": Entry(
         "several connections have a person with this employee id",
         "pass `--connection NAME` to say whose people the file is about", ROW),

@@ -20,8 +20,8 @@ def open_target(connection: Any, builtin: SqlStore,
     URL) share their people for manager and e-mail lookups, as connections of one
     built-in store do.
     """
-    block = getattr(connection, "lms", None)
-    kind = (block or {}).get("type", "built-in")
+    block: dict[str, Any] = getattr(connection, "lms", None) or {}
+    kind = block.get("type", "built-in")
     if kind == "built-in":
         return builtin
     siblings = {name: other.lms for name, other in (others or {}).items()

@@ -21,10 +21,10 @@ import pandas as pd
 from filebridge.failpoints import failpoint
 from filebridge.lms.errors import StalePlan
 from filebridge.lms.interface import ApplyResult, ChangeOutcome
+from filebridge.lms.mirror import Entry, Mirror, Outcome
+from filebridge.lms.mirror_state import check_fields
 from filebridge.lms.moodle.client import MoodleCallFailed, MoodleClient
 from filebridge.lms.moodle.errors import MoodleTruncated
-from filebridge.lms.moodle.mirror import Entry, Mirror, Outcome
-from filebridge.lms.moodle.state import check_fields
 from filebridge.lms.moodle.target import MoodleTarget
 from filebridge.lms.moodle.users import idnumber_of, moodle_user, refusal_of, vars_per_user
 from filebridge.person import KEY
@@ -147,7 +147,7 @@ def _rekeys(run: Run) -> None:
             user["idnumber"] = new
         run.mirror.intend(run.connection, run.run_id, [(old, "rekey", entry.lms_id)], run.now)
         outcomes = _settled_updates(run, [(old, user)], "rekey", lambda eid: None)
-        run.mirror.settle(run.connection, outcomes, run.now)
+        run.mirror.settle(run.connection, run.run_id, outcomes, run.now)
         if outcomes and outcomes[0].confirmed:
             run.mirror.rename(run.connection, old, new)
             run.mine[new] = Entry(new, entry.lms_id, entry.fingerprint, entry.active,
@@ -217,7 +217,7 @@ def _create_batch(run: Run, batch: list[Item], stored: dict[str, dict[str, str]]
             outcomes.append(Outcome(eid, "create", True, entry=Entry(
                 eid, str(made["id"]), fingerprints[eid], True, stored[eid])))
             created += 1
-    run.mirror.settle(run.connection, outcomes, run.now)
+    run.mirror.settle(run.connection, run.run_id, outcomes, run.now)
     if short is not None:
         raise MoodleTruncated(run.target.url, "core_user_create_users", *short)
     return created
@@ -251,12 +251,12 @@ def _updates(run: Run) -> None:
     if len(sendable) < len(items):
         run.mirror.intend(run.connection, run.run_id,
                           [(o.employee_id, "update", "") for o in outcomes], run.now)
-        run.mirror.settle(run.connection, outcomes, run.now)
+        run.mirror.settle(run.connection, run.run_id, outcomes, run.now)
     for batch in run.batches(sendable, vars_per_user(run.target)):
         run.mirror.intend(run.connection, run.run_id,
                           [(eid, "update", str(u["id"])) for eid, u in batch], run.now)
         part = _settled_updates(run, batch, "update", after.get)
-        run.mirror.settle(run.connection, part, run.now)
+        run.mirror.settle(run.connection, run.run_id, part, run.now)
         failpoint("moodle-update-settled")
         outcomes += part
     confirmed = [o for o in outcomes if o.confirmed]
@@ -307,7 +307,7 @@ def _suspend(run: Run, ids: list[str], action: str, suspended: int) -> int:
         run.mirror.intend(run.connection, run.run_id,
                           [(eid, action, str(u["id"])) for eid, u in batch], run.now)
         outcomes = _settled_updates(run, batch, action, entry_of)
-        run.mirror.settle(run.connection, outcomes, run.now)
+        run.mirror.settle(run.connection, run.run_id, outcomes, run.now)
         done += sum(o.confirmed for o in outcomes)
     return done
 
@@ -328,7 +328,7 @@ def _deletes(run: Run) -> int:
                                            reason_of(refusal.errorcode), refusal.detail))
             else:
                 outcomes += [Outcome(eid, "delete", True) for eid, _ in chunk]
-        run.mirror.settle(run.connection, outcomes, run.now)
+        run.mirror.settle(run.connection, run.run_id, outcomes, run.now)
         done += sum(o.confirmed for o in outcomes)
     return done
 

@@ -1,6 +1,7 @@
 """``MoodleLms``: the Moodle sites of one or more connections behind the ``Lms`` interface.
 
-The plan reads the mirror (``MirrorState``); ``apply`` sends the plan as described in
+The plan reads the mirror every external target shares (``filebridge.lms.mirror``,
+``MirrorState``); ``apply`` sends the plan as described in
 ``filebridge.lms.moodle.apply``. Before a connection is planned, changes a dead run
 left without an answer are looked up in Moodle by ``idnumber`` (creates) or id
 (deletions), so a rerun neither duplicates an account nor forgets one.
@@ -10,21 +11,24 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pandas as pd
 from sqlalchemy.engine import Engine
 
 from filebridge.config.secrets import resolve_secret
+from filebridge.errors import FilebridgeError
+from filebridge.lms.drift import Drift, live_entries, repair
 from filebridge.lms.interface import ApplyResult, Capabilities, Receipt
+from filebridge.lms.mirror import COMPONENT, MIGRATIONS, UNSETTLED, Entry, Mirror
+from filebridge.lms.mirror_state import MirrorState
 from filebridge.lms.moodle.apply import Run, apply_run, check_plan
 from filebridge.lms.moodle.client import MoodleClient
 from filebridge.lms.moodle.errors import CAPABILITIES, MoodleAccessDenied, MoodleNotConfigured
-from filebridge.lms.moodle.mirror import COMPONENT, MIGRATIONS, UNSETTLED, Entry, Mirror, Outcome
-from filebridge.lms.moodle.state import MirrorState
-from filebridge.lms.moodle.target import MoodleTarget
+from filebridge.lms.moodle.target import MoodleTarget, Timeouts
 from filebridge.lms.moodle.users import canonical_from
-from filebridge.lms.moodle.verify import Drift, find_drift, repair
+from filebridge.lms.moodle.verify import find_drift
 from filebridge.person import KEY
 from filebridge.plan.model import Plan
 from filebridge.sql import migrate
@@ -49,21 +53,26 @@ class MoodleLms:
         self.mirror = Mirror(engine)
         self.engine = engine
         self._clients: dict[str, MoodleClient] = {}
-        self._checked: set[tuple[str, bool]] = set()
+        self._checked: set[tuple[str, tuple[str, ...]]] = set()
+        self._live: dict[str, dict[str, Entry]] = {}
 
     def prepare(self) -> list[str]:
         """Create or migrate the mirror's tables; nothing is asked of Moodle yet."""
         return migrate(self.engine, COMPONENT, MIGRATIONS)
 
     def state(self, connection: str) -> MirrorState:
-        """The mirror of ``connection``, after settling what a dead run left open."""
+        """The mirror of ``connection`` (with Moodle's drift, after ``plan_live``), after
+        settling what a dead run left open."""
         self.recover(connection, datetime.now(UTC))
-        return MirrorState(self.mirror, connection)
+        return MirrorState(self.mirror, connection, self.siblings(connection),
+                           self._live.get(connection))
 
     def apply(self, plan: Plan, run_id: int | None, now: datetime,
               receipt: Receipt | None = None) -> ApplyResult:
         """Send ``plan``: each change at most once, each outcome in the journal."""
         c = plan.connection
+        self.target(c)
+        self.recover(c, now)
         mine = self.mirror.entries(c)
         check_plan(plan, mine)
         client = self.client(c)
@@ -105,11 +114,13 @@ class MoodleLms:
             self._clients[connection] = MoodleClient(target, resolve_secret(target.token))
         return self._clients[connection]
 
-    def check_service(self, connection: str, *, deletes: bool = False) -> None:
-        """Refuse to start when the token's service lacks a function filebridge calls
-        (``MoodleAccessDenied`` names it and the capabilities it needs)."""
-        needed = NEEDED + (("core_user_delete_users",) if deletes else ())
-        if (connection, deletes) in self._checked:
+    def check_service(self, connection: str, *, deletes: bool = False,
+                      functions: tuple[str, ...] = NEEDED) -> None:
+        """Refuse to start when the token's service lacks one of ``functions`` (and, with
+        ``deletes``, ``core_user_delete_users``): ``MoodleAccessDenied`` names it and the
+        capabilities it needs."""
+        needed = functions + (("core_user_delete_users",) if deletes else ())
+        if (connection, needed) in self._checked:
             return
         client = self.client(connection)
         info = client.site_info()
@@ -120,23 +131,56 @@ class MoodleLms:
                 raise MoodleAccessDenied(self.target(connection).url, function,
                                          "accessexception",
                                          "the function is not in the token's service")
-        self._checked.add((connection, deletes))
+        self._checked.add((connection, needed))
 
-    def verify(self, connection: str, *, fix: bool = False) -> list[Drift]:
-        """What was changed by hand in Moodle (see ``filebridge.lms.moodle.verify``);
-        ``fix`` makes the next run send those people again."""
-        drift = find_drift(self.mirror, self.client(connection), self.target(connection),
-                           connection)
-        if fix and drift:
-            repair(self.mirror, connection, drift, datetime.now(UTC))
-        return drift
+    def reachability(self, connection: str) -> tuple[bool, str]:
+        """Whether ``connection``'s site answers with this token, and which Moodle it is;
+        quick (5 s), and it names a function missing from the token's service."""
+        target = self.target(connection)
+        quick = replace(target, timeouts=Timeouts(connect=5, read=5))
+        try:
+            client = MoodleClient(quick, resolve_secret(target.token))
+            info = client.site_info()
+        except FilebridgeError as exc:
+            return False, str(exc)
+        offered = {str(f.get("name")) for f in info.get("functions") or []
+                   if isinstance(f, dict)}
+        missing = [f for f in NEEDED if f not in offered]
+        if missing:
+            return False, f"the token's service lacks {', '.join(missing)}"
+        return True, (f"Moodle {info.get('release', '?')}, web services as "
+                      f"{info.get('username', '?')}")
+
+    def siblings(self, connection: str) -> list[str]:
+        """Other connections feeding the same Moodle site."""
+        url = self.target(connection).url
+        return [c for c, t in self.targets.items() if t.url == url and c != connection]
+
+    def verify(self, connection: str) -> Drift:
+        """Read back every account ``connection`` manages and compare it with the mirror
+        (see ``filebridge.lms.moodle.verify``)."""
+        self.check_service(connection, functions=("core_user_get_users_by_field",))
+        return find_drift(self.mirror, self.client(connection), self.target(connection),
+                          connection)
+
+    def repair(self, drift: Drift, now: datetime) -> None:
+        """Make the mirror hold what Moodle holds, so the next plan corrects Moodle."""
+        repair(self.mirror, drift, now)
+
+    def plan_live(self, drift: Drift) -> None:
+        """Plan ``drift.connection`` against Moodle as read, not the mirror (nothing is
+        written: ``plan --verify``)."""
+        self._live[drift.connection] = live_entries(self.mirror, drift)
 
     def recover(self, connection: str, now: datetime) -> list[str]:
         """Look up the changes a dead run sent without an answer; adopt what Moodle has.
 
-        Returns the employee ids whose open changes were settled.
+        A create is looked up by the idnumber it carried: an account Moodle made is
+        mirrored (its fingerprint unsettled, so the next plan compares every field), one
+        it did not make is created by the next plan. A deletion whose account is gone
+        leaves the mirror. Returns the employee ids whose open changes were settled.
         """
-        open_changes = self.mirror.open_changes(connection)
+        open_changes = self.mirror.open_keys(connection)
         if not open_changes:
             return []
         client, target = self.client(connection), self.target(connection)
@@ -150,9 +194,8 @@ class MoodleLms:
         deletes = {key: eid for eid, action, key in open_changes if action == "delete"}
         if deletes:
             still = {str(u["id"]) for u in client.users_by_field("id", list(deletes))}
-            gone = [Outcome(eid, "delete", True) for key, eid in deletes.items()
-                    if key not in still]
-            self.mirror.settle(connection, gone, now)
+            self.mirror.forget(connection, [eid for key, eid in deletes.items()
+                                            if key not in still])
         ids = [eid for eid, _, _ in open_changes]
         self.mirror.close_lost(connection, ids, now)
         return ids

@@ -26,13 +26,13 @@ import pandas as pd
 
 from filebridge.lms.errors import StalePlan
 from filebridge.lms.interface import ApplyResult, ChangeOutcome
+from filebridge.lms.mirror import UNSETTLED, Entry, Mirror, Outcome
+from filebridge.lms.mirror_state import check_fields
 from filebridge.lms.scim.features import Features
 from filebridge.lms.scim.listing import find_by_external_id
-from filebridge.lms.scim.mirror import UNSETTLED, Entry, Mirror, Outcome
 from filebridge.lms.scim.resource import MANAGER, PATCH_OP, ResourceMapping
 from filebridge.lms.scim.send import Change, Sender
 from filebridge.lms.scim.session import ScimSession
-from filebridge.lms.scim.state import check_fields
 from filebridge.person import KEY
 from filebridge.plan.model import Plan
 
@@ -67,7 +67,7 @@ class Run:
     def scim_id(self, employee_id: str) -> str | None:
         """The SCIM id of a person of this target (this connection's first)."""
         entry = self.mine.get(employee_id) or self.others.get(employee_id)
-        return entry.scim_id if entry is not None and entry.scim_id else None
+        return entry.lms_id if entry is not None and entry.lms_id else None
 
     def send(self, changes: list[Change]) -> list[Outcome]:
         """Send the changes this run has not sent yet; book their outcomes."""
@@ -94,7 +94,7 @@ class Run:
     def patch(self, employee_id: str, action: str, entry: Entry, ops: list[dict[str, Any]],
               rebuild: Callable[[dict[str, Any]], dict[str, Any]]) -> Change:
         """A change of an existing resource: PATCH when supported, else PUT."""
-        path = f"Users/{entry.scim_id}"
+        path = f"Users/{entry.lms_id}"
         if not ops:
             return Change(employee_id, action, "NONE", path, None, entry)
         if self.features.patch:
@@ -140,7 +140,7 @@ def recover(run: Run) -> None:
     creates = [e for e in open_changes.get("create", []) if e not in run.mine]
     found = find_by_external_id(run.session, run.features, creates,
                                 run.sender.page_size) if creates else {}
-    by_scim = {e.scim_id: eid for eid, e in {**run.others, **run.mine}.items()}
+    by_scim = {e.lms_id: eid for eid, e in {**run.others, **run.mine}.items()}
     adopted = [Entry(eid, str(r["id"]), UNSETTLED, bool(r.get("active", True)),
                      run.mapping.record(r, by_scim)) for eid, r in found.items()]
     run.mirror.adopt(c, adopted, now)
@@ -230,7 +230,7 @@ def _creates(run: Run) -> None:
                 stored, fp = {**record, MANAGER: ""}, UNSETTLED
             entry = Entry(eid, "", fp, True, stored)
             if eid in run.mine:  # created by a run that died: bring it to the record
-                entry = replace(entry, scim_id=run.mine[eid].scim_id)
+                entry = replace(entry, lms_id=run.mine[eid].lms_id)
                 body = run.mapping.resource(stored, True, sid)
                 ops = [{"op": "replace", "value": {k: v for k, v in body.items()
                                                    if k != "schemas"}}]
@@ -289,7 +289,7 @@ def _set_active(run: Run, ids: list[str], active: bool) -> None:
 
 def _deletes(run: Run) -> None:
     ids = run.plan.deletes[KEY].astype(str).tolist()
-    run.send([Change(e, "delete", "DELETE", f"Users/{run.mine[e].scim_id}", None, None)
+    run.send([Change(e, "delete", "DELETE", f"Users/{run.mine[e].lms_id}", None, None)
               for e in ids if e in run.mine])
 
 
@@ -299,7 +299,7 @@ def _managers(run: Run) -> None:
     for p in run.pending:
         entry = run.mine.get(p.employee_id)
         sid = run.scim_id(p.manager)
-        if entry is None or not entry.scim_id:
+        if entry is None or not entry.lms_id:
             continue  # the person's own change failed and is reported already
         if sid is None:
             run.failed.append(ChangeOutcome(

@@ -19,10 +19,10 @@ from typing import Any
 from scim2_client import SCIMClientException
 from scim2_models import SCIMException
 
+from filebridge.lms.mirror import Entry, Mirror, Outcome
 from filebridge.lms.scim.errors import ScimProtocolError, ScimUnavailable
 from filebridge.lms.scim.features import Features
 from filebridge.lms.scim.listing import find_by_external_id
-from filebridge.lms.scim.mirror import Entry, Mirror, Outcome
 from filebridge.lms.scim.session import ScimSession, Unanswered
 
 BULK = "urn:ietf:params:scim:api:messages:2.0:BulkRequest"
@@ -152,7 +152,7 @@ class Sender:
     def _confirmed(self, change: Change, answer: Any, location: str | None) -> Outcome:
         entry = change.entry
         if entry is not None and change.method == "POST":
-            entry = replace(entry, scim_id=_scim_id(answer, location))
+            entry = replace(entry, lms_id=_scim_id(answer, location))
         return Outcome(change.employee_id, change.action, True, entry=entry)
 
     def _request(self, change: Change) -> tuple[Any, str | None]:

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
+from filebridge.lms.mirror import UNSETTLED
 from filebridge.lms.scim import ScimLms
 from filebridge.lms.scim.features import Features
-from filebridge.lms.scim.mirror import UNSETTLED
 from filebridge.lms.scim.send import Change, Sender
 from filebridge.sql import open_engine
 from tests.faultproxy import FaultProxy
