@@ -190,7 +190,8 @@ ERRORS: dict[str, Entry] = {
                               "read Moodle's words in the message; check lms.url"),
     "moodle-truncated": _error(
         "Moodle answered for fewer people than were sent (PHP max_input_vars)",
-        "lower the connection's lms.max_input_vars to the site's PHP setting"),
+        "remove or lower the connection's lms.max_input_vars (without it the limit is "
+        "found from the site)"),
     "moodle-not-configured": _error("the connection has no Moodle lms block",
                                     "add an lms block with type moodle, url and token to it"),
     "invalid-field-name": _error(

@@ -164,7 +164,7 @@ def start() -> Iterator[MoodleSite]:
                if k not in ("PG_PORT", "ADMIN_PASS", "FORCE", "MOODLE_ARCHIVE_SHA256")}
         done = subprocess.run(["bash", str(SHARED / "setup.sh"), str(ARCHIVE), str(site_dir),
                                str(_free_port())], capture_output=True, text=True,
-                              check=False, timeout=900, env=env)
+                              check=False, timeout=1800, env=env)
         if done.returncode != 0:
             pytest.fail(f"Moodle setup failed:\n{done.stderr[-4000:]}")
         yield _open(site_dir, workdir)

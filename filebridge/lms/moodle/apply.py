@@ -5,7 +5,8 @@ journaled ``sent`` before it leaves and settled (mirror and journal together) af
 Moodle answers. Moodle applies a ``core_user_*`` call all or nothing, so a call it
 refuses for the data sent is split in halves until the one refused person is found:
 that person becomes a row error with Moodle's words, everyone else goes through.
-Batches stay under the site's ``max_input_vars`` (PHP silently drops the rest).
+Batches stay under the site's ``max_input_vars``, found from the site (PHP silently
+drops the variables beyond it; see ``filebridge.lms.moodle.client``).
 """
 
 from __future__ import annotations
@@ -75,7 +76,7 @@ class Run:
 
     def batches(self, items: Sequence[Item], per_item: int) -> Iterator[list[Item]]:
         """``items`` in runs that keep each request under the site's variable limit."""
-        budget = max(1, int(self.target.max_input_vars * 0.9) - 10)
+        budget = self.client.budget()
         size = max(1, budget // max(1, per_item))
         for i in range(0, len(items), size):
             yield list(items[i:i + size])

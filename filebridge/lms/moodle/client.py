@@ -4,6 +4,14 @@ Moodle answers HTTP 200 with ``{"exception", "errorcode", "message"}`` for every
 refusal; ``call`` turns those into ``MoodleAccessDenied`` (token, service or
 capability), ``MoodleUnavailable`` (maintenance, server errors, timeouts) or
 ``MoodleCallFailed`` (anything about the data sent, for the caller to pin on a person).
+
+PHP reads at most ``max_input_vars`` variables of a request and silently drops the rest,
+so every request stays under the site's limit. ``input_limit`` finds that limit from the
+site itself (unless the connection sets ``max_input_vars``): a probe puts the one
+required parameter of ``core_user_get_users_by_field`` (``field``) last, after N filler
+values; the site answers normally while N fits, and "missing required key" once PHP
+dropped it. A doubling search, then halving down to 5%, finds the limit in about ten
+small requests, once per process.
 """
 
 from __future__ import annotations
@@ -64,6 +72,13 @@ def encode(params: Mapping[str, Any]) -> list[tuple[str, str]]:
     return out
 
 
+# The probe looks between these: Moodle's installer demands 5000, so a site below 1000
+# is refused; larger requests than 20000 variables gain nothing worth a big body.
+PROBE_FLOOR, PROBE_CAP = 1000, 20000
+# Variables a request carries besides its parameters: token, function, format.
+OVERHEAD = 3
+
+
 class MoodleClient:
     """Calls of one Moodle site with one token (resolved by the caller)."""
 
@@ -71,11 +86,15 @@ class MoodleClient:
         self.target = target
         self._token = token
         self.calls = 0
+        self._limit: int | None = target.max_input_vars
 
     def call(self, function: str, params: Mapping[str, Any] | None = None) -> Any:
         """The decoded answer of ``function``; see the module docstring for errors."""
+        return self._post(function, encode(params or {}))
+
+    def _post(self, function: str, pairs: Sequence[tuple[str, str]]) -> Any:
         fields = [("wstoken", self._token), ("wsfunction", function),
-                  ("moodlewsrestformat", "json"), *encode(params or {})]
+                  ("moodlewsrestformat", "json"), *pairs]
         body = urllib.parse.urlencode(fields).encode()
         request = urllib.request.Request(
             self.target.endpoint, data=body, method="POST",
@@ -121,10 +140,52 @@ class MoodleClient:
         info = self.call("core_webservice_get_site_info")
         return info if isinstance(info, dict) else {}
 
+    def input_limit(self) -> int:
+        """How many variables one request may carry on this site (see the module
+        docstring): the connection's ``max_input_vars``, else found from the site."""
+        if self._limit is None:
+            self._limit = self._probe()
+        return self._limit
+
+    def _fits(self, n: int) -> bool:
+        pairs = [(f"values[{i}]", "0") for i in range(n - OVERHEAD - 1)] + [("field", "id")]
+        try:
+            self._post("core_user_get_users_by_field", pairs)
+        except MoodleCallFailed as exc:
+            if exc.errorcode == "invalidparameter" and "field" in exc.debuginfo:
+                return False
+            raise
+        except MoodleUnavailable as exc:
+            if "Input variables exceeded" in exc.reason:  # PHP's warning in the body
+                return False
+            raise
+        except MoodleRejected as exc:
+            if exc.errorcode == "http-413":  # a proxy in front refused the body's size
+                return False
+            raise
+        return True
+
+    def _probe(self) -> int:
+        if self._fits(PROBE_CAP):
+            return PROBE_CAP
+        if not self._fits(PROBE_FLOOR):
+            raise MoodleRejected(self.target.url, "core_user_get_users_by_field",
+                                 "max-input-vars", f"the site reads fewer than {PROBE_FLOOR} "
+                                 "request variables (PHP max_input_vars); Moodle needs 5000")
+        low, high = PROBE_FLOOR, PROBE_CAP
+        while high - low > low // 20:
+            middle = (low + high) // 2
+            low, high = (middle, high) if self._fits(middle) else (low, middle)
+        return low
+
+    def budget(self) -> int:
+        """Variables one request may use for its parameters, with a tenth to spare."""
+        return max(1, int(self.input_limit() * 0.9) - OVERHEAD)
+
     def users_by_field(self, field: str, values: Sequence[str]) -> list[dict[str, Any]]:
         """The accounts whose ``field`` is one of ``values`` (deleted ones excluded)."""
         found: list[dict[str, Any]] = []
-        size = max(1, min(1000, self.target.max_input_vars // 2))
+        size = max(1, min(1000, self.budget() - 1))
         for i in range(0, len(values), size):
             part = list(values[i:i + size])
             answer = self.call("core_user_get_users_by_field",

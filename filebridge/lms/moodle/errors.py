@@ -78,14 +78,16 @@ class MoodleRejected(MoodleError, Terminal):
 
 class MoodleTruncated(MoodleError, Terminal):
     """Moodle answered for fewer people than were sent: PHP's ``max_input_vars`` on the
-    site is lower than the connection's ``max_input_vars`` setting."""
+    site is lower than the request filebridge sent (the connection's ``max_input_vars``
+    setting is too high, or the site's limit changed since it was probed)."""
 
     code = "moodle-truncated"
 
     def __init__(self, url: str, function: str, sent: int, answered: int) -> None:
         super().__init__(f"Moodle at {url} answered {function} for {answered} of {sent} "
-                         "people: its PHP max_input_vars is lower than the connection's "
-                         "lms.max_input_vars; lower that setting")
+                         "people: its PHP max_input_vars is lower than the request; remove "
+                         "or lower the connection's lms.max_input_vars (without it, "
+                         "filebridge finds the limit from the site)")
         self.url = url
         self.function = function
         self.sent = sent

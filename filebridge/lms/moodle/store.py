@@ -13,6 +13,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
+from typing import Literal
 
 import pandas as pd
 from sqlalchemy.engine import Engine
@@ -23,6 +24,7 @@ from filebridge.lms.drift import Drift, live_entries, repair
 from filebridge.lms.interface import ApplyResult, Capabilities, Receipt
 from filebridge.lms.mirror import COMPONENT, MIGRATIONS, UNSETTLED, Entry, Mirror
 from filebridge.lms.mirror_state import MirrorState
+from filebridge.lms.moodle import link
 from filebridge.lms.moodle.apply import Run, apply_run, check_plan
 from filebridge.lms.moodle.client import MoodleClient
 from filebridge.lms.moodle.errors import CAPABILITIES, MoodleAccessDenied, MoodleNotConfigured
@@ -34,7 +36,7 @@ from filebridge.plan.model import Plan
 from filebridge.sql import migrate
 
 CAPABILITIES_OF_TARGET = Capabilities(transactions=False, completions=False, org=False,
-                                      undo=False, adopt=False, groups=False)
+                                      undo=False, adopt=True, groups=False)
 # Functions every apply may call; checked against the token's service before sending.
 NEEDED = ("core_user_create_users", "core_user_update_users",
           "core_user_get_users_by_field")
@@ -150,6 +152,26 @@ class MoodleLms:
             return False, f"the token's service lacks {', '.join(missing)}"
         return True, (f"Moodle {info.get('release', '?')}, web services as "
                       f"{info.get('username', '?')}")
+
+    def adoption_candidates(self, connection: str, people: pd.DataFrame,
+                            by: Literal["email", "employee_id"]) -> pd.DataFrame:
+        """Moodle accounts no connection of this site manages that match the file's
+        people on ``by`` (see ``filebridge.lms.moodle.link``)."""
+        self.check_service(connection, functions=("core_user_get_users_by_field",))
+        site = [connection, *self.siblings(connection)]
+        managed = {e.lms_id for c in site for e in self.mirror.entries(c).values()}
+        return link.candidates(self.client(connection), self.target(connection), people, by,
+                               managed, set(self.mirror.entries(connection)))
+
+    def adopt(self, connection: str, pairs: pd.DataFrame, run_id: int | None, now: datetime,
+              receipt: Receipt | None = None) -> ApplyResult:
+        """Mirror the adoptable accounts of ``pairs`` as ``connection``'s people."""
+        done = link.adopt(self.client(connection), self.target(connection), self.mirror,
+                          connection, pairs, run_id, now)
+        result = ApplyResult({"adopt": done})
+        if receipt is not None:
+            receipt.write(result.counts, None)
+        return result
 
     def siblings(self, connection: str) -> list[str]:
         """Other connections feeding the same Moodle site."""

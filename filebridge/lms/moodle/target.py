@@ -19,9 +19,6 @@ DEFAULT_FIELDS: Mapping[str, str] = {
     "country": "country",
     "phone1": "phone",
 }
-# Moodle's own documented minimum for PHP's max_input_vars; every site that passed the
-# installer's environment check accepts at least this many request variables.
-DEFAULT_MAX_INPUT_VARS = 5000
 
 
 @dataclass(frozen=True)
@@ -55,7 +52,7 @@ class MoodleTarget:
     fields: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_FIELDS))
     profile_fields: Mapping[str, str] = field(default_factory=dict)
     name_placeholder: str = ""
-    max_input_vars: int = DEFAULT_MAX_INPUT_VARS
+    max_input_vars: int | None = None  # None: found from the site
     timeouts: Timeouts = field(default_factory=Timeouts)
 
     @property
@@ -88,6 +85,7 @@ def target_from_config(block: Mapping[str, Any]) -> MoodleTarget:
         fields=fields,
         profile_fields={str(k): str(v) for k, v in (block.get("profile_fields") or {}).items()},
         name_placeholder=str(block.get("name_placeholder", "")),
-        max_input_vars=int(block.get("max_input_vars", DEFAULT_MAX_INPUT_VARS)),
+        max_input_vars=(int(block["max_input_vars"]) if block.get("max_input_vars")
+                        else None),
         timeouts=Timeouts(**{k: float(v) for k, v in timeouts.items()}),
     )

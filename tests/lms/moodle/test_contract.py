@@ -9,6 +9,9 @@ from tests.lms.contract import NOW, StoreContract
 from tests.lms.moodle.conftest import MakeLms
 from tests.lms.plans import person, plan
 
+# One xdist worker starts the session's Moodle and runs every Moodle test.
+pytestmark = [pytest.mark.moodle, pytest.mark.xdist_group("moodle")]
+
 
 class TestMoodleContract(StoreContract):
     @pytest.fixture

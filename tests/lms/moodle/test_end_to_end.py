@@ -9,10 +9,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from filebridge.pipeline.context import open_context
 from tests.daemon.conftest import drop, workspace
 from tests.moodlesite import TOKEN_ENV, MoodleSite
 from tests.pipeline.conftest import NIGHT1, NIGHT2, write_workspace
+
+# One xdist worker starts the session's Moodle and runs every Moodle test.
+pytestmark = [pytest.mark.moodle, pytest.mark.xdist_group("moodle")]
 
 NIGHTLY = ('connection: acme\ntasks:\n'
            '  - {task: import, cron: "0 22 * * *", timezone: Europe/Berlin}\n')
@@ -78,11 +83,17 @@ def test_apply_verify_and_run_once(moodle: MoodleSite, tmp_path: Path) -> None:
     # Changed by hand in Moodle: verify reports it, --repair has the next run undo it.
     moodle.sql("UPDATE mdl_user SET firstname = 'Hand' WHERE idnumber = '001001'")
     moodle.sql("UPDATE mdl_user SET suspended = 1 WHERE idnumber = '001002'")
+    # Deleted as Moodle deletes: the row stays, its username, e-mail and idnumber go.
+    moodle.sql("UPDATE mdl_user SET deleted = 1, username = email || '.1', "
+               "email = md5(username), idnumber = '' WHERE idnumber = '001003'")
     checked = filebridge(settings, "verify", "acme", "--json", "--repair")
     assert checked.returncode == 1, checked.stderr
-    drift = {(d["employee_id"], d["kind"], d["field"]) for d in
-             json.loads(checked.stdout)["drift"]}
-    assert drift == {("001001", "field", "first_name"), ("001002", "active", "active")}
+    drift = json.loads(checked.stdout)
+    assert [(c["employee_id"], c["fields"]) for c in drift["changed"]] == [
+        ("001001", {"first_name": {"mirror": accounts["001001"]["firstname"], "lms": "Hand"}})]
+    assert (drift["deactivated"], drift["deleted"], drift["repaired"]) == (
+        ["001002"], ["001003"], True)
+    assert drift["location"] == moodle.url
 
     drop(settings, NIGHT2, NIGHT2.name)
     night = filebridge(settings, "run", "--once")

@@ -6,10 +6,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from tests.daemon.conftest import workspace
 from tests.lms.moodle.test_end_to_end import filebridge, moodle_people, on_moodle
 from tests.moodlesite import TOKEN_ENV, MoodleSite
 from tests.pipeline.conftest import NIGHT1
+
+# One xdist worker starts the session's Moodle and runs every Moodle test.
+pytestmark = [pytest.mark.moodle, pytest.mark.xdist_group("moodle")]
 
 
 def test_bad_token_and_missing_function_exit_2_naming_what_to_fix(
