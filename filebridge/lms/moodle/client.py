@@ -17,6 +17,7 @@ small requests, once per process.
 from __future__ import annotations
 
 import json
+import re
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -152,7 +153,10 @@ class MoodleClient:
         try:
             self._post("core_user_get_users_by_field", pairs)
         except MoodleCallFailed as exc:
-            if exc.errorcode == "invalidparameter" and "field" in exc.debuginfo:
+            # Filler ids and ``field=id`` are valid whenever they arrive (the floor's
+            # probe shows it first): refusing them means PHP dropped ``field``. A site
+            # in debug mode says so ("Missing required key ... field"), others do not.
+            if exc.errorcode == "invalidparameter":
                 return False
             raise
         except MoodleUnavailable as exc:
@@ -166,12 +170,12 @@ class MoodleClient:
         return True
 
     def _probe(self) -> int:
-        if self._fits(PROBE_CAP):
-            return PROBE_CAP
         if not self._fits(PROBE_FLOOR):
             raise MoodleRejected(self.target.url, "core_user_get_users_by_field",
                                  "max-input-vars", f"the site reads fewer than {PROBE_FLOOR} "
                                  "request variables (PHP max_input_vars); Moodle needs 5000")
+        if self._fits(PROBE_CAP):
+            return PROBE_CAP
         low, high = PROBE_FLOOR, PROBE_CAP
         while high - low > low // 20:
             middle = (low + high) // 2
@@ -190,5 +194,18 @@ class MoodleClient:
             part = list(values[i:i + size])
             answer = self.call("core_user_get_users_by_field",
                                {"field": field, "values": part})
-            found.extend(u for u in answer or [] if isinstance(u, dict))
+            found.extend(u for u in answer or [] if isinstance(u, dict) and not deleted(u))
         return found
+
+
+# What Moodle leaves of a deleted account: the row stays (looked up by id it is still
+# answered, with no flag saying so), its e-mail becomes the md5 of its username and its
+# username the old e-mail plus the time of deletion.
+_MD5 = re.compile(r"^[0-9a-f]{32}$")
+_DELETED_NAME = re.compile(r"\.[0-9]{9,}$")
+
+
+def deleted(user: Mapping[str, Any]) -> bool:
+    """Whether a ``core_user_get_users_by_field`` answer is an account Moodle deleted."""
+    return bool(_MD5.match(str(user.get("email", "") or ""))
+                and _DELETED_NAME.search(str(user.get("username", "") or "")))

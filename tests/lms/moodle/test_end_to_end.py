@@ -11,8 +11,11 @@ from pathlib import Path
 
 import pytest
 
+from filebridge.lms.moodle import target_from_config
+from filebridge.lms.moodle.client import MoodleClient
 from filebridge.pipeline.context import open_context
 from tests.daemon.conftest import drop, workspace
+from tests.lms.moodle.conftest import block
 from tests.moodlesite import TOKEN_ENV, MoodleSite
 from tests.pipeline.conftest import NIGHT1, NIGHT2, write_workspace
 
@@ -83,9 +86,9 @@ def test_apply_verify_and_run_once(moodle: MoodleSite, tmp_path: Path) -> None:
     # Changed by hand in Moodle: verify reports it, --repair has the next run undo it.
     moodle.sql("UPDATE mdl_user SET firstname = 'Hand' WHERE idnumber = '001001'")
     moodle.sql("UPDATE mdl_user SET suspended = 1 WHERE idnumber = '001002'")
-    # Deleted as Moodle deletes: the row stays, its username, e-mail and idnumber go.
-    moodle.sql("UPDATE mdl_user SET deleted = 1, username = email || '.1', "
-               "email = md5(username), idnumber = '' WHERE idnumber = '001003'")
+    # Deleted by an admin, through Moodle's own deletion.
+    MoodleClient(target_from_config(block(moodle)), moodle.token).call(
+        "core_user_delete_users", {"userids": [accounts["001003"]["id"]]})
     checked = filebridge(settings, "verify", "acme", "--json", "--repair")
     assert checked.returncode == 1, checked.stderr
     drift = json.loads(checked.stdout)
