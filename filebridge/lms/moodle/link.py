@@ -46,10 +46,10 @@ def candidates(client: MoodleClient, target: MoodleTarget, people: pd.DataFrame,
         [(int(u["id"]), str(u.get("idnumber", "") or ""), str(u.get("email", "") or ""),
           _match(u, field)) for u in found],
         columns=["user_id", "lms_employee_id", "email_lms", "match"])
-    wanted = people[[KEY, "email", "line", column]].copy()
-    wanted["match"] = wanted[column].astype(str).str.lower() if field == "email" \
-        else wanted[column].astype(str)
-    pairs = wanted.drop(columns=[column]).merge(accounts, on="match")
+    wanted = people[[KEY, "email", "line"]].copy()
+    keys = people[column].astype(str)
+    wanted["match"] = keys.str.lower() if field == "email" else keys
+    pairs = wanted.merge(accounts, on="match")
     pairs["note"] = ""
     pairs.loc[pairs.duplicated("match", keep=False), "note"] = f"several Moodle accounts or " \
         f"people share this {field}"
