@@ -92,3 +92,14 @@ def test_readme_says_how_long_the_test_suite_takes():
     text = (REPO / "README.md").read_text(encoding="utf-8")
     quick = text[text.index("## Quick start"):text.index("## Everyday commands")]
     assert re.search(r"takes about \d+ minutes", quick), "say how long the suite takes"
+
+
+def test_ci_runs_exactly_the_readme_test_command() -> None:
+    """`.ci/run` ends in the README's quick-start test command, character for character."""
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    commands = [line for block in re.findall(r"```sh\n(.*?)```", readme, re.S)
+                for line in block.splitlines() if "-m pytest" in line]
+    assert len(commands) == 1, commands
+    ci_lines = [line for line in (REPO / ".ci" / "run").read_text(encoding="utf-8").splitlines()
+                if line.strip() and not line.lstrip().startswith("#")]
+    assert ci_lines[-1] == commands[0]
