@@ -196,6 +196,23 @@ ERRORS: dict[str, Entry] = {
         "the command needs something the connection's LMS target does not offer",
         "use a connection whose LMS supports `{command}`, or do it in the LMS itself"),
     "store-error": _error("the LMS store could not do what was asked", "read the message"),
+    "moodle-error": _error("Moodle could not do what was asked", "read the message"),
+    "moodle-unavailable": _error(
+        "Moodle did not answer in time, failed, or is in maintenance mode",
+        "nothing more was sent; the next run (or the daemon's retry) converges",
+        transient=True),
+    "moodle-access-denied": _error(
+        "Moodle refused the token, a function or a capability",
+        "add the function named to the token's external service, or the capability to "
+        "its user's role (README: Feeding Moodle)"),
+    "moodle-rejected": _error("Moodle refused a call as a whole",
+                              "read Moodle's words in the message; check lms.url"),
+    "moodle-truncated": _error(
+        "Moodle answered for fewer people than were sent (PHP max_input_vars)",
+        "remove or lower the connection's lms.max_input_vars (without it the limit is "
+        "found from the site)"),
+    "moodle-not-configured": _error("the connection has no Moodle lms block",
+                                    "add an lms block with type moodle, url and token to it"),
     "invalid-field-name": _error(
         "a plan names a field that is neither canonical nor `custom.*`",
         "fix the mapping's field names (`filebridge check` validates them)"),

@@ -28,7 +28,8 @@ import pytest
 from hypothesis import HealthCheck, settings
 from sqlalchemy.engine import Engine
 
-from tests import scimserver
+from tests import moodlesite, scimserver
+from tests.moodlesite import MoodleSite
 from tests.scimserver import ScimServer
 
 # Hypothesis profiles: "ci" (default under CI=true: fixed seed-free but bounded, no
@@ -454,6 +455,12 @@ def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresServe
 def pg_url(postgres: PostgresServer) -> str:
     """URL of a fresh, empty PostgreSQL database."""
     return postgres.url(postgres.create_database())
+
+
+@pytest.fixture(scope="session")
+def moodle_site() -> Iterator[MoodleSite]:
+    """A real Moodle 4.5 on 127.0.0.1 with REST web services (installed once per run)."""
+    yield from moodlesite.start()
 
 
 @pytest.fixture(scope="session")

@@ -21,7 +21,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     register_file_command(parser)
     parser.add_argument("--verify", action="store_true",
                         help="plan against the LMS as listed now, not filebridge's mirror "
-                             "of it (an external LMS such as SCIM)")
+                             "of it (an external LMS: SCIM, Moodle)")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -1,7 +1,7 @@
 """Show the state of every connection: Connected, Connection error (with the reason) or
 Never synced; the last successful sync and its file; the next scheduled runs; runs held
 for approval; missing-file alerts; whether the daemon is alive (its heartbeat); and for a
-connection feeding an external LMS (SCIM), whether that LMS answers with its token.
+connection feeding an external LMS (SCIM, Moodle), whether that LMS answers with its token.
 Reads the ledger (and asks external LMSs); works whether or not the daemon runs."""
 
 from __future__ import annotations

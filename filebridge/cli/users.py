@@ -1,6 +1,6 @@
-"""List the LMS users managed by a connection: the built-in store's, or for a SCIM LMS
-filebridge's mirror of it (what the LMS last confirmed; `filebridge verify` compares it
-with the LMS itself)."""
+"""List the LMS users managed by a connection: the built-in store's, or for an external
+LMS (SCIM, Moodle) filebridge's mirror of it (what the LMS last confirmed; `filebridge
+verify` compares it with the LMS itself)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Compare an external LMS (a SCIM target) with filebridge's mirror of it: list the LMS
+"""Compare an external LMS (SCIM, Moodle) with filebridge's mirror of it: read the LMS
 page by page and report people changed, deactivated, reactivated or deleted there by
 hand, and accounts filebridge does not manage. With --repair the mirror takes what the
 LMS holds, so the next import corrects the LMS. Exit 1 when there is drift."""
@@ -57,8 +57,9 @@ def render(report: dict[str, Any]) -> None:
     for key, words in (("changed", "changed in the LMS"), ("deactivated", "deactivated in "
                        "the LMS"), ("reactivated", "reactivated in the LMS"),
                        ("deleted", "deleted from the LMS"),
-                       ("unmanaged", "in the LMS keyed by an employee id filebridge does not "
-                        "manage")):
+                       ("unmanaged", "in the LMS under a key (externalId, idnumber, or the "
+                        "configured key attribute) holding an employee id filebridge does "
+                        "not manage")):
         items = report[key]
         if not items:
             continue

@@ -193,7 +193,8 @@ def lms_status(ctx: Context, name: str) -> dict[str, Any]:
         return {"type": "builtin", "location": target.location, "reachable": None,
                 "detail": ""}
     reachable, detail = probe(name)
-    return {"type": "scim", "location": target.location, "reachable": reachable,
+    kind = (ctx.connection(name).lms or {}).get("type", "scim")
+    return {"type": kind, "location": target.location, "reachable": reachable,
             "detail": detail}
 
 

@@ -118,8 +118,8 @@ def cleanup_task(ctx: Context, connection: str, clock: Clock,
 
 def verify_task(ctx: Context, connection: str, clock: Clock,
                 progress: Progress | None, lock_wait: float = 0.0) -> TaskResult:
-    """List the connection's SCIM LMS and report drift (``filebridge verify``, no repair):
-    drift is notified as ``rejected`` so someone looks at it."""
+    """Read the connection's external LMS (SCIM, Moodle) and report drift (``filebridge
+    verify``, no repair): drift is notified as ``rejected`` so someone looks at it."""
     from filebridge.pipeline.drift import verify
 
     data = verify(ctx, connection, False, clock(), lock=False)

@@ -123,8 +123,11 @@ class Intents:
         without transactions, failed with ``done`` the changes it did confirm."""
         counts = dict(done or {})
         report = {**intent.report, "state": "failed", "counts": counts}
+        # The run's note of the managed count it was judged against stays in its counts,
+        # so the rerun that finishes it is judged the same way.
+        kept = {**self.ledger.applying_note(intent.run_id), **counts}
         with self.engine.begin() as tx:
-            self.ledger.finish_run(intent.run_id, "failed", counts, report, dict(error), now,
+            self.ledger.finish_run(intent.run_id, "failed", kept, report, dict(error), now,
                                    tx=tx)
             self.close(tx, intent.run_id, "failed", now)
 

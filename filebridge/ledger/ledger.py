@@ -103,6 +103,10 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, default=_json_value)
 
 
+# The key of a run's counts that holds its brakes' managed count while it applies.
+APPLYING = "managed_when_applying"
+
+
 def _check(what: str, value: str, allowed: tuple[str, ...]) -> None:
     if value not in allowed:
         raise InvalidState(what, value, allowed)
@@ -367,6 +371,36 @@ class Ledger:
                     raise
                 time.sleep(pause)
         return False
+
+    def note_applying(self, run_id: int, managed: int) -> None:
+        """Record, as an import starts changing the LMS, how many managed people its brakes
+        judged it against (kept in its counts until it finishes)."""
+        with self.engine.begin() as tx:
+            tx.execute(runs.update().where(runs.c.id == run_id).values(
+                counts=_dumps({APPLYING: managed})))
+
+    def applying_note(self, run_id: int) -> dict[str, int]:
+        """What ``note_applying`` recorded on ``run_id`` (empty without it), for whatever
+        finishes the run as failed: its rerun is judged by it (``unfinished_apply``)."""
+        with reading(self.engine) as conn:
+            text = conn.scalar(sa.select(runs.c.counts).where(runs.c.id == run_id))
+        managed = (json.loads(text or "{}") or {}).get(APPLYING)
+        return {APPLYING: managed} if isinstance(managed, int) else {}
+
+    def unfinished_apply(self, connection: str, before: int, sha256: str) -> int | None:
+        """When the last import applied on ``connection`` before run ``before`` began
+        changing the LMS with this same content (``sha256``) and never finished (killed,
+        or the LMS went away): how many managed people its brakes judged it against."""
+        with reading(self.engine) as conn:
+            row = conn.execute(sa.select(runs.c.state, runs.c.counts, files.c.sha256)
+                               .select_from(runs.outerjoin(files, files.c.id == runs.c.file_id))
+                               .where(runs.c.connection == connection, runs.c.id < before,
+                                      runs.c.kind == "import", runs.c.mode == "apply")
+                               .order_by(runs.c.id.desc()).limit(1)).first()
+        if row is None or row.state not in ("failed", "running") or row.sha256 != sha256:
+            return None
+        managed = (json.loads(row.counts or "{}") or {}).get(APPLYING)
+        return managed if isinstance(managed, int) else None
 
     def get_run(self, run_id: int) -> RunRecord:
         """The run with this id, report included; ``UnknownRun`` if there is none."""

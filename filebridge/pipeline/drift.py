@@ -1,5 +1,5 @@
 """Drift between an external LMS and filebridge's mirror of it: ``verify`` and
-``plan --verify``. Only targets that can be listed (SCIM) offer it; the built-in store
+``plan --verify``. Only external targets (SCIM, Moodle) offer it; the built-in store
 is its own truth and has no mirror to drift from."""
 
 from __future__ import annotations

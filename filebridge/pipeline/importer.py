@@ -239,7 +239,8 @@ def _run_import(ctx: Context, connection: str, path: Path, options: RunOptions,
         report.problems = [*file_problems, *report.problems]
         report.state = "rejected"
         return _finish(ctx, report, clock, clock_now, file_state="rejected")
-    holds = judge(plan, planned.managed, table.rows_read, report.rejected_rows,
+    managed = _judged_against(ctx, report, planned.managed)
+    holds = judge(plan, managed, table.rows_read, report.rejected_rows,
                   GuardPolicy.from_config(config.thresholds),
                   history_of(ctx, connection, export_time))
     report.holds = holds
@@ -257,10 +258,22 @@ def _run_import(ctx: Context, connection: str, path: Path, options: RunOptions,
     progress.update("apply", 0, len(table.frame))
     report.state = "applied"
     report.timings = clock.timings
+    ctx.ledger.note_applying(_ids(report)[0], managed)
     _apply(ctx, target, report, plan, clock_now(), options.about_run)
     clock.lap("apply")
     progress.update("done", len(table.frame), len(table.frame))
     return report
+
+
+def _judged_against(ctx: Context, report: RunReport, managed: int) -> int:
+    """How many managed people the brakes judge this run against: the LMS's count now,
+    unless the last apply of the same content died while changing the LMS (killed, or
+    an external LMS went away half way). What that apply got done in an LMS without a
+    transaction is part of this file's change, not the LMS it started from, so this
+    run, which finishes it, is judged as that one was."""
+    run_id, _ = _ids(report)
+    earlier = ctx.ledger.unfinished_apply(report.connection, run_id, report.sha256 or "")
+    return managed if earlier is None else earlier
 
 
 def _fill_report(report: RunReport, table: Table, records: MappedRecords, plan: Plan) -> None:

@@ -138,7 +138,7 @@ def link(ctx: Context, connection: str, path: Path, by: Literal["email", "employ
     mapping = load_import_mapping(ctx, connection)
     table = read_table(mapping, path, path.name, connection_pgp(ctx, connection))
     check_columns(mapping, table.columns, path.name)  # header drift: MissingColumns
-    store = _builtin(ctx, connection, "link")
+    store = _adopter(ctx, connection)
     records = map_table(store.state(connection), mapping, table)
     with ctx.ledger.lock(connection, wait_seconds=lock_wait):
         pairs = store.adoption_candidates(connection, records.accepted(), by)
@@ -161,6 +161,16 @@ def _builtin(ctx: Context, connection: str, command: str) -> SqlStore:
     ok = target.capabilities.undo if command == "undo" else target.capabilities.adopt
     if not ok or not isinstance(target, SqlStore):
         raise UnsupportedByTarget(connection=connection, command=command,
+                                  target=target.location)
+    return target
+
+
+def _adopter(ctx: Context, connection: str) -> Any:
+    """The target of ``connection`` when it can adopt accounts it does not manage (the
+    built-in store, Moodle): ``adoption_candidates`` and ``adopt``, as ``SqlStore`` has."""
+    target = ctx.target(connection)
+    if not target.capabilities.adopt or not hasattr(target, "adoption_candidates"):
+        raise UnsupportedByTarget(connection=connection, command="link",
                                   target=target.location)
     return target
 

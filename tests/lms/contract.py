@@ -1,7 +1,8 @@
 """``StoreContract``: the promises every LMS target keeps, inherited by each target's tests.
 
 A subclass provides one fixture, ``store``: an empty target, prepared, implementing
-``filebridge.lms.Lms``. Everything here goes through that interface only.
+``filebridge.lms.Lms``. Everything here goes through that interface only. The people
+have valid, distinct e-mail addresses, as an external LMS requires.
 """
 
 from __future__ import annotations
@@ -18,6 +19,11 @@ from filebridge.plan.state import MEMBERSHIP_COLUMNS
 from tests.lms.plans import person, plan
 
 NOW = datetime(2026, 3, 1, 2, 0, tzinfo=UTC)
+
+
+def someone(eid: str, **values: str) -> dict[str, str]:
+    """A test person with a work e-mail of their own (a real LMS insists on one)."""
+    return person(eid, **{"email": f"p{eid}@x.example", **values})
 
 
 class Receipt:
@@ -63,7 +69,7 @@ class StoreContract:
 
     def test_creates_appear_in_snapshot(self, store: Lms) -> None:
         counts = self.apply(
-            store, plan(new=[person("001"), person("002")], fps=[-(2**63), 2**63 - 1])
+            store, plan(new=[someone("001"), someone("002")], fps=[-(2**63), 2**63 - 1])
         )
         assert counts["create"] == 2
         snap = store.state("acme").snapshot().sort_values("employee_id")
@@ -73,11 +79,11 @@ class StoreContract:
         assert str(snap["fingerprint"].dtype) == "int64"
 
     def test_snapshot_is_per_connection(self, store: Lms) -> None:
-        self.apply(store, plan("acme", new=[person("7", email="a@acme")]))
-        self.apply(store, plan("globex", new=[person("7", email="b@globex")]))
+        self.apply(store, plan("acme", new=[person("7", email="a@acme.example")]))
+        self.apply(store, plan("globex", new=[person("7", email="b@globex.example")]))
         assert store.state("acme").snapshot()["employee_id"].tolist() == ["7"]
         assert store.state("initech").snapshot().empty
-        assert store.state("globex").fetch(["7"], ["email"]).loc["7", "email"] == "b@globex"
+        assert store.state("globex").fetch(["7"], ["email"]).loc["7", "email"] == "b@globex.example"
 
     def test_fetch_returns_fields_of_given_ids_only(
         self, store: Lms
@@ -86,9 +92,9 @@ class StoreContract:
             store,
             plan(
                 new=[
-                    person("1", email="a@x", first_name="Zoë", custom_cost_center="C1"),
-                    person("2", email="b@x"),
-                    person("3", email="c@x"),
+                    person("1", email="a@x.example", first_name="Zoë", custom_cost_center="C1"),
+                    person("2", email="b@x.example"),
+                    person("3", email="c@x.example"),
                 ]
             ),
         )
@@ -96,29 +102,30 @@ class StoreContract:
         assert got.index.name == "employee_id"
         assert got.index.tolist() == ["3", "1"]
         assert list(got.columns) == ["email", "custom.cost_center"]
-        assert got.loc["1"].tolist() == ["a@x", "C1"]
-        assert got.loc["3"].tolist() == ["c@x", ""]
+        assert got.loc["1"].tolist() == ["a@x.example", "C1"]
+        assert got.loc["3"].tolist() == ["c@x.example", ""]
 
     def test_fetch_many_ids(self, store: Lms) -> None:
-        people = [person(f"{i:05d}", email=f"{i}@x") for i in range(2500)]
+        people = [person(f"{i:05d}", email=f"{i}@x.example") for i in range(2500)]
         self.apply(store, plan(new=people))
         ids = [p["employee_id"] for p in people][::-1]
         got = store.state("acme").fetch(ids, ["email"])
         assert got.index.tolist() == ids
-        assert got.loc["00042", "email"] == "42@x"
+        assert got.loc["00042", "email"] == "42@x.example"
 
     def test_updates_change_fields_and_fingerprints(
         self, store: Lms
     ) -> None:
         self.apply(
             store,
-            plan(new=[person("1", email="a@x", custom_cost_center="C1"), person("2", email="b@x")]),
+            plan(new=[person("1", email="a@x.example", custom_cost_center="C1"),
+                      person("2", email="b@x.example")]),
         )
         counts = self.apply(
             store,
             plan(
                 changed=[
-                    ("1", "email", "a@x", "new@x"),
+                    ("1", "email", "a@x.example", "new@x.example"),
                     ("1", "custom.cost_center", "C1", ""),
                     ("2", "custom.cost_center", "", "C9"),
                     ("2", "first_name", "", "Bo"),
@@ -128,13 +135,13 @@ class StoreContract:
         )
         assert counts["update"] == 2
         got = store.state("acme").fetch(["1", "2"], ["email", "first_name", "custom.cost_center"])
-        assert got.loc["1"].tolist() == ["new@x", "", ""]
-        assert got.loc["2"].tolist() == ["b@x", "Bo", "C9"]
+        assert got.loc["1"].tolist() == ["new@x.example", "", ""]
+        assert got.loc["2"].tolist() == ["b@x.example", "Bo", "C9"]
         snap = store.state("acme").snapshot().set_index("employee_id")
         assert snap["fingerprint"].to_dict() == {"1": 101, "2": 202}
 
     def test_deactivate_and_reactivate(self, store: Lms) -> None:
-        self.apply(store, plan(new=[person("1"), person("2")]))
+        self.apply(store, plan(new=[someone("1"), someone("2")]))
         assert self.apply(store, plan(leavers=["1"]))["deactivate"] == 1
         snap = store.state("acme").snapshot().set_index("employee_id")
         assert snap["active"].to_dict() == {"1": False, "2": True}
@@ -145,8 +152,8 @@ class StoreContract:
     def test_existing_employee_ids_spans_connections(
         self, store: Lms
     ) -> None:
-        self.apply(store, plan("acme", new=[person("1")]))
-        self.apply(store, plan("globex", new=[person("2")]))
+        self.apply(store, plan("acme", new=[someone("1")]))
+        self.apply(store, plan("globex", new=[someone("2")]))
         assert store.state("acme").existing_ids(["1", "2", "3"]) == {"1", "2"}
         assert store.state("acme").existing_ids([]) == set()
 
@@ -169,25 +176,26 @@ class StoreContract:
     def test_create_of_existing_person_is_stale(
         self, store: Lms
     ) -> None:
-        self.apply(store, plan(new=[person("1", email="old@x")]))
+        self.apply(store, plan(new=[person("1", email="old@x.example")]))
         with pytest.raises(StalePlan):
-            self.apply(store, plan(new=[person("2"), person("1", email="x@x")]))
+            self.apply(store, plan(new=[someone("2"), person("1", email="x@x.example")]))
         assert store.state("acme").snapshot()["employee_id"].tolist() == ["1"]
 
     def test_update_of_missing_person_is_stale(
         self, store: Lms
     ) -> None:
-        self.apply(store, plan(new=[person("1", email="a@x")]))
+        self.apply(store, plan(new=[person("1", email="a@x.example")]))
         with pytest.raises(StalePlan):
             self.apply(
                 store,
-                plan(changed=[("1", "email", "a@x", "b@x"), ("9", "email", "", "c@x")]),
+                plan(changed=[("1", "email", "a@x.example", "b@x.example"),
+                              ("9", "email", "", "c@x.example")]),
             )
-        assert store.state("acme").fetch(["1"], ["email"]).loc["1", "email"] == "a@x"
+        assert store.state("acme").fetch(["1"], ["email"]).loc["1", "email"] == "a@x.example"
 
     def test_users_filters(self, store: Lms) -> None:
-        self.apply(store, plan("acme", new=[person("1"), person("2"), person("3")]))
-        self.apply(store, plan("globex", new=[person("4")]))
+        self.apply(store, plan("acme", new=[someone("1"), someone("2"), someone("3")]))
+        self.apply(store, plan("globex", new=[someone("4")]))
         self.apply(store, plan("acme", leavers=["2"]))
         assert store.users("acme")["employee_id"].tolist() == ["1", "2", "3"]
         assert store.users("acme", active=True)["employee_id"].tolist() == ["1", "3"]
@@ -205,7 +213,7 @@ class StoreContract:
         if not store.capabilities.org:
             # Departments and job titles are plain person attributes on such a target: org
             # rows (the pipeline plans none for it) change nothing and fail nothing.
-            counts = self.apply(store, org(plan("acme", new=[person("1", department_code="D1")]),
+            counts = self.apply(store, org(plan("acme", new=[someone("1", department_code="D1")]),
                                            ("department", "create", "D1", "One", "", "", "")))
             assert counts["create"] == 1
             assert not any(v for k, v in counts.items() if k.startswith(("departments", "job")))
@@ -249,7 +257,7 @@ class StoreContract:
         self.apply(store, plan("acme", new=[person("1", email="boss@x.example")]))
         self.apply(store, plan("globex", new=[person("2", email="other@x.example")]))
         state = store.state("acme")
-        holders = state.holders_of_emails(["boss@x.example", "other@x.example", "no@x"])
+        holders = state.holders_of_emails(["boss@x.example", "other@x.example", "no@x.example"])
         assert sorted(holders["employee_id"]) == ["1", "2"]
         assert state.manager_ids_by_email(["boss@x.example"]) == {"boss@x.example": "1"}
 

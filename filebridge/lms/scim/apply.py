@@ -28,13 +28,13 @@ import pandas as pd
 from filebridge.failpoints import failpoint
 from filebridge.lms.errors import StalePlan
 from filebridge.lms.interface import ApplyResult, ChangeOutcome
+from filebridge.lms.mirror import UNSETTLED, Entry, Mirror, Outcome
+from filebridge.lms.mirror_state import check_fields
 from filebridge.lms.scim.features import Features
 from filebridge.lms.scim.listing import find_by_key
-from filebridge.lms.scim.mirror import UNSETTLED, Entry, Mirror, Outcome
 from filebridge.lms.scim.resource import MANAGER, PATCH_OP, ResourceMapping
 from filebridge.lms.scim.send import Change, Sender, bulk_id
 from filebridge.lms.scim.session import ScimSession
-from filebridge.lms.scim.state import check_fields
 from filebridge.person import KEY
 from filebridge.plan.model import Plan
 
@@ -69,7 +69,7 @@ class Run:
     def scim_id(self, employee_id: str) -> str | None:
         """The SCIM id of a person of this target (this connection's first)."""
         entry = self.mine.get(employee_id) or self.others.get(employee_id)
-        return entry.scim_id if entry is not None and entry.scim_id else None
+        return entry.lms_id if entry is not None and entry.lms_id else None
 
     def send(self, changes: list[Change]) -> list[Outcome]:
         """Send the changes this run has not sent yet; book their outcomes."""
@@ -96,7 +96,7 @@ class Run:
     def patch(self, employee_id: str, action: str, entry: Entry, ops: list[dict[str, Any]],
               rebuild: Callable[[dict[str, Any]], dict[str, Any]]) -> Change:
         """A change of an existing resource: PATCH when supported, else PUT."""
-        path = f"Users/{entry.scim_id}"
+        path = f"Users/{entry.lms_id}"
         if not ops:
             return Change(employee_id, action, "NONE", path, None, entry)
         if self.features.patch:
@@ -142,7 +142,7 @@ def recover(run: Run) -> None:
     creates = [e for e in open_changes.get("create", []) if e not in run.mine]
     found = find_by_key(run.session, run.features, run.mapping, creates,
                         run.sender.page_size) if creates else {}
-    by_scim = {e.scim_id: eid for eid, e in {**run.others, **run.mine}.items()}
+    by_scim = {e.lms_id: eid for eid, e in {**run.others, **run.mine}.items()}
     adopted = [Entry(eid, str(r["id"]), UNSETTLED, bool(r.get("active", True)),
                      run.mapping.record(r, by_scim)) for eid, r in found.items()]
     run.mirror.adopt(c, adopted, now)
@@ -262,7 +262,7 @@ def _creates(run: Run) -> None:
             if manager and sid is None:
                 run.pending.append(_Pending(eid, manager, fp))
                 stored, fp = {**record, MANAGER: ""}, UNSETTLED
-            entry = Entry(eid, run.mine[eid].scim_id, fp, True, stored)
+            entry = Entry(eid, run.mine[eid].lms_id, fp, True, stored)
             body = run.mapping.resource(stored, True, sid)
             ops = [{"op": "replace", "value": {k: v for k, v in body.items()
                                                if k != "schemas"}}]
@@ -321,7 +321,7 @@ def _set_active(run: Run, ids: list[str], active: bool) -> None:
 
 def _deletes(run: Run) -> None:
     ids = run.plan.deletes[KEY].astype(str).tolist()
-    run.send([Change(e, "delete", "DELETE", f"Users/{run.mine[e].scim_id}", None, None)
+    run.send([Change(e, "delete", "DELETE", f"Users/{run.mine[e].lms_id}", None, None)
               for e in ids if e in run.mine])
 
 
@@ -331,7 +331,7 @@ def _managers(run: Run) -> None:
     for p in run.pending:
         entry = run.mine.get(p.employee_id)
         sid = run.scim_id(p.manager)
-        if entry is None or not entry.scim_id:
+        if entry is None or not entry.lms_id:
             continue  # the person's own change failed and is reported already
         if sid is None:
             run.failed.append(ChangeOutcome(

@@ -26,10 +26,10 @@ from typing import Any
 from scim2_client import SCIMClientException
 from scim2_models import SCIMException
 
+from filebridge.lms.mirror import Entry, Mirror, Outcome
 from filebridge.lms.scim.errors import ScimProtocolError, ScimUnavailable
 from filebridge.lms.scim.features import Features
 from filebridge.lms.scim.listing import find_by_key
-from filebridge.lms.scim.mirror import Entry, Mirror, Outcome
 from filebridge.lms.scim.resource import ResourceMapping
 from filebridge.lms.scim.session import ScimSession, Unanswered
 
@@ -175,8 +175,8 @@ class Sender:
     def _confirmed(self, change: Change, answer: Any, location: str | None) -> Outcome:
         entry = change.entry
         if entry is not None and change.method == "POST":
-            entry = replace(entry, scim_id=_scim_id(answer, location))
-            self.created[change.employee_id] = entry.scim_id
+            entry = replace(entry, lms_id=_scim_id(answer, location))
+            self.created[change.employee_id] = entry.lms_id
         return Outcome(change.employee_id, change.action, True, entry=entry)
 
     def _resolved(self, change: Change, known: dict[str, str]) -> Change:

@@ -21,17 +21,18 @@ from filebridge.config.secrets import resolve_secret
 from filebridge.errors import FilebridgeError
 from filebridge.failpoints import failpoint
 from filebridge.lms.interface import ApplyResult, Capabilities, Receipt
+from filebridge.lms.mirror import COMPONENT, MIGRATIONS, Entry, Mirror
+from filebridge.lms.mirror_drift import Drift, live_entries, repair
+from filebridge.lms.mirror_state import MirrorState
 from filebridge.lms.runmarks import committed_run, mark_run, plan_digest
 from filebridge.lms.scim.apply import Run, apply_run, check_plan
 from filebridge.lms.scim.errors import ScimNotConfigured
 from filebridge.lms.scim.features import Features, discover
-from filebridge.lms.scim.mirror import COMPONENT, MIGRATIONS, Entry, Mirror
 from filebridge.lms.scim.resource import ResourceMapping
 from filebridge.lms.scim.send import Sender
 from filebridge.lms.scim.session import ScimSession
-from filebridge.lms.scim.state import MirrorState
 from filebridge.lms.scim.target import Retry, ScimTarget, Timeouts
-from filebridge.lms.scim.verify import Drift, find_drift, live_entries, repair
+from filebridge.lms.scim.verify import find_drift
 from filebridge.plan.model import Plan
 from filebridge.sql import migrate
 
@@ -131,7 +132,8 @@ class ScimLms:
             frame = frame.head(limit)
         fields = pd.DataFrame([json.loads(f) for f in frame["fields"]], dtype=object)
         fields = fields.drop(columns=["employee_id"], errors="ignore").fillna("")
-        base = frame.drop(columns=["fields"]).rename(columns={"connection": "managed_by"})
+        base = frame.drop(columns=["fields"]).rename(columns={"connection": "managed_by",
+                                                              "lms_id": "scim_id"})
         return pd.concat([base[["managed_by", "employee_id"]].reset_index(drop=True), fields,
                           base[["active", "scim_id", "updated_at", "deactivated_at"]]
                           .reset_index(drop=True)], axis=1)

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
+from filebridge.lms.mirror import UNSETTLED
 from filebridge.lms.scim import ScimLms
 from filebridge.lms.scim.features import Features
-from filebridge.lms.scim.mirror import UNSETTLED
 from filebridge.lms.scim.send import Change, Sender
 from filebridge.lms.scim.store import mapping_of
 from filebridge.sql import open_engine

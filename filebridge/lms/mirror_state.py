@@ -1,7 +1,8 @@
-"""``ActualState`` of a SCIM target, read from its mirror: the plan never lists the LMS.
+"""``ActualState`` of an external target (SCIM, Moodle), read from its mirror: the plan
+never lists the LMS.
 
-Departments and job titles are plain attributes in SCIM, not records of their own, so
-the org reads are empty (``Capabilities.org`` is false for this target).
+Departments and job titles are plain attributes of an account there, not records of
+their own, so the org reads are empty (``Capabilities.org`` is false for these targets).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from datetime import datetime
 import pandas as pd
 
 from filebridge.lms.errors import InvalidFieldName
-from filebridge.lms.scim.mirror import Entry, Mirror
+from filebridge.lms.mirror import Entry, Mirror
 from filebridge.person import KEY, is_field_name
 from filebridge.plan.org import StoredOrg
 from filebridge.plan.state import (
@@ -36,13 +37,13 @@ def check_fields(fields: Iterable[str]) -> list[str]:
 
 
 class MirrorState:
-    """What the plan reads of one connection on a SCIM target."""
+    """What the plan reads of one connection on an external target."""
 
     def __init__(self, mirror: Mirror, connection: str, siblings: Sequence[str] = (),
                  live: Mapping[str, Entry] | None = None) -> None:
         self.mirror = mirror
         self.connection = connection
-        # Other connections feeding the same SCIM target: managers and e-mail clashes
+        # Other connections feeding the same LMS: managers and e-mail clashes
         # are looked up across all of them.
         self.siblings = tuple(siblings)
         # The mirror with what a listing of the LMS found applied (``plan --verify``).
@@ -77,7 +78,7 @@ class MirrorState:
         return out
 
     def existing_ids(self, employee_ids: Iterable[str]) -> set[str]:
-        """Which ids are people of this SCIM target (under any connection feeding it)."""
+        """Which ids are people of this LMS (under any connection feeding it)."""
         wanted = set(employee_ids)
         found: set[str] = set()
         for connection in (self.connection, *self.siblings):
@@ -118,7 +119,7 @@ class MirrorState:
                              zip(MEMBERSHIP_COLUMNS, ("str", "str", "bool"), strict=True)})
 
     def org(self) -> StoredOrg:
-        """No department or job title records on a SCIM target."""
+        """No department or job title records on an external target."""
         return StoredOrg(
             departments=pd.DataFrame(columns=["code", "name", "parent_code", "managed_by"]),
             job_titles=pd.DataFrame(columns=["name", "managed_by"]))

@@ -1,14 +1,20 @@
-"""The mirror of a SCIM target, kept in filebridge's own state database.
+"""The mirror of an external LMS target (SCIM, Moodle), kept in filebridge's own state
+database.
 
 An external LMS has no transaction to share with the ledger, so two tables stand in:
 
-- ``scim_mirror``: per connection, each person filebridge put into the LMS: employee id,
-  SCIM id, fingerprint, active, the canonical fields as sent. It changes only from
-  confirmed outcomes, and it is all the fast plan reads: no LMS listing per night.
-- ``scim_journal``: every change of every run: ``sent`` before the request leaves,
-  then ``confirmed`` or ``failed`` (with the server's reason). A row still ``sent`` when
-  a run ends means the run died in between; the next run looks those people up by
-  ``externalId`` before creating anyone, then marks the row ``lost``.
+- ``lms_mirror``: per connection, each person filebridge put into the LMS: employee id,
+  the LMS's own id for the account, fingerprint, active, the canonical fields as sent.
+  It changes only from confirmed outcomes, and it is all the fast plan reads: no LMS
+  listing per night.
+- ``lms_journal``: every change of every run: ``sent`` before the request leaves, then
+  ``confirmed`` or ``failed`` (with the server's reason). A row still ``sent`` when a
+  run ends means the run died in between; the next run looks those people up in the LMS
+  (by ``lms_key``: the external id or idnumber the change carried) before creating
+  anyone, then marks the row ``lost``.
+
+Every external target uses these tables; a connection feeds one target, so the
+connection column keeps targets apart.
 """
 
 from __future__ import annotations
@@ -25,6 +31,8 @@ from sqlalchemy.engine import Connection, Engine
 
 from filebridge.sql import Migration, execute_many, fetch_raw, reading
 
+# The component name the mirror's first migration was recorded under (it began as the
+# SCIM target's); kept so that existing state databases migrate on from there.
 COMPONENT = "lms-scim"
 JOURNAL_STATES = ("sent", "confirmed", "failed", "lost")
 # Fingerprint of a person whose last change was only partly confirmed (a manager that
@@ -34,21 +42,22 @@ UNSETTLED = 0
 metadata = sa.MetaData()
 
 mirror = sa.Table(
-    "scim_mirror", metadata,
+    "lms_mirror", metadata,
     sa.Column("connection", sa.String(200), primary_key=True),
     sa.Column("employee_id", sa.Text, primary_key=True),
-    sa.Column("scim_id", sa.Text, nullable=False),
+    sa.Column("lms_id", sa.Text, nullable=False),  # the account's id in the LMS
     sa.Column("fingerprint", sa.BigInteger, nullable=False),
     sa.Column("active", sa.Boolean, nullable=False),
     # The canonical fields as last confirmed by the server, one JSON object.
     sa.Column("fields", sa.Text, nullable=False),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("deactivated_at", sa.DateTime(timezone=True), nullable=True),
-    sa.Index("ix_scim_mirror_scim_id", "connection", "scim_id"),
+    # Index and constraint names are those the first migration made.
+    sa.Index("ix_scim_mirror_scim_id", "connection", "lms_id"),
 )
 
 journal = sa.Table(
-    "scim_journal", metadata,
+    "lms_journal", metadata,
     sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("connection", sa.String(200), nullable=False),
     sa.Column("run_id", sa.Integer, nullable=True),
@@ -58,6 +67,9 @@ journal = sa.Table(
     sa.Column("reason", sa.Text, nullable=False, server_default=""),
     sa.Column("detail", sa.Text, nullable=False, server_default=""),
     sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+    # What the LMS knows the person by when the change left (an idnumber, an LMS id),
+    # for looking the change up after a run died before its answer; blank: employee id.
+    sa.Column("lms_key", sa.Text, nullable=False, server_default=""),
     sa.CheckConstraint("state IN ('sent', 'confirmed', 'failed', 'lost')",
                        name="ck_scim_journal_state"),
     sa.Index("ix_scim_journal_open", "connection", "state"),
@@ -65,8 +77,34 @@ journal = sa.Table(
 )
 
 
-def _create(conn: Connection) -> None:
-    metadata.create_all(conn)
+def _create_scim_tables(conn: Connection) -> None:
+    """The first shape: the SCIM target's mirror and journal."""
+    old = sa.MetaData()
+    sa.Table("scim_mirror", old,
+             sa.Column("connection", sa.String(200), primary_key=True),
+             sa.Column("employee_id", sa.Text, primary_key=True),
+             sa.Column("scim_id", sa.Text, nullable=False),
+             sa.Column("fingerprint", sa.BigInteger, nullable=False),
+             sa.Column("active", sa.Boolean, nullable=False),
+             sa.Column("fields", sa.Text, nullable=False),
+             sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+             sa.Column("deactivated_at", sa.DateTime(timezone=True), nullable=True),
+             sa.Index("ix_scim_mirror_scim_id", "connection", "scim_id"))
+    sa.Table("scim_journal", old,
+             sa.Column("id", sa.Integer, primary_key=True),
+             sa.Column("connection", sa.String(200), nullable=False),
+             sa.Column("run_id", sa.Integer, nullable=True),
+             sa.Column("employee_id", sa.Text, nullable=False),
+             sa.Column("action", sa.String(20), nullable=False),
+             sa.Column("state", sa.String(20), nullable=False),
+             sa.Column("reason", sa.Text, nullable=False, server_default=""),
+             sa.Column("detail", sa.Text, nullable=False, server_default=""),
+             sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+             sa.CheckConstraint("state IN ('sent', 'confirmed', 'failed', 'lost')",
+                                name="ck_scim_journal_state"),
+             sa.Index("ix_scim_journal_open", "connection", "state"),
+             sa.Index("ix_scim_journal_run", "run_id", "employee_id"))
+    old.create_all(conn)
 
 
 def _applied_runs(conn: Connection) -> None:
@@ -77,8 +115,20 @@ def _applied_runs(conn: Connection) -> None:
     create_run_tables(conn)
 
 
-MIGRATIONS: list[Migration] = [("0001_scim_mirror_and_journal", _create),
-                               ("0002_applied_runs", _applied_runs)]
+def _one_mirror_for_every_target(conn: Connection) -> None:
+    """The same tables serve every external target: neutral names, and the key a change
+    was sent under (Moodle looks a lost create up by idnumber, not employee id)."""
+    conn.execute(sa.text("ALTER TABLE scim_mirror RENAME TO lms_mirror"))
+    conn.execute(sa.text("ALTER TABLE lms_mirror RENAME COLUMN scim_id TO lms_id"))
+    conn.execute(sa.text("ALTER TABLE scim_journal RENAME TO lms_journal"))
+    conn.execute(sa.text("ALTER TABLE lms_journal ADD COLUMN lms_key TEXT NOT NULL "
+                         "DEFAULT ''"))
+
+
+MIGRATIONS: list[Migration] = [("0001_scim_mirror_and_journal", _create_scim_tables),
+                               ("0002_applied_runs", _applied_runs),
+                               ("0003_one_mirror_for_every_target",
+                                _one_mirror_for_every_target)]
 
 
 @dataclass(frozen=True)
@@ -86,7 +136,7 @@ class Entry:
     """One mirrored person."""
 
     employee_id: str
-    scim_id: str
+    lms_id: str  # the account's id in the LMS
     fingerprint: int
     active: bool
     fields: dict[str, str]
@@ -112,7 +162,7 @@ class Mirror:
     def entries(self, connection: str | None, ids: Iterable[str] | None = None
                 ) -> dict[str, Entry]:
         """Mirrored people by employee id (one connection's, or everyone's with None)."""
-        stmt = sa.select(mirror.c.employee_id, mirror.c.scim_id, mirror.c.fingerprint,
+        stmt = sa.select(mirror.c.employee_id, mirror.c.lms_id, mirror.c.fingerprint,
                          mirror.c.active, mirror.c.fields, mirror.c.connection)
         if connection is not None:
             stmt = stmt.where(mirror.c.connection == connection)
@@ -128,8 +178,8 @@ class Mirror:
         return out
 
     def frame(self, connection: str | None) -> pd.DataFrame:
-        """Every mirrored person with the connection, SCIM id, state and fields."""
-        stmt = sa.select(mirror.c.connection, mirror.c.employee_id, mirror.c.scim_id,
+        """Every mirrored person with the connection, LMS id, state and fields."""
+        stmt = sa.select(mirror.c.connection, mirror.c.employee_id, mirror.c.lms_id,
                          mirror.c.active, mirror.c.fields, mirror.c.updated_at,
                          mirror.c.deactivated_at).order_by(mirror.c.connection,
                                                            mirror.c.employee_id)
@@ -137,7 +187,7 @@ class Mirror:
             stmt = stmt.where(mirror.c.connection == connection)
         with reading(self.engine) as conn:
             rows = fetch_raw(conn, stmt)
-        return pd.DataFrame(rows, columns=["connection", "employee_id", "scim_id", "active",
+        return pd.DataFrame(rows, columns=["connection", "employee_id", "lms_id", "active",
                                            "fields", "updated_at", "deactivated_at"])
 
     def deactivated_before(self, connection: str, cutoff: datetime) -> frozenset[str]:
@@ -157,6 +207,22 @@ class Mirror:
         for eid, action in rows:
             out.setdefault(action, []).append(eid)
         return out
+
+    def open_keys(self, connection: str) -> list[tuple[str, str, str]]:
+        """(employee id, action, LMS key) of every change a dead run left ``sent``."""
+        with reading(self.engine) as conn:
+            return [(e, a, k) for e, a, k in fetch_raw(conn, sa.select(
+                journal.c.employee_id, journal.c.action, journal.c.lms_key).where(
+                journal.c.connection == connection, journal.c.state == "sent"))]
+
+    def everyone(self) -> list[tuple[str, Entry]]:
+        """(connection, entry) of every mirrored person of every connection."""
+        with reading(self.engine) as conn:
+            rows = fetch_raw(conn, sa.select(mirror.c.connection, mirror.c.employee_id,
+                                             mirror.c.lms_id, mirror.c.fingerprint,
+                                             mirror.c.active, mirror.c.fields))
+        return [(c, Entry(e, lid, int(fp), bool(a), json.loads(f)))
+                for c, e, lid, fp, a, f in rows]
 
     def sent_in_run(self, connection: str, run_id: int) -> set[tuple[str, str]]:
         """(employee id, action) pairs this run has already sent."""
@@ -187,14 +253,17 @@ class Mirror:
 
     # -- writes ------------------------------------------------------------------------
 
-    def intend(self, connection: str, run_id: int | None, changes: Sequence[tuple[str, str]],
+    def intend(self, connection: str, run_id: int | None,
+               changes: Sequence[tuple[str, str] | tuple[str, str, str]],
                now: datetime) -> None:
-        """Record (employee id, action) pairs as ``sent``, before they are sent."""
+        """Record (employee id, action[, LMS key]) as ``sent``, before they are sent; the
+        key is what a lookup after a lost answer searches by (default: the employee id)."""
         if not changes:
             return
         with self.engine.begin() as tx:
             execute_many(tx, journal.insert(), {
-                "employee_id": [c[0] for c in changes], "action": [c[1] for c in changes]},
+                "employee_id": [c[0] for c in changes], "action": [c[1] for c in changes],
+                "lms_key": [c[2] if len(c) > 2 else "" for c in changes]},  # type: ignore[misc]
                 {"connection": connection, "run_id": run_id, "state": "sent", "reason": "",
                  "detail": "", "at": now})
 
@@ -217,12 +286,13 @@ class Mirror:
                 "p_state": ["confirmed" if o.confirmed else "failed" for o in outcomes],
                 "p_reason": [o.reason for o in outcomes],
                 "p_detail": [o.detail[:2000] for o in outcomes]})
-            for o in outcomes:
-                if o.confirmed and o.entry is not None:
-                    self._put(tx, connection, o.entry, now)
-                elif o.confirmed and o.action == "delete":
-                    tx.execute(sa.delete(mirror).where(mirror.c.connection == connection,
-                                                       mirror.c.employee_id == o.employee_id))
+            self._put(tx, connection, [o.entry for o in outcomes
+                                       if o.confirmed and o.entry is not None], now)
+            gone = [o.employee_id for o in outcomes
+                    if o.confirmed and o.entry is None and o.action == "delete"]
+            for i in range(0, len(gone), 900):
+                tx.execute(sa.delete(mirror).where(mirror.c.connection == connection,
+                                                   mirror.c.employee_id.in_(gone[i:i + 900])))
 
     def close_lost(self, connection: str, employee_ids: Iterable[str], now: datetime) -> None:
         """Mark changes a dead run left ``sent`` as ``lost`` (they have been looked up)."""
@@ -238,8 +308,7 @@ class Mirror:
     def adopt(self, connection: str, entries: Sequence[Entry], now: datetime) -> None:
         """Put entries found in the LMS into the mirror (recovery and ``verify --repair``)."""
         with self.engine.begin() as tx:
-            for entry in entries:
-                self._put(tx, connection, entry, now)
+            self._put(tx, connection, entries, now)
 
     def forget(self, connection: str, employee_ids: Iterable[str]) -> None:
         """Drop people from the mirror (gone from the LMS)."""
@@ -250,21 +319,43 @@ class Mirror:
                                                    mirror.c.employee_id.in_(ids[i:i + 900])))
 
     @staticmethod
-    def _put(tx: Connection, connection: str, entry: Entry, now: datetime) -> None:
-        where = (mirror.c.connection == connection, mirror.c.employee_id == entry.employee_id)
-        old = tx.execute(sa.select(mirror.c.active, mirror.c.deactivated_at).where(*where)
-                         ).first()
-        deactivated = None if entry.active else (
-            old.deactivated_at if old is not None and not old.active else now)
-        values: dict[str, Any] = {
-            "scim_id": entry.scim_id, "fingerprint": entry.fingerprint,
-            "active": entry.active, "fields": json.dumps(entry.fields, sort_keys=True),
-            "updated_at": now, "deactivated_at": deactivated}
-        if old is None:
-            tx.execute(mirror.insert().values(connection=connection,
-                                              employee_id=entry.employee_id, **values))
-        else:
-            tx.execute(sa.update(mirror).where(*where).values(**values))
+    def _put(tx: Connection, connection: str, entries: Sequence[Entry], now: datetime
+             ) -> None:
+        """Insert or update ``entries``, a few statements for any number of people."""
+        entries = list({e.employee_id: e for e in entries}.values())  # the last one wins
+        if not entries:
+            return
+        ids = [e.employee_id for e in entries]
+        old: dict[str, tuple[bool, datetime | None]] = {}
+        for i in range(0, len(ids), 900):
+            for eid, active, since in tx.execute(sa.select(
+                    mirror.c.employee_id, mirror.c.active, mirror.c.deactivated_at).where(
+                    mirror.c.connection == connection,
+                    mirror.c.employee_id.in_(ids[i:i + 900]))):
+                old[eid] = (bool(active), since)
+        new: list[dict[str, Any]] = []
+        changed: list[dict[str, Any]] = []
+        for e in entries:
+            before = old.get(e.employee_id)
+            since = None if e.active else (
+                before[1] if before is not None and not before[0] and before[1] else now)
+            row = {"p_eid": e.employee_id, "p_lms": e.lms_id, "p_fp": e.fingerprint,
+                   "p_active": e.active, "p_fields": json.dumps(e.fields, sort_keys=True),
+                   "p_at": now, "p_since": since}
+            (new if before is None else changed).append(row)
+        if new:
+            tx.execute(mirror.insert(), [
+                {"connection": connection, "employee_id": r["p_eid"], "lms_id": r["p_lms"],
+                 "fingerprint": r["p_fp"], "active": r["p_active"], "fields": r["p_fields"],
+                 "updated_at": r["p_at"], "deactivated_at": r["p_since"]} for r in new])
+        if changed:
+            tx.execute(sa.update(mirror).where(
+                mirror.c.connection == connection,
+                mirror.c.employee_id == sa.bindparam("p_eid")).values(
+                lms_id=sa.bindparam("p_lms"), fingerprint=sa.bindparam("p_fp"),
+                active=sa.bindparam("p_active"), fields=sa.bindparam("p_fields"),
+                updated_at=sa.bindparam("p_at"), deactivated_at=sa.bindparam("p_since")),
+                changed)
 
     def rename(self, connection: str, old_id: str, new_id: str) -> None:
         """Re-key a mirrored person (a rehire under a new employee id)."""

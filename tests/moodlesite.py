@@ -1,0 +1,200 @@
+"""A real Moodle for the tests: the shared Moodle archive, installed once per test run.
+
+``start`` runs the shared ``setup.sh`` (unpack, private PostgreSQL, ``install.php``,
+REST web services and a token, ``php -S`` on 127.0.0.1) into a new temporary folder,
+never inside the repository, then adds what filebridge's tests need: custom profile
+fields (``manager_id``, ``cost_center``) and a second token whose service lacks
+``core_user_create_users`` (for the refused-function test). The shared folder is
+``../shared/moodle`` beside the repository. Without the archive or PHP the tests skip
+on a laptop; under CI=true that is a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED = REPO.parent / "shared" / "moodle"
+ARCHIVE = SHARED / "moodle-4.5.tar.xz"
+TOKEN_ENV = "FILEBRIDGE_TEST_MOODLE_TOKEN"
+# A folder set up earlier by the shared setup.sh: the tests use that running site instead
+# of installing one (for quick local iterations; CI always installs its own).
+REUSE_ENV = "FILEBRIDGE_TEST_MOODLE_SITE"
+PROFILE_FIELDS = ("manager_id", "cost_center")
+
+# Run by Moodle's own PHP: profile fields and a token for a service without
+# core_user_create_users.
+EXTRAS_PHP = r"""<?php
+define('CLI_SCRIPT', true);
+require(getenv('MOODLE_DIR') . '/config.php');
+require_once($CFG->dirroot . '/webservice/lib.php');
+$category = $DB->get_record('user_info_category', [], '*', IGNORE_MULTIPLE);
+$categoryid = $category ? $category->id : $DB->insert_record('user_info_category',
+    (object) ['name' => 'HR', 'sortorder' => 1]);
+$order = 1;
+$fields = ['manager_id' => 'Manager employee id', 'cost_center' => 'Cost center'];
+foreach ($fields as $short => $name) {
+    if (!$DB->record_exists('user_info_field', ['shortname' => $short])) {
+        $DB->insert_record('user_info_field', (object) [
+            'shortname' => $short, 'name' => $name, 'datatype' => 'text', 'description' => '',
+            'descriptionformat' => 1, 'categoryid' => $categoryid, 'sortorder' => $order++,
+            'required' => 0, 'locked' => 0, 'visible' => 2, 'forceunique' => 0,
+            'signup' => 0, 'defaultdata' => '', 'defaultdataformat' => 0,
+            'param1' => 30, 'param2' => 2048, 'param3' => 0, 'param4' => '', 'param5' => '']);
+    }
+}
+$admin = get_admin();
+\core\session\manager::set_user($admin);
+$wsman = new webservice();
+$service = $DB->get_record('external_services', ['shortname' => 'readonly_ws']);
+if (!$service) {
+    $service = (object) ['name' => 'Read only', 'shortname' => 'readonly_ws', 'enabled' => 1,
+        'restrictedusers' => 0, 'downloadfiles' => 0, 'uploadfiles' => 0,
+        'requiredcapability' => ''];
+    $service->id = $wsman->add_external_service($service);
+    $service = $DB->get_record('external_services', ['id' => $service->id], '*', MUST_EXIST);
+    foreach (['core_webservice_get_site_info', 'core_user_get_users_by_field',
+              'core_user_update_users'] as $fn) {
+        $wsman->add_external_function_to_service($fn, $service->id);
+    }
+}
+echo \core_external\util::generate_token(EXTERNAL_TOKEN_PERMANENT, $service, $admin->id,
+    context_system::instance(), 0, '', 'filebridge tests, read only'), "\n";
+"""
+
+
+@dataclass
+class MoodleSite:
+    """A running Moodle: its URL, tokens, private PostgreSQL and work folder."""
+
+    url: str
+    token: str
+    limited_token: str  # a service without core_user_create_users
+    pg_port: int
+    workdir: Path
+    moodle_dir: Path
+
+    def sql(self, statement: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        """Run SQL on Moodle's own database (to look behind the web services)."""
+        import psycopg
+        with psycopg.connect(f"host=127.0.0.1 port={self.pg_port} user=moodle "
+                             "password=moodle dbname=moodle", autocommit=True) as conn:
+            cur = conn.execute(statement, params)  # type: ignore[arg-type]
+            return list(cur.fetchall()) if cur.description else []
+
+    def reset(self) -> None:
+        """Remove every account but the guest and the admin (ids 1 and 2)."""
+        self.sql("DELETE FROM mdl_user_info_data WHERE userid > 2")
+        self.sql("DELETE FROM mdl_user_preferences WHERE userid > 2")
+        self.sql("DELETE FROM mdl_user WHERE id > 2")
+
+    def accounts(self) -> list[dict[str, Any]]:
+        """Every account but guest and admin, deleted ones included, by id."""
+        rows = self.sql("SELECT id, username, idnumber, email, firstname, lastname, "
+                        "suspended, deleted, auth, department, institution, city, country "
+                        "FROM mdl_user WHERE id > 2 ORDER BY id")
+        names = ("id", "username", "idnumber", "email", "firstname", "lastname",
+                 "suspended", "deleted", "auth", "department", "institution", "city",
+                 "country")
+        return [dict(zip(names, r, strict=True)) for r in rows]
+
+    def profile(self, shortname: str) -> dict[str, str]:
+        """idnumber → value of one custom profile field."""
+        rows = self.sql("SELECT u.idnumber, d.data FROM mdl_user_info_data d "
+                        "JOIN mdl_user_info_field f ON f.id = d.fieldid "
+                        "JOIN mdl_user u ON u.id = d.userid WHERE f.shortname = %s",
+                        (shortname,))
+        return {str(i): str(v) for i, v in rows}
+
+    def php(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """Run a Moodle CLI script (``admin/cli/...``) with the site's PHP settings."""
+        return subprocess.run(
+            ["php", "-d", "max_input_vars=5000", "-d", "memory_limit=1024M", *args],
+            cwd=self.moodle_dir, capture_output=True, text=True, check=False, timeout=600)
+
+
+def _missing() -> str | None:
+    if not ARCHIVE.is_file():
+        return f"the Moodle archive is not at {ARCHIVE}"
+    if shutil.which("php") is None and os.geteuid() != 0:
+        return "PHP is not installed (apt-get install php-cli php-pgsql ...)"
+    if not sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb")):
+        return "PostgreSQL is not installed (apt-get install postgresql)"
+    return None
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start() -> Iterator[MoodleSite]:
+    """Install and serve a Moodle for the whole test run; stop and remove it after."""
+    missing = _missing()
+    if missing is not None:
+        if os.environ.get("CI") == "true":
+            pytest.fail(missing)
+        pytest.skip(missing)
+    # pytest's own temporary folders are private to root; the cluster runs as postgres.
+    reuse = os.environ.get(REUSE_ENV)
+    if reuse:
+        scratch = Path(tempfile.mkdtemp(prefix="filebridge-moodle-"))
+        try:
+            yield _open(Path(reuse), scratch)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+        return
+    workdir = Path(tempfile.mkdtemp(prefix="filebridge-moodle-"))
+    workdir.chmod(0o755)  # the private PostgreSQL runs as postgres and must enter it
+    site_dir = workdir / "site"
+    try:
+        # setup.sh reads PG_PORT, ADMIN_PASS and FORCE from the environment: never ours.
+        env = {k: v for k, v in os.environ.items()
+               if k not in ("PG_PORT", "ADMIN_PASS", "FORCE", "MOODLE_ARCHIVE_SHA256")}
+        done = subprocess.run(["bash", str(SHARED / "setup.sh"), str(ARCHIVE), str(site_dir),
+                               str(_free_port())], capture_output=True, text=True,
+                              check=False, timeout=1800, env=env)
+        if done.returncode != 0:
+            pytest.fail(f"Moodle setup failed:\n{done.stderr[-4000:]}")
+        yield _open(site_dir, workdir)
+    finally:
+        if (site_dir / "stop.sh").exists():
+            subprocess.run(["bash", str(site_dir / "stop.sh")], capture_output=True,
+                           check=False, timeout=120)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _open(site_dir: Path, workdir: Path) -> MoodleSite:
+    """The site set up in ``site_dir``, with the test extras added."""
+    env = _env(site_dir / "env.sh")
+    moodle_dir = Path(env["MOODLE_DIR"])
+    extras = workdir / "extras.php"
+    extras.write_text(EXTRAS_PHP, encoding="utf-8")
+    made = subprocess.run(["php", str(extras)], capture_output=True, text=True,
+                          check=False, timeout=300,
+                          env={**os.environ, "MOODLE_DIR": str(moodle_dir)})
+    if made.returncode != 0:
+        pytest.fail(f"Moodle test extras failed:\n{made.stdout}\n{made.stderr}")
+    limited = made.stdout.strip().splitlines()[-1]
+    return MoodleSite(env["MOODLE_URL"], env["MOODLE_TOKEN"], limited,
+                      int(env["PG_PORT"]), site_dir, moodle_dir)
+
+
+def _env(path: Path) -> dict[str, str]:
+    out = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.startswith("export "):
+            name, _, value = line[len("export "):].partition("=")
+            out[name] = value.strip("'")
+    return out
