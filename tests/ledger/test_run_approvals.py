@@ -76,8 +76,8 @@ def test_0003_gives_an_older_store_delete_and_adopt(engine: Engine) -> None:
         tx.execute(sa.text("CREATE TABLE job_titles (id INTEGER PRIMARY KEY, "
                            "name TEXT NOT NULL UNIQUE)"))
         tx.execute(sa.text("DELETE FROM schema_migrations WHERE name IN "
-                           "('0003_lifecycle', '0006_org_per_connection')"))
-    assert store.migrate() == ["0003_lifecycle", "0006_org_per_connection"]
+                           "('0003_lifecycle', '0009_org_per_connection')"))
+    assert store.migrate() == ["0003_lifecycle", "0009_org_per_connection"]
     with engine.begin() as tx:
         tx.execute(changes.insert().values(connection="acme", employee_id="1", action="delete",
                                            at=NOW))

@@ -1,5 +1,5 @@
 """Departments and job titles belong to the connection that made them: two customers
-with a department "SALES" have two departments, and 0006 moves older stores over."""
+with a department "SALES" have two departments, and 0009 moves older stores over."""
 
 from __future__ import annotations
 
@@ -56,11 +56,11 @@ def test_two_customers_with_the_same_codes_never_collide(backend: str,
         ["SALES", "Vertrieb", "globex"]]
 
 
-def test_migration_0006_moves_an_older_store_without_loss(tmp_path) -> None:
+def test_migration_0009_moves_an_older_store_without_loss(tmp_path) -> None:
     engine = open_engine(f"sqlite:///{tmp_path / 'old.sqlite'}")
     SqlStore(engine).migrate()
     then = datetime(2026, 1, 2, tzinfo=UTC)
-    with engine.begin() as tx:  # the tables as 0001 made them before 0006
+    with engine.begin() as tx:  # the tables as 0001 made them before 0009
         tx.exec_driver_sql("DROP TABLE departments")
         tx.exec_driver_sql("DROP TABLE job_titles")
         tx.exec_driver_sql(OLD_DEPARTMENTS)
@@ -71,13 +71,13 @@ def test_migration_0006_moves_an_older_store_without_loss(tmp_path) -> None:
             {"code": "HQ", "name": "Head office", "parent_code": "", "created_at": then,
              "managed_by": None}])
         tx.execute(job_titles.insert(), [{"name": "Rep", "managed_by": "acme"}])
-        tx.exec_driver_sql("DELETE FROM schema_migrations WHERE name = '0006_org_per_connection'")
+        tx.exec_driver_sql("DELETE FROM schema_migrations WHERE name = '0009_org_per_connection'")
     with engine.begin() as tx:  # the old constraint is there: a second SALES fails
         with pytest.raises(sa.exc.IntegrityError):
             with tx.begin_nested():
                 tx.execute(departments.insert().values(code="SALES", created_at=then,
                                                        managed_by="globex"))
-    assert SqlStore(engine).migrate() == ["0006_org_per_connection"]
+    assert SqlStore(engine).migrate() == ["0009_org_per_connection"]
     assert _org(engine) == sorted([("acme", "SALES", "Sales"), (None, "HQ", "Head office"),
                                    ("acme", "Rep", "Rep")], key=str)
     with engine.connect() as conn:
