@@ -275,6 +275,10 @@ ERRORS: dict[str, Entry] = {
     "pgp-encrypt-failed": _error(
         "an export could not be encrypted to the HR side's key",
         "check the connection's `pgp.encrypt_to` key in settings.yaml"),
+    "pgp-setup": _error(
+        "gpg's keyring for the connection cannot be set up safely (its sockets need a "
+        "private folder of this user in the temporary directory)",
+        "read the message: remove the named folder, or use a shorter `state_dir`"),
     "export-target-differs": _error(
         "a pending export's file is already in the outbox with other content; it is never "
         "overwritten", "ask the HR side what that file is, then run "

@@ -11,8 +11,10 @@ from YAML, and never appear in a message.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
@@ -59,10 +61,37 @@ def is_pgp(head: bytes) -> bool:
     return tag in _FIRST_TAGS
 
 
+#: gpg's agent listens on sockets inside its home ("S.gpg-agent.browser"), and a Unix
+#: socket path holds at most 107 bytes: a home deeper than this is reached by a short link.
+_LONGEST_HOME: Final = 80
+
+
+def _short_home(home: Path) -> Path:
+    """``home``, or a short link to it when gpg's sockets would not fit under it.
+
+    The link lives in a folder of the temporary directory that only this user owns and
+    can enter; a folder owned by someone else, or open to others, is refused.
+    """
+    if len(str(home)) <= _LONGEST_HOME:
+        return home
+    links = Path(tempfile.gettempdir()) / f"filebridge-gpg-{os.getuid()}"
+    links.mkdir(mode=0o700, exist_ok=True)
+    info = links.lstat()
+    if links.is_symlink() or info.st_uid != os.getuid() or info.st_mode & 0o077:
+        raise PgpSetupError(f"{links} is not a private folder of this user; gpg's sockets "
+                            f"for {home} cannot be placed safely (remove it, or use a "
+                            f"shorter state_dir)")
+    link = links / hashlib.sha256(str(home).encode()).hexdigest()[:16]
+    if not (link.is_symlink() and os.readlink(link) == str(home)):
+        link.unlink(missing_ok=True)
+        link.symlink_to(home)
+    return link
+
+
 def _gpg(keys: PgpKeys) -> gnupg.GPG:
     keys.home.mkdir(parents=True, exist_ok=True)
     os.chmod(keys.home, 0o700)  # gpg refuses, and others could read, a group-readable home
-    return gnupg.GPG(gnupghome=str(keys.home))
+    return gnupg.GPG(gnupghome=str(_short_home(keys.home)))
 
 
 def _import(gpg: gnupg.GPG, armored: str, what: str, file: str) -> list[str]:
@@ -135,6 +164,12 @@ def encrypt_for_delivery(data: bytes, keys: PgpKeys, file: str) -> bytes:
     if not result.ok:
         raise EncryptionFailed(file, _status(result))
     return bytes(result.data)
+
+
+class PgpSetupError(Terminal):
+    """gpg's home for a connection cannot be used safely."""
+
+    code = "pgp-setup"
 
 
 class EncryptionFailed(Terminal):

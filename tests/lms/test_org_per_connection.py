@@ -1,5 +1,5 @@
 """Departments and job titles belong to the connection that made them: two customers
-with a department "SALES" have two departments, and 0006 moves older stores over."""
+with a department "SALES" have two departments, and 0009 moves older stores over."""
 
 from __future__ import annotations
 
