@@ -211,6 +211,10 @@ ERRORS: dict[str, Entry] = {
         "Moodle answered for fewer people than were sent (PHP max_input_vars)",
         "remove or lower the connection's lms.max_input_vars (without it the limit is "
         "found from the site)"),
+    "moodle-database-refused": _error(
+        "Moodle's database refused the completions query (a table or a grant is missing)",
+        "check lms.completions.table_prefix and grant the read-only user SELECT on "
+        "course_completions, user and course (README: Completions)"),
     "moodle-not-configured": _error("the connection has no Moodle lms block",
                                     "add an lms block with type moodle, url and token to it"),
     "invalid-field-name": _error(

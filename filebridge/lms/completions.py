@@ -30,9 +30,10 @@ _VALUES = ("status", "completed_at", "score", "time_spent_minutes")
 
 @dataclass(frozen=True)
 class CompletionInput:
-    """One course result to record; ``user_id`` is the store's id of the person."""
+    """One course result to record; ``user_id`` is the store's id of the person, or
+    ``(connection, employee id)`` for a person of an external target's mirror."""
 
-    user_id: int
+    user_id: int | tuple[str, str]
     course_code: str
     course_title: str
     status: str
@@ -145,6 +146,7 @@ def record_completions(tx: Connection, items: Sequence[CompletionInput],
     counts = {"inserted": 0, "corrected": 0, "unchanged": 0}
     known: dict[str, int] = {}
     for item in items:
+        assert isinstance(item.user_id, int)
         course_id = _course_id(tx, item.course_code, item.course_title, known)
         key = (completions.c.user_id == item.user_id, completions.c.course_id == course_id,
                completions.c.attempt == item.attempt)
@@ -187,7 +189,7 @@ def record_assignments(tx: Connection, items: Sequence[AssignmentInput],
     return counts
 
 
-_COLUMNS = ("completion_id", "revision", "attempt", "employee_id", "email", "first_name",
+EXPORT_COLUMNS = ("completion_id", "revision", "attempt", "employee_id", "email", "first_name",
             "last_name", "department_code", "course_code", "course_title", "status",
             "completed_at", "score", "time_spent_minutes", "recorded_at")
 
@@ -215,7 +217,7 @@ def completions_for_export(engine: Engine, connection: str, *, after_revision: i
         stmt = stmt.where(c.c.completed_at < completed_until)
     with reading(engine) as conn:
         rows = conn.execute(stmt).all()
-    frame = pd.DataFrame([tuple(r) for r in rows], columns=list(_COLUMNS))
+    frame = pd.DataFrame([tuple(r) for r in rows], columns=list(EXPORT_COLUMNS))
     for name in ("completed_at", "recorded_at"):
         frame[name] = pd.to_datetime(frame[name], utc=True)
     return frame

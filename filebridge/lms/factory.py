@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from filebridge.lms.interface import Lms
+from filebridge.lms.interface import LearningRecords, Lms
 from filebridge.lms.sqlstore import SqlStore
 
 
@@ -52,3 +52,28 @@ def open_target(connection: Any, builtin: SqlStore,
         target = ScimLms(targets, builtin.engine)
     target.prepare()
     return target
+
+
+def open_learning(connection: Any, builtin: SqlStore, target: Lms) -> LearningRecords:
+    """Where ``connection``'s course results are read for the export.
+
+    The built-in store for its own people; for a SCIM or Moodle connection, the results
+    loaded from files for the people of its mirror, unless a Moodle connection reads
+    them from Moodle itself (``lms.completions.source``: rest or database).
+    """
+    block: dict[str, Any] = getattr(connection, "lms", None) or {}
+    if target is builtin or block.get("type", "built-in") == "built-in":
+        return builtin
+    from filebridge.lms.mirror_results import MirrorResults
+
+    source = (block.get("completions") or {}).get("source", "file")
+    if block.get("type") == "moodle" and source != "file":
+        from filebridge.lms.moodle import MoodleLms
+        from filebridge.lms.moodle.completions import MoodleCompletions
+
+        assert isinstance(target, MoodleLms)
+        name = connection.name
+        return MoodleCompletions(name, target.target(name),
+                                 target.client(name) if source == "rest" else None,
+                                 target.mirror, target.check_service)
+    return MirrorResults(builtin.engine)

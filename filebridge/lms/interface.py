@@ -139,3 +139,21 @@ class GroupDirectory(Protocol):
         added_at``); None when it owns no such group."""
         ...
 
+
+
+@runtime_checkable
+class LearningRecords(Protocol):
+    """Where the export road reads one connection's course results from: the built-in
+    store, the results loaded for an external target's people, or the LMS itself."""
+
+    def completions_for_export(self, connection: str, *, after_revision: int | None = None,
+                               completed_from: datetime | None = None,
+                               completed_until: datetime | None = None) -> pd.DataFrame:
+        """Results after a revision (the watermark), or completed in a date range, oldest
+        revision first; an optional ``item`` column names each result for the ledger."""
+        ...
+
+    def overdue_assignments(self, connection: str, now: datetime, *,
+                            due_from: datetime | None = None) -> pd.DataFrame:
+        """Assignments past due at ``now`` and not completed."""
+        ...

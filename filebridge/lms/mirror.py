@@ -125,10 +125,18 @@ def _one_mirror_for_every_target(conn: Connection) -> None:
                          "DEFAULT ''"))
 
 
+def _results_of_mirrored_people(conn: Connection) -> None:
+    from filebridge.lms.mirror_results import create_results_table
+
+    create_results_table(conn)
+
+
 MIGRATIONS: list[Migration] = [("0001_scim_mirror_and_journal", _create_scim_tables),
                                ("0002_applied_runs", _applied_runs),
                                ("0003_one_mirror_for_every_target",
-                                _one_mirror_for_every_target)]
+                                _one_mirror_for_every_target),
+                               ("0004_results_of_mirrored_people",
+                                _results_of_mirrored_people)]
 
 
 @dataclass(frozen=True)

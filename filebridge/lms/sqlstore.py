@@ -29,6 +29,7 @@ from filebridge.lms.completions import (
 from filebridge.lms.groups_sql import group_members_of, group_table
 from filebridge.lms.interface import ApplyResult, Capabilities, Receipt
 from filebridge.lms.lifecycle import adopt, adoption_candidates
+from filebridge.lms.mirror_results import mirrored_people, record_results
 from filebridge.lms.runmarks import committed_run, digest_of, mark_run, plan_digest
 from filebridge.lms.schema import (
     COMPONENT,
@@ -52,7 +53,8 @@ from filebridge.sql import location, migrate, open_engine, reading
 
 # Turns the store's ids of a file's people into learning records to write (see
 # ``SqlStore.record_learning``).
-LearningBuilder = Callable[[dict[str, list[int]]],
+# A person is the store's id, or (connection, employee id) for an external target's.
+LearningBuilder = Callable[[dict[str, list[int | tuple[str, str]]]],
                            tuple[list[CompletionInput], list[AssignmentInput]]]
 
 
@@ -236,12 +238,22 @@ class SqlStore:
         """Record course results and assignments in one transaction (people of
         ``connection``, or of any connection when None).
 
-        ``build`` gets each employee id's store ids (read in the same transaction) and
-        returns what to record.
+        ``build`` gets each employee id's people (read in the same transaction): store
+        ids, and ``(connection, employee id)`` for the people of external targets'
+        mirrors; it returns what to record. Assignments are for store ids only.
         """
         with self.engine.begin() as tx:
-            results, assignments = build(people_by_employee_id(tx, connection, employee_ids))
-            return {**record_completions(tx, results, now),
+            found: dict[str, list[int | tuple[str, str]]] = {
+                k: list(v) for k, v in people_by_employee_id(tx, connection,
+                                                             employee_ids).items()}
+            for k, v in mirrored_people(tx, connection, employee_ids).items():
+                found.setdefault(k, []).extend(v)
+            results, assignments = build(found)
+            counts = record_completions(tx, [r for r in results
+                                             if isinstance(r.user_id, int)], now)
+            mirrored = record_results(tx, [r for r in results
+                                           if not isinstance(r.user_id, int)], now)
+            return {**{k: counts[k] + mirrored[k] for k in counts},
                     **record_assignments(tx, assignments, now)}
 
     def completions_for_export(self, connection: str, *, after_revision: int | None = None,

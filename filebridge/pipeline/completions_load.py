@@ -65,6 +65,11 @@ def load_completions(ctx: Context, path: Path, *, connection: str | None = None,
     if connection is not None:
         ctx.connection(connection)  # an unknown name is an error listing the known ones
     report = LoadReport(path.name, connection, state_location=ctx.store.location)
+    refused = _reads_its_own(ctx, connection, path.name)
+    if refused is not None:
+        report.unusable = True
+        report.problems = [refused]
+        return report
     try:
         table = read_csv(path, CsvDialect(), name=path.name)
     except FileRejected as exc:
@@ -84,7 +89,7 @@ def load_completions(ctx: Context, path: Path, *, connection: str | None = None,
     report.rows = table.rows_read
     problems: list[Problem] = list(table.problems)
     rows = table.frame.to_dict("records")
-    def build(people: dict[str, list[int]]
+    def build(people: dict[str, list[int | tuple[str, str]]]
               ) -> tuple[list[CompletionInput], list[AssignmentInput]]:
         results: list[CompletionInput] = []
         assignments: list[AssignmentInput] = []
@@ -95,7 +100,8 @@ def load_completions(ctx: Context, path: Path, *, connection: str | None = None,
             elif isinstance(parsed, AssignmentInput):
                 assignments.append(parsed)
             due = _date(row.get("due_date", ""))
-            if isinstance(parsed, CompletionInput) and isinstance(due, datetime):
+            if isinstance(parsed, CompletionInput) and isinstance(due, datetime) \
+                    and isinstance(parsed.user_id, int):
                 assignments.append(AssignmentInput(parsed.user_id, parsed.course_code,
                                                    parsed.course_title, due))
         return results, assignments
@@ -108,7 +114,25 @@ def load_completions(ctx: Context, path: Path, *, connection: str | None = None,
     return report
 
 
-def _parse(row: dict[str, str], line: int, file: str, people: dict[str, list[int]],
+def _reads_its_own(ctx: Context, connection: str | None, file: str) -> Problem | None:
+    """Open the external targets the file may name (their mirrors are where their people
+    are); a problem when the named connection reads its results from its LMS instead."""
+    names = [connection] if connection is not None else sorted(ctx.settings.connections)
+    for name in names:
+        block = ctx.connection(name).lms or {}
+        if block.get("type", "built-in") == "built-in":
+            continue
+        ctx.target(name)
+        source = (block.get("completions") or {}).get("source", "file")
+        if name == connection and source != "file":
+            return Problem("not-allowed", f"connection {name} reads its completions from "
+                           f"its LMS (lms.completions.source: {source}); files are loaded "
+                           "only for connections whose source is file", file)
+    return None
+
+
+def _parse(row: dict[str, str], line: int, file: str,
+           people: dict[str, list[int | tuple[str, str]]],
            problems: list[Problem]) -> CompletionInput | AssignmentInput | None:
     """One row as a result or an assignment, or None with its problem recorded."""
     def bad(code: ProblemCode, column: str, message: str) -> None:
@@ -128,8 +152,15 @@ def _parse(row: dict[str, str], line: int, file: str, people: dict[str, list[int
     if due is False:
         bad("invalid-date", "due_date", "not an ISO 8601 date")
         return None
+    person = found[0]
+    if not isinstance(person, int) and (status == "assigned" or due):
+        column = "status" if status == "assigned" else "due_date"
+        bad("not-allowed", column, "assignments and due dates are kept only for "
+            "connections feeding the built-in store")
+        return None
     if status == "assigned":
-        return AssignmentInput(found[0], row["course_code"].strip(), title, due or None)
+        assert isinstance(person, int)
+        return AssignmentInput(person, row["course_code"].strip(), title, due or None)
     if status not in STATUSES:
         bad("invalid-status", "status", f"status must be one of {[*STATUSES, 'assigned']}")
         return None
@@ -148,7 +179,7 @@ def _parse(row: dict[str, str], line: int, file: str, people: dict[str, list[int
     if numbers["attempt"] is not None and numbers["attempt"] < 1:
         bad("invalid-number", "attempt", "attempt must be 1 or more")
         return None
-    return CompletionInput(found[0], row["course_code"].strip(), title, status, completed,
+    return CompletionInput(person, row["course_code"].strip(), title, status, completed,
                            numbers["score"], numbers["time_spent_minutes"],
                            numbers["attempt"] or 1)
 

@@ -11,7 +11,8 @@ from filebridge.config.secrets import resolve_secret
 from filebridge.formats.memory import use_batch_memory_pool
 from filebridge.ledger import Ledger
 from filebridge.lms import Lms, SqlStore
-from filebridge.lms.factory import open_target
+from filebridge.lms.factory import open_learning, open_target
+from filebridge.lms.interface import LearningRecords
 from filebridge.pipeline.errors import UnknownConnection
 from filebridge.pipeline.settle import settle_quietly
 from filebridge.state_dir import check_state_location
@@ -32,6 +33,10 @@ class Context:
             self.targets[connection] = open_target(self.connection(connection), self.store,
                                                    self.settings.connections)
         return self.targets[connection]
+
+    def learning(self, connection: str) -> LearningRecords:
+        """Where the export reads ``connection``'s course results (see ``open_learning``)."""
+        return open_learning(self.connection(connection), self.store, self.target(connection))
 
     def connection(self, name: str) -> ConnectionConfig:
         """The named connection, or an error listing the configured ones."""

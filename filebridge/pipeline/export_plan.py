@@ -50,20 +50,32 @@ def plan_export(ctx: Context, ledger: ExportLedger, connection: str, mapping: Ex
     """Rows to send: new results and amendments after the watermark, or a date range again."""
     ranged = since is not None or until is not None
     before = ledger.watermark(connection)
+    records = ctx.learning(connection)
     if ranged:
-        found = ctx.store.completions_for_export(connection, completed_from=since,
-                                       completed_until=until)
+        found = records.completions_for_export(connection, completed_from=since,
+                                               completed_until=until)
         after = None
     else:
-        found = ctx.store.completions_for_export(connection, after_revision=before)
+        found = records.completions_for_export(connection, after_revision=before)
         # Past every revision seen, sent or filtered out: filtered rows are never rescanned.
-        after = int(found["revision"].max()) if len(found) else before
+        # A source that reads back before the watermark never moves it backwards.
+        after = max(before, int(found["revision"].max())) if len(found) else before
+    if "item" not in found.columns:
+        found["item"] = "completion:" + found["completion_id"].astype(str)
     done = _filter(found, mapping)
-    done["item"] = "completion:" + done["completion_id"].astype(str)
+    filtered_out = len(found) - len(done)
     if ranged:
         done["record_type"] = "resend"
     else:
         sent = ledger.delivered_revisions(connection, done["item"].tolist())
+        # A source that reads back from before the watermark (Moodle's completion times)
+        # finds rows it delivered again: those are not sent twice. A row at or below the
+        # watermark that was never delivered (a late one, or one sharing the watermark's
+        # second) is new; anything above the watermark goes as before.
+        again = pd.Series([r <= before and sent.get(i, -1) >= r
+                           for i, r in zip(done["item"], done["revision"], strict=True)],
+                          index=done.index, dtype=bool)
+        done = done[~again].copy()
         done["record_type"] = ["amendment" if i in sent else "new" for i in done["item"]]
     overdue = _overdue(ctx, ledger, connection, mapping, now, since, until)
     items = list(zip(done["item"], done["revision"].astype(int), strict=True))
@@ -72,7 +84,7 @@ def plan_export(ctx: Context, ledger: ExportLedger, connection: str, mapping: Ex
     rows = pd.concat([done, overdue], ignore_index=True) if len(overdue) else done
     counts = {"rows": len(rows), "completions": int((done["record_type"] != "amendment").sum()),
               "amendments": int((done["record_type"] == "amendment").sum()),
-              "overdue": len(overdue), "filtered_out": len(found) - len(done)}
+              "overdue": len(overdue), "filtered_out": filtered_out}
     return ExportPlan(rows.reset_index(drop=True), items, None if ranged else before,
                       after, counts)
 
@@ -92,7 +104,7 @@ def _overdue(ctx: Context, ledger: ExportLedger, connection: str, mapping: Expor
              now: datetime, since: datetime | None, until: datetime | None) -> pd.DataFrame:
     if not mapping.overdue:
         return pd.DataFrame()
-    found = ctx.store.overdue_assignments(connection, now, due_from=since)
+    found = ctx.learning(connection).overdue_assignments(connection, now, due_from=since)
     if until is not None:
         found = found[found["due_at"] < pd.Timestamp(until)]
     if mapping.courses is not None:

@@ -17,6 +17,13 @@ CAPABILITIES: dict[str, tuple[str, ...]] = {
     "core_user_get_users_by_field": ("moodle/user:viewdetails",
                                      "moodle/user:viewhiddendetails",
                                      "moodle/course:useremail", "moodle/user:update"),
+    "core_course_get_courses_by_field": ("moodle/course:view",
+                                         "moodle/course:viewhiddencourses"),
+    "core_enrol_get_enrolled_users": ("moodle/user:viewdetails",
+                                      "moodle/user:viewhiddendetails",
+                                      "moodle/course:useremail", "moodle/user:update",
+                                      "moodle/site:accessallgroups"),
+    "core_completion_get_course_completion_status": ("report/completion:view",),
 }
 
 
@@ -102,3 +109,19 @@ class MoodleNotConfigured(MoodleError, Terminal):
     def __init__(self, connection: str) -> None:
         super().__init__(f"connection {connection} does not feed this Moodle target")
         self.connection = connection
+
+
+class MoodleDatabaseRefused(MoodleError, Terminal):
+    """Moodle's database refused the completions query: a table is missing (another
+    ``table_prefix``) or the read-only user may not read it."""
+
+    code = "moodle-database-refused"
+
+    def __init__(self, url: str, prefix: str, reason: str) -> None:
+        super().__init__(f"Moodle's database at {url} refused the completions query "
+                         f"({reason}); check lms.completions.table_prefix ({prefix}) and "
+                         f"grant its user SELECT on {prefix}course_completions, "
+                         f"{prefix}user and {prefix}course")
+        self.url = url
+        self.prefix = prefix
+        self.reason = reason

@@ -30,6 +30,29 @@ class Timeouts:
 
 
 @dataclass(frozen=True)
+class CompletionsSource:
+    """Where a Moodle connection's course completions come from.
+
+    ``file``: results loaded with ``filebridge lms load-completions``; ``rest``: Moodle's
+    web services (course by course, person by person); ``database``: one read-only query
+    on Moodle's own database at ``url`` (``password`` a secret reference), tables named
+    with ``table_prefix``. ``course_code`` says which course field the export's course
+    code is; ``courses`` limits the courses read (by that code); a completion Moodle
+    aggregates late (its timecompleted is when the last criterion was met, which can be
+    before the cron run that records it) is still found within ``lookback_hours``.
+    """
+
+    source: str = "file"
+    url: str | None = None
+    password: str | None = None
+    table_prefix: str = "mdl_"
+    course_code: str = "shortname"
+    courses: tuple[str, ...] | None = None
+    lookback_hours: float = 168.0
+    timeout_seconds: float = 120.0
+
+
+@dataclass(frozen=True)
 class MoodleTarget:
     """One connection's Moodle site.
 
@@ -54,6 +77,7 @@ class MoodleTarget:
     name_placeholder: str = ""
     max_input_vars: int | None = None  # None: found from the site
     timeouts: Timeouts = field(default_factory=Timeouts)
+    completions: CompletionsSource = field(default_factory=CompletionsSource)
 
     @property
     def location(self) -> str:
@@ -88,4 +112,20 @@ def target_from_config(block: Mapping[str, Any]) -> MoodleTarget:
         max_input_vars=(int(block["max_input_vars"]) if block.get("max_input_vars")
                         else None),
         timeouts=Timeouts(**{k: float(v) for k, v in timeouts.items()}),
+        completions=completions_from_config(block.get("completions") or {}),
+    )
+
+
+def completions_from_config(block: Mapping[str, Any]) -> CompletionsSource:
+    """A ``CompletionsSource`` from a validated ``lms.completions`` block."""
+    courses = block.get("courses")
+    return CompletionsSource(
+        source=str(block.get("source", "file")),
+        url=block.get("url"),
+        password=block.get("password"),
+        table_prefix=str(block.get("table_prefix", "mdl_")),
+        course_code=str(block.get("course_code", "shortname")),
+        courses=None if courses is None else tuple(str(c) for c in courses),
+        lookback_hours=float(block.get("lookback_hours", 168)),
+        timeout_seconds=float(block.get("timeout_seconds", 120)),
     )
