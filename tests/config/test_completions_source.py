@@ -44,4 +44,4 @@ def test_completion_source_mistakes_name_file_line_and_key(write: Write) -> None
                  "      completions: {source: rest}\n")
     # SCIM has no completions to read: its results always come from files.
     assert errors_of(load_settings, scim) == [
-        "settings.yaml:20: connections.acme.lms: key 'completions' is not allowed here"]
+        "settings.yaml:19: connections.acme.lms: key 'completions' is not allowed here"]
