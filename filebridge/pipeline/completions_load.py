@@ -1,4 +1,8 @@
-"""Record course results from a CSV file in the built-in store (`filebridge lms load-completions`).
+"""Record course results from a CSV file (`filebridge lms load-completions`).
+
+People are found in the built-in store and in the mirrors of external targets (SCIM,
+Moodle); results of mirrored people are kept beside the mirror, assignments only for
+the built-in store's people.
 
 The file has a header row with these columns (order free, extra columns refused):
 ``employee_id, course_code, status`` (required), ``course_title, completed_at, score,
