@@ -12,6 +12,7 @@ accounts the connection does not manage never go out.
 from __future__ import annotations
 
 import json
+import signal
 import uuid
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from tests.lms.moodle.test_end_to_end import filebridge, on_moodle
 from tests.moodlesite import MoodleSite
 from tests.pipeline.conftest import NIGHT1
 from tests.pipeline.export_fixtures import export_workspace
+from tests.pipeline.test_crash import run
 
 pytestmark = [pytest.mark.moodle, pytest.mark.xdist_group("moodle")]
 
@@ -163,3 +165,30 @@ def test_database_source_with_another_prefix_says_which(moodle: MoodleSite,
     assert (code, rows) == (2, [])
     assert report["error"]["code"] == "moodle-database-refused"
     assert "mdx_" in report["error"]["message"]
+
+
+def test_kill_between_delivery_and_watermark_sends_each_completion_once(
+        moodle: MoodleSite, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    reset_courses(moodle)
+    read_only_user(moodle)
+    monkeypatch.setenv(DB_ENV, "reader-pw")
+    settings = workspace(tmp_path, moodle, "database")
+    tag = uuid.uuid4().hex[:6]
+    sec = f"SEC-{tag}"
+    people = ["001001", "001002", "001003", "001004"]
+    prepare(moodle, courses=[course(tag, "SEC", "Security Awareness")],
+            enrol=[(sec, p) for p in people],
+            complete=[(sec, p, T1 + i) for i, p in enumerate(people[:2])])
+    # Delivered, then killed before the watermark moved.
+    assert run(settings, "export", "acme", failpoint="after-upload-before-watermark:kill") \
+        == -signal.SIGKILL
+    # More completions meanwhile, one in the same second as the last one delivered.
+    prepare(moodle, complete=[(sec, "001003", T1 + 1), (sec, "001004", T1 + 5)])
+    assert run(settings, "export", "acme") == 0
+    assert run(settings, "export", "acme") == 0
+    outbox = settings.parent / "outbox"
+    files = sorted(p.name for p in outbox.glob("[!.]*"))
+    assert files == ["moodle_0001.csv", "moodle_0002.csv"]
+    sent = [line.split(",")[0] for f in files
+            for line in (outbox / f).read_text(encoding="utf-8").splitlines()[1:]]
+    assert sorted(sent) == people  # each completion exactly once, across both files
