@@ -366,10 +366,16 @@ class Mirror:
                 changed)
 
     def rename(self, connection: str, old_id: str, new_id: str) -> None:
-        """Re-key a mirrored person (a rehire under a new employee id)."""
+        """Re-key a mirrored person (a rehire under a new employee id); their loaded
+        results follow them, as the built-in store's follow the person's row."""
+        from filebridge.lms.mirror_results import results
+
         with self.engine.begin() as tx:
             tx.execute(sa.update(mirror).where(mirror.c.connection == connection,
                                                mirror.c.employee_id == old_id)
+                       .values(employee_id=new_id))
+            tx.execute(sa.update(results).where(results.c.connection == connection,
+                                                results.c.employee_id == old_id)
                        .values(employee_id=new_id))
 
 
