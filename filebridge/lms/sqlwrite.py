@@ -1,8 +1,10 @@
 """Writing a plan into the built-in store, inside the caller's transaction.
 
 Writes are compiled Core statements run with ``executemany`` (``filebridge.sql.execute_many``),
-so a million creates cost one prepared statement, not a million SQLAlchemy round trips.
-No SQL is ever built from data: field names are checked against the canonical list.
+and new rows (people, their attributes, the journal) go through ``insert_rows``, which
+streams them with COPY on PostgreSQL: a million creates cost one statement, not a
+million SQLAlchemy round trips. No SQL is ever built from data: field names are
+checked against the canonical list.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from filebridge.lms.schema import changes, departments, job_titles, user_attribu
 from filebridge.lms.sqlstate import CUSTOM_PREFIX, check_fields
 from filebridge.person import KEY
 from filebridge.plan.model import Plan
-from filebridge.sql import execute_many, fetch_raw, gc_paused
+from filebridge.sql import execute_many, fetch_raw, gc_paused, insert_rows
 
 # The journal's reason on a field put back after a change made outside filebridge.
 DRIFT_REASON = "drift"
@@ -137,7 +139,7 @@ def _create_rows(tx: Connection, connection: str, frame: pd.DataFrame,
     columns["fingerprint"] = _int64(frame["fingerprint"])
     before = _last_user_id(tx) if custom and len(ids) >= BULK_ATTRIBUTES else None
     try:
-        execute_many(tx, users.insert(), columns, {
+        insert_rows(tx, users, columns, {
             "managed_by": connection, "active": True,
             "created_at": now, "updated_at": now})
     except sa.exc.IntegrityError as error:
@@ -152,7 +154,7 @@ def _create_rows(tx: Connection, connection: str, frame: pd.DataFrame,
                                [values[i] for i in keep])
             continue
         found = [i for i in keep if user_ids[i] is not None]
-        execute_many(tx, user_attributes.insert(), {
+        insert_rows(tx, user_attributes, {
             "user_id": [user_ids[i] for i in found], "value": [values[i] for i in found]},
             {"name": name[len(CUSTOM_PREFIX):]})
         lost = [i for i in keep if user_ids[i] is None]
@@ -217,7 +219,7 @@ def _update(tx: Connection, plan: Plan, run_id: int | None,
         execute_many(tx, stmt, {"p_eid": _strings(fps[KEY]),
                                 "p_fp": _int64(fps["fingerprint"])}, {"p_c": c})
     if len(frame):
-        execute_many(tx, changes.insert(), {
+        insert_rows(tx, changes, {
             "employee_id": _strings(frame[KEY]), "field": _strings(frame["field"]),
             "old": _strings(frame["old"]), "new": _strings(frame["new"]),
             "line": _lines(frame), "reason": _reasons(frame)},
@@ -262,8 +264,8 @@ def _journal(tx: Connection, connection: str, action: str, run_id: int | None,
     columns: dict[str, list[Any]] = {"employee_id": ids, "line": lines}
     if reasons is not None:
         columns["reason"] = reasons
-    execute_many(tx, changes.insert(), columns,
-                 {"run_id": run_id, "connection": connection, "action": action, "at": now})
+    insert_rows(tx, changes, columns,
+                {"run_id": run_id, "connection": connection, "action": action, "at": now})
 
 
 def _departments(tx: Connection, connection: str, touched: set[str],
