@@ -13,6 +13,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from filebridge.activity import LongWait
 from filebridge.daemon.tasks import TaskResult
 from filebridge.errors import FilebridgeError, Transient
 from filebridge.ledger.daemon_state import DaemonState
@@ -26,12 +27,13 @@ RECORD_PAUSES = (0.5, 2.0, 5.0)  # seconds between attempts to record an outcome
 
 
 def record_outcome(state: DaemonState, task_run_id: int, result: TaskResult,
-                   clock: Callable[[], datetime]) -> None:
-    """Write ``result`` as the outcome of task run ``task_run_id``, retrying while busy."""
+                   clock: Callable[[], datetime], waits: list[LongWait] | None = None) -> None:
+    """Write ``result`` (and the task's long waits) as the outcome of task run
+    ``task_run_id``, retrying while the database is busy."""
     for pause in (*RECORD_PAUSES, None):
         try:
             state.finish_task(task_run_id, result.outcome, result.exit_code, result.error,
-                              clock())
+                              clock(), [w.to_dict() for w in waits or []])
             return
         except FilebridgeError as exc:
             if pause is None or not isinstance(exc, Transient):

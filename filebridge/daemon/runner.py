@@ -32,6 +32,8 @@ from typing import Any
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from filebridge import activity
+from filebridge.activity import LongWait, collecting_waits
 from filebridge.daemon.due import due_tasks
 from filebridge.daemon.heartbeat import DEFAULT_INTERVAL, Pulse, daemon_holder
 from filebridge.daemon.logs import LogProgress, log_context
@@ -46,6 +48,7 @@ from filebridge.daemon.tasks import (
 )
 from filebridge.daemon.workers import RunQueue
 from filebridge.errors import FilebridgeError, Transient
+from filebridge.ledger.locks import LockState
 from filebridge.pipeline.context import Context
 from filebridge.pipeline.report import EXIT_OK, EXIT_UNAVAILABLE, EXIT_UNUSABLE
 from filebridge.transports import Transport, open_transport
@@ -94,6 +97,8 @@ class Daemon:
         self._once_until: float | None = None  # monotonic end of run --once's retry budget
         self._last: dict[tuple[str, str], TaskResult] = {}
         self._busy_since: dict[tuple[str, str], float] = {}  # monotonic, first found busy
+        self._busy_holder: dict[tuple[str, str], LockState] = {}  # who held it then
+        self._waited: dict[tuple[str, str], LongWait] = {}  # a long wait in the queue
         self._queued_now = threading.local()  # the queued task this worker thread runs
         self._outcomes = OutcomeLog()
 
@@ -156,24 +161,33 @@ class Daemon:
         with self._guard:
             since = self._busy_since.get(key)
         now = time.monotonic()
-        if (since is not None and now - since > self.lock_wait) or not self._held_elsewhere(
-                connection, task):
+        holder = self._held_elsewhere(connection, task)
+        if (since is not None and now - since > self.lock_wait) or holder is None:
             with self._guard:
                 self._busy_since.pop(key, None)
+                seen = self._busy_holder.pop(key, None)
+            if since is not None and seen is not None and now - since >= activity.LONG_WAIT:
+                # Reported by the run itself, so that its record in the ledger has it.
+                with self._guard:
+                    self._waited[key] = LongWait(
+                        f"the lock of connection {connection!r} (in the queue)", now - since,
+                        seen.describe(), seen.acquired_at, holder is None)
             return False
         with self._guard:
             self._busy_since.setdefault(key, now)
+            self._busy_holder.setdefault(key, holder)
             first = self._busy_since[key]
             self._requested.pop(key, None)  # the run put back covers the request
         return self.enqueue(connection, task, trigger, attempt, BUSY_POLL, since=first) or True
 
-    def _held_elsewhere(self, connection: str, task: str) -> bool:
+    def _held_elsewhere(self, connection: str, task: str) -> LockState | None:
+        """Who holds the connection (or its pickup) in another process now, if anyone."""
         names = [connection, f"{connection}/pickup"] if task == "import" else [connection]
         try:
-            return any((state := self.ctx.ledger.lock_state(name)) is not None and state.alive
-                       for name in names)
+            return next((state for name in names if (state := self.ctx.ledger.lock_state(name))
+                         is not None and state.alive), None)
         except FilebridgeError:
-            return False  # the run itself will meet (and report) the database's trouble
+            return None  # the run itself will meet (and report) the database's trouble
 
     def _run_requested(self, connection: str, task: str) -> int:
         with self._guard:
@@ -190,6 +204,12 @@ class Daemon:
             return False
 
     def _run(self, connection: str, task: str, trigger: str, attempt: int) -> TaskResult:
+        # Waits for a lock count from here: recording the start may wait for the database.
+        with log_context(connection, "-"), collecting_waits() as waits:
+            return self._run_recorded(connection, task, trigger, attempt, waits)
+
+    def _run_recorded(self, connection: str, task: str, trigger: str, attempt: int,
+                      waits: list[LongWait]) -> TaskResult:
         started = self.clock()
         task_run_id = self.state.start_task(connection, task, trigger, self.holder, started)
         summary: dict[str, Any] = {
@@ -198,6 +218,10 @@ class Daemon:
             "started_at": started.isoformat(), "state_location": self.ctx.ledger.location}
         with log_context(connection, f"task-{task_run_id}"):
             log.info("%s started (%s)", task, trigger)
+            with self._guard:
+                queued = self._waited.pop((connection, task), None)
+            if queued is not None:
+                activity.long_wait(queued)
             try:
                 with notifying(self.notifications, summary):
                     result = self._execute(connection, task)
@@ -211,7 +235,7 @@ class Daemon:
                 result, retry_in = TaskResult("failed", EXIT_UNUSABLE, error={
                     "code": "internal-error", "message": f"{type(exc).__name__}: {exc}",
                     "retry": False}), None
-            record_outcome(self.state, task_run_id, result, self.clock)
+            record_outcome(self.state, task_run_id, result, self.clock, waits)
             self._outcomes.task_done(connection, task, result, retry_in)
             if retry_in is not None:
                 self._schedule_retry(connection, task, attempt + 1, retry_in)
