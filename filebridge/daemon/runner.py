@@ -35,6 +35,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from filebridge import activity
 from filebridge.activity import LongWait, collecting_waits
 from filebridge.daemon.due import due_tasks
+from filebridge.daemon.elsewhere import RunElsewhere
 from filebridge.daemon.heartbeat import DEFAULT_INTERVAL, Pulse, daemon_holder
 from filebridge.daemon.logs import LogProgress, log_context
 from filebridge.daemon.notify import Notifications, notifying
@@ -48,7 +49,6 @@ from filebridge.daemon.tasks import (
 )
 from filebridge.daemon.workers import RunQueue
 from filebridge.errors import FilebridgeError, Transient
-from filebridge.ledger.locks import LockState
 from filebridge.pipeline.context import Context
 from filebridge.pipeline.report import EXIT_OK, EXIT_UNAVAILABLE, EXIT_UNUSABLE
 from filebridge.transports import Transport, open_transport
@@ -96,9 +96,7 @@ class Daemon:
         self.once_retry_seconds = once_retry_seconds
         self._once_until: float | None = None  # monotonic end of run --once's retry budget
         self._last: dict[tuple[str, str], TaskResult] = {}
-        self._busy_since: dict[tuple[str, str], float] = {}  # monotonic, first found busy
-        self._busy_holder: dict[tuple[str, str], LockState] = {}  # who held it then
-        self._waited: dict[tuple[str, str], LongWait] = {}  # a long wait in the queue
+        self._elsewhere = RunElsewhere(ctx.ledger, lock_wait)
         self._queued_now = threading.local()  # the queued task this worker thread runs
         self._outcomes = OutcomeLog()
 
@@ -157,37 +155,12 @@ class Daemon:
                          attempt: int) -> bool:
         if getattr(self._queued_now, "active", None) != connection:
             return False  # called directly (a test, a manual run): wait as always
-        key = (connection, task)
-        with self._guard:
-            since = self._busy_since.get(key)
-        now = time.monotonic()
-        holder = self._held_elsewhere(connection, task)
-        if (since is not None and now - since > self.lock_wait) or holder is None:
-            with self._guard:
-                self._busy_since.pop(key, None)
-                seen = self._busy_holder.pop(key, None)
-            if since is not None and seen is not None and now - since >= activity.LONG_WAIT:
-                # Reported by the run itself, so that its record in the ledger has it.
-                with self._guard:
-                    self._waited[key] = LongWait(
-                        f"the lock of connection {connection!r} (in the queue)", now - since,
-                        seen.describe(), seen.acquired_at, holder is None)
+        first = self._elsewhere.busy_since(connection, task)
+        if first is None:
             return False
         with self._guard:
-            self._busy_since.setdefault(key, now)
-            self._busy_holder.setdefault(key, holder)
-            first = self._busy_since[key]
-            self._requested.pop(key, None)  # the run put back covers the request
+            self._requested.pop((connection, task), None)  # the run put back covers it
         return self.enqueue(connection, task, trigger, attempt, BUSY_POLL, since=first) or True
-
-    def _held_elsewhere(self, connection: str, task: str) -> LockState | None:
-        """Who holds the connection (or its pickup) in another process now, if anyone."""
-        names = [connection, f"{connection}/pickup"] if task == "import" else [connection]
-        try:
-            return next((state for name in names if (state := self.ctx.ledger.lock_state(name))
-                         is not None and state.alive), None)
-        except FilebridgeError:
-            return None  # the run itself will meet (and report) the database's trouble
 
     def _run_requested(self, connection: str, task: str) -> int:
         with self._guard:
@@ -218,9 +191,7 @@ class Daemon:
             "started_at": started.isoformat(), "state_location": self.ctx.ledger.location}
         with log_context(connection, f"task-{task_run_id}"):
             log.info("%s started (%s)", task, trigger)
-            with self._guard:
-                queued = self._waited.pop((connection, task), None)
-            if queued is not None:
+            if (queued := self._elsewhere.take_wait(connection, task)) is not None:
                 activity.long_wait(queued)
             try:
                 with notifying(self.notifications, summary):

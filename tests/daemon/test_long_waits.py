@@ -65,3 +65,36 @@ def test_a_long_wait_for_the_write_lock_is_logged_and_shown_by_status(
     render_status(report, out)
     assert re.search(rf"last import \(task run {task['id']}\) waited \d+ s for the write lock "
                      r"of lms\.sqlite, held by connection c01 \(task-41\) since 20", out.getvalue())
+
+
+def test_a_task_put_back_while_another_process_runs_its_connection_says_for_how_long(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(activity, "LONG_WAIT", 0.5)
+    [settings] = workspace(tmp_path, ["c00"], watch=False)
+    name = night_file(tmp_path / "drop" / "c00", "c00", 1, 20)
+    ctx = open_context(settings)
+    holding, release = threading.Event(), threading.Event()
+
+    def hold() -> None:  # a manual sync of c00, as another process would hold it
+        with ctx.ledger.lock("c00"):
+            holding.set()
+            release.wait(2.0)
+
+    holder = threading.Thread(target=hold)
+    try:
+        holder.start()
+        assert holding.wait(10)
+        daemon = Daemon(ctx, load_schedules(ctx.settings))
+        daemon.enqueue("c00", "import")
+        daemon.queue.wait_idle()
+        daemon.queue.close()
+        holder.join()
+        [task] = ctx.ledger.daemon_state.latest_tasks("c00")
+    finally:
+        release.set()
+        holder.join()
+        ctx.close()
+    assert applied_counts(sqlite_engine(tmp_path), name) == {"c00": 1}
+    [wait] = task.waits or []
+    assert wait["lock"] == "the lock of connection 'c00' (in the queue)" and wait["obtained"]
+    assert wait["seconds"] >= 1.5 and "pid" in wait["holder"] and wait["since"]
