@@ -4,14 +4,16 @@ codes), two nights, served by D watching daemons (default 1) on one store.
 
     python benchmarks/fleet.py [--connections 100] [--rows 10000] [--daemons 1]
                                [--store-url postgresql+psycopg://user@127.0.0.1:5432/db]
-                               [--workdir DIR] [--max-parallel-runs 4]
+                               [--postgres] [--nights 2] [--workdir DIR]
+                               [--max-parallel-runs 4]
 
-SQLite (the default store, under the work folder) takes one daemon; PostgreSQL (a URL;
-password from FILEBRIDGE_BENCH_PASSWORD) one or more. Each night drops every
+SQLite (the default store, under the work folder) takes one daemon; PostgreSQL (a URL,
+password from FILEBRIDGE_BENCH_PASSWORD, or `--postgres` for a throw-away cluster started
+from the installed server binaries) one or more. Each night drops every
 connection's file at once and waits until each is applied. Printed per night: how many
 connections applied the night's file exactly once (must be all), wall seconds, runs per
-minute, p50/p95 seconds from the drop to the applied mark; and each daemon's peak RSS
-(kernel rusage of the process) and idle RSS after each night. Exit 1 if any connection
+minute, p50/p95 seconds from the drop to the applied mark; and each daemon's peak RSS,
+idle RSS and thread count after each night. Exit 1 if any connection
 was not applied exactly once.
 
 The same script is the memory soak: `--connections 50 --rows 2000 --nights 30` prints
@@ -23,84 +25,30 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import signal
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime
+from contextlib import ExitStack
 from pathlib import Path
 
 import sqlalchemy as sa
 
 REPO = Path(__file__).resolve().parent.parent
-HEADER = ("Employee ID,Work Email,First Name,Last Name,Job Title,Department,Dept Code,"
-          "Location,Country,Phone,Type,Manager ID,Hire Date,Termination Date,Status,"
-          "Cost Center\n")
+sys.path.insert(0, str(REPO))
+from tests.fleetsite import (  # noqa: E402  (the fleet tests' own set-up)
+    applied,
+    night_file,
+    rss_kib,
+    sqlite_engine,
+    thread_count,
+    workspace,
+)
+from tests.pgsite import pg_bin, running_postgres  # noqa: E402
+
 PASSWORD_ENV = "FILEBRIDGE_BENCH_PASSWORD"
-
-
-def night_file(folder: Path, connection: str, night: int, rows: int) -> str:
-    """Night ``night`` of ``connection``: 1% of the people change title each night."""
-    name = f"hr_2026-12-{night:02d}.csv"
-    body = "".join(
-        f"{connection}-{i:05d},p{i}.{connection}@example.com,Pat,Doe{i},"
-        f"Title {(i + (night if i % 100 == 0 else 0)) % 7},Sales,SALES{i % 20},Berlin,DE,"
-        f"+49 1,FT,,01/01/2020,,A,CC{i % 5}\n" for i in range(rows))
-    part = folder / f".{name}.tmp"
-    part.write_text(HEADER + body, encoding="utf-8")
-    os.replace(part, folder / name)
-    return name
-
-
-def workspace(root: Path, connections: list[str], url: str, daemons: int,
-              parallel: int) -> list[Path]:
-    """Settings (one state folder per daemon, as on separate hosts), mapping, schedules."""
-    (root / "mappings").mkdir(parents=True)
-    (root / "schedules").mkdir()
-    shutil.copy(REPO / "mappings" / "acme.yaml", root / "mappings" / "shared.yaml")
-    blocks = []
-    for c in connections:
-        (root / "drop" / c).mkdir(parents=True)
-        blocks.append(f"  {c}:\n    import_mapping: mappings/shared.yaml\n"
-                      f"    transport: {{type: local, inbox: drop/{c}, pattern: 'hr_*.csv', "
-                      "ready: {stable_seconds: 0}}\n")
-        (root / "schedules" / f"{c}.yaml").write_text(
-            f'connection: {c}\nwatch: true\ntasks: [{{task: import, cron: "0 22 * * *"}}]\n')
-    password = f"  password: ${{env:{PASSWORD_ENV}}}\n" if url.startswith("postgres") else ""
-    paths = []
-    for k in range(daemons):
-        path = root / f"settings-{k}.yaml"
-        store = url if url.startswith("postgres") else f"sqlite:///{root}/state.sqlite"
-        path.write_text(f"state_dir: state-{k}\nmax_parallel_runs: {parallel}\n"
-                        f"lms:\n  url: {store}\n{password}connections:\n" + "".join(blocks),
-                        encoding="utf-8")
-        paths.append(path)
-    return paths
-
-
-def rss_kib(pid: int, field: str) -> int:
-    """VmRSS or VmHWM (peak) of a live process, in KiB."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1])
-    return 0
-
-
-def applied_at(engine: sa.Engine, name: str) -> dict[str, list[datetime]]:
-    """Per connection, when each run that applied a file called ``name`` finished."""
-    with engine.connect() as conn:
-        rows = conn.execute(sa.text(
-            "SELECT r.connection, r.finished_at FROM runs r JOIN files f ON f.id = r.file_id "
-            "WHERE f.name = :name AND r.state = 'applied'"), {"name": name}).all()
-    out: dict[str, list[datetime]] = {}
-    for connection, finished in rows:
-        if isinstance(finished, str):
-            finished = datetime.fromisoformat(finished)
-        out.setdefault(connection, []).append(finished)
-    return out
 
 
 def main() -> int:
@@ -111,28 +59,49 @@ def main() -> int:
     parser.add_argument("--daemons", type=int, default=1)
     parser.add_argument("--nights", type=int, default=2)
     parser.add_argument("--store-url", default="sqlite")
+    parser.add_argument("--postgres", action="store_true",
+                        help="start a throw-away PostgreSQL cluster and use it as the store")
     parser.add_argument("--max-parallel-runs", type=int, default=4)
     parser.add_argument("--timeout", type=float, default=3600.0, help="seconds per night")
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    if args.store_url == "sqlite" and args.daemons != 1:
-        parser.error("a SQLite store is served by one daemon")
+    if args.store_url == "sqlite" and not args.postgres and args.daemons != 1:
+        parser.error("a SQLite store is served by one daemon (use --postgres)")
+    with ExitStack() as stack:
+        url = args.store_url
+        if args.postgres:
+            bin_dir = pg_bin()
+            if bin_dir is None:
+                parser.error("--postgres needs the PostgreSQL server binaries")
+            # Each daemon holds a pooled session per worker plus its lock session.
+            server = stack.enter_context(running_postgres(
+                bin_dir, max_connections=max(100, args.daemons * (args.max_parallel_runs + 8)
+                                             * 2)))
+            os.environ[PASSWORD_ENV] = server.password
+            url = server.url(server.create_database(), with_password=False)
+        return run(args, url)
+
+
+def run(args: argparse.Namespace, url: str) -> int:
+    """One benchmark on the store at ``url`` (``sqlite``: a file in the work folder)."""
     root = Path(tempfile.mkdtemp(prefix="fleet-", dir=args.workdir))
     connections = [f"c{n:03d}" for n in range(args.connections)]
-    settings = workspace(root, connections, args.store_url, args.daemons,
-                         args.max_parallel_runs)
-    if args.store_url == "sqlite":
-        engine = sa.create_engine(f"sqlite:///{root}/state.sqlite")
+    postgres = url.startswith("postgres")
+    settings = workspace(root, connections, **({"store": url} if postgres else {}),
+                         daemons=args.daemons, max_parallel_runs=args.max_parallel_runs,
+                         password_env=PASSWORD_ENV if postgres else None)
+    if postgres:
+        engine = sa.create_engine(sa.make_url(url).set(password=os.environ.get(PASSWORD_ENV)))
     else:
-        url = sa.make_url(args.store_url).set(password=os.environ.get(PASSWORD_ENV))
-        engine = sa.create_engine(url)
+        engine = sqlite_engine(root)
     logs = [(root / f"daemon-{k}.log").open("w") for k in range(args.daemons)]
     procs = [subprocess.Popen([sys.executable, "-m", "filebridge.cli.main", "run",
                                "--settings", str(s)], stdout=log, stderr=subprocess.STDOUT)
              for s, log in zip(settings, logs, strict=True)]
     figures: dict[str, object] = {"connections": args.connections, "rows": args.rows,
-                                  "daemons": args.daemons, "store": args.store_url.split(":")[0],
+                                  "daemons": args.daemons,
+                                  "store": "postgresql" if postgres else "sqlite",
                                   "max_parallel_runs": args.max_parallel_runs, "nights": []}
     ok = True
     try:
@@ -144,15 +113,14 @@ def main() -> int:
             time.sleep(0.5)
         figures["idle_rss_mib_at_start"] = [round(rss_kib(p.pid, "VmRSS") / 1024)
                                             for p in procs]
+        figures["threads_at_start"] = [thread_count(p.pid) for p in procs]
         for night in range(1, args.nights + 1):
-            dropped: dict[str, float] = {}
-            name = ""
-            started = time.time()
+            started, dropped = time.time(), {}
             for c in connections:
-                name = night_file(root / "drop" / c, c, night, args.rows)
+                name = night_file(root / "drop" / c, c, night, args.rows, change_every=100)
                 dropped[c] = time.time()
             limit = time.monotonic() + args.timeout
-            while len(done := applied_at(engine, name)) < len(connections):
+            while len(done := applied(engine, name)) < len(connections):
                 if time.monotonic() > limit or any(p.poll() is not None for p in procs):
                     break
                 time.sleep(1.0)
@@ -170,7 +138,7 @@ def main() -> int:
                 if waits else None,
                 "idle_rss_mib": [round(rss_kib(p.pid, "VmRSS") / 1024) for p in procs],
                 "peak_rss_mib": [round(rss_kib(p.pid, "VmHWM") / 1024) for p in procs],
-                "threads": [len(os.listdir(f"/proc/{p.pid}/task")) for p in procs],
+                "threads": [thread_count(p.pid) for p in procs],
             }
             figures["nights"].append(night_figures)  # type: ignore[attr-defined]
             if not args.json:

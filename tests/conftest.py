@@ -18,7 +18,6 @@ import subprocess
 import tempfile
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +29,7 @@ from sqlalchemy.engine import Engine
 
 from tests import moodlesite, scimserver
 from tests.moodlesite import MoodleSite
+from tests.pgsite import PG_PASSWORD_ENV, PostgresServer, pg_bin, running_postgres
 from tests.scimserver import ScimServer
 
 # Hypothesis profiles: "ci" (default under CI=true: fixed seed-free but bounded, no
@@ -200,7 +200,6 @@ def password_user() -> Iterator[PasswordUser]:
             pytest.fail(reason)
         pytest.skip(reason)
     import secrets
-    import tempfile
 
     name = f"fbtest{secrets.token_hex(3)}"
     password = secrets.token_urlsafe(18)
@@ -367,47 +366,10 @@ BACKENDS = ["engine", pytest.param("postgres_engine", marks=pytest.mark.postgres
 
 
 # --- a real PostgreSQL server -------------------------------------------------------
-def _pg_bin() -> Path | None:
-    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"))
-    if found:
-        return found[-1].parent
-    pg_ctl = shutil.which("pg_ctl")
-    return Path(pg_ctl).parent if pg_ctl else None
-
-
-PG_PASSWORD_ENV = "FILEBRIDGE_TEST_PG_PASSWORD"
-
-
-@dataclass
-class PostgresServer:
-    """A running throw-away PostgreSQL cluster (password auth, loopback only)."""
-
-    port: int
-    user: str
-    password: str
-    databases: list[str] = field(default_factory=list)
-
-    def url(self, database: str, *, with_password: bool = True) -> str:
-        """SQLAlchemy URL of ``database`` on this server."""
-        login = f"{self.user}:{self.password}" if with_password else self.user
-        return f"postgresql+psycopg://{login}@127.0.0.1:{self.port}/{database}"
-
-    def create_database(self) -> str:
-        """A new empty database; its name."""
-        import psycopg
-        name = f"t{len(self.databases)}_{os.getpid()}"
-        with psycopg.connect(f"host=127.0.0.1 port={self.port} user={self.user} "
-                             f"password={self.password} dbname=postgres",
-                             autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')  # our own generated name, not data
-        self.databases.append(name)
-        return name
-
-
 @pytest.fixture(scope="session")
 def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresServer]:
     """A real PostgreSQL server on 127.0.0.1 (session-scoped)."""
-    bin_dir = _pg_bin()
+    bin_dir = pg_bin()
     try:
         import psycopg  # noqa: F401
     except ImportError:
@@ -417,38 +379,10 @@ def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresServe
         if os.environ.get("CI") == "true":
             pytest.fail(message)
         pytest.skip(message)
-    # The server refuses to run as root: CI containers run the tests as root, so the
-    # cluster then belongs to Debian's postgres account, in a folder it can reach (pytest's
-    # own temporary folders are private to root).
-    as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-    root = Path(tempfile.mkdtemp(prefix="filebridge-pg-")) if as_user else \
-        tmp_path_factory.mktemp("postgres")
-    if as_user:
-        shutil.chown(root, "postgres")
-    data, port, user = root / "data", _free_port(), "filebridge"
-    password = f"pw-{uuid.uuid4().hex}"  # a real login: the password setting is exercised
-    (root / "pwfile").write_text(password + "\n", encoding="utf-8")
-    if as_user:
-        shutil.chown(root / "pwfile", "postgres")
-
-    def pg(*args: str) -> None:
-        done = subprocess.run([*as_user, *args], capture_output=True, text=True)
-        if done.returncode:
-            raise RuntimeError(f"{' '.join(args)} failed: {done.stdout}{done.stderr}")
-
-    pg(str(bin_dir / "initdb"), "-D", str(data), "-A", "scram-sha-256", "-U", user,
-       f"--pwfile={root / 'pwfile'}", "-E", "UTF8", "--no-sync")
-    pg(str(bin_dir / "pg_ctl"), "-D", str(data), "-l", str(root / "server.log"), "-w", "-o",
-       f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off", "start")
-    try:
+    with running_postgres(bin_dir, tmp_path_factory.mktemp("postgres")) as server:
         # Settings files name the password by reference, as users must: ${env:...}.
-        os.environ[PG_PASSWORD_ENV] = password
-        yield PostgresServer(port, user, password)
-    finally:
-        subprocess.run([*as_user, str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate",
-                        "stop"], capture_output=True)
-        if as_user:
-            shutil.rmtree(root, ignore_errors=True)
+        os.environ[PG_PASSWORD_ENV] = server.password
+        yield server
 
 
 @pytest.fixture

@@ -4,8 +4,9 @@ watched when a schedule says `watch: true`, logs on stdout. Missed runs (the dae
 down) run once at start-up, and files an interrupted run left in processing/ are taken
 up again. SIGTERM or SIGINT stops it cleanly: running tasks finish, exit 0.
 With --once every due task runs once and the command exits with the worst exit code
-(for cron); it retries transient failures (a busy database, a server down) with
-backoff for up to --retry-for seconds and names the connections that did not complete.
+(for cron); --once --now runs every scheduled task, due or not. It retries transient
+failures (a busy database, a server down) with backoff for up to --retry-for seconds
+and names the connections that did not complete.
 At most `max_parallel_runs` (settings.yaml) connections run at the same time."""
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ HELP = "run the scheduler in the foreground (or every due task once with --once)
 EXAMPLES = (
     'filebridge run',
     'filebridge run --once      # for cron: every due task once',
+    'filebridge run --once --now   # every scheduled task now, due or not',
     'filebridge run --connection acme --log-format json',
 )
 
@@ -34,6 +36,9 @@ def register(parser: argparse.ArgumentParser) -> None:
     """Options of ``run``."""
     parser.add_argument("--once", action="store_true",
                         help="run every due task once, then exit (for cron)")
+    parser.add_argument("--now", action="store_true",
+                        help="with --once: run every scheduled task now, due or not "
+                             "(the missing-file check aside)")
     parser.add_argument("--log-format", choices=["plain", "json"], default=None,
                         help="log lines as text or one JSON object each "
                              "(default: settings log.format)")
@@ -64,6 +69,6 @@ def run(args: argparse.Namespace) -> int:
         daemon = Daemon(ctx, schedules, heartbeat_seconds=args.heartbeat,
                         once_retry_seconds=max(0.0, args.retry_for))
         daemon.install_signal_handlers()
-        return daemon.run_once() if args.once else daemon.serve()
+        return daemon.run_once(everything=args.now) if args.once else daemon.serve()
     finally:
         ctx.close()

@@ -79,3 +79,14 @@ def render_status(report: dict[str, Any], out: TextIO | None = None) -> None:
                       f"takes it over; `filebridge unlock {c['name']}` removes it now\n")
         for a in c["alerts"]:
             out.write(f"  ALERT: {a['message']}\n")
+        for t in c["tasks"]:
+            for w in t.get("waits") or []:
+                out.write(f"  last {t['task']} (task run {t['id']}) {describe_wait(w)}\n")
+
+
+def describe_wait(wait: dict[str, Any]) -> str:
+    """A long wait for a lock, from its JSON form, for people."""
+    since = f" since {wait['since']}" if wait.get("since") else ""
+    end = "" if wait.get("obtained", True) else ", then gave up"
+    return (f"waited {wait['seconds']:.0f} s for {wait['lock']}, held by {wait['holder']}"
+            f"{since}{end}")

@@ -10,7 +10,6 @@ second line of defence, e-mail addresses in messages at INFO and above are maske
 
 from __future__ import annotations
 
-import contextvars
 import json
 import logging
 import re
@@ -21,11 +20,8 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import TextIO
 
+from filebridge.activity import current_connection, current_run
 from filebridge.config.settings import LogFormat
-
-current_connection: contextvars.ContextVar[str] = contextvars.ContextVar(
-    "filebridge_connection", default="-")
-current_run: contextvars.ContextVar[str] = contextvars.ContextVar("filebridge_run", default="-")
 
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+", re.UNICODE)
 _PLAIN = "%(asctime)s %(levelname)-7s [%(connection)s %(run_id)s] %(name)s: %(message)s"

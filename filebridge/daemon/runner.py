@@ -32,9 +32,14 @@ from typing import Any
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from filebridge import activity
+from filebridge.activity import LongWait, collecting_waits
+from filebridge.daemon.due import due_tasks
+from filebridge.daemon.elsewhere import RunElsewhere
 from filebridge.daemon.heartbeat import DEFAULT_INTERVAL, Pulse, daemon_holder
 from filebridge.daemon.logs import LogProgress, log_context
 from filebridge.daemon.notify import Notifications, notifying
+from filebridge.daemon.outcomes import OutcomeLog, incomplete, log_incomplete, record_outcome
 from filebridge.daemon.schedule import DEADLINE_TASK, ConnectionSchedule
 from filebridge.daemon.tasks import (
     TASKS,
@@ -44,15 +49,12 @@ from filebridge.daemon.tasks import (
 )
 from filebridge.daemon.workers import RunQueue
 from filebridge.errors import FilebridgeError, Transient
-from filebridge.ledger.locks import ConnectionBusy
 from filebridge.pipeline.context import Context
 from filebridge.pipeline.report import EXIT_OK, EXIT_UNAVAILABLE, EXIT_UNUSABLE
-from filebridge.repeats import Repeats
 from filebridge.transports import Transport, open_transport
 
 log = logging.getLogger(__name__)
 
-BUSY = ConnectionBusy.code
 RETRY_DELAYS = (60.0, 300.0, 900.0)  # seconds before the 1st, 2nd and 3rd retry
 # run --once: the first retry of a transient failure after 2 s, doubling up to 30 s,
 # for as long as its time budget lasts.
@@ -65,8 +67,6 @@ EXIT_FORCED = 130
 # A run that could not start on time (all workers busy, machine suspended) still runs,
 # once however late (coalesce): the same rule as for runs missed while the daemon was down.
 JOB_DEFAULTS: dict[str, Any] = {"coalesce": True, "max_instances": 1, "misfire_grace_time": None}
-# Order of a connection's due tasks in one pass: fresh files first, then what depends on them.
-TASK_ORDER = ("import", "export", "cleanup", "verify", DEADLINE_TASK)
 
 
 class Daemon:
@@ -96,30 +96,15 @@ class Daemon:
         self.once_retry_seconds = once_retry_seconds
         self._once_until: float | None = None  # monotonic end of run --once's retry budget
         self._last: dict[tuple[str, str], TaskResult] = {}
-        self._busy_since: dict[tuple[str, str], float] = {}  # monotonic, first found busy
-        self._queued_now = threading.local()
-        self._repeats = Repeats()  # the queued task this worker thread runs
+        self._elsewhere = RunElsewhere(ctx.ledger, lock_wait)
+        self._queued_now = threading.local()  # the queued task this worker thread runs
+        self._outcomes = OutcomeLog()
 
     # -- what is due -------------------------------------------------------------
 
-    def due_tasks(self, now: datetime) -> list[tuple[str, str, str]]:
-        """(connection, task, trigger) to run now: missed or never run; else recovery imports.
-
-        A connection's import that is not due still runs as ``recovery`` when files of
-        an interrupted run wait in processing/ (checked when it runs).
-        """
-        due = []
-        for name, sched in self.schedules.items():
-            for task in TASK_ORDER:
-                spec = sched.task(task)
-                if spec is not None:
-                    last = self.state.last_finished(name, task)
-                    if spec.is_due(last.started_at if last else None, now):
-                        due.append((name, task, "startup"))
-                        continue
-                if task == "import" and (spec is not None or sched.watch):
-                    due.append((name, task, "recovery"))
-        return due
+    def due_tasks(self, now: datetime, everything: bool = False) -> list[tuple[str, str, str]]:
+        """(connection, task, trigger) to run now; see ``due.due_tasks``."""
+        return due_tasks(self.schedules, self.state, now, everything=everything)
 
     # -- running one task --------------------------------------------------------
 
@@ -170,28 +155,12 @@ class Daemon:
                          attempt: int) -> bool:
         if getattr(self._queued_now, "active", None) != connection:
             return False  # called directly (a test, a manual run): wait as always
-        key = (connection, task)
-        with self._guard:
-            since = self._busy_since.get(key)
-        now = time.monotonic()
-        if (since is not None and now - since > self.lock_wait) or not self._held_elsewhere(
-                connection, task):
-            with self._guard:
-                self._busy_since.pop(key, None)
+        first = self._elsewhere.busy_since(connection, task)
+        if first is None:
             return False
         with self._guard:
-            self._busy_since.setdefault(key, now)
-            first = self._busy_since[key]
-            self._requested.pop(key, None)  # the run put back covers the request
+            self._requested.pop((connection, task), None)  # the run put back covers it
         return self.enqueue(connection, task, trigger, attempt, BUSY_POLL, since=first) or True
-
-    def _held_elsewhere(self, connection: str, task: str) -> bool:
-        names = [connection, f"{connection}/pickup"] if task == "import" else [connection]
-        try:
-            return any((state := self.ctx.ledger.lock_state(name)) is not None and state.alive
-                       for name in names)
-        except FilebridgeError:
-            return False  # the run itself will meet (and report) the database's trouble
 
     def _run_requested(self, connection: str, task: str) -> int:
         with self._guard:
@@ -208,6 +177,12 @@ class Daemon:
             return False
 
     def _run(self, connection: str, task: str, trigger: str, attempt: int) -> TaskResult:
+        # Waits for a lock count from here: recording the start may wait for the database.
+        with log_context(connection, "-"), collecting_waits() as waits:
+            return self._run_recorded(connection, task, trigger, attempt, waits)
+
+    def _run_recorded(self, connection: str, task: str, trigger: str, attempt: int,
+                      waits: list[LongWait]) -> TaskResult:
         started = self.clock()
         task_run_id = self.state.start_task(connection, task, trigger, self.holder, started)
         summary: dict[str, Any] = {
@@ -216,6 +191,8 @@ class Daemon:
             "started_at": started.isoformat(), "state_location": self.ctx.ledger.location}
         with log_context(connection, f"task-{task_run_id}"):
             log.info("%s started (%s)", task, trigger)
+            if (queued := self._elsewhere.take_wait(connection, task)) is not None:
+                activity.long_wait(queued)
             try:
                 with notifying(self.notifications, summary):
                     result = self._execute(connection, task)
@@ -229,8 +206,8 @@ class Daemon:
                 result, retry_in = TaskResult("failed", EXIT_UNUSABLE, error={
                     "code": "internal-error", "message": f"{type(exc).__name__}: {exc}",
                     "retry": False}), None
-            self._record(task_run_id, result)
-            self._log_result(connection, task, result, retry_in)
+            record_outcome(self.state, task_run_id, result, self.clock, waits)
+            self._outcomes.task_done(connection, task, result, retry_in)
             if retry_in is not None:
                 self._schedule_retry(connection, task, attempt + 1, retry_in)
         return result
@@ -267,42 +244,6 @@ class Daemon:
             return None
         return self.retry_delays[attempt]
 
-    def _record(self, task_run_id: int, result: TaskResult) -> None:
-        # The outcome must reach the ledger even when the database is busy for a moment:
-        # a task left without one would look as if it still ran.
-        for pause in (0.5, 2.0, 5.0, None):
-            try:
-                self.state.finish_task(task_run_id, result.outcome, result.exit_code,
-                                       result.error, self.clock())
-                return
-            except FilebridgeError as exc:
-                if pause is None or not isinstance(exc, Transient):
-                    log.warning("task result not recorded: %s", exc)
-                    return
-                time.sleep(pause)
-
-    def _log_result(self, connection: str, task: str, result: TaskResult,
-                    retry_in: float | None) -> None:
-        report = result.report or {}
-        files = report.get("files")
-        detail = f", {len(files)} file(s)" if isinstance(files, list) else ""
-        if result.error:
-            again = f"; retry in {retry_in:.0f} s" if retry_in is not None else ""
-            # Another process running the connection is how sharing works, not a problem.
-            level = logging.INFO if result.error.get("code") == BUSY else logging.ERROR
-            # The same failure on every run is said once, then as an hourly reminder.
-            say, quiet = self._repeats.news((connection, task), str(result.error.get("message")))
-            if not say:
-                level = logging.DEBUG
-            elif quiet:
-                again += f" (unchanged; {quiet} more time(s) since it was last logged)"
-            log.log(level, "%s %s (exit %d): %s%s", task, result.outcome, result.exit_code,
-                    result.error.get("message"), again)
-        else:
-            if self._repeats.cleared((connection, task)):
-                log.info("%s works again", task)
-            log.info("%s %s (exit %d)%s", task, result.outcome, result.exit_code, detail)
-
     def _schedule_retry(self, connection: str, task: str, attempt: int, delay: float) -> None:
         if self.stopping.is_set():
             return
@@ -333,11 +274,12 @@ class Daemon:
 
     # -- the loop --------------------------------------------------------------------
 
-    def run_once(self) -> int:
-        """Run every due task once, ``max_parallel_runs`` connections at a time, retrying
-        transient failures while ``once_retry_seconds`` last; returns the worst exit code."""
+    def run_once(self, everything: bool = False) -> int:
+        """Run every due task once (every scheduled one with ``everything``),
+        ``max_parallel_runs`` connections at a time, retrying transient failures while
+        ``once_retry_seconds`` last; returns the worst exit code."""
         by_connection: dict[str, list[tuple[str, str]]] = {}
-        for connection, task, trigger in self.due_tasks(self.clock()):
+        for connection, task, trigger in self.due_tasks(self.clock(), everything):
             by_connection.setdefault(connection, []).append((task, trigger))
         due = sum(trigger != "recovery" for runs in by_connection.values() for _, trigger in runs)
         log.info("%d task(s) due; looking for interrupted files of %d connection(s)", due,
@@ -355,26 +297,13 @@ class Daemon:
             self.queue.wait_idle()
         finally:
             self.queue.close()
-        self._log_incomplete(sorted(by_connection))
+        log_incomplete(self.incomplete(), sorted(by_connection))
         return self.worst
 
     def incomplete(self) -> dict[str, dict[str, Any]]:
         """Connections whose last attempt of some task failed: name -> that task's error."""
         with self._guard:
-            last = dict(self._last)
-        return {connection: {"task": task, **(result.error or {})}
-                for (connection, task), result in sorted(last.items())
-                if result.outcome == "failed"}
-
-    def _log_incomplete(self, connections: list[str]) -> None:
-        failed = self.incomplete()
-        if not failed:
-            log.info("all %d connection(s) completed", len(connections))
-            return
-        log.warning("%d of %d connection(s) did not complete: %s",
-                    len(failed), len(connections),
-                    "; ".join(f"{c} ({e['task']}: {e.get('code')}: {e.get('message')})"
-                              for c, e in failed.items()))
+            return incomplete(dict(self._last))
 
     def serve(self) -> int:
         """Run until stopped (``stop()`` or a signal); returns 0 after a clean shutdown."""

@@ -35,6 +35,8 @@ task_runs = sa.Table(
     sa.Column("outcome", sa.String(16), nullable=True),
     sa.Column("exit_code", sa.Integer, nullable=True),
     sa.Column("error", sa.Text, nullable=True),  # {"code", "message", "retry"}
+    # Waits for a lock longer than the warning threshold: [{"lock", "seconds", "holder", ...}]
+    sa.Column("waits", sa.Text, nullable=True),
     sa.Index("ix_task_runs_connection_task", "connection", "task", "id"),
 )
 
@@ -89,13 +91,15 @@ class TaskRun:
     outcome: str | None
     exit_code: int | None
     error: dict[str, Any] | None
+    waits: list[dict[str, Any]] | None = None  # long waits for a lock (see ``activity``)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (used by ``status --json``)."""
         return {"id": self.id, "task": self.task, "trigger": self.trigger,
                 "started_at": self.started_at.isoformat(),
                 "finished_at": self.finished_at.isoformat() if self.finished_at else None,
-                "outcome": self.outcome, "exit_code": self.exit_code, "error": self.error}
+                "outcome": self.outcome, "exit_code": self.exit_code, "error": self.error,
+                "waits": self.waits or []}
 
 
 @dataclass(frozen=True)
@@ -149,13 +153,15 @@ class DaemonState:
                 started_at=now).returning(task_runs.c.id)))
 
     def finish_task(self, task_run_id: int, outcome: str, exit_code: int,
-                    error: dict[str, Any] | None, now: datetime) -> None:
-        """Record how a task ended."""
+                    error: dict[str, Any] | None, now: datetime,
+                    waits: list[dict[str, Any]] | None = None) -> None:
+        """Record how a task ended (and the long waits for a lock it met)."""
         now = now.astimezone(UTC)
         with self.engine.begin() as tx:
             tx.execute(task_runs.update().where(task_runs.c.id == task_run_id).values(
                 finished_at=now, outcome=outcome, exit_code=exit_code,
-                error=None if error is None else json.dumps(error, default=str)))
+                error=None if error is None else json.dumps(error, default=str),
+                waits=json.dumps(waits, default=str) if waits else None))
 
     def last_finished(self, connection: str, task: str) -> TaskRun | None:
         """The latest task run of ``connection`` that ran to its end (whatever its outcome)."""
@@ -267,6 +273,7 @@ def _task_run(row: Any) -> TaskRun:
     values["started_at"] = _utc(values["started_at"])
     values["finished_at"] = _utc(values["finished_at"])
     values["error"] = json.loads(values["error"]) if values["error"] else None
+    values["waits"] = json.loads(values["waits"]) if values.get("waits") else None
     return TaskRun(**values)
 
 

@@ -32,6 +32,7 @@ from datetime import UTC, datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from filebridge import activity
 from filebridge.errors import FilebridgeError, Transient
 from filebridge.ledger.errors import LedgerError
 from filebridge.ledger.holders import Holder, describe_holder
@@ -253,13 +254,19 @@ def _release(engine: Engine, connection: str, holder: str) -> None:
 
 def _take(engine: Engine, connection: str, holder: str, stale_after: float,
           deadline: float) -> None:
+    started = time.monotonic()
+    seen: ConnectionBusy | None = None  # who held it when the wait grew long
     while True:
         try:
             _try_take(engine, connection, holder, stale_after)
+            _report_wait(connection, started, seen, obtained=True)
             return
-        except ConnectionBusy:
+        except ConnectionBusy as busy:
+            if seen is None and time.monotonic() - started >= activity.LONG_WAIT:
+                seen = busy
             if time.monotonic() >= deadline:
                 _idle(engine)
+                _report_wait(connection, started, seen or busy, obtained=False)
                 raise
         except sa.exc.IntegrityError:
             # SQLite's BEGIN IMMEDIATE never lets two takers interleave; this is a race
@@ -267,6 +274,15 @@ def _take(engine: Engine, connection: str, holder: str, stale_after: float,
             if time.monotonic() >= deadline:
                 raise _busy(engine, connection) from None
         time.sleep(POLL)
+
+
+def _report_wait(connection: str, started: float, seen: ConnectionBusy | None, *,
+                 obtained: bool) -> None:
+    waited = time.monotonic() - started
+    if seen is not None and waited >= activity.LONG_WAIT:
+        activity.long_wait(activity.LongWait(
+            f"the lock of connection {connection!r}", waited, describe_holder(seen.holder),
+            seen.since, obtained))
 
 
 @contextmanager

@@ -151,6 +151,12 @@ def _intent_tables(conn: Connection) -> None:
     create_intent_tables(conn)
 
 
+def _task_run_waits(conn: Connection) -> None:
+    # 0004 builds task_runs from the current table, which has the column already.
+    if "waits" not in {c["name"] for c in sa.inspect(conn).get_columns("task_runs")}:
+        conn.execute(sa.text("ALTER TABLE task_runs ADD COLUMN waits TEXT"))
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     ("0001_create_tables", _create_tables),
     ("0002_files_moved_to", _add_files_moved_to),
@@ -160,4 +166,5 @@ MIGRATIONS: tuple[Migration, ...] = (
     ("0006_web_tables", _web_tables),
     ("0007_run_actor", _run_actor),
     ("0008_run_intents", _intent_tables),
+    ("0009_task_run_waits", _task_run_waits),
 )

@@ -48,10 +48,11 @@ class Person:
 class _World:
     # (connection, employee_id) -> person
     people: dict[tuple[str | None, str], Person] = field(default_factory=dict)
-    # code -> (name, parent_code, managed_by)
-    departments: dict[str, tuple[str, str, str | None]] = field(default_factory=dict)
-    # name -> managed_by
-    job_titles: dict[str, str | None] = field(default_factory=dict)
+    # (managed_by, code) -> (name, parent_code): each connection has its own departments,
+    # as in the built-in store; managed_by None marks those made in the LMS itself.
+    departments: dict[tuple[str | None, str], tuple[str, str]] = field(default_factory=dict)
+    # job titles as (managed_by, name), likewise per connection (a dict keeps their order)
+    job_titles: dict[tuple[str | None, str], None] = field(default_factory=dict)
     # (owning connection or None, name) of every group
     groups: set[tuple[str | None, str]] = field(default_factory=set)
 
@@ -191,13 +192,19 @@ class MemoryState:
                          and p.deactivated_at is not None and p.deactivated_at <= cutoff)
 
     def org(self) -> StoredOrg:
-        """Departments and job titles with the connection that created them."""
-        world = self.lms.world
+        """This connection's departments and job titles, and those made in the LMS itself
+        unless the connection has its own of the same code or name."""
+        world, c = self.lms.world, self.connection
+        own_codes = {code for owner, code in world.departments if owner == c}
+        own_titles = {name for owner, name in world.job_titles if owner == c}
+        deps = [(code, n, pc, owner) for (owner, code), (n, pc) in world.departments.items()
+                if owner == c or (owner is None and code not in own_codes)]
+        titles = [(name, owner) for owner, name in world.job_titles
+                  if owner == c or (owner is None and name not in own_titles)]
         return StoredOrg(
-            pd.DataFrame([(c, n, pc, m) for c, (n, pc, m) in world.departments.items()],
-                         columns=["code", "name", "parent_code", "managed_by"], dtype=object),
-            pd.DataFrame(list(world.job_titles.items()), columns=["name", "managed_by"],
-                         dtype=object))
+            pd.DataFrame(deps, columns=["code", "name", "parent_code", "managed_by"],
+                         dtype=object),
+            pd.DataFrame(titles, columns=["name", "managed_by"], dtype=object))
 
     def memberships(self) -> pd.DataFrame:
         """Members of this connection's groups who are its people, and which it made."""
@@ -209,11 +216,12 @@ class MemoryState:
 
     def org_usage(self, fields: Sequence[str], codes: Sequence[str],
                   titles: Sequence[str]) -> pd.DataFrame:
-        """Active people using these department codes or job titles."""
+        """Active people of this connection using these department codes or job titles:
+        another connection's people use its own departments."""
         key = department_key(fields) or "department_code"
         rows: list[tuple[Any, ...]] = []
         for (c, i), p in self.lms.world.people.items():
-            if not p.active:
+            if not p.active or c != self.connection:
                 continue
             if p.fields.get(key, "") in set(codes):
                 rows.append(("department", p.fields[key], c, i))
@@ -310,40 +318,13 @@ def _org(world: _World, plan: Plan, fields: list[str]) -> dict[str, int]:
     """Departments and job titles: the plan's own org changes, or (a bare plan) what the
     connection's people use, as the built-in store derives them.
 
-    Like the built-in store, a planned change only touches what this connection created,
-    a create skips a code that exists by now, and a department or job title an active
-    person still uses (after the plan's people changes) is never removed.
+    Like the built-in store, org units belong to the connection that made them: a plan
+    creates, renames and removes only its connection's own, and never one that an active
+    person of its connection still uses (after the plan's people changes).
     """
     c = plan.connection
     if plan.org_planned:
-        counts = dict.fromkeys(("departments_created", "departments_updated",
-                                "departments_removed", "job_titles_created",
-                                "job_titles_removed"), 0)
-        code_field = department_key(plan.fields) or "department_code"
-        active = [p for p in world.people.values() if p.active]
-        used = {("department", p.fields.get(code_field, "")) for p in active} | {
-            ("job_title", p.fields.get("job_title", "")) for p in active}
-        for row in plan.org.itertuples(index=False):
-            if row.kind == "department":
-                ours = world.departments.get(row.code, ("", "", None))[2] == c
-                if row.action == "create" and row.code not in world.departments:
-                    # Another connection may have created the code since: theirs stays.
-                    world.departments[row.code] = (row.name, row.parent_code, c)
-                    counts["departments_created"] += 1
-                elif row.action == "update" and ours:
-                    world.departments[row.code] = (row.name, row.parent_code, c)
-                    counts["departments_updated"] += 1
-                elif row.action == "remove" and ours and (row.kind, row.code) not in used:
-                    del world.departments[row.code]
-                    counts["departments_removed"] += 1
-            elif row.action == "create" and row.code not in world.job_titles:
-                world.job_titles[row.code] = c
-                counts["job_titles_created"] += 1
-            elif (row.action == "remove" and world.job_titles.get(row.code, "") == c
-                  and (row.kind, row.code) not in used):
-                del world.job_titles[row.code]
-                counts["job_titles_removed"] += 1
-        return counts
+        return _planned_org(world, plan)
     touched = set(fields) if len(plan.creates) else set()
     touched |= set(plan.updates["field"].unique().tolist())
     mine = [p for (owner, _), p in world.people.items() if owner == c]
@@ -352,15 +333,48 @@ def _org(world: _World, plan: Plan, fields: list[str]) -> dict[str, int]:
         "department" if "department" in touched else None)
     if key is not None:
         for code in sorted({p.fields.get(key, "") for p in mine} - {""}):
-            if code not in world.departments:
+            if (c, code) not in world.departments:
                 users = [p for p in mine if p.fields.get(key, "") == code]
-                world.departments[code] = (
+                world.departments[(c, code)] = (
                     max(p.fields.get("department", "") for p in users),
-                    max(p.fields.get("parent_department_code", "") for p in users), None)
+                    max(p.fields.get("parent_department_code", "") for p in users))
                 created += 1
     if "job_title" in touched:
         for title in sorted({p.fields.get("job_title", "") for p in mine} - {""}):
-            if title not in world.job_titles:
-                world.job_titles[title] = None
+            if (c, title) not in world.job_titles:
+                world.job_titles[(c, title)] = None
                 titles += 1
     return {"departments_created": created, "job_titles_created": titles}
+
+
+def _planned_org(world: _World, plan: Plan) -> dict[str, int]:
+    """The plan's own department and job title changes, on its connection's units."""
+    c = plan.connection
+    counts = dict.fromkeys(("departments_created", "departments_updated",
+                            "departments_removed", "job_titles_created",
+                            "job_titles_removed"), 0)
+    code_field = department_key(plan.fields) or "department_code"
+    active = [p for (owner, _), p in world.people.items() if p.active and owner == c]
+    used = {("department", p.fields.get(code_field, "")) for p in active} | {
+        ("job_title", p.fields.get("job_title", "")) for p in active}
+    for row in plan.org.itertuples(index=False):
+        key = (c, row.code)
+        if row.kind == "department":
+            if row.action == "create" and key not in world.departments:
+                world.departments[key] = (row.name, row.parent_code)
+                counts["departments_created"] += 1
+            elif row.action == "update" and key in world.departments:
+                world.departments[key] = (row.name, row.parent_code)
+                counts["departments_updated"] += 1
+            elif (row.action == "remove" and key in world.departments
+                  and (row.kind, row.code) not in used):
+                del world.departments[key]
+                counts["departments_removed"] += 1
+        elif row.action == "create" and key not in world.job_titles:
+            world.job_titles[key] = None
+            counts["job_titles_created"] += 1
+        elif (row.action == "remove" and key in world.job_titles
+              and (row.kind, row.code) not in used):
+            del world.job_titles[key]
+            counts["job_titles_removed"] += 1
+    return counts

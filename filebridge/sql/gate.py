@@ -13,6 +13,10 @@ The gate is taken by the engine's ``begin`` hook and given back when the sqlite3
 connection commits, rolls back or closes (``GatedConnection``), so it is held exactly
 as long as SQLite's own write lock. A thread that already holds the gate passes again
 (a nested writer in the same thread never waits for itself).
+
+The gate knows whose work holds it (``activity.doing()``: the connection and task run)
+and since when, so a wait longer than ``activity.LONG_WAIT`` is reported once with the
+holder's name and the time waited.
 """
 
 from __future__ import annotations
@@ -21,7 +25,10 @@ import sqlite3
 import threading
 import time
 from collections import deque
+from datetime import UTC, datetime
 from typing import Any
+
+from filebridge import activity
 
 TURN_SECONDS = 60.0  # the longest one write transaction is expected to hold the gate
 
@@ -38,12 +45,18 @@ class GateTimeout(Exception):
 class WriteGate:
     """A first-come-first-served, thread-reentrant lock with a queue-sized wait."""
 
-    def __init__(self, turn_seconds: float = TURN_SECONDS) -> None:
-        self.turn_seconds = turn_seconds
+    def __init__(self, turn_seconds: float = TURN_SECONDS, name: str = "the database") -> None:
+        self.turn_seconds, self.name = turn_seconds, name
         self._cond = threading.Condition()
         self._queue: deque[object] = deque()
         self._owner: int | None = None
         self._depth = 0
+        self._holder, self._since = "", datetime.now(UTC)  # whose work holds it, from when
+
+    def holder(self) -> tuple[str, datetime] | None:
+        """Whose work holds the gate now and since when, or None when it is free."""
+        with self._cond:
+            return None if self._owner is None else (self._holder, self._since)
 
     def waiting(self) -> int:
         """How many threads wait for the gate now."""
@@ -62,18 +75,37 @@ class WriteGate:
             self._queue.append(ticket)
             started = time.monotonic()
             deadline = started + self.turn_seconds * (ahead + 1)
+            seen: tuple[str, datetime] | None = None  # the holder when the wait grew long
             try:
                 while self._owner is not None or self._queue[0] is not ticket:
-                    left = deadline - time.monotonic()
+                    now = time.monotonic()
+                    left = deadline - now
                     if left <= 0:
-                        raise GateTimeout(time.monotonic() - started, ahead)
-                    self._cond.wait(left)
-            except BaseException:
+                        raise GateTimeout(now - started, ahead)
+                    long_at = started + activity.LONG_WAIT
+                    if seen is None and now >= long_at:
+                        seen = (self._holder, self._since) if self._owner is not None else (
+                            f"{len(self._queue) - 1} write(s) queued ahead", self._since)
+                    self._cond.wait(left if seen is not None else min(left, long_at - now))
+            except GateTimeout as exc:
                 self._queue.remove(ticket)
                 self._cond.notify_all()  # the one behind may be first now
+                self._report(exc.waited, seen, obtained=False)
+                raise
+            except BaseException:
+                self._queue.remove(ticket)
+                self._cond.notify_all()
                 raise
             self._queue.popleft()
             self._owner, self._depth = me, 1
+            self._holder, self._since = activity.doing(), datetime.now(UTC)
+        self._report(time.monotonic() - started, seen, obtained=True)
+
+    def _report(self, waited: float, seen: tuple[str, datetime] | None, *,
+                obtained: bool) -> None:
+        if seen is not None and waited >= activity.LONG_WAIT:
+            activity.long_wait(activity.LongWait(
+                f"the write lock of {self.name}", waited, seen[0], seen[1], obtained))
 
     def release(self) -> None:
         """Give the gate back (once per ``acquire``)."""
@@ -95,7 +127,7 @@ def gate_for(database: str) -> WriteGate:
     with _GATES_GUARD:
         gate = _GATES.get(database)
         if gate is None:
-            gate = _GATES[database] = WriteGate()
+            gate = _GATES[database] = WriteGate(name=database.rsplit("/", 1)[-1])
         return gate
 
 

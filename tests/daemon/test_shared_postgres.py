@@ -7,8 +7,6 @@ advisory locks with its session."""
 
 from __future__ import annotations
 
-import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -19,7 +17,7 @@ import pytest
 import sqlalchemy as sa
 
 from tests.conftest import PG_PASSWORD_ENV, PostgresServer
-from tests.pipeline.conftest import REPO
+from tests.fleetsite import applied_counts, drop_night, workspace
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
@@ -28,58 +26,6 @@ NIGHTS = 3
 ROWS = 300
 LOCKS_TAKEN = 2.0  # seconds from the kill until another daemon holds its connections
 TAKEOVER = 15.0  # seconds from the kill until the others finished its files
-HEADER = ("Employee ID,Work Email,First Name,Last Name,Job Title,Department,Dept Code,"
-          "Location,Country,Phone,Type,Manager ID,Hire Date,Termination Date,Status,"
-          "Cost Center\n")
-
-
-def night_file(folder: Path, connection: str, night: int) -> str:
-    """Write night ``night`` of ``connection`` into its inbox (temporary name, then rename)."""
-    name = f"hr_2026-12-{night:02d}.csv"
-    rows = "".join(
-        f"{connection}-{i:04d},p{i}.{connection}@acme.example,Pat,Doe{i},"
-        f"Title {connection} night {night},"
-        f"Dept {connection},D{connection},Berlin,DE,+49 1,FT,,01/01/2020,,A,CC\n"
-        for i in range(ROWS))
-    part = folder / f".{name}.tmp"
-    part.write_text(HEADER + rows, encoding="utf-8")
-    os.replace(part, folder / name)
-    return name
-
-
-def workspace(root: Path, url: str, daemons: int) -> list[Path]:
-    (root / "mappings").mkdir(parents=True)
-    (root / "schedules").mkdir()
-    shutil.copy(REPO / "mappings" / "acme.yaml", root / "mappings" / "shared.yaml")
-    blocks = []
-    for c in CONNECTIONS:
-        (root / "drop" / c).mkdir(parents=True)
-        blocks.append(f"  {c}:\n    import_mapping: mappings/shared.yaml\n"
-                      f"    transport: {{type: local, inbox: drop/{c}, pattern: 'hr_*.csv', "
-                      "ready: {stable_seconds: 0}}\n")
-        (root / "schedules" / f"{c}.yaml").write_text(
-            f'connection: {c}\nwatch: true\ntasks: [{{task: import, cron: "0 22 * * *"}}]\n')
-    paths = []
-    for k in range(daemons):  # one state folder (spool, reports) per daemon, as on 3 hosts
-        path = root / f"settings-{k}.yaml"
-        # A worker per connection: a daemon takes over a dead one's connections at once
-        # only when it has a worker free to wait for each of them.
-        path.write_text(f"state_dir: state-{k}\nmax_parallel_runs: {len(CONNECTIONS)}\n"
-                        f"lms:\n  url: {url}\n  password: "
-                        f"${{env:{PG_PASSWORD_ENV}}}\nconnections:\n" + "".join(blocks),
-                        encoding="utf-8")
-        paths.append(path)
-    return paths
-
-
-def applied(db: sa.Engine, name: str) -> dict[str, int]:
-    """Per connection, how many runs applied a file called ``name``."""
-    with db.connect() as conn:
-        rows = conn.execute(sa.text(
-            "SELECT r.connection, count(*) FROM runs r JOIN files f ON f.id = r.file_id "
-            "WHERE f.name = :name AND r.state = 'applied' GROUP BY r.connection"),
-            {"name": name}).all()
-    return {c: int(n) for c, n in rows}
 
 
 def wait_for(what: str, check, timeout: float, every: float = 0.2):
@@ -101,7 +47,10 @@ def locks_of(db: sa.Engine, pid: int) -> set[str]:
 def test_three_daemons_share_twenty_connections_and_survive_a_kill(
         tmp_path: Path, postgres: PostgresServer) -> None:
     url = postgres.url(postgres.create_database(), with_password=False)
-    settings = workspace(tmp_path, url, 3)
+    # A worker per connection: a daemon takes over a dead one's connections at once only
+    # when it has a worker free to wait for each of them.
+    settings = workspace(tmp_path, CONNECTIONS, store=url, daemons=3,
+                         max_parallel_runs=len(CONNECTIONS), password_env=PG_PASSWORD_ENV)
     db = sa.create_engine(postgres.url(url.rsplit("/", 1)[1]))
     logs = [open(tmp_path / f"daemon-{k}.log", "w") for k in range(3)]  # noqa: SIM115
     daemons = [subprocess.Popen([sys.executable, "-m", "filebridge.cli.main", "run",
@@ -114,8 +63,7 @@ def test_three_daemons_share_twenty_connections_and_survive_a_kill(
             120)
         victim, killed, held, took, locks_taken = daemons[0], 0.0, set(), None, 99.0
         for night in range(1, NIGHTS + 1):
-            names = {night_file(tmp_path / "drop" / c, c, night) for c in CONNECTIONS}
-            [name] = names
+            name = drop_night(tmp_path, CONNECTIONS, night, ROWS)
             if night == 2:
                 held = wait_for("the victim to run a connection", lambda: {
                     c for c in locks_of(db, victim.pid) if "/" not in c}, 60, every=0.005)
@@ -126,14 +74,14 @@ def test_three_daemons_share_twenty_connections_and_survive_a_kill(
                          lambda: not locks_of(db, victim.pid), TAKEOVER, every=0.02)
                 locks_taken = time.monotonic() - killed
             wait_for(f"night {night} in all connections",
-                     lambda n=name: len(applied(db, n)) == len(CONNECTIONS), 120)
+                     lambda n=name: len(applied_counts(db, n)) == len(CONNECTIONS), 120)
             if night == 2:
                 inboxes = [tmp_path / "drop" / c / "processing" for c in held]
                 wait_for("the victim's files to be finished", lambda i=inboxes: not any(
                     p.exists() and any(p.iterdir()) for p in i), TAKEOVER, every=0.05)
                 took = time.monotonic() - killed
         for night in range(1, NIGHTS + 1):
-            counts = applied(db, f"hr_2026-12-{night:02d}.csv")
+            counts = applied_counts(db, f"hr_2026-12-{night:02d}.csv")
             assert counts == {c: 1 for c in CONNECTIONS}, (night, counts)
         with db.connect() as conn:
             running = conn.scalar(sa.text("SELECT count(*) FROM runs WHERE state = 'running'"))

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -14,6 +16,8 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from filebridge import activity
+from filebridge.activity import collecting_waits
 from filebridge.ledger.holders import Holder, boot_id, process_start
 from filebridge.ledger.locks import ConnectionBusy, connection_lock, lock_state
 from filebridge.ledger.schema import locks
@@ -133,3 +137,27 @@ def test_postgres_frees_the_lock_of_a_killed_process_at_once(postgres_engine, pg
         sessions = conn.scalar(sa.text("SELECT count(*) FROM pg_stat_activity WHERE "
                                        "application_name LIKE 'filebridge locks%'"))
     assert sessions == 0
+
+
+def test_a_long_wait_for_a_connection_names_its_holder(engine, monkeypatch, caplog):
+    monkeypatch.setattr(activity, "LONG_WAIT", 0.4)
+    holding, done = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with connection_lock(engine, "acme"):
+            holding.set()
+            done.wait(1.2)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    assert holding.wait(5)
+    caplog.set_level(logging.WARNING, logger="filebridge.waits")
+    with collecting_waits() as waits, connection_lock(engine, "acme", wait_seconds=10):
+        pass
+    holder.join()
+    [wait] = waits
+    assert wait.lock == "the lock of connection 'acme'" and wait.obtained
+    assert f"pid {os.getpid()} on host {socket.gethostname()}" in wait.holder
+    assert wait.since is not None and 0.6 < wait.seconds < 10
+    assert [r.getMessage() for r in caplog.records
+            if r.name == "filebridge.waits"] == [wait.describe()]

@@ -225,19 +225,27 @@ class StoreContract:
                               ("department", "create", "D2", "Two", "D1", "", ""),
                               ("job_title", "create", "Chef", "Chef", "", "", ""),
                               ("job_title", "create", "Cook", "Cook", "", "", "")))
-        # Another connection neither re-creates, renames nor removes acme's org data.
-        counts = self.apply(store, org(plan("globex"),
+        # Another connection with the same codes and names has its own: it neither renames
+        # nor removes acme's, and its people never keep acme's in use.
+        counts = self.apply(store, org(plan("globex", new=[person("9", department_code="D2",
+                                                                  job_title="Cook")]),
                                        ("department", "create", "D1", "Theirs", "", "", ""),
                                        ("department", "update", "D2", "Mine", "", "Two", "D1"),
                                        ("department", "remove", "D2", "", "", "Two", "D1"),
                                        ("job_title", "create", "Cook", "Cook", "", "", ""),
                                        ("job_title", "remove", "Cook", "", "", "Cook", "")))
-        # (Its creates make its own D1 and Cook in the built-in store, where org units
-        # belong to their connection: tests/lms/test_org_per_connection.py.)
-        assert (counts["departments_updated"], counts["departments_removed"]) == (0, 0)
-        assert store.state("acme").org().job_titles.values.tolist() == [
-            ["Chef", "acme"], ["Cook", "acme"]]
-        # What an active person still uses stays, whatever the plan says.
+        assert {k: v for k, v in counts.items() if k.startswith(("departments", "job"))} == {
+            "departments_created": 1, "departments_updated": 0, "departments_removed": 0,
+            "job_titles_created": 1, "job_titles_removed": 0}
+        acme = store.state("acme").org()
+        assert acme.departments.values.tolist() == [["D1", "One", "", "acme"],
+                                                    ["D2", "Two", "D1", "acme"]]
+        assert acme.job_titles.values.tolist() == [["Chef", "acme"], ["Cook", "acme"]]
+        globex = store.state("globex").org()
+        assert globex.departments.values.tolist() == [["D1", "Theirs", "", "globex"]]
+        assert globex.job_titles.values.tolist() == [["Cook", "globex"]]
+        # What an active person of the connection still uses stays, whatever the plan says;
+        # globex's person using "D2" and "Cook" does not keep acme's.
         counts = self.apply(store, org(plan("acme"),
                                        ("department", "remove", "D1", "", "", "One", ""),
                                        ("department", "remove", "D2", "", "", "Two", "D1"),
@@ -247,6 +255,9 @@ class StoreContract:
         stored = store.state("acme").org()
         assert stored.departments.values.tolist() == [["D1", "One", "", "acme"]]
         assert stored.job_titles.values.tolist() == [["Chef", "acme"]]
+        globex = store.state("globex").org()
+        assert globex.departments.values.tolist() == [["D1", "Theirs", "", "globex"]]
+        assert globex.job_titles.values.tolist() == [["Cook", "globex"]]
 
     def test_empty_plan_changes_nothing(self, store: Lms) -> None:
         counts = self.apply(store, plan())

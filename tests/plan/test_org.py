@@ -80,8 +80,11 @@ def test_creates_renames_and_reparents_only_this_connections_departments() -> No
     assert org_rows(lms, [row("1", dept="D1", dept_name="Sales", title="Clerk"),
                           row("2", dept="X", dept_name="Ours now", parent="D1",
                               title="Pilot")]) == [
+        # Connection o's X and Pilot are o's: this connection makes its own.
         ["department", "create", "D1", "Sales", "", "", ""],
+        ["department", "create", "X", "Ours now", "D1", "", ""],
         ["job_title", "create", "Clerk", "Clerk", "", "", ""],
+        ["job_title", "create", "Pilot", "Pilot", "", "", ""],
     ]
     night(lms, [row("1", dept="D1", dept_name="Sales", title="Clerk"),
                 row("2", dept="D2", dept_name="Fin", parent="D1")])
@@ -134,14 +137,21 @@ def test_removals_only_of_our_departments_nobody_active_uses() -> None:
     ]
 
 
-def test_a_department_used_by_another_connection_or_a_kept_child_stays() -> None:
+def test_another_connections_same_code_is_its_own_and_a_kept_child_stays() -> None:
     lms = MemoryLms()
     night(lms, [row("1", dept="P", dept_name="Parent"),
                 row("2", dept="K", dept_name="Kid", parent="P"),
                 row("3", dept="S", dept_name="Shared", title="Chef")])
     night(lms, [row("8", dept="S", title="Chef")], connection="o")
-    # Only 2 stays, in K: its parent P stays with it; S and Chef are used by o's person 8.
-    assert org_rows(lms, [row("2", dept="K", dept_name="Kid", parent="P")]) == []
+    # Only 2 stays, in K: its parent P stays with it. S and Chef go: o's person 8 uses o's
+    # own S and Chef (the same code is another department there), which stay.
+    assert org_rows(lms, [row("2", dept="K", dept_name="Kid", parent="P")]) == [
+        ["department", "remove", "S", "", "", "Shared", ""],
+        ["job_title", "remove", "Chef", "", "", "Chef", ""],
+    ]
+    theirs = lms.state("o").org()
+    assert theirs.departments["code"].tolist() == ["S"]
+    assert theirs.job_titles.values.tolist() == [["Chef", "o"]]
     # Nobody keeps K; P goes once K goes.
     assert org_rows(lms, [row("3", dept="S", dept_name="Shared", title="Chef")]) == [
         ["department", "remove", "K", "", "", "Kid", "P"],

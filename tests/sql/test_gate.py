@@ -3,12 +3,16 @@ locked", however many there are and however short SQLite's own busy timeout."""
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from pathlib import Path
 
 import pytest
 
+from filebridge import activity
+from filebridge.activity import collecting_waits
+from filebridge.daemon.logs import log_context
 from filebridge.sql import open_engine, reading
 from filebridge.sql.gate import GateTimeout, WriteGate
 
@@ -82,3 +86,41 @@ def test_the_gate_serves_in_arrival_order_and_gives_up_after_its_share() -> None
     assert failed and failed[0].ahead == 1 and time.monotonic() - started >= 0.2 * 2 - 0.05
     gate.release()
     assert gate.waiting() == 0
+
+
+def test_a_long_wait_is_said_once_naming_the_holder(tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch,
+                                                    caplog: pytest.LogCaptureFixture) -> None:
+    monkeypatch.setattr(activity, "LONG_WAIT", 0.4)
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    first, second = open_engine(url), open_engine(url)
+    with first.begin() as tx:
+        tx.exec_driver_sql("CREATE TABLE t (writer TEXT)")
+    holding = threading.Event()
+
+    def hold() -> None:
+        with log_context("c01", "task-41"), first.begin() as tx:
+            tx.exec_driver_sql("INSERT INTO t VALUES ('c01')")
+            holding.set()
+            time.sleep(1.2)  # a long apply
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    assert holding.wait(5)
+    caplog.set_level(logging.WARNING, logger="filebridge.waits")
+    with log_context("c02", "task-42"), collecting_waits() as waits:
+        with second.begin() as tx:
+            tx.exec_driver_sql("INSERT INTO t VALUES ('c02')")
+    holder.join()
+    [wait] = waits
+    assert wait.lock == "the write lock of db.sqlite" and wait.obtained
+    assert wait.holder == "connection c01 (task-41)" and wait.since is not None
+    assert 0.6 < wait.seconds < 5
+    [line] = [r.getMessage() for r in caplog.records if r.name == "filebridge.waits"]
+    assert line.startswith("waited 1 s for the write lock of db.sqlite, held by connection "
+                           "c01 (task-41) since "), line
+    # A short wait says nothing.
+    caplog.clear()
+    with collecting_waits() as waits, second.begin() as tx:
+        tx.exec_driver_sql("INSERT INTO t VALUES ('quick')")
+    assert waits == [] and not caplog.records
