@@ -24,7 +24,10 @@ pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 CONNECTIONS = [f"c{n:02d}" for n in range(20)]
 NIGHTS = 3
 ROWS = 300
-LOCKS_TAKEN = 2.0  # seconds from the kill until another daemon holds its connections
+# Seconds from the kill until another daemon holds its connections. Far below the
+# 120 s after which a silent holder's lock row counts as stale, so passing proves the
+# server freed the advisory locks with the dead session; loose enough for a loaded CI box.
+LOCKS_TAKEN = 10.0
 TAKEOVER = 15.0  # seconds from the kill until the others finished its files
 
 
