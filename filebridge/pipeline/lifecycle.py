@@ -29,7 +29,7 @@ from filebridge.pipeline.layout import connection_pgp
 from filebridge.pipeline.older_data import check_approvable
 from filebridge.pipeline.report import Adoption, Adoptions, Refusal, RunReport
 from filebridge.pipeline.settle import settle_open_runs, stopped_before_commit
-from filebridge.pipeline.spool import verified_spool
+from filebridge.pipeline.spool import spool_of
 from filebridge.plan.guard import GuardPolicy, judge
 from filebridge.plan.summary import summarize
 
@@ -71,7 +71,7 @@ def approve(ctx: Context, run_id: int, confirm: Confirm | None = None,
         # approval of it, is seen here and cannot slip in before the apply.
         run = held_run(ctx, run_id)
         check_approvable(ctx, run, file, stale_ok)
-        spooled = verified_spool(Path(file.spool_path), file.sha256)
+        spooled = spool_of(file)
         return run_import_locked(ctx, run.connection, spooled, RunOptions(
             "apply", replay=True, force=True, kind="approve", name=file.name,
             confirm=confirm, lock_wait=lock_wait, about_run=run_id, actor=actor))
