@@ -14,6 +14,8 @@ import logging
 import os
 import re
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
@@ -118,6 +120,11 @@ class RunLog(logging.Handler):
                            "connection": self.connection, "run_id": self.run_id,
                            "message": message})
 
+    def ended(self, run_id: int | None, state: str, counts: dict[str, Any]) -> None:
+        """Note the run's outcome line (``run N state: counts``)."""
+        self.run_id = run_id
+        self.note(f"run {run_id} {state}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+
     def progress(self, inner: Progress) -> Progress:
         """``inner``, also noting each new stage in this log."""
         return _NotedProgress(self, inner)
@@ -142,6 +149,22 @@ class RunLog(logging.Handler):
             os.fsync(out.fileno())
         part.replace(path)
         return path
+
+
+@contextmanager
+def run_logged(ctx: Context, connection: str) -> Iterator[RunLog]:
+    """A ``RunLog`` for a run that reads no file of its own (discard, undo, link): once
+    the run has an id (``log.run_id``), its log is written beside its report however
+    the run ends, a failure noted as the last line."""
+    with RunLog(connection) as log:
+        try:
+            yield log
+        except BaseException as error:
+            log.note(f"run failed: {type(error).__name__}: {error}", "ERROR")
+            raise
+        finally:
+            if log.run_id is not None:
+                log.write(run_log_path(ctx.reports_dir(connection), log.run_id))
 
 
 class _NotedProgress:
