@@ -1,7 +1,9 @@
 """Per-run change logs, written next to the run's reject file in the reports folder.
 
 - ``run-N-changes.csv``: every change of the run's plan, one row per changed field of an
-  update or a drift correction and one row per person for the other actions
+  update or a drift correction, one row per group membership added or removed
+  (``group_add`` / ``group_remove``, field ``group``) and one row per person for the
+  other actions
   (``employee_id, action, field, old, new, line``), formula cells neutralised like every
   exported CSV. For a planned or held run it is what the apply would change.
 - ``run-N-log.jsonl``: the run's log lines, one JSON object per line.
@@ -21,6 +23,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal
 
+import numpy as np
 import pandas as pd
 
 from filebridge.formats import CsvDialect, write_csv
@@ -61,6 +64,17 @@ def _people(frame: pd.DataFrame, action: str, field: str = "", old: str = "",
                          "line": frame["line"].to_numpy(dtype=object)})
 
 
+def _memberships(frame: pd.DataFrame) -> pd.DataFrame:
+    """Group changes as ``group_add`` / ``group_remove`` rows, the group in new / old."""
+    adding = (frame["action"] == "add").to_numpy()
+    names = frame["group"].astype(str).to_numpy(dtype=object)
+    return pd.DataFrame({"employee_id": frame["employee_id"].astype(str).to_numpy(dtype=object),
+                         "action": np.where(adding, "group_add", "group_remove"),
+                         "field": "group", "old": np.where(adding, "", names),
+                         "new": np.where(adding, names, ""),
+                         "line": frame["line"].to_numpy(dtype=object)})
+
+
 def change_rows(plan: Plan) -> pd.DataFrame:
     """The plan's changes as rows of ``CHANGE_LOG_COLUMNS`` (rehires first, as applied)."""
     rekeys = plan.rekeys.assign(action="rekey", field="employee_id").rename(
@@ -74,6 +88,7 @@ def change_rows(plan: Plan) -> pd.DataFrame:
         _people(plan.deactivations, "deactivate", "active", "true", "false"),
         _people(plan.reactivations, "reactivate", "active", "false", "true"),
         _people(plan.deletes, "delete"),
+        _memberships(plan.groups),
     ]
     frame = pd.concat([p.loc[:, list(CHANGE_LOG_COLUMNS)].astype(object) for p in parts],
                       ignore_index=True)

@@ -161,3 +161,31 @@ def test_link_discard_and_undo_runs_write_their_log_too(tmp_path):
             assert "@" not in json.dumps(lines)  # e-mail addresses are masked
     finally:
         ctx.close()
+
+
+def test_group_changes_reach_the_change_list_and_the_timeline(tmp_path, capsys):
+    from tests.cli.test_json_contract import GROUP_RULES
+
+    settings = write_workspace(tmp_path)
+    mapping = settings.parent / "mappings" / "acme.yaml"
+    mapping.write_text(mapping.read_text(encoding="utf-8") + GROUP_RULES, encoding="utf-8")
+    ctx = open_context(settings)
+    try:
+        first = apply(ctx, NIGHT1)
+        joined = [g for g in first.plan.groups if g.action == "add"]
+        assert joined and first.run_id is not None
+        rows = rows_of(change_log_path(ctx.reports_dir("acme"), first.run_id).read_text(
+            encoding="utf-8"))
+        listed = {(r["employee_id"], r["new"]) for r in rows if r["action"] == "group_add"}
+        assert listed == {(g.employee_id, g.group) for g in joined}
+        who = joined[0]
+        assert main(["person", "acme", who.employee_id, "--json", "--settings",
+                     str(settings)]) == 0
+        timeline = json.loads(capsys.readouterr().out)["timeline"]
+        changes = [c for t in timeline for c in t["changes"] if c["action"] == "group_add"]
+        assert {c["new"] for c in changes} == {g.group for g in joined
+                                               if g.employee_id == who.employee_id}
+        assert main(["person", "acme", who.employee_id, "--settings", str(settings)]) == 0
+        assert f"joined group {who.group!r}" in capsys.readouterr().out
+    finally:
+        ctx.close()
