@@ -88,6 +88,11 @@ ERRORS: dict[str, Entry] = {
         "the spooled copy of a file no longer has the sha256 the ledger recorded (changed "
         "or removed since it was received); nothing was applied",
         "find out who changed the state folder; drop the original file again to apply it"),
+    "spool-expired": _error(
+        "the file's stored copy was removed by retention (its archive_days passed), so "
+        "it cannot be replayed or approved; the message says when; nothing was applied",
+        "drop the original file again to apply it, or raise `retention.archive_days` in "
+        "settings.yaml to keep copies longer"),
     "unsafe-spool": _error(
         "the spool folder is writable by other users, so its copies cannot be trusted",
         "`chmod go-w` the folder named in the message, then run the command again"),

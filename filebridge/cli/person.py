@@ -136,6 +136,10 @@ def _describe(c: Change) -> str:
         return f"{c.field}: {c.old!r} → {c.new!r}{where}"
     if c.action == "rekey":
         return f"re-keyed: employee id {c.old} → {c.new}{where}"
+    if c.action == "group_add":
+        return f"joined group {c.new!r}{where}"
+    if c.action == "group_remove":
+        return f"left group {c.old!r}{where}"
     reason = f": {c.reason}" if c.reason else ""
     return f"{c.action}d{where}{reason}" if c.action.endswith("e") else (
         f"{c.action}{where}{reason}")

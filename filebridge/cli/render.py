@@ -69,6 +69,12 @@ def _extra_sections(plan: dict[str, Any], out: TextIO) -> None:
         table([[r["employee_id"], "+" if r["action"] == "add" else "-", r["group"],
                 r.get("line") or ""] for r in groups[:MAX_ROWS]],
               ["employee_id", "+/-", "group", "line"], out)
+    group_drift = plan.get("group_drift", [])
+    if group_drift:
+        out.write(f"\nGroup drift: memberships removed in the LMS outside filebridge, put "
+                  f"back ({counts.get('group_drift', len(group_drift))}):\n")
+        table([[r["employee_id"], r["group"], r.get("line") or ""]
+               for r in group_drift[:MAX_ROWS]], ["employee_id", "group", "line"], out)
     if counts.get("no_group"):
         out.write(f"\n{counts['no_group']} active people match no group rule\n")
     skipped = plan.get("skipped", [])

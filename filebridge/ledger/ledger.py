@@ -35,7 +35,7 @@ from filebridge.ledger.locks import (
     remove_dead_lock,
 )
 from filebridge.ledger.receipt import ReportOf, RunReceipt
-from filebridge.ledger.retention import expire_run_details
+from filebridge.ledger.retention import expire_run_details, mark_spool_removed
 from filebridge.ledger.schema import (
     COMPONENT,
     FILE_STATES,
@@ -65,6 +65,7 @@ class FileRecord:
     export_time: datetime | None = None
     duplicate_of: int | None = None
     moved_to: str | None = None  # archive/ or rejected/ path of a picked-up original
+    spool_removed_at: datetime | None = None  # when retention removed the spool copy
 
 
 @dataclass(frozen=True)
@@ -296,6 +297,12 @@ class Ledger:
                            ) -> list[int]:
         """Cut the reports of runs started before ``before`` to hashes, counts and dates."""
         return expire_run_details(self.engine, connection, before, dry_run)
+
+    def mark_spool_removed(self, connection: str, spool_paths: list[str], at: datetime
+                           ) -> int:
+        """Record that retention removed these spool copies of ``connection``'s files;
+        returns how many file records name them."""
+        return mark_spool_removed(self.engine, connection, spool_paths, at)
 
     def files(self, connection: str | None = None, limit: int = 50) -> list[FileRecord]:
         """Files newest first, optionally of one connection."""

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from filebridge.ledger.schema import runs
+from filebridge.ledger.schema import files, runs
 from filebridge.sql import fetch_raw, reading
 
 # The keys of a run report kept after its details expire.
@@ -51,3 +51,15 @@ def expire_run_details(engine: Engine, connection: str, before: datetime,
                 tx.execute(runs.update().where(runs.c.id == run_id).values(
                     report=json.dumps(report, default=str, ensure_ascii=False)))
     return [run_id for run_id, _ in due]
+
+
+def mark_spool_removed(engine: Engine, connection: str, spool_paths: list[str],
+                       at: datetime) -> int:
+    """Record when retention removed these spool copies of ``connection``'s files (the
+    first removal counts); returns how many file records name them."""
+    if not spool_paths:
+        return 0
+    with engine.begin() as conn:
+        return int(conn.execute(files.update().where(
+            files.c.connection == connection, files.c.spool_path.in_(spool_paths),
+            files.c.spool_removed_at.is_(None)).values(spool_removed_at=at)).rowcount)

@@ -47,6 +47,9 @@ files = sa.Table(
     # Where a picked-up original now lives on its transport (archive/... or rejected/...);
     # added by migration 0002. The spool copy stays the source for replays.
     sa.Column("moved_to", sa.Text, nullable=True),
+    # When retention removed the file's spool copy (added by 0009): replay and approve
+    # then say so, with this date, instead of reporting a changed copy.
+    sa.Column("spool_removed_at", sa.DateTime(timezone=True), nullable=True),
     sa.Index("ix_files_connection_sha256", "connection", "sha256"),
     _one_of("state", FILE_STATES, "ck_files_state"),
 )
@@ -157,6 +160,13 @@ def _task_run_waits(conn: Connection) -> None:
         conn.execute(sa.text("ALTER TABLE task_runs ADD COLUMN waits TEXT"))
 
 
+def _spool_removed_at(conn: Connection) -> None:
+    # 0001 builds files from the current table, which has the column already.
+    if "spool_removed_at" not in {c["name"] for c in sa.inspect(conn).get_columns("files")}:
+        kind = sa.DateTime(timezone=True).compile(dialect=conn.dialect)
+        conn.exec_driver_sql(f"ALTER TABLE files ADD COLUMN spool_removed_at {kind}")
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     ("0001_create_tables", _create_tables),
     ("0002_files_moved_to", _add_files_moved_to),
@@ -167,4 +177,5 @@ MIGRATIONS: tuple[Migration, ...] = (
     ("0007_run_actor", _run_actor),
     ("0008_run_intents", _intent_tables),
     ("0009_task_run_waits", _task_run_waits),
+    ("0010_spool_removed_at", _spool_removed_at),
 )

@@ -95,12 +95,55 @@ def _postgres_ddl() -> list[str]:
     ]
 
 
+# The triggers ``install_drift_marks`` creates, per dialect (the check after migrations).
+TRIGGERS = {"sqlite": ("users_drift", "user_attributes_drift_insert",
+                       "user_attributes_drift_update", "user_attributes_drift_delete"),
+            "postgresql": ("users_drift", "user_attributes_drift")}
+
+
 def install_drift_marks(conn: Connection) -> None:
-    """Create ``user_drift`` and the triggers that fill it (idempotent)."""
+    """Create ``user_drift`` and the triggers that fill it (idempotent: each trigger is
+    dropped and created again, so running it twice or after a rebuild is safe)."""
     user_drift.create(conn, checkfirst=True)
     ddl = _postgres_ddl() if conn.dialect.name == "postgresql" else _sqlite_ddl()
     for statement in ddl:
         conn.exec_driver_sql(statement)
+
+
+def installed_triggers(conn: Connection) -> set[str]:
+    """Names of the drift triggers (fields and memberships) present in the database now."""
+    if conn.dialect.name == "postgresql":
+        rows = conn.exec_driver_sql(
+            "SELECT t.tgname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
+            "WHERE NOT t.tgisinternal AND c.relnamespace = to_regnamespace(current_schema())")
+    else:
+        rows = conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE type = 'trigger'")
+    return {r[0] for r in rows} & expected_triggers(conn.dialect.name)
+
+
+def expected_triggers(dialect: str) -> set[str]:
+    """Every drift trigger a store on ``dialect`` must have."""
+    from filebridge.lms.group_drift import GROUP_TRIGGERS  # it builds on this module
+
+    return set(TRIGGERS.get(dialect, ())) | set(GROUP_TRIGGERS.get(dialect, ()))
+
+
+def ensure_drift_marks(engine: Engine) -> bool:
+    """Create the drift triggers again if any is missing; True when it had to.
+
+    A SQLite migration that rebuilds a table (create, copy, drop, rename) drops the
+    table's triggers with it, and drift would then go unnoticed without any error: the
+    store runs this after every batch of migrations, and it costs one catalogue read.
+    """
+    from filebridge.lms.group_drift import install_group_drift  # it builds on this module
+
+    with reading(engine) as conn:
+        if installed_triggers(conn) >= expected_triggers(engine.dialect.name):
+            return False
+    with engine.begin() as conn:
+        install_drift_marks(conn)
+        install_group_drift(conn)
+    return True
 
 
 def writing(tx: Connection, on: bool) -> None:

@@ -7,6 +7,7 @@ someone added it by hand. A run only removes memberships its connection made.
 
 from __future__ import annotations
 
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -17,10 +18,11 @@ import pyarrow.compute as pc
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from filebridge.lms.schema import group_members, groups, users
+from filebridge.lms.group_drift import clear_group_drift
+from filebridge.lms.schema import changes, group_members, groups, users
 from filebridge.person import KEY
 from filebridge.plan.model import Plan
-from filebridge.plan.state import MEMBERSHIP_COLUMNS
+from filebridge.plan.state import GROUP_FINGERPRINT_COLUMNS, MEMBERSHIP_COLUMNS
 from filebridge.sql import execute_many, fetch_batches, reading
 
 # Memberships turned into columns at a time when reading a connection's groups.
@@ -38,16 +40,73 @@ def _empty() -> pd.DataFrame:
 _UNIT = "\x1f"
 
 
-def memberships(engine: Engine, connection: str) -> pd.DataFrame:
-    """Members of ``connection``'s groups who are its people (``MEMBERSHIP_COLUMNS``)."""
+# Employee ids looked up per statement when reading some people's memberships.
+PEOPLE_CHUNK = 500
+
+
+def memberships(engine: Engine, connection: str, people: Sequence[str] | None = None,
+                other_than: Collection[str] | None = None) -> pd.DataFrame:
+    """Members of ``connection``'s groups who are its people (``MEMBERSHIP_COLUMNS``);
+    with ``people``, only theirs plus every member of a group not named in
+    ``other_than`` (see ``ActualState.memberships``)."""
     with reading(engine) as conn:
         owned = dict(conn.execute(sa.select(groups.c.id, groups.c.name)
                                   .where(groups.c.managed_by == connection)).all())
         if not owned:
             return _empty()
+        if people is not None:
+            return _some(conn, connection, owned, people, other_than)
         joined = _sqlite_joined(conn, connection, owned) \
             if conn.dialect.name == "sqlite" else None
         return joined if joined is not None else _rows(conn, connection, owned)
+
+
+def _some(conn: Connection, connection: str, owned: dict[int, str], people: Sequence[str],
+          other_than: Collection[str] | None) -> pd.DataFrame:
+    """The memberships of a few people (by the users' unique key, chunk by chunk) and of
+    the owned groups no rule names any more."""
+    base = (sa.select(group_members.c.group_id, users.c.employee_id,
+                      group_members.c.added_by == connection)
+            .join_from(group_members, users, group_members.c.user_id == users.c.id)
+            .where(users.c.managed_by == connection,
+                   group_members.c.group_id.in_(sorted(owned))))
+    rows: list[Any] = []
+    for start in range(0, len(people), PEOPLE_CHUNK):
+        chunk = list(people[start:start + PEOPLE_CHUNK])
+        rows += conn.execute(base.where(users.c.employee_id.in_(chunk))).all()
+    orphans = sorted(g for g, name in owned.items()
+                     if other_than is not None and name not in other_than)
+    if orphans:
+        seen = {(g, e) for g, e, _ in rows}
+        rows += [r for r in conn.execute(base.where(group_members.c.group_id.in_(orphans)))
+                 if (r[0], r[1]) not in seen]
+    return pd.DataFrame({
+        "group": pd.Series([owned[g] for g, _, _ in rows], dtype="str"),
+        KEY: pd.Series([str(e) for _, e, _ in rows], dtype="str"),
+        "ours": np.array([bool(o) for _, _, o in rows], dtype=bool)})
+
+
+def group_fingerprints(engine: Engine, connection: str) -> pd.DataFrame:
+    """``employee_id, group_fingerprint`` of ``connection``'s people, one column read."""
+    stmt = (sa.select(users.c.employee_id, users.c.group_fingerprint)
+            .where(users.c.managed_by == connection))
+    ids: list[pa.Array] = []
+    fps: list[np.ndarray] = []
+    with reading(engine) as conn:
+        joined = _sqlite_fingerprints(conn, connection) if conn.dialect.name == "sqlite" \
+            else None
+        if joined is not None:
+            return joined
+        for batch in fetch_batches(conn, stmt, BATCH):
+            i, f = zip(*batch, strict=True)
+            ids.append(pa.array(i, pa.large_string()))
+            fps.append(np.fromiter(f, dtype=np.int64, count=len(f)))
+    if not ids:
+        return pd.DataFrame({KEY: pd.Series([], dtype="str"),
+                             "group_fingerprint": np.zeros(0, dtype=np.int64)})
+    return pd.DataFrame({KEY: pd.Series(pa.chunked_array(ids, pa.large_string()), dtype="str"),
+                         "group_fingerprint": np.concatenate(fps)}
+                        ).loc[:, list(GROUP_FINGERPRINT_COLUMNS)]
 
 
 def _sqlite_joined(conn: Connection, connection: str, owned: dict[int, str]
@@ -74,6 +133,24 @@ def _sqlite_joined(conn: Connection, connection: str, owned: dict[int, str]
         "group": pd.Series(np.repeat(names, counts), dtype="str"),
         KEY: pd.Series(ids, dtype="str"),
         "ours": np.repeat(np.array([bool(o) for _, o, *_ in parts]), counts)})
+
+
+def _sqlite_fingerprints(conn: Connection, connection: str) -> pd.DataFrame | None:
+    """The group fingerprints as one joined value split by Arrow, read from the covering
+    snapshot index (None when it cannot be: then row by row)."""
+    bad, count, text = conn.execute(sa.text(
+        "SELECT max(instr(employee_id, char(31))), count(*), group_concat(employee_id || "
+        "char(31) || group_fingerprint, char(31)) FROM users WHERE managed_by = :c"),
+        {"c": connection}).one()
+    if bad or not count:
+        return None
+    tokens = pc.split_pattern(pa.array([text], pa.large_string()), _UNIT).flatten()
+    if len(tokens) != 2 * count:
+        return None  # cannot happen with the guard above; never guess if it does
+    at = np.arange(count, dtype=np.int64) * 2
+    return pd.DataFrame({KEY: pd.Series(tokens.take(at), dtype="str"),
+                         "group_fingerprint": pc.cast(tokens.take(at + 1),
+                                                      pa.int64()).to_numpy()})
 
 
 def _rows(conn: Connection, connection: str, owned: dict[int, str]) -> pd.DataFrame:
@@ -138,9 +215,11 @@ def group_members_of(engine: Engine, connection: str, name: str) -> pd.DataFrame
                         columns=[KEY, "managed_by", "by_rule", "added_at"])
 
 
-def write_groups(tx: Connection, plan: Plan, now: datetime) -> dict[str, int]:
-    """Write the plan's group changes inside ``tx``; returns ``groups_created``,
-    ``group_add`` and ``group_remove`` (memberships actually written)."""
+def write_groups(tx: Connection, plan: Plan, now: datetime, run_id: int | None = None
+                 ) -> dict[str, int]:
+    """Write the plan's group changes inside ``tx``, each journaled for ``undo`` and the
+    person's timeline; returns ``groups_created``, ``group_add`` and ``group_remove``
+    (memberships actually written)."""
     c = plan.connection
     changes = plan.groups
     adds = changes.loc[changes["action"] == "add"]
@@ -172,9 +251,58 @@ def write_groups(tx: Connection, plan: Plan, now: datetime) -> dict[str, int]:
     removed = execute_many(tx, delete, {"p_g": _ids(removes, owned),
                                         "p_e": _texts(removes[KEY])},
                            {"p_c": c}) if len(removes) else 0
+    _journal(tx, c, adds, removes, run_id, now)
+    _store_fingerprints(tx, plan)
     # Some drivers cannot count an executemany (-1): then the plan's numbers stand.
     return {"groups_created": created, "group_add": added if added >= 0 else len(adds),
             "group_remove": removed if removed >= 0 else len(removes)}
+
+
+def _journal(tx: Connection, connection: str, adds: pd.DataFrame, removes: pd.DataFrame,
+             run_id: int | None, now: datetime) -> None:
+    """One ``changes`` row per membership added or removed (field ``group``)."""
+    if not len(adds) and not len(removes):
+        return
+    names = [*_texts(adds["group"]), *_texts(removes["group"])]
+    adding = [True] * len(adds) + [False] * len(removes)
+    lines = [None if pd.isna(v) else int(v) for v in
+             [*adds["line"].tolist(), *removes["line"].tolist()]]
+    execute_many(tx, changes.insert(), {
+        "employee_id": [*_texts(adds[KEY]), *_texts(removes[KEY])],
+        "action": ["group_add" if a else "group_remove" for a in adding],
+        "old": [None if a else n for a, n in zip(adding, names, strict=True)],
+        "new": [n if a else None for a, n in zip(adding, names, strict=True)],
+        "line": lines}, {"run_id": run_id, "connection": connection, "field": "group",
+                         "at": now})
+
+
+def _store_fingerprints(tx: Connection, plan: Plan) -> None:
+    """Store the group fingerprint of everyone the plan compared and forget their
+    membership drift marks: the plan accounted for both."""
+    frame = plan.group_fingerprints
+    if not len(frame):
+        return
+    update = users.update().where(
+        users.c.managed_by == sa.bindparam("p_c"),
+        users.c.employee_id == sa.bindparam("p_e")).values(
+        group_fingerprint=sa.bindparam("p_fp", type_=sa.BigInteger))
+    ids = _texts(frame[KEY])
+    execute_many(tx, update, {"p_e": ids, "p_fp": [
+        int(v) for v in frame["group_fingerprint"].to_numpy(dtype=np.int64)]},
+        {"p_c": plan.connection})
+    clear_group_drift(tx, plan.connection, ids)
+
+
+def forget_fingerprints(tx: Connection, connection: str, employee_ids: Sequence[str]) -> None:
+    """Set these people's group fingerprint to 0 (unknown): a write that changed who
+    they are or whether they are active without planning groups (an undo) leaves their
+    memberships to be compared by the next run."""
+    if not len(employee_ids):
+        return
+    execute_many(tx, users.update().where(
+        users.c.managed_by == sa.bindparam("p_c"),
+        users.c.employee_id == sa.bindparam("p_e")).values(group_fingerprint=0),
+        {"p_e": list(employee_ids)}, {"p_c": connection})
 
 
 def _ids(frame: pd.DataFrame, owned: dict[str, Any]) -> list[int]:

@@ -9,7 +9,7 @@ only when every change succeeded) and refuses a stale plan like the built-in sto
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -206,13 +206,28 @@ class MemoryState:
                          dtype=object),
             pd.DataFrame(titles, columns=["name", "managed_by"], dtype=object))
 
-    def memberships(self) -> pd.DataFrame:
-        """Members of this connection's groups who are its people, and which it made."""
+    def memberships(self, people: Sequence[str] | None = None,
+                    other_than: Collection[str] | None = None) -> pd.DataFrame:
+        """Members of this connection's groups who are its people, and which it made
+        (narrowed as ``ActualState.memberships`` says)."""
+        wanted = None if people is None else set(people)
         rows = [(name, i, added == self.connection) for i, p in self._mine()
-                for (owner, name), added in p.groups.items() if owner == self.connection]
+                for (owner, name), added in p.groups.items() if owner == self.connection
+                and (wanted is None or i in wanted
+                     or (other_than is not None and name not in other_than))]
         frame = pd.DataFrame(rows, columns=["group", KEY, "ours"], dtype=object)
         frame["ours"] = frame["ours"].astype(bool)
         return frame
+
+    def group_fingerprints(self) -> pd.DataFrame:
+        """None kept: every plan compares everyone's memberships (the reference)."""
+        return pd.DataFrame({KEY: pd.Series([], dtype="str"),
+                             "group_fingerprint": pd.Series([], dtype="int64")})
+
+    def group_drift(self) -> pd.DataFrame:
+        """Nothing is noticed here: every plan compares every membership anyway."""
+        return pd.DataFrame({KEY: pd.Series([], dtype=object),
+                             "group": pd.Series([], dtype=object)})
 
     def org_usage(self, fields: Sequence[str], codes: Sequence[str],
                   titles: Sequence[str]) -> pd.DataFrame:

@@ -7,7 +7,7 @@ their own, so the org reads are empty (``Capabilities.org`` is false for these t
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import datetime
 
 import pandas as pd
@@ -112,11 +112,22 @@ class MirrorState:
         """This connection's people deactivated before ``cutoff``."""
         return self.mirror.deactivated_before(self.connection, cutoff)
 
-    def memberships(self) -> pd.DataFrame:
+    def memberships(self, people: Sequence[str] | None = None,
+                    other_than: Collection[str] | None = None) -> pd.DataFrame:
         """None: this target keeps no groups yet (``Capabilities.groups`` is false), so
         the pipeline takes group changes out of the plan before they reach it."""
         return pd.DataFrame({c: pd.Series([], dtype=t) for c, t in
                              zip(MEMBERSHIP_COLUMNS, ("str", "str", "bool"), strict=True)})
+
+    def group_fingerprints(self) -> pd.DataFrame:
+        """None: no groups on this target yet, so nothing to skip."""
+        return pd.DataFrame({"employee_id": pd.Series([], dtype="str"),
+                             "group_fingerprint": pd.Series([], dtype="int64")})
+
+    def group_drift(self) -> pd.DataFrame:
+        """None: an external target's drift is ``verify``'s."""
+        return pd.DataFrame({"employee_id": pd.Series([], dtype=object),
+                             "group": pd.Series([], dtype=object)})
 
     def org(self) -> StoredOrg:
         """No department or job title records on an external target."""

@@ -34,6 +34,10 @@ users = sa.Table(
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("deactivated_at", sa.DateTime(timezone=True), nullable=True),
+    # Added by 0011: a hash of the group rules' digest and the groups they gave this
+    # person at the last apply (0: unknown); a plan reads the memberships of only those
+    # people whose fingerprint the rules now give differs.
+    sa.Column("group_fingerprint", sa.BigInteger, nullable=False, server_default="0"),
     sa.UniqueConstraint("managed_by", "employee_id", name="uq_users_managed_by_employee_id"),
     # Manager ids from a file are looked up across every connection.
     sa.Index("ix_users_employee_id", "employee_id"),
@@ -41,7 +45,9 @@ users = sa.Table(
     sa.Index("ix_users_email", "email"),
     # Added by 0004: every import reads a connection's ids, fingerprints and active flags;
     # from this covering index SQLite never touches the wide rows (1M people: 0.74 → 0.44 s).
-    sa.Index("ix_users_snapshot", "managed_by", "employee_id", "fingerprint", "active"),
+    # 0011 added group_fingerprint: a night with group rules reads it from the index too.
+    sa.Index("ix_users_snapshot", "managed_by", "employee_id", "fingerprint", "active",
+             "group_fingerprint"),
 )
 
 user_attributes = sa.Table(
@@ -130,7 +136,10 @@ counters = sa.Table(
 # update, one row per person for create, deactivate and reactivate; a delete keeps the
 # person's last values as JSON in ``old``; adopt (``filebridge link``) records the
 # employee id the account had. 0003 added delete and adopt.
-CHANGE_ACTIONS = ("create", "update", "deactivate", "reactivate", "delete", "adopt")
+# 0012 added group_add and group_remove: one row per membership a run's group rules
+# added or removed (``field`` "group", the group's name in ``new`` or ``old``).
+CHANGE_ACTIONS = ("create", "update", "deactivate", "reactivate", "delete", "adopt",
+                  "group_add", "group_remove")
 changes = sa.Table(
     "changes",
     metadata,
@@ -189,6 +198,18 @@ group_members = sa.Table(
               primary_key=True, index=True),
     sa.Column("added_by", sa.String(200), nullable=True),
     sa.Column("added_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+# Added by 0011: memberships of a connection's groups removed outside filebridge (by a
+# direct delete, or the group deleted or renamed), filled by triggers (lms/group_drift.py)
+# and cleared by the next apply. No foreign key: a mark left by a person deleted since
+# is simply never joined, and the apply clears it.
+group_drift = sa.Table(
+    "group_drift",
+    metadata,
+    sa.Column("user_id", sa.Integer, primary_key=True),
+    sa.Column("group_name", sa.Text, primary_key=True),
+    sa.Column("changed_at", sa.DateTime(timezone=True), nullable=True),
 )
 
 
@@ -283,6 +304,33 @@ def _groups(conn: Connection) -> None:
     metadata.create_all(conn, tables=[groups, group_members])
 
 
+def _group_fingerprints(conn: Connection) -> None:
+    # Idempotent by inspection: 0001 builds the current tables on a fresh store.
+    if "group_fingerprint" not in {c["name"] for c in sa.inspect(conn).get_columns("users")}:
+        conn.exec_driver_sql("ALTER TABLE users ADD COLUMN group_fingerprint BIGINT "
+                             "NOT NULL DEFAULT 0")
+    # The catalogue's own text: reflection warns about the expression indexes of 0006.
+    definition = conn.exec_driver_sql(
+        "SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_users_snapshot' AND "
+        "schemaname = current_schema()" if conn.dialect.name == "postgresql" else
+        "SELECT sql FROM sqlite_master WHERE name = 'ix_users_snapshot'").scalar()
+    if "group_fingerprint" not in str(definition or ""):
+        conn.exec_driver_sql("DROP INDEX IF EXISTS ix_users_snapshot")
+        conn.exec_driver_sql("CREATE INDEX ix_users_snapshot ON users "
+                             "(managed_by, employee_id, fingerprint, active, group_fingerprint)")
+    from filebridge.lms.group_drift import install_group_drift  # builds on these tables
+
+    install_group_drift(conn)
+
+
+def _group_journal(conn: Connection) -> None:
+    # A new CHECK vocabulary: SQLite rebuilds the table; a fresh store has it already.
+    checks = " ".join(str(c.get("sqltext", "")) for c in sa.inspect(conn).get_check_constraints(
+        "changes"))
+    if "'group_add'" not in checks:
+        rebuild_table(conn, changes)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     ("0001_create_tables", _create_tables),
     ("0002_completion_revisions", _completion_revisions),
@@ -294,4 +342,6 @@ MIGRATIONS: tuple[Migration, ...] = (
     ("0008_drift_marks", _drift_marks),
     ("0009_org_per_connection", _org_per_connection),
     ("0010_groups", _groups),
+    ("0011_group_fingerprints", _group_fingerprints),
+    ("0012_group_journal", _group_journal),
 )

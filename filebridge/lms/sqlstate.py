@@ -6,7 +6,7 @@ transaction that never waits behind a writer.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -19,7 +19,8 @@ from sqlalchemy.engine import Connection, Engine
 
 from filebridge.lms.drift import drift_marks
 from filebridge.lms.errors import InvalidFieldName
-from filebridge.lms.groups_sql import memberships
+from filebridge.lms.group_drift import group_drift_marks
+from filebridge.lms.groups_sql import group_fingerprints, memberships
 from filebridge.lms.lifecycle import holders_of_emails, inactive_since, manager_ids_by_email
 from filebridge.lms.org import org_usage, stored_org
 from filebridge.lms.schema import PERSON_FIELDS, user_attributes, users
@@ -132,9 +133,19 @@ class SqlState:
         self.engine = engine
         self.connection = connection
 
-    def memberships(self) -> pd.DataFrame:
+    def memberships(self, people: Sequence[str] | None = None,
+                    other_than: Collection[str] | None = None) -> pd.DataFrame:
         """Members of this connection's groups who are its people, and which it made."""
-        return memberships(self.engine, self.connection)
+        return memberships(self.engine, self.connection, people, other_than)
+
+    def group_fingerprints(self) -> pd.DataFrame:
+        """The group fingerprint stored with each of the connection's people."""
+        return group_fingerprints(self.engine, self.connection)
+
+    def group_drift(self) -> pd.DataFrame:
+        """Memberships of the connection's groups removed outside filebridge (marked by
+        triggers; an empty table on a night without any)."""
+        return group_drift_marks(self.engine, self.connection)
 
     def snapshot(self) -> pd.DataFrame:
         """``employee_id`` (str), ``fingerprint`` (int64), ``active`` of everyone managed."""

@@ -26,6 +26,7 @@ from filebridge.lms.completions import (
     record_assignments,
     record_completions,
 )
+from filebridge.lms.drift import ensure_drift_marks
 from filebridge.lms.groups_sql import group_members_of, group_table
 from filebridge.lms.interface import ApplyResult, Capabilities, Receipt
 from filebridge.lms.lifecycle import adopt, adoption_candidates
@@ -74,8 +75,13 @@ class SqlStore:
         return cls(open_engine(url, password=password))
 
     def prepare(self) -> list[str]:
-        """Create or upgrade the store's tables; returns the migrations applied now."""
-        return migrate(self.engine, COMPONENT, MIGRATIONS)
+        """Create or upgrade the store's tables; returns the migrations applied now.
+
+        The drift triggers are checked after every batch (a table rebuilt by a
+        migration loses its triggers) and created again if one is missing."""
+        applied = migrate(self.engine, COMPONENT, MIGRATIONS)
+        ensure_drift_marks(self.engine)
+        return applied
 
     def migrate(self) -> list[str]:
         """Same as ``prepare``."""

@@ -20,7 +20,7 @@ from sqlalchemy.engine import Connection
 from filebridge.failpoints import failpoint
 from filebridge.lms.drift import clear_drift, writing
 from filebridge.lms.errors import StalePlan
-from filebridge.lms.groups_sql import write_groups
+from filebridge.lms.groups_sql import forget_fingerprints, write_groups
 from filebridge.lms.lifecycle import apply_deletes, apply_rekeys
 from filebridge.lms.org import apply_org
 from filebridge.lms.schema import changes, departments, job_titles, user_attributes, users
@@ -104,7 +104,10 @@ def _write(tx: Connection, plan: Plan, fields: list[str], run_id: int | None,
     counts["update"], counts["fields_updated"] = _update(tx, plan, run_id, now)
     counts["drift"] = plan.drifted_people
     if plan.groups_planned:
-        counts.update(write_groups(tx, plan, now))
+        counts.update(write_groups(tx, plan, now, run_id))
+    else:  # e.g. an undo: whoever changed state is compared in full by the next run
+        forget_fingerprints(tx, plan.connection, _strings(pd.concat(
+            [plan.deactivations[KEY], plan.reactivations[KEY], plan.rekeys[KEY]])))
     counts["deactivate"] = _set_active(tx, plan, False, run_id, now)
     counts["reactivate"] = _set_active(tx, plan, True, run_id, now)
     counts["delete"] = apply_deletes(tx, plan, run_id, now)

@@ -4,6 +4,10 @@ Decisions (README, "What happens to leavers, rehires and bad files"):
 - an update is undone by writing the old value back; a create by *deactivating* the
   person (their learning history stays); a deactivation by reactivating, a
   reactivation by deactivating; a re-keyed rehire gets its old employee id back;
+- a group membership the run's rules added is removed again, one they removed is added
+  back (only memberships the connection's rules own; a later run that touched the same
+  person and group wins), and those people's group fingerprint is reset so the next
+  file compares their memberships in full;
 - a delete is refused: the learning history went with it;
 - anything a later run changed (same person and field, or the person's active state)
   is refused, and so is a value someone changed by hand since (it no longer equals
@@ -26,6 +30,7 @@ from filebridge.sql import fetch_raw, reading
 
 REFUSED_COLUMNS = (KEY, "action", "field", "reason")
 STATE_ACTIONS = ("create", "deactivate", "reactivate", "delete", "adopt")
+GROUP_ACTIONS = ("group_add", "group_remove")
 CHUNK = 900
 
 
@@ -40,15 +45,26 @@ def journal(engine: Engine, connection: str, run_id: int) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["id", KEY, "action", "field", "old", "new"], dtype=object)
 
 
+def _slots(frame: pd.DataFrame) -> pd.Series:
+    """The slot each change occupies: a field of a person, one group of a person, or the
+    person's existence and active state."""
+    field = frame["field"].fillna("").astype(object)
+    group = "group:" + frame["new"].fillna(frame["old"]).fillna("").astype(str)
+    grouped = frame["action"].isin(GROUP_ACTIONS)
+    return field.where(frame["action"] == "update", group.where(grouped, "(state)"))
+
+
 def _later(engine: Engine, connection: str, after: int, ids: list[str]) -> pd.DataFrame:
     rows = []
     with reading(engine) as conn:
         for start in range(0, len(ids), CHUNK):
             rows += fetch_raw(conn, sa.select(changes.c.employee_id, changes.c.action,
-                                              changes.c.field, changes.c.run_id)
+                                              changes.c.field, changes.c.old, changes.c.new,
+                                              changes.c.run_id)
                               .where(changes.c.connection == connection, changes.c.id > after,
                                      changes.c.employee_id.in_(ids[start:start + CHUNK])))
-    return pd.DataFrame(rows, columns=[KEY, "action", "field", "run_id"], dtype=object)
+    return pd.DataFrame(rows, columns=[KEY, "action", "field", "old", "new", "run_id"],
+                        dtype=object)
 
 
 def undo_plan(engine: Engine, connection: str, run_id: int) -> tuple[Plan, pd.DataFrame]:
@@ -59,10 +75,10 @@ def undo_plan(engine: Engine, connection: str, run_id: int) -> tuple[Plan, pd.Da
         return plan, pd.DataFrame(columns=list(REFUSED_COLUMNS))
     done["field"] = done["field"].fillna("")
     # The slot a change occupies: a field of a person, or the person's existence/state.
-    done["slot"] = done["field"].where(done["action"] == "update", "(state)")
+    done["slot"] = _slots(done)
     later = _later(engine, connection, int(done["id"].max()),
                    sorted(set(done[KEY])))
-    later["slot"] = later["field"].fillna("").where(later["action"] == "update", "(state)")
+    later["slot"] = _slots(later)
     refused = []
     deleted = set(later.loc[later["action"] == "delete", KEY])
     busy = later.groupby([KEY, "slot"])["run_id"].max()
@@ -120,7 +136,25 @@ def _fill(state: SqlState, plan: Plan, ok: pd.DataFrame, run_id: int) -> pd.Data
                 for i in ok.loc[ok["action"] == "adopt", KEY]]
     people = sorted(set(plan.updates[KEY]))
     plan.fingerprints = pd.DataFrame({KEY: people, "fingerprint": [0] * len(people)})
+    _groups(plan, ok)
     return pd.DataFrame(refused, columns=list(REFUSED_COLUMNS))
+
+
+def _groups(plan: Plan, ok: pd.DataFrame) -> None:
+    """The reverse of the run's membership changes; everyone the undo touches gets group
+    fingerprint 0, so the next file compares their memberships in full."""
+    rows = ok.loc[ok["action"].isin(GROUP_ACTIONS)]
+    if len(rows):
+        adding = (rows["action"] == "group_remove").to_numpy()
+        plan.groups = pd.DataFrame({
+            KEY: rows[KEY].to_numpy(dtype=object),
+            "group": rows["new"].fillna(rows["old"]).to_numpy(dtype=object),
+            "action": ["add" if a else "remove" for a in adding], "line": None})
+        plan.groups = plan.groups.sort_values("action", kind="stable").reset_index(drop=True)
+        plan.groups_planned = True
+    touched = sorted(set(plan.groups[KEY]) | set(plan.deactivations[KEY])
+                     | set(plan.reactivations[KEY]) | set(plan.rekeys[KEY]))
+    plan.group_fingerprints = pd.DataFrame({KEY: touched, "group_fingerprint": [0] * len(touched)})
 
 
 def _current(state: SqlState, updates: pd.DataFrame) -> pd.Series:

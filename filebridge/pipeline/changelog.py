@@ -1,7 +1,9 @@
 """Per-run change logs, written next to the run's reject file in the reports folder.
 
 - ``run-N-changes.csv``: every change of the run's plan, one row per changed field of an
-  update or a drift correction and one row per person for the other actions
+  update or a drift correction, one row per group membership added or removed
+  (``group_add`` / ``group_remove``, field ``group``) and one row per person for the
+  other actions
   (``employee_id, action, field, old, new, line``), formula cells neutralised like every
   exported CSV. For a planned or held run it is what the apply would change.
 - ``run-N-log.jsonl``: the run's log lines, one JSON object per line.
@@ -14,11 +16,14 @@ import logging
 import os
 import re
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal
 
+import numpy as np
 import pandas as pd
 
 from filebridge.formats import CsvDialect, write_csv
@@ -59,6 +64,17 @@ def _people(frame: pd.DataFrame, action: str, field: str = "", old: str = "",
                          "line": frame["line"].to_numpy(dtype=object)})
 
 
+def _memberships(frame: pd.DataFrame) -> pd.DataFrame:
+    """Group changes as ``group_add`` / ``group_remove`` rows, the group in new / old."""
+    adding = (frame["action"] == "add").to_numpy()
+    names = frame["group"].astype(str).to_numpy(dtype=object)
+    return pd.DataFrame({"employee_id": frame["employee_id"].astype(str).to_numpy(dtype=object),
+                         "action": np.where(adding, "group_add", "group_remove"),
+                         "field": "group", "old": np.where(adding, "", names),
+                         "new": np.where(adding, names, ""),
+                         "line": frame["line"].to_numpy(dtype=object)})
+
+
 def change_rows(plan: Plan) -> pd.DataFrame:
     """The plan's changes as rows of ``CHANGE_LOG_COLUMNS`` (rehires first, as applied)."""
     rekeys = plan.rekeys.assign(action="rekey", field="employee_id").rename(
@@ -72,6 +88,7 @@ def change_rows(plan: Plan) -> pd.DataFrame:
         _people(plan.deactivations, "deactivate", "active", "true", "false"),
         _people(plan.reactivations, "reactivate", "active", "false", "true"),
         _people(plan.deletes, "delete"),
+        _memberships(plan.groups),
     ]
     frame = pd.concat([p.loc[:, list(CHANGE_LOG_COLUMNS)].astype(object) for p in parts],
                       ignore_index=True)
@@ -118,6 +135,11 @@ class RunLog(logging.Handler):
                            "connection": self.connection, "run_id": self.run_id,
                            "message": message})
 
+    def ended(self, run_id: int | None, state: str, counts: dict[str, Any]) -> None:
+        """Note the run's outcome line (``run N state: counts``)."""
+        self.run_id = run_id
+        self.note(f"run {run_id} {state}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+
     def progress(self, inner: Progress) -> Progress:
         """``inner``, also noting each new stage in this log."""
         return _NotedProgress(self, inner)
@@ -142,6 +164,22 @@ class RunLog(logging.Handler):
             os.fsync(out.fileno())
         part.replace(path)
         return path
+
+
+@contextmanager
+def run_logged(ctx: Context, connection: str) -> Iterator[RunLog]:
+    """A ``RunLog`` for a run that reads no file of its own (discard, undo, link): once
+    the run has an id (``log.run_id``), its log is written beside its report however
+    the run ends, a failure noted as the last line."""
+    with RunLog(connection) as log:
+        try:
+            yield log
+        except BaseException as error:
+            log.note(f"run failed: {type(error).__name__}: {error}", "ERROR")
+            raise
+        finally:
+            if log.run_id is not None:
+                log.write(run_log_path(ctx.reports_dir(connection), log.run_id))
 
 
 class _NotedProgress:

@@ -162,6 +162,21 @@ class SpoolChanged(Terminal):
 
 
 @dataclass
+class SpoolExpired(Terminal):
+    """The file's spooled copy was removed by retention: it cannot be read again."""
+
+    path: str
+    file_id: int
+    removed_at: str  # ISO date and time the cleanup removed it
+    code: str = "spool-expired"
+
+    def __str__(self) -> str:
+        return (f"{self.path}: the stored copy of file {self.file_id} was removed by "
+                f"retention on {self.removed_at} (the connection's retention.archive_days); "
+                "it can no longer be replayed or approved; nothing was applied")
+
+
+@dataclass
 class UnsafeSpool(Terminal):
     """The spool folder can be written by other users."""
 

@@ -55,6 +55,8 @@ def member_rows(target: Lms, connection: str, group: str) -> list[MemberRow]:
 def without_groups(plan: Plan, file: str) -> Problem:
     """Take the group changes out of ``plan`` (its LMS has no groups) and say so."""
     plan.groups = plan.groups.iloc[0:0]
+    plan.group_fingerprints = plan.group_fingerprints.iloc[0:0]
+    plan.group_drift = plan.group_drift.iloc[0:0]
     plan.groups_planned = False
     return Problem("groups-unsupported", "the mapping has group rules but this "
                    "connection's LMS has no groups; no group was changed", file,

@@ -9,7 +9,7 @@ from typing import Any
 
 from filebridge.pipeline.context import Context
 from filebridge.pipeline.errors import UnknownFile
-from filebridge.pipeline.spool import sha256_of, verified_spool
+from filebridge.pipeline.spool import sha256_of, spool_of
 
 
 @dataclass(frozen=True)
@@ -91,14 +91,12 @@ def find_file(ctx: Context, ref: str) -> tuple[str, Path, str]:
         record = ctx.ledger.get_file(int(ref))
         if record is None:
             raise UnknownFile(ref=ref)
-        return record.connection, verified_spool(Path(record.spool_path), record.sha256), \
-            record.name
+        return record.connection, spool_of(record), record.name
     path = Path(ref)
     if not path.is_file():
         raise UnknownFile(ref=ref)
     digest, _ = sha256_of(path)
     for record in ctx.ledger.files(limit=100_000):
         if record.sha256 == digest:
-            return record.connection, verified_spool(Path(record.spool_path), digest), \
-                record.name
+            return record.connection, spool_of(record), record.name
     raise UnknownFile(ref=ref)

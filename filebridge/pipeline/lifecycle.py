@@ -15,7 +15,12 @@ from filebridge.ledger.ledger import RunRecord
 from filebridge.ledger.locks import LockLost
 from filebridge.lms import ApplyResult, Receipt, SqlStore
 from filebridge.mapping import check_columns
-from filebridge.pipeline.changelog import change_log_path, write_change_log
+from filebridge.pipeline.changelog import (
+    RunLog,
+    change_log_path,
+    run_logged,
+    write_change_log,
+)
 from filebridge.pipeline.context import Context
 from filebridge.pipeline.errors import NotHeld, NotUndoable, UnsupportedByTarget
 from filebridge.pipeline.importer import (
@@ -29,7 +34,7 @@ from filebridge.pipeline.layout import connection_pgp
 from filebridge.pipeline.older_data import check_approvable
 from filebridge.pipeline.report import Adoption, Adoptions, Refusal, RunReport
 from filebridge.pipeline.settle import settle_open_runs, stopped_before_commit
-from filebridge.pipeline.spool import verified_spool
+from filebridge.pipeline.spool import spool_of
 from filebridge.plan.guard import GuardPolicy, judge
 from filebridge.plan.summary import summarize
 
@@ -71,7 +76,7 @@ def approve(ctx: Context, run_id: int, confirm: Confirm | None = None,
         # approval of it, is seen here and cannot slip in before the apply.
         run = held_run(ctx, run_id)
         check_approvable(ctx, run, file, stale_ok)
-        spooled = verified_spool(Path(file.spool_path), file.sha256)
+        spooled = spool_of(file)
         return run_import_locked(ctx, run.connection, spooled, RunOptions(
             "apply", replay=True, force=True, kind="approve", name=file.name,
             confirm=confirm, lock_wait=lock_wait, about_run=run_id, actor=actor))
@@ -79,15 +84,20 @@ def approve(ctx: Context, run_id: int, confirm: Confirm | None = None,
 
 def discard(ctx: Context, run_id: int, now: Callable[[], datetime] = _now,
             actor: str | None = None) -> RunReport:
-    """Drop a held run: it becomes ``discarded`` and a ``discard`` run records who did it when."""
+    """Drop a held run: it becomes ``discarded`` and a ``discard`` run records who did it
+    when (with its own log of lines, like every run)."""
     run = held_run(ctx, run_id)
     file = ctx.ledger.get_file(run.file_id) if run.file_id is not None else None
     report = RunReport(connection=run.connection, file=file.name if file else "",
                        mode="apply", state="applied", file_id=run.file_id, about_run=run_id,
                        state_location=ctx.ledger.location)
-    report.run_id = ctx.ledger.start_run(run.connection, "discard", "apply", run.file_id, now(),
-                                         about_run=run_id, actor=actor)
-    ctx.ledger.discard(run_id, report.run_id, report.to_dict(), now())
+    with run_logged(ctx, run.connection) as log:
+        report.run_id = log.run_id = ctx.ledger.start_run(
+            run.connection, "discard", "apply", run.file_id, now(), about_run=run_id,
+            actor=actor)
+        log.note(f"discard held run {run_id}" + (f" by {actor}" if actor else ""))
+        ctx.ledger.discard(run_id, report.run_id, report.to_dict(), now())
+        log.ended(report.run_id, report.state, report.counts)
     return report
 
 
@@ -107,28 +117,40 @@ def undo(ctx: Context, run_id: int, confirm: Confirm | None = None,
         target = ctx.ledger.get_run(run_id)
         if target.kind not in UNDOABLE or target.state not in ("applied", "approved"):
             raise NotUndoable(run_id, target.kind, target.state)
-        plan, refused = store.undo_plan(target.connection, run_id)
-        report = RunReport(connection=target.connection, file=f"undo of run {run_id}",
-                           mode="apply", about_run=run_id, state_location=ctx.ledger.location)
-        report.run_id = ctx.ledger.start_run(target.connection, "undo", "apply", None, now(),
-                                             about_run=run_id, actor=actor)
-        report.plan = summarize(plan)
-        write_change_log(change_log_path(ctx.reports_dir(target.connection), report.run_id),
-                         plan)
-        report.counts = {**plan.counts(), "refused": len(refused)}
-        report.refused = [Refusal(**{k: (v if v == v else "") for k, v in r.items()})
-                          for r in refused.to_dict("records")]
-        managed = int(store.state(target.connection).snapshot()["active"].sum())
-        holds = judge(plan, managed, 0, 0, GuardPolicy.from_config(
-            ctx.connection(target.connection).thresholds))
-        report.holds = holds
-        if any(h.reaction == "hold" for h in holds) and not force:
-            report.state = "held"
-            ctx.ledger.finish_run(report.run_id, "held", report.counts, report.to_dict(), None,
-                                  now())
+        with run_logged(ctx, target.connection) as log:
+            report = _undo(ctx, store, run_id, log, confirm, now, force, approves, actor)
+            log.ended(report.run_id, report.state, report.counts)
             return report
-        return _apply_or_stop(ctx, report, confirm, now, lambda receipt: store.apply(
-            plan, report.run_id, now(), receipt), plan.is_empty(), approves)
+
+
+def _undo(ctx: Context, store: SqlStore, run_id: int, log: RunLog, confirm: Confirm | None,
+          now: Callable[[], datetime], force: bool, approves: int | None,
+          actor: str | None) -> RunReport:
+    """``undo`` under the connection's lock, logging to ``log``."""
+    target = ctx.ledger.get_run(run_id)
+    plan, refused = store.undo_plan(target.connection, run_id)
+    report = RunReport(connection=target.connection, file=f"undo of run {run_id}",
+                       mode="apply", about_run=run_id, state_location=ctx.ledger.location)
+    report.run_id = log.run_id = ctx.ledger.start_run(
+        target.connection, "undo", "apply", None, now(), about_run=run_id, actor=actor)
+    log.note(f"undo of run {run_id}: {len(refused)} changes left alone (changed since)")
+    report.plan = summarize(plan)
+    write_change_log(change_log_path(ctx.reports_dir(target.connection), report.run_id),
+                     plan)
+    report.counts = {**plan.counts(), "refused": len(refused)}
+    report.refused = [Refusal(**{k: (v if v == v else "") for k, v in r.items()})
+                      for r in refused.to_dict("records")]
+    managed = int(store.state(target.connection).snapshot()["active"].sum())
+    holds = judge(plan, managed, 0, 0, GuardPolicy.from_config(
+        ctx.connection(target.connection).thresholds))
+    report.holds = holds
+    if any(h.reaction == "hold" for h in holds) and not force:
+        report.state = "held"
+        ctx.ledger.finish_run(report.run_id, "held", report.counts, report.to_dict(), None,
+                              now())
+        return report
+    return _apply_or_stop(ctx, report, confirm, now, lambda receipt: store.apply(
+        plan, report.run_id, now(), receipt), plan.is_empty(), approves)
 
 
 def link(ctx: Context, connection: str, path: Path, by: Literal["email", "employee_id"],
@@ -144,14 +166,25 @@ def link(ctx: Context, connection: str, path: Path, by: Literal["email", "employ
         pairs = store.adoption_candidates(connection, records.accepted(), by)
         report = RunReport(connection=connection, file=path.name, mode="apply",
                            state_location=ctx.ledger.location)
-        report.run_id = ctx.ledger.start_run(connection, "link", "apply", None, now())
-        report.plan = Adoptions(tuple(
-            Adoption(int(r["user_id"]), r["lms_employee_id"], r["email"], r["employee_id"],
-                     int(r["line"]), r["note"]) for r in pairs.to_dict("records")))
-        adoptable = int((pairs["note"] == "").sum())
-        report.counts = {"adopt": adoptable, "not_adopted": len(pairs) - adoptable}
-        return _apply_or_stop(ctx, report, confirm, now, lambda receipt: store.adopt(
-            connection, pairs, report.run_id, now(), receipt), adoptable == 0)
+        with run_logged(ctx, connection) as log:
+            report.run_id = log.run_id = ctx.ledger.start_run(connection, "link", "apply",
+                                                              None, now())
+            log.note(f"link {path.name} by {by}: {len(pairs)} matching accounts")
+            _link(ctx, store, connection, pairs, report, confirm, now)
+            log.ended(report.run_id, report.state, report.counts)
+            return report
+
+
+def _link(ctx: Context, store: Any, connection: str, pairs: Any, report: RunReport,
+          confirm: Confirm | None, now: Callable[[], datetime]) -> RunReport:
+    """Plan and apply (or stop at ``confirm``) the adoptions ``pairs``."""
+    report.plan = Adoptions(tuple(
+        Adoption(int(r["user_id"]), r["lms_employee_id"], r["email"], r["employee_id"],
+                 int(r["line"]), r["note"]) for r in pairs.to_dict("records")))
+    adoptable = int((pairs["note"] == "").sum())
+    report.counts = {"adopt": adoptable, "not_adopted": len(pairs) - adoptable}
+    return _apply_or_stop(ctx, report, confirm, now, lambda receipt: store.adopt(
+        connection, pairs, report.run_id, now(), receipt), adoptable == 0)
 
 
 def _builtin(ctx: Context, connection: str, command: str) -> SqlStore:

@@ -19,7 +19,8 @@ from filebridge.person import KEY
 from filebridge.pipeline.context import Context
 
 Status = Literal["found", "ambiguous", "unknown"]
-Action = Literal["create", "update", "deactivate", "reactivate", "delete", "adopt", "rekey"]
+Action = Literal["create", "update", "deactivate", "reactivate", "delete", "adopt", "rekey",
+                 "group_add", "group_remove"]
 MAX_CANDIDATES = 20
 
 

@@ -117,7 +117,7 @@ def _cleanup(ctx: Context, connection: str, now: datetime, dry_run: bool) -> Cle
             "rejected", keep.rejected_days, now, dry_run=dry_run)]
     finally:
         transport.close()
-    found += _old_spool(ctx, connection, cutoff(keep.archive_days), dry_run)
+    found += _old_spool(ctx, connection, cutoff(keep.archive_days), dry_run, now)
     found += _old_reports(ctx.reports_dir(connection), keep, now, dry_run)
     details = ctx.ledger.expire_run_details(connection, cutoff(keep.reports_days), dry_run)
     journal = ctx.store.forget_journal(connection, cutoff(keep.reports_days), dry_run)
@@ -136,9 +136,10 @@ def _cleanup(ctx: Context, connection: str, now: datetime, dry_run: bool) -> Cle
     return report
 
 
-def _old_spool(ctx: Context, connection: str, before: datetime, dry_run: bool
-               ) -> list[Removed]:
-    """Spool copies whose every ledger file was received before ``before``."""
+def _old_spool(ctx: Context, connection: str, before: datetime, dry_run: bool,
+               now: datetime) -> list[Removed]:
+    """Spool copies whose every ledger file was received before ``before``; the ledger
+    records when each went, so a later replay or approval can say so."""
     folder = ctx.spool_dir(connection)
     if not folder.is_dir():
         return []
@@ -156,6 +157,8 @@ def _old_spool(ctx: Context, connection: str, before: datetime, dry_run: bool
             out.append(Removed("spool", str(entry)))
             if not dry_run:
                 entry.unlink()
+                ctx.ledger.mark_spool_removed(connection, [str(entry), str(entry.resolve())],
+                                              now)
     return out
 
 

@@ -10,10 +10,15 @@ import hashlib
 import os
 import stat
 import threading
+from datetime import UTC
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from filebridge.durable import fsync_folder, private_folder
-from filebridge.pipeline.errors import SpoolChanged, UnsafeSpool
+from filebridge.pipeline.errors import SpoolChanged, SpoolExpired, UnsafeSpool
+
+if TYPE_CHECKING:
+    from filebridge.ledger import FileRecord
 
 CHUNK = 1 << 20
 
@@ -51,6 +56,19 @@ def verified_spool(path: Path, sha256: str) -> Path:
     if actual != sha256:
         raise SpoolChanged(str(path), sha256, actual)
     return path
+
+
+def spool_of(file: FileRecord) -> Path:
+    """The verified spool copy of a ledger file; ``SpoolExpired`` (with the date) when
+    retention removed it, ``SpoolChanged`` when it is otherwise gone or changed."""
+    path = Path(file.spool_path)
+    removed = file.spool_removed_at
+    if removed is not None and not path.is_file():
+        # SQLite hands back the stored UTC time without its zone.
+        when = removed.replace(tzinfo=UTC) if removed.tzinfo is None else removed
+        raise SpoolExpired(str(path), file.id,
+                           when.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC"))
+    return verified_spool(path, file.sha256)
 
 
 def spool_file(path: Path, spool_dir: Path) -> tuple[str, int, Path]:

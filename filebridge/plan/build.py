@@ -18,7 +18,7 @@ from filebridge.columnar import is_in, positions_of
 from filebridge.mapping import MappedRecords, Mapping
 from filebridge.person import KEY
 from filebridge.plan.diff import DiffOptions, diff
-from filebridge.plan.groups import plan_groups
+from filebridge.plan.groups import StoredGroups, plan_groups
 from filebridge.plan.identity import email_change_conflicts, resolve
 from filebridge.plan.model import SKIPPED_COLUMNS, FileKind, Plan
 from filebridge.plan.org import department_cycles, desired_departments, org_changes, tree
@@ -159,9 +159,11 @@ def _groups(state: ActualState, plan: Plan, desired: pd.DataFrame, snapshot: pd.
             mapping: Mapping, policies: Policies) -> None:
     """Plan the group memberships the mapping's rules ask for."""
     leaving = pd.concat([plan.deactivations[KEY], plan.deletes[KEY]]).astype(str)
+    stored = StoredGroups(state.group_fingerprints(), state.group_drift(), state.memberships)
     grouped = plan_groups(mapping.groups, desired, _staying(plan, desired, snapshot, policies),
-                          state.memberships(), leaving, plan.rekeys, plan.file_kind)
+                          stored, leaving, plan.rekeys, plan.file_kind)
     plan.groups, plan.group_members = grouped.changes, grouped.members
+    plan.group_fingerprints, plan.group_drift = grouped.fingerprints, grouped.drift
     plan.no_group, plan.groups_planned = grouped.no_group, True
 
 

@@ -9,11 +9,19 @@ Who is touched: only memberships this connection made (``ours``). A member someo
 added by hand is never removed, and a rule that matches them adds nothing. A person
 whose row is not in this file (a rejected row, a delta night) keeps their groups,
 except that a group no rule names any more is emptied on a snapshot night.
+
+Unchanged people cost no membership read: each person's stored group fingerprint is a
+64-bit hash of the rules' own digest and the set of groups the rules gave them. Only
+people whose fingerprint differs (their fields moved them, or the rules changed, which
+changes everyone's), leavers, rehires and people with a membership removed outside
+filebridge (drift) have their memberships read, plus every member of a group no rule
+names any more.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import hashlib
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,9 +32,30 @@ import pyarrow.compute as pc
 from filebridge.columnar import arrow_text, is_in, positions_of
 from filebridge.mapping.groups import VALUE_SLOT, Condition, GroupRule
 from filebridge.person import KEY
-from filebridge.plan.model import GROUP_COLUMNS, FileKind
+from filebridge.plan.model import (
+    GROUP_COLUMNS,
+    GROUP_DRIFT_COLUMNS,
+    GROUP_FINGERPRINT_COLUMNS,
+    FileKind,
+)
 
 _NO_NAMES = np.zeros(0, dtype=object)
+# Above this share of the connection's people, one read of every membership is cheaper
+# than looking the candidates up by id.
+FULL_READ_SHARE = 0.2
+
+# Reads the stored memberships: (people or None for all, group names kept by the rules
+# or None) -> ``group, employee_id, ours`` (see ``ActualState.memberships``).
+MembershipReader = Callable[[Sequence[str] | None, Collection[str] | None], pd.DataFrame]
+
+
+@dataclass(frozen=True)
+class StoredGroups:
+    """What the plan knows of the stored memberships before reading any."""
+
+    fingerprints: pd.DataFrame  # employee_id, group_fingerprint
+    drift: pd.DataFrame  # employee_id, group: removed outside filebridge
+    read: MembershipReader
 
 
 @dataclass(frozen=True)
@@ -36,6 +65,31 @@ class GroupPlan:
     changes: pd.DataFrame  # GROUP_COLUMNS, adds first
     members: int  # memberships this connection had before the plan
     no_group: int  # people staying active whom no rule puts in any group
+    fingerprints: pd.DataFrame  # GROUP_FINGERPRINT_COLUMNS of every person compared
+    drift: pd.DataFrame  # GROUP_DRIFT_COLUMNS: removed outside filebridge, put back
+
+
+def rules_digest(rules: Sequence[GroupRule]) -> np.uint64:
+    """A 64-bit digest of the rules themselves: any added, removed or edited rule
+    changes every person's group fingerprint, so everyone is compared again."""
+    text = "\n".join(repr(r) for r in rules).encode()
+    return np.uint64(int.from_bytes(hashlib.sha256(text).digest()[:8], "little"))
+
+
+def set_fingerprints(digest: np.uint64, positions: np.ndarray, hashes: np.ndarray,
+                     sizes: Sequence[int], size: int) -> np.ndarray:
+    """Each person's group fingerprint (int64, never 0): the digest mixed with the sum
+    of their groups' name hashes (a sum: the order rules list them does not matter).
+
+    ``positions``/``hashes`` are the memberships rule by rule (``sizes`` each); within
+    one rule a person appears once, so each rule is one vectorised scatter-add."""
+    total = np.zeros(size, dtype=np.uint64)
+    start = 0
+    for n in sizes:
+        total[positions[start:start + n]] += hashes[start:start + n]
+        start += n
+    mixed = pd.util.hash_array(total ^ digest).view(np.int64)
+    return np.where(mixed == 0, 1, mixed)
 
 
 class _Columns:
@@ -88,8 +142,9 @@ def reports_to(manager: str, manager_ids: pd.Series, ids: pd.Series) -> np.ndarr
 
 
 def desired_pairs(rules: Sequence[GroupRule], desired: pd.DataFrame, staying: np.ndarray,
-                  file_kind: FileKind) -> tuple[np.ndarray, np.ndarray]:
-    """Positions in ``desired`` and group names of every membership the rules want."""
+                  file_kind: FileKind) -> tuple[np.ndarray, np.ndarray, list[int]]:
+    """Positions in ``desired`` and group names of every membership the rules want, and
+    how many each rule gave (in rule order)."""
     columns = _Columns(desired)
     size = len(desired)
     positions: list[np.ndarray] = []
@@ -113,24 +168,67 @@ def desired_pairs(rules: Sequence[GroupRule], desired: pd.DataFrame, staying: np
         else:
             names.append(np.full(len(at), rule.name, dtype=object))
         positions.append(at)
+    sizes = [len(p) for p in positions]
     if not positions:
-        return np.zeros(0, dtype=np.int64), _NO_NAMES
-    return np.concatenate(positions).astype(np.int64), np.concatenate(names)
+        return np.zeros(0, dtype=np.int64), _NO_NAMES, sizes
+    return np.concatenate(positions).astype(np.int64), np.concatenate(names), sizes
+
+
+def _candidates(rules: Sequence[GroupRule], ids: pd.Series, fingerprints: np.ndarray,
+                stored: StoredGroups, rekeys: pd.DataFrame, file_kind: FileKind
+                ) -> np.ndarray:
+    """Which people of the file need their memberships compared."""
+    kept = stored.fingerprints
+    at = positions_of(ids, kept[KEY].astype(str)) if len(kept) else np.full(len(ids), -1)
+    old = np.zeros(len(ids), dtype=np.int64)
+    old[at >= 0] = kept["group_fingerprint"].to_numpy(dtype=np.int64)[at[at >= 0]]
+    candidate = (old != fingerprints) | (old == 0)
+    if file_kind == "delta" and any(r.kind == "reports_to" for r in rules):
+        candidate[:] = True  # without the hierarchy, a delta's group sets are partial
+    if len(stored.drift):
+        candidate |= is_in(ids, stored.drift[KEY].astype(str))
+    if len(rekeys):
+        candidate |= is_in(ids, rekeys[KEY].astype(str))
+    return candidate
+
+
+def _read(stored: StoredGroups, ids: pd.Series, candidate: np.ndarray, leaving: pd.Series,
+          rekeys: pd.DataFrame, ruled: set[str] | None) -> tuple[pd.DataFrame, bool]:
+    """The stored memberships the plan compares, and whether that is all of them."""
+    known = len(stored.fingerprints)
+    most = int(candidate.sum()) + len(leaving) + len(stored.drift) + len(rekeys)
+    if not known or most > FULL_READ_SHARE * known:
+        return stored.read(None, None), True
+    people = set(ids[candidate]) | set(leaving.astype(str)) | set(stored.drift[KEY].astype(str))
+    if len(rekeys):
+        people |= set(rekeys["old_employee_id"].astype(str))
+    return stored.read(sorted(people), ruled), False
 
 
 def plan_groups(rules: Sequence[GroupRule], desired: pd.DataFrame, staying: np.ndarray,
-                actual: pd.DataFrame, leaving: pd.Series, rekeys: pd.DataFrame,
+                stored: StoredGroups, leaving: pd.Series, rekeys: pd.DataFrame,
                 file_kind: FileKind) -> GroupPlan:
-    """The group adds and removes that make ``actual`` (the stored memberships of this
-    connection's groups: ``group, employee_id, ours``) match the rules.
+    """The group adds and removes that make the stored memberships of this connection's
+    groups (read through ``stored``, only as far as needed) match the rules.
 
     ``staying``: which rows of ``desired`` are active after the plan; ``leaving``: ids
     the plan deactivates or deletes (they leave every group this connection gave them).
     """
     size = len(desired)
-    want_pos, want_names = desired_pairs(rules, desired, staying, file_kind)
+    want_pos, want_names, sizes = desired_pairs(rules, desired, staying, file_kind)
     codes, uniques = pd.factorize(pd.Series(want_names, dtype=object))
-    want = codes.astype(np.int64) * (size + 1) + want_pos
+    hashes = pd.util.hash_array(np.asarray(uniques, dtype=object))[codes] if len(codes) \
+        else np.zeros(0, dtype=np.uint64)
+    ids_wanted = desired[KEY].astype(str).reset_index(drop=True)
+    fingerprints = set_fingerprints(rules_digest(rules), want_pos, hashes, sizes, size)
+    candidate = _candidates(rules, ids_wanted, fingerprints, stored, rekeys, file_kind)
+    ruled = {r.name for r in rules if r.kind != "field"} | set(uniques)
+    actual, whole = _read(stored, ids_wanted, candidate, leaving, rekeys,
+                          ruled if file_kind == "snapshot" else None)
+    every_pos, compared = want_pos, candidate[want_pos]
+    skipped_pairs = int((~compared).sum())
+    want_pos, want_names = want_pos[compared], want_names[compared]
+    want = codes[compared].astype(np.int64) * (size + 1) + want_pos
     # The stored memberships under the ids the plan gives people (rehires re-keyed).
     ids = actual[KEY].astype(str)
     if len(rekeys) and len(actual):
@@ -148,9 +246,10 @@ def plan_groups(rules: Sequence[GroupRule], desired: pd.DataFrame, staying: np.n
     adds = pd.DataFrame({KEY: desired[KEY].to_numpy()[want_pos[add]],
                          "group": want_names[add], "action": "add",
                          "line": lines[want_pos[add]]})
-    ruled = {r.name for r in rules if r.kind != "field"} | set(uniques)
     stored_groups = actual["group"].astype(str)
-    in_scope = (have_pos >= 0) | is_in(ids, leaving)
+    compared_at = np.zeros(len(have_pos), dtype=bool)
+    compared_at[have_pos >= 0] = candidate[have_pos[have_pos >= 0]]
+    in_scope = compared_at | is_in(ids, leaving)
     if file_kind == "delta":
         # A delta file names some people only: nothing is orphaned by it, and the
         # hierarchy (which it does not hold) stays as it is for everyone not leaving.
@@ -168,6 +267,32 @@ def plan_groups(rules: Sequence[GroupRule], desired: pd.DataFrame, staying: np.n
                             "line": removed_lines})
     changes = pd.concat([adds, removes], ignore_index=True).loc[:, list(GROUP_COLUMNS)]
     grouped = np.zeros(size, dtype=bool)
-    grouped[want_pos] = True
-    return GroupPlan(changes, int(ours.sum()), int((staying & ~grouped).sum()))
+    grouped[every_pos] = True
+    if file_kind == "delta" and any(r.kind == "reports_to" for r in rules):
+        fingerprints = np.zeros(size, dtype=np.int64)  # partial sets: compare next time
+    members = int(ours.sum()) + (0 if whole else skipped_pairs)
+    return GroupPlan(changes, members, int((staying & ~grouped).sum()),
+                     _new_fingerprints(ids_wanted, fingerprints, candidate, leaving),
+                     _drift(adds, stored.drift))
 
+
+def _new_fingerprints(ids: pd.Series, fingerprints: np.ndarray, candidate: np.ndarray,
+                      leaving: pd.Series) -> pd.DataFrame:
+    """The fingerprints to store: compared people get theirs; leavers missing from the
+    file get 0, so whatever groups they are given back later is compared then."""
+    gone = leaving.astype(str)
+    gone = gone.loc[~is_in(gone, ids)]
+    return pd.DataFrame({
+        KEY: np.concatenate([ids[candidate].to_numpy(dtype=object), gone.to_numpy(dtype=object)]),
+        "group_fingerprint": np.concatenate([fingerprints[candidate],
+                                             np.zeros(len(gone), dtype=np.int64)]),
+    }).loc[:, list(GROUP_FINGERPRINT_COLUMNS)]
+
+
+def _drift(adds: pd.DataFrame, marks: pd.DataFrame) -> pd.DataFrame:
+    """The planned adds that put back a membership removed outside filebridge."""
+    if not len(marks) or not len(adds):
+        return pd.DataFrame({c: pd.Series([], dtype=object) for c in GROUP_DRIFT_COLUMNS})
+    keys = marks[KEY].astype(str) + "\x1f" + marks["group"].astype(str)
+    hit = is_in(adds[KEY].astype(str) + "\x1f" + adds["group"].astype(str), keys)
+    return adds.loc[hit, list(GROUP_DRIFT_COLUMNS)].reset_index(drop=True)

@@ -30,6 +30,10 @@ SKIPPED_COLUMNS = ("employee_id", "reason", "message", "line")
 ORG_COLUMNS = ("kind", "action", "code", "name", "parent_code", "old_name", "old_parent_code")
 # One row per group membership change; ``action`` is add | remove.
 GROUP_COLUMNS = ("employee_id", "group", "action", "line")
+# The group fingerprint to store for each person whose memberships the plan compared.
+GROUP_FINGERPRINT_COLUMNS = ("employee_id", "group_fingerprint")
+# A membership the rules made, removed in the LMS outside filebridge and put back.
+GROUP_DRIFT_COLUMNS = ("employee_id", "group", "line")
 
 
 def _empty(columns: tuple[str, ...]) -> pd.DataFrame:
@@ -56,6 +60,10 @@ class Plan:
     - ``org``: department and job title changes (see ``ORG_COLUMNS``).
     - ``groups``: group memberships to add or remove (see ``GROUP_COLUMNS``); the
       groups are owned by the connection, and only memberships it made are removed.
+    - ``group_fingerprints``: the group fingerprint (rules' digest and group set) of every
+      person whose memberships were compared; people with an unchanged one are not read.
+    - ``group_drift``: memberships the rules made that were removed in the LMS outside
+      filebridge; they are also in ``groups`` as adds (put back).
     """
 
     connection: str
@@ -81,6 +89,9 @@ class Plan:
     groups_planned: bool = False
     group_members: int = 0
     no_group: int = 0
+    group_fingerprints: pd.DataFrame = field(
+        default_factory=lambda: _empty(GROUP_FINGERPRINT_COLUMNS))
+    group_drift: pd.DataFrame = field(default_factory=lambda: _empty(GROUP_DRIFT_COLUMNS))
 
     @property
     def updated_people(self) -> int:
@@ -110,7 +121,7 @@ class Plan:
         """Memberships added and removed, and active people matching no rule."""
         removes = int((self.groups["action"] == "remove").sum())
         return {"group_add": len(self.groups) - removes, "group_remove": removes,
-                "no_group": self.no_group}
+                "no_group": self.no_group, "group_drift": len(self.group_drift)}
 
     def org_counts(self) -> dict[str, int]:
         """Department and job title changes by ``<kind>_<action>``."""
@@ -130,7 +141,8 @@ class Plan:
         if not ids:
             return
         for name in ("creates", "updates", "drift", "fingerprints", "deactivations",
-                     "reactivations", "deletes", "rekeys", "groups"):
+                     "reactivations", "deletes", "rekeys", "groups", "group_fingerprints",
+                     "group_drift"):
             frame = getattr(self, name)
             keep = ~is_in(frame["employee_id"].astype("str"), ids)
             setattr(self, name, frame.loc[keep].reset_index(drop=True))

@@ -7,7 +7,7 @@ LMS's mirror and the in-memory store used by tests each implement it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
 from typing import Protocol
 
@@ -25,6 +25,10 @@ DRIFT_MARK_COLUMNS = ("employee_id", "field", "written")
 USAGE_COLUMNS = ("kind", "value", "managed_by", "employee_id")
 # Columns of ``ActualState.memberships()``.
 MEMBERSHIP_COLUMNS = ("group", "employee_id", "ours")
+# Columns of ``ActualState.group_fingerprints()``.
+GROUP_FINGERPRINT_COLUMNS = ("employee_id", "group_fingerprint")
+# Columns of ``ActualState.group_drift()``.
+GROUP_DRIFT_MARK_COLUMNS = ("employee_id", "group")
 
 
 class ActualState(Protocol):
@@ -75,8 +79,23 @@ class ActualState(Protocol):
         """Active people using these department codes or job titles (``USAGE_COLUMNS``)."""
         ...
 
-    def memberships(self) -> pd.DataFrame:
+    def memberships(self, people: Sequence[str] | None = None,
+                    other_than: Collection[str] | None = None) -> pd.DataFrame:
         """Members of the groups this connection owns who are this connection's people
         (``MEMBERSHIP_COLUMNS``): ``ours`` is True where the connection made the
-        membership, False where it was made outside filebridge."""
+        membership, False where it was made outside filebridge.
+
+        ``people`` narrows it to these employee ids, plus (when ``other_than`` is given)
+        every member of an owned group whose name is not in ``other_than``."""
+        ...
+
+    def group_fingerprints(self) -> pd.DataFrame:
+        """The group fingerprint stored for each of this connection's people
+        (``GROUP_FINGERPRINT_COLUMNS``); people missing or at 0 are always compared.
+        Empty where the target keeps none: every person's memberships are then read."""
+        ...
+
+    def group_drift(self) -> pd.DataFrame:
+        """Memberships of this connection's groups removed in the LMS outside filebridge
+        since its last apply (``GROUP_DRIFT_MARK_COLUMNS``); empty where not noticed."""
         ...

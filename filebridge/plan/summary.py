@@ -94,6 +94,15 @@ class GroupChange:
 
 
 @dataclass(frozen=True)
+class GroupDrift:
+    """A membership the rules made, removed in the LMS outside filebridge; put back."""
+
+    employee_id: str
+    group: str
+    line: int | None
+
+
+@dataclass(frozen=True)
 class PlanSummary:
     """Counts and the first ``LIMIT`` rows of each action of one plan.
 
@@ -115,6 +124,7 @@ class PlanSummary:
     org: tuple[OrgChange, ...] = ()
     org_counts: Mapping[str, int] = field(default_factory=dict)
     groups: tuple[GroupChange, ...] = ()
+    group_drift: tuple[GroupDrift, ...] = ()
     truncated: bool = False
 
     def to_dict(self) -> dict[str, Any]:
@@ -132,7 +142,7 @@ class PlanSummary:
             "reactivations": rows(self.reactivations), "deletes": rows(self.deletes),
             "rekeys": rows(self.rekeys), "skipped": rows(self.skipped), "org": rows(self.org),
             "org_counts": dict(self.org_counts), "groups": rows(self.groups),
-            "truncated": self.truncated,
+            "group_drift": rows(self.group_drift), "truncated": self.truncated,
         }
 
 
@@ -167,4 +177,4 @@ def summarize(plan: Plan, limit: int | None = LIMIT) -> PlanSummary:
         skipped=_typed(Skip, plan.skipped, limit),
         org=_typed(OrgChange, plan.org, limit),
         org_counts=plan.org_counts(), groups=_typed(GroupChange, plan.groups, limit),
-        truncated=cut)
+        group_drift=_typed(GroupDrift, plan.group_drift, limit), truncated=cut)

@@ -74,7 +74,8 @@ def rebuild_table(conn: Connection, table: sa.Table) -> None:
     For a migration that changes a CHECK (a new state in a closed vocabulary) or adds a
     column: SQLite cannot alter constraints, so the table is rebuilt (create, copy, drop,
     rename, indexes) as SQLite's documentation describes; PostgreSQL alters in place.
-    Only for tables no foreign key points at. Names are constants, never data.
+    Only for tables no foreign key points at. Names are constants, never data. The
+    rebuilt table's own triggers are gone afterwards: the caller creates them again.
     """
     existing = [c["name"] for c in sa.inspect(conn).get_columns(table.name)]
     if conn.dialect.name == "sqlite":
@@ -86,7 +87,13 @@ def rebuild_table(conn: Connection, table: sa.Table) -> None:
         conn.exec_driver_sql(f"INSERT INTO {temp} ({columns}) SELECT {columns} "
                              f"FROM {table.name}")
         conn.exec_driver_sql(f"DROP TABLE {table.name}")
-        conn.exec_driver_sql(f"ALTER TABLE {temp} RENAME TO {table.name}")
+        # Legacy rename: a trigger of another table naming this one (the store's drift
+        # triggers do) would otherwise fail the rename while the name is briefly gone.
+        conn.exec_driver_sql("PRAGMA legacy_alter_table = ON")
+        try:
+            conn.exec_driver_sql(f"ALTER TABLE {temp} RENAME TO {table.name}")
+        finally:
+            conn.exec_driver_sql("PRAGMA legacy_alter_table = OFF")
         for index in table.indexes:
             index.create(conn)
         return

@@ -106,7 +106,7 @@ RUN_REPORT = {"run_id", "connection", "file", "file_id", "sha256", "mode", "stat
               "timings", "state_location", "export_time", "about_run", "refused"}
 PLAN = {"connection", "file_kind", "counts", "creates", "updates", "drift", "deactivations",
         "reactivations", "deletes", "rekeys", "skipped", "org", "org_counts", "groups",
-        "truncated"}
+        "group_drift", "truncated"}
 PROBLEM = {"code", "message", "file", "line", "column", "value", "severity", "related_lines"}
 
 

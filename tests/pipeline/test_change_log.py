@@ -13,8 +13,8 @@ from filebridge.pipeline.changelog import CHANGE_LOG_COLUMNS, change_log_path, r
 from filebridge.pipeline.context import open_context
 from filebridge.pipeline.report import RunReport
 from tests.pipeline.conftest import NIGHT1, NIGHT2, write_workspace
-from tests.pipeline.files import apply, by_id, plan, variant
-from tests.pipeline.test_field_drift import outside_update
+from tests.pipeline.files import apply, by_id, plan, read_rows, variant
+from tests.pipeline.test_field_drift import LOOSE, outside_update
 
 
 def rows_of(text: str) -> list[dict[str, str]]:
@@ -116,5 +116,76 @@ def test_an_undo_run_writes_its_change_list_too(tmp_path):
             encoding="utf-8"))
         got = Counter(tuple(r[c] for c in CHANGE_LOG_COLUMNS) for r in rows)
         assert got == expected_rows(undone) and got
+    finally:
+        ctx.close()
+
+
+def log_lines(ctx, run_id: int) -> list[dict[str, object]]:
+    from filebridge.pipeline.changelog import run_file
+
+    text = run_file(ctx, run_id, "log").read_text(encoding="utf-8")
+    return [json.loads(line) for line in text.splitlines()]
+
+
+def test_link_discard_and_undo_runs_write_their_log_too(tmp_path):
+    from datetime import UTC, datetime
+
+    from filebridge.lms.schema import users
+    from filebridge.pipeline.lifecycle import discard, link, undo
+
+    ctx = open_context(write_workspace(tmp_path, thresholds=LOOSE))
+    try:
+        address = by_id(read_rows(NIGHT1), "001005")["Work Email"]
+        now = datetime.now(UTC)
+        with ctx.store.engine.begin() as tx:
+            tx.execute(users.insert().values(managed_by=None, employee_id="LMS-77",
+                                             email=address, created_at=now, updated_at=now))
+        apply(ctx, NIGHT1)
+        linked = link(ctx, "acme", NIGHT1, "email")
+        night2 = apply(ctx, NIGHT2)
+        undone = undo(ctx, night2.run_id, force=True)
+        half = variant(NIGHT2, tmp_path / "acme_employees_half.csv", lambda rows: rows[:90])
+        held = apply(ctx, half)
+        assert held.state == "held" and held.run_id is not None
+        dropped = discard(ctx, held.run_id, actor="ops")
+        for report, first in ((linked, "link acme_employees_2026-11-24.csv by email: 1 "),
+                              (undone, f"undo of run {night2.run_id}: "),
+                              (dropped, f"discard held run {held.run_id} by ops")):
+            assert report.run_id is not None
+            lines = log_lines(ctx, report.run_id)
+            assert all(line["run_id"] == report.run_id and line["connection"] == "acme"
+                       for line in lines)
+            assert str(lines[0]["message"]).startswith(first), lines
+            assert lines[-1]["message"] == f"run {report.run_id} {report.state}: " + ", ".join(
+                f"{k} {v}" for k, v in report.counts.items())
+            assert "@" not in json.dumps(lines)  # e-mail addresses are masked
+    finally:
+        ctx.close()
+
+
+def test_group_changes_reach_the_change_list_and_the_timeline(tmp_path, capsys):
+    from tests.cli.test_json_contract import GROUP_RULES
+
+    settings = write_workspace(tmp_path)
+    mapping = settings.parent / "mappings" / "acme.yaml"
+    mapping.write_text(mapping.read_text(encoding="utf-8") + GROUP_RULES, encoding="utf-8")
+    ctx = open_context(settings)
+    try:
+        first = apply(ctx, NIGHT1)
+        joined = [g for g in first.plan.groups if g.action == "add"]
+        assert joined and first.run_id is not None
+        rows = rows_of(change_log_path(ctx.reports_dir("acme"), first.run_id).read_text(
+            encoding="utf-8"))
+        listed = {(r["employee_id"], r["new"]) for r in rows if r["action"] == "group_add"}
+        assert listed == {(g.employee_id, g.group) for g in joined}
+        who = joined[0]
+        assert main(["person", "acme", who.employee_id, "--json", "--settings",
+                     str(settings)]) == 0
+        timeline = json.loads(capsys.readouterr().out)["timeline"]
+        changes = [c for t in timeline for c in t["changes"] if c["action"] == "group_add"]
+        assert {c["new"] for c in changes} == {g.group for g in joined
+                                               if g.employee_id == who.employee_id}
+        assert main(["person", "acme", who.employee_id, "--settings", str(settings)]) == 0
+        assert f"joined group {who.group!r}" in capsys.readouterr().out
     finally:
         ctx.close()

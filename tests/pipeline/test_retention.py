@@ -11,12 +11,15 @@ import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 
 from filebridge.cli.main import main
 from filebridge.lms.schema import changes
 from filebridge.pipeline.context import Context, open_context
-from filebridge.pipeline.lifecycle import discard
+from filebridge.pipeline.errors import SpoolExpired
+from filebridge.pipeline.lifecycle import approve, discard
+from filebridge.pipeline.overview import replay_file
 from filebridge.pipeline.pickup import sync_connection
 from filebridge.pipeline.retention import cleanup
 from tests.pipeline.conftest import NIGHT1, NIGHT2, write_workspace
@@ -120,3 +123,32 @@ def test_cleanup_command_lists_what_it_removes(tmp_path, capsys):
     assert report["counts"]["rejected"] == 2 and {f["kind"] for f in report["files"]} == {
         "rejected"}
     assert not any((inbox / "rejected").iterdir())
+
+
+def test_replay_and_approve_after_retention_say_the_copy_was_removed_and_when(
+        tmp_path, capsys):
+    settings = write_workspace(tmp_path, thresholds=RETENTION)
+    ctx = open_context(settings)
+    try:
+        applied = apply(ctx, NIGHT1)
+        half = variant(NIGHT2, tmp_path / "acme_employees_half.csv", lambda rows: rows[:90])
+        held = apply(ctx, half)
+        assert held.state == "held" and held.run_id is not None
+        later = datetime.now(UTC) + timedelta(days=40)
+        removed = cleanup(ctx, "acme", later)
+        assert {f.kind for f in removed.files} >= {"spool"}
+        when = later.strftime("%Y-%m-%d %H:%M:%S UTC")
+        with pytest.raises(SpoolExpired) as replayed:
+            replay_file(ctx, str(applied.file_id))
+        assert replayed.value.code == "spool-expired"
+        assert replayed.value.file_id == applied.file_id and replayed.value.removed_at == when
+        assert f"removed by retention on {when}" in str(replayed.value)
+        with pytest.raises(SpoolExpired) as approved:
+            approve(ctx, held.run_id)
+        assert approved.value.file_id == held.file_id
+        assert ctx.ledger.get_run(held.run_id).state == "held"  # nothing was applied
+    finally:
+        ctx.close()
+    assert main(["replay", str(applied.file_id), "--yes", "--settings", str(settings)]) == 2
+    err = capsys.readouterr().err
+    assert "removed by retention on" in err and "archive_days" in err

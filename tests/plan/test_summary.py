@@ -30,7 +30,7 @@ def test_to_dict_has_the_documented_keys_and_is_the_plans_json() -> None:
     doc = summarize(the_plan).to_dict()
     assert set(doc) == {"connection", "file_kind", "counts", "creates", "updates", "drift",
                         "deactivations", "reactivations", "deletes", "rekeys", "skipped", "org",
-                        "org_counts", "groups", "truncated"}
+                        "org_counts", "groups", "group_drift", "truncated"}
     assert doc["updates"] == [{"employee_id": "3", "field": "email", "old": "a@x.example",
                                "new": "b@x.example", "line": 2}]
     assert doc == the_plan.to_dict()
