@@ -288,25 +288,34 @@ class Sender:
                 out[i] = outcome
         by_reference = [i for i, (c, o) in enumerate(zip(chunk, out, strict=True))
                         if c.resolve is not None and o.confirmed and i not in again]
-        if by_reference and not self._resolved_by_server(
-                chunk[by_reference[0]], out[by_reference[0]],
-                by_id.get(bulk_id(chunk[by_reference[0]].employee_id))):
-            self._stop_references()
-            for i in by_reference:
-                out[i] = self._detach(out[i])
+        if by_reference:
+            first = by_reference[0]
+            resolved = self._resolved_by_server(chunk[first], out[first],
+                                                by_id.get(bulk_id(chunk[first].employee_id)))
+            if resolved is False:
+                self._stop_references()
+            if not resolved:  # unresolved, or the read-back failed: set them by SCIM id
+                for i in by_reference:
+                    out[i] = self._detach(out[i])
         return out
 
-    def _resolved_by_server(self, change: Change, outcome: Outcome, result: Any) -> bool:
+    def _resolved_by_server(self, change: Change, outcome: Outcome, result: Any
+                            ) -> bool | None:
         """Whether the person ``change`` created by ``bulkId:`` reference has the SCIM id
         of their manager as manager: from the Bulk answer when it holds the resource,
-        else read back with one GET."""
+        else read back with one GET (None: the server refused the GET)."""
         assert outcome.entry is not None
         resource = result.get("response") if isinstance(result, dict) else None
         if not (isinstance(resource, dict) and resource.get("id")):
-            resource = self.session.query("User", outcome.entry.lms_id,
-                                          check_request_payload=False,
-                                          check_response_payload=False)
-        stored = self.mapping.raw(resource if isinstance(resource, dict) else {}, MANAGER)
+            try:
+                resource = self.session.query("User", outcome.entry.lms_id,
+                                              check_request_payload=False,
+                                              check_response_payload=False)
+            except (SCIMException, SCIMClientException):
+                return None
+            if not (isinstance(resource, dict) and resource.get("id")):
+                return None  # an error answer, not the person
+        stored = self.mapping.raw(resource, MANAGER)
         return stored == self.created.get(change.refers)
 
     def _stop_references(self) -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from filebridge.lms.mirror import UNSETTLED
-from tests.faultproxy import FaultProxy
+from tests.faultproxy import FaultProxy, Rule
 from tests.lms.contract import NOW
 from tests.lms.plans import person, plan
 from tests.lms.scim.conftest import MakeLms
@@ -93,6 +93,24 @@ def test_a_server_that_resolves_references_keeps_them(make_lms: MakeLms, proxy: 
     # One request, checked with one read-back, and nothing to fix.
     [bulk] = _bulk_bodies(proxy)
     assert bulk.count(REFERENCE) == 3 and _read_backs(proxy) == 1
+    _managers_are_scim_ids(scim_server, url, rows)
+    proxy.bodies.clear()
+    more = _chain("14", "13")
+    assert lms.apply(plan(new=more), 2, NOW).failed == []
+    assert [b.count(REFERENCE) for b in _bulk_bodies(proxy)] == [1]
+
+
+def test_a_refused_read_back_fixes_the_request_but_is_not_remembered(
+        make_lms: MakeLms, proxy: FaultProxy, scim_server: ScimServer) -> None:
+    url = make_lms.url  # type: ignore[attr-defined]
+    proxy.rules.append(Rule("status", lambda m, p, b: m == "GET" and "/Users/" in p,
+                            status=404))
+    lms = make_lms(proxy.url(url))
+    rows = _chain("4", "3", "2", "1")
+    assert lms.apply(plan(new=rows), 1, NOW).failed == []
+    # Not known to be resolved: the managers are set by SCIM id all the same.
+    first, second = _bulk_bodies(proxy)
+    assert first.count(REFERENCE) == 3 and second.count(b'"PATCH"') == 3
     _managers_are_scim_ids(scim_server, url, rows)
     proxy.bodies.clear()
     more = _chain("14", "13")
