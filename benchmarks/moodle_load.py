@@ -1,14 +1,18 @@
-"""Benchmark: feeding a real Moodle. A 10,000-person initial load and a night with 1%
-changes (0.5% changed departments, 0.25% hires, 0.25% leavers) through `filebridge
-apply`, beside Moodle's own bulk upload (admin/tool/uploaduser/cli/uploaduser.php) on
-the same people, in the same run, on the same site.
+"""Benchmark: feeding a real Moodle. An initial load (10,000 people by default) and a
+night with 1% changes (0.5% changed departments, 0.25% hires, 0.25% leavers) through
+`filebridge apply`, beside Moodle's own bulk upload
+(admin/tool/uploaduser/cli/uploaduser.php) on the same number of people, interleaved in
+the same run on the same site: each round runs one initial load of each, then one night
+of each, the tool that goes first alternating between rounds, each round with people of
+its own (and a state folder of its own for filebridge).
 
-    python benchmarks/moodle_load.py [--people 10000] [--site DIR]
+    python benchmarks/moodle_load.py [--people 10000] [--rounds 1] [--site DIR]
 
 ``--site`` names a folder set up by the shared ``setup.sh`` (its env.sh is read);
 without it, the script sets a site up in a temporary folder from ``../shared/moodle``
-and removes it afterwards. Prints creates per second and seconds for the night of
-both, as JSON on the last line.
+and removes it afterwards. The ``manager_id`` custom profile field both tools write is
+created when the site lacks it. Prints each round's figures, then the medians as JSON
+on the last line (seconds, creates per second, and the ratios filebridge/uploaduser).
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import json
 import os
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -114,8 +119,25 @@ def site_env(folder: Path) -> dict[str, str]:
     return out
 
 
+PROFILE_FIELD_PHP = r"""<?php
+define('CLI_SCRIPT', true);
+require(getenv('MOODLE_DIR') . '/config.php');
+if (!$DB->record_exists('user_info_field', ['shortname' => 'manager_id'])) {
+    $category = $DB->get_record('user_info_category', [], '*', IGNORE_MULTIPLE);
+    $categoryid = $category ? $category->id : $DB->insert_record('user_info_category',
+        (object) ['name' => 'HR', 'sortorder' => 1]);
+    $DB->insert_record('user_info_field', (object) [
+        'shortname' => 'manager_id', 'name' => 'Manager employee id', 'datatype' => 'text',
+        'description' => '', 'descriptionformat' => 1, 'categoryid' => $categoryid,
+        'sortorder' => 1, 'required' => 0, 'locked' => 0, 'visible' => 2,
+        'forceunique' => 0, 'signup' => 0, 'defaultdata' => '', 'defaultdataformat' => 0,
+        'param1' => 30, 'param2' => 2048, 'param3' => 0, 'param4' => '', 'param5' => '']);
+}
+"""
+
+
 def setup_site(work: Path) -> Path:
-    """A fresh site from the shared archive, with a manager_id profile field."""
+    """A fresh site from the shared archive."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -125,62 +147,96 @@ def setup_site(work: Path) -> Path:
     return site
 
 
+def ensure_profile_field(work: Path, moodle_dir: Path) -> None:
+    """Create the ``manager_id`` custom profile field when the site lacks it."""
+    script = work / "profile_field.php"
+    script.write_text(PROFILE_FIELD_PHP, encoding="utf-8")
+    subprocess.run(["php", str(script)], check=True, capture_output=True,
+                   env={**os.environ, "MOODLE_DIR": str(moodle_dir)})
+
+
+def workspace(root: Path, url: str) -> Path:
+    """A filebridge workspace whose acme connection feeds the Moodle at ``url``."""
+    (root / "mappings").mkdir(parents=True)
+    shutil.copy(REPO / "mappings" / "acme.yaml", root / "mappings" / "acme.yaml")
+    settings = root / "settings.yaml"
+    settings.write_text(
+        "state_dir: state\nlms:\n  url: sqlite:///{state_dir}/lms.sqlite\n"
+        "connections:\n  acme:\n    import_mapping: mappings/acme.yaml\n"
+        "    transport: {type: local, inbox: drop, pattern: '*.csv'}\n"
+        f"    lms: {{type: moodle, url: '{url}', "
+        "token: '${env:BENCH_MOODLE_TOKEN}', profile_fields: {manager_id: manager_id}}\n",
+        encoding="utf-8")
+    return settings
+
+
+def one_round(n: int, people_count: int, work: Path, env: dict[str, str]
+              ) -> dict[str, float]:
+    """One interleaved round: both initial loads, then both nights; seconds of each."""
+    root = work / f"round{n}"
+    settings = workspace(root / "ws", env["MOODLE_URL"])
+    fb = [sys.executable, "-m", "filebridge.cli.main"]
+    fb_env = {**os.environ, "BENCH_MOODLE_TOKEN": env["MOODLE_TOKEN"]}
+    ours = people(f"F{n}", people_count)
+    write(root / "acme_employees_2026-11-24.csv", ours)
+    write(root / "acme_employees_2026-11-25.csv", night(ours, f"F{n}"))
+    theirs = people(f"U{n}", people_count)
+    upload_csv(root / "upload1.csv", theirs)
+    upload_csv(root / "upload2.csv", night(theirs, f"U{n}"))
+    php = ["php", "-d", "max_input_vars=5000", "-d", "memory_limit=2048M"]
+    tool = [*php, "admin/tool/uploaduser/cli/uploaduser.php", "--delimiter_name=comma"]
+
+    def apply(name: str) -> float:
+        seconds, report = timed([*fb, "apply", "acme", str(root / name), "--settings",
+                                 str(settings), "--force", "--json"], env=fb_env)
+        if report.get("state") != "applied":
+            sys.exit(f"{name} was not applied: {report.get('state')} "
+                     f"{report.get('problems', [])[:3]}")
+        print(f"round {n} {name}: {report['counts']}", file=sys.stderr)
+        return seconds
+
+    def upload(name: str, *options: str) -> float:
+        return timed([*tool, f"--file={root / name}", *options],
+                     cwd=Path(env["MOODLE_DIR"]))[0]
+
+    steps = {
+        "filebridge_initial_load_s": lambda: apply("acme_employees_2026-11-24.csv"),
+        "uploaduser_initial_load_s": lambda: upload("upload1.csv", "--uutype=0"),
+        "filebridge_night_s": lambda: apply("acme_employees_2026-11-25.csv"),
+        "uploaduser_night_s": lambda: upload("upload2.csv", "--uutype=2",
+                                             "--uuupdatetype=1"),
+    }
+    order = list(steps)
+    if n % 2:  # the tool that goes first alternates between rounds
+        order = [order[1], order[0], order[3], order[2]]
+    figures = {name: round(steps[name](), 1) for name in order}
+    print(f"round {n}: {json.dumps(figures)}", file=sys.stderr)
+    return figures
+
+
 def main() -> None:
-    """Run both loads and both nights; print the figures."""
+    """Run the rounds; print each round's figures and the medians."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--people", type=int, default=10_000)
+    parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--site", type=Path, default=None)
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="filebridge-moodle-bench-"))
     work.chmod(0o755)
     site = args.site or setup_site(work)
     env = site_env(site)
-    moodle_dir = Path(env["MOODLE_DIR"])
-    php = ["php", "-d", "max_input_vars=5000", "-d", "memory_limit=2048M"]
     try:
-        ws = work / "ws"
-        (ws / "mappings").mkdir(parents=True)
-        shutil.copy(REPO / "mappings" / "acme.yaml", ws / "mappings" / "acme.yaml")
-        (ws / "settings.yaml").write_text(
-            "state_dir: state\nlms:\n  url: sqlite:///{state_dir}/lms.sqlite\n"
-            "connections:\n  acme:\n    import_mapping: mappings/acme.yaml\n"
-            "    transport: {type: local, inbox: drop, pattern: '*.csv'}\n"
-            f"    lms: {{type: moodle, url: '{env['MOODLE_URL']}', "
-            "token: '${env:BENCH_MOODLE_TOKEN}', profile_fields: {manager_id: manager_id}}\n",
-            encoding="utf-8")
-        fb = [sys.executable, "-m", "filebridge.cli.main"]
-        fb_env = {**os.environ, "BENCH_MOODLE_TOKEN": env["MOODLE_TOKEN"]}
-        ours = people("F", args.people)
-        write(ws / "acme_employees_2026-11-24.csv", ours)
-        write(ws / "acme_employees_2026-11-25.csv", night(ours, "F"))
-        theirs = people("U", args.people)
-        upload_csv(work / "upload1.csv", theirs)
-        upload_csv(work / "upload2.csv", night(theirs, "U"))
-        def apply(name: str) -> float:
-            seconds, report = timed([*fb, "apply", "acme", str(ws / name), "--settings",
-                                     str(ws / "settings.yaml"), "--force", "--json"],
-                                    env=fb_env)
-            if report.get("state") != "applied":
-                sys.exit(f"{name} was not applied: {report.get('state')} "
-                         f"{report.get('problems', [])[:3]}")
-            print(f"{name}: {report['counts']}", file=sys.stderr)
-            return seconds
-
-        load = apply("acme_employees_2026-11-24.csv")
-        nightly = apply("acme_employees_2026-11-25.csv")
-        tool = [*php, "admin/tool/uploaduser/cli/uploaduser.php", "--delimiter_name=comma"]
-        up_load, _ = timed([*tool, f"--file={work / 'upload1.csv'}", "--uutype=0"],
-                           cwd=moodle_dir)
-        up_night, _ = timed([*tool, f"--file={work / 'upload2.csv'}", "--uutype=2",
-                             "--uuupdatetype=1"], cwd=moodle_dir)
+        ensure_profile_field(work, Path(env["MOODLE_DIR"]))
+        rounds = [one_round(n, args.people, work, env) for n in range(args.rounds)]
+        median = {k: round(statistics.median(r[k] for r in rounds), 1) for k in rounds[0]}
         figures = {
-            "people": args.people,
-            "filebridge_initial_load_s": round(load, 1),
-            "filebridge_creates_per_s": round(args.people / load, 1),
-            "filebridge_night_s": round(nightly, 1),
-            "uploaduser_initial_load_s": round(up_load, 1),
-            "uploaduser_creates_per_s": round(args.people / up_load, 1),
-            "uploaduser_night_s": round(up_night, 1),
+            "people": args.people, "rounds": args.rounds, **median,
+            "filebridge_creates_per_s": round(args.people / median["filebridge_initial_load_s"], 1),
+            "uploaduser_creates_per_s": round(args.people / median["uploaduser_initial_load_s"], 1),
+            "initial_load_ratio_filebridge_to_uploaduser": round(
+                median["filebridge_initial_load_s"] / median["uploaduser_initial_load_s"], 2),
+            "night_ratio_filebridge_to_uploaduser": round(
+                median["filebridge_night_s"] / median["uploaduser_night_s"], 2),
         }
         print(json.dumps(figures))
     finally:

@@ -11,6 +11,12 @@ and still has uses left decides what happens:
   without answering: the client cannot know what happened.
 
 Anything else is forwarded as it is. ``log`` records (method, path, what happened).
+
+Beside the rules, ``rewrite_requests`` and ``rewrite_answers`` are (old, new) byte
+replacements made in every forwarded request body and every answer body: a server that
+behaves differently from the real one underneath (say, one that stores a reference as
+text instead of resolving it). ``bodies`` keeps each forwarded request body as sent by
+the client.
 """
 
 from __future__ import annotations
@@ -55,6 +61,9 @@ class FaultProxy:
         self.upstream_port = upstream_port
         self.rules: list[Rule] = []
         self.log: list[tuple[str, str, str]] = []
+        self.rewrite_requests: list[tuple[bytes, bytes]] = []
+        self.rewrite_answers: list[tuple[bytes, bytes]] = []
+        self.bodies: list[tuple[str, str, bytes]] = []
         self._lock = threading.Lock()
         proxy = self
 
@@ -114,7 +123,12 @@ class FaultProxy:
             handler.close_connection = True
             handler.connection.close()
             return
+        self.bodies.append((method, path, body))
+        for old, new in self.rewrite_requests:
+            body = body.replace(old, new)
         status, headers, answer = self._forward(method, path, handler.headers.items(), body)
+        for old, new in self.rewrite_answers:
+            answer = answer.replace(old, new)
         if rule is not None and rule.action == "drop_after":
             handler.close_connection = True
             handler.connection.close()
@@ -133,7 +147,9 @@ class FaultProxy:
                  ) -> tuple[int, list[tuple[str, str]], bytes]:
         conn = http.client.HTTPConnection("127.0.0.1", self.upstream_port, timeout=60)
         try:
-            sent = {k: v for k, v in headers if k.lower() not in ("host", "connection")}
+            # http.client sets the length of the body as (maybe) rewritten.
+            sent = {k: v for k, v in headers
+                    if k.lower() not in ("host", "connection", "content-length")}
             conn.request(method, path, body=body or None, headers=sent)
             response = conn.getresponse()
             return response.status, response.getheaders(), response.read()

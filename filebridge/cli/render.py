@@ -164,3 +164,22 @@ def render_report(report: dict[str, Any], out: TextIO | None = None) -> None:
     if report.get("reject_file"):
         out.write(f"\nrejected rows written to {report['reject_file']}\n")
     out.write("\n" + summary_line(report, out) + "\n")
+
+
+_DONE = (("create", "created"), ("update", "updated"), ("deactivate", "deactivated"),
+         ("reactivate", "reactivated"), ("delete", "deleted"), ("rekey", "re-keyed"))
+
+
+def stopped_while_applying(detail: dict[str, Any]) -> str:
+    """What a run that is applying, or stopped while applying, did and was judged by
+    (``show``): the changes the LMS confirmed and the managed count at its start."""
+    counts, managed = detail["counts"], detail["managed_when_applying"]
+    done = ", ".join(f"{counts[k]} {word}" for k, word in _DONE if counts.get(k))
+    if detail["state"] == "running":
+        head = "still applying"
+    elif done:
+        head = f"stopped while applying, after the LMS confirmed {done}"
+    else:
+        head = "stopped while applying, with no change of it confirmed"
+    return (f"{head}; the connection managed {managed} people when it began, and a rerun "
+            "of this file is judged against that count")

@@ -7,7 +7,7 @@ import argparse
 import sys
 
 from filebridge.cli.common import add_common, context, emit_json
-from filebridge.cli.render import render_report
+from filebridge.cli.render import render_report, stopped_while_applying
 from filebridge.pipeline.changelog import run_file
 from filebridge.pipeline.history import run_detail
 
@@ -49,6 +49,12 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(f"run {detail['run_id']} ({detail['kind']}, {detail['mode']}) started "
               f"{detail['started_at']} finished {detail['finished_at']}: {detail['state']}")
+        if detail["managed_when_applying"] is not None:
+            print(stopped_while_applying(detail))
+        if detail.get("error"):
+            error = detail["error"]
+            print(f"error: {error.get('code', '?')}"
+                  + (f": {error['message']}" if error.get("message") else ""))
         if detail.get("report"):
             render_report(detail["report"])
     return 0

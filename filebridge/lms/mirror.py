@@ -38,6 +38,7 @@ JOURNAL_STATES = ("sent", "confirmed", "failed", "lost")
 # Fingerprint of a person whose last change was only partly confirmed (a manager that
 # could not be set yet): no file's fingerprint matches it, so the next plan looks again.
 UNSETTLED = 0
+CHUNK = 900  # bound parameters per IN list (old SQLite builds allow 999)
 
 metadata = sa.MetaData()
 
@@ -178,8 +179,8 @@ class Mirror:
         wanted = None if ids is None else list(dict.fromkeys(ids))
         with reading(self.engine) as conn:
             parts = [stmt] if wanted is None else [
-                stmt.where(mirror.c.employee_id.in_(wanted[i:i + 900]))
-                for i in range(0, len(wanted), 900)]
+                stmt.where(mirror.c.employee_id.in_(wanted[i:i + CHUNK]))
+                for i in range(0, len(wanted), CHUNK)]
             for part in parts:
                 for eid, sid, fp, active, fields, _ in fetch_raw(conn, part):
                     out[eid] = Entry(eid, sid, int(fp), bool(active), json.loads(fields))
@@ -298,9 +299,9 @@ class Mirror:
                                        if o.confirmed and o.entry is not None], now)
             gone = [o.employee_id for o in outcomes
                     if o.confirmed and o.entry is None and o.action == "delete"]
-            for i in range(0, len(gone), 900):
+            for i in range(0, len(gone), CHUNK):
                 tx.execute(sa.delete(mirror).where(mirror.c.connection == connection,
-                                                   mirror.c.employee_id.in_(gone[i:i + 900])))
+                                                   mirror.c.employee_id.in_(gone[i:i + CHUNK])))
 
     def close_lost(self, connection: str, employee_ids: Iterable[str], now: datetime) -> None:
         """Mark changes a dead run left ``sent`` as ``lost`` (they have been looked up)."""
@@ -322,9 +323,9 @@ class Mirror:
         """Drop people from the mirror (gone from the LMS)."""
         ids = list(employee_ids)
         with self.engine.begin() as tx:
-            for i in range(0, len(ids), 900):
+            for i in range(0, len(ids), CHUNK):
                 tx.execute(sa.delete(mirror).where(mirror.c.connection == connection,
-                                                   mirror.c.employee_id.in_(ids[i:i + 900])))
+                                                   mirror.c.employee_id.in_(ids[i:i + CHUNK])))
 
     @staticmethod
     def _put(tx: Connection, connection: str, entries: Sequence[Entry], now: datetime
@@ -335,11 +336,11 @@ class Mirror:
             return
         ids = [e.employee_id for e in entries]
         old: dict[str, tuple[bool, datetime | None]] = {}
-        for i in range(0, len(ids), 900):
+        for i in range(0, len(ids), CHUNK):
             for eid, active, since in tx.execute(sa.select(
                     mirror.c.employee_id, mirror.c.active, mirror.c.deactivated_at).where(
                     mirror.c.connection == connection,
-                    mirror.c.employee_id.in_(ids[i:i + 900]))):
+                    mirror.c.employee_id.in_(ids[i:i + CHUNK]))):
                 old[eid] = (bool(active), since)
         new: list[dict[str, Any]] = []
         changed: list[dict[str, Any]] = []

@@ -12,13 +12,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from filebridge.failpoints import failpoint
+from filebridge.lms.interface import ApplyResult, Receipt
 from filebridge.plan.model import Plan
 from filebridge.sql import reading
 
@@ -78,3 +80,26 @@ def committed_run(engine: Engine, connection: str, run_id: int, digest: str
             applied_runs.c.run_id == run_id, applied_runs.c.connection == connection,
             applied_runs.c.plan_digest == digest).limit(1))
     return None if text is None else dict(json.loads(text))
+
+
+def send_marked(engine: Engine, plan: Plan, run_id: int | None, now: datetime,
+                receipt: Receipt | None, send: Callable[[], ApplyResult]) -> ApplyResult:
+    """Run ``send`` (the changes of a target without transactions, such as SCIM or
+    Moodle) between the ledger's intent and the run's mark in ``engine``, then write the
+    receipt.
+
+    The target's changes never share a transaction with the ledger: the intent comes
+    first, the end of the sending is marked beside the target's journal, and a run
+    interrupted in between is settled from there (``committed_run``).
+    """
+    digest = plan_digest(plan)
+    if receipt is not None and run_id is not None:
+        receipt.intend(digest, plan.counts())
+    result = send()
+    if receipt is not None and run_id is not None:
+        with engine.begin() as tx:
+            mark_run(tx, plan.connection, run_id, digest, result.counts, now)
+    failpoint("after-commit")
+    if receipt is not None:
+        receipt.write(result.counts, None, result.failed)
+    return result

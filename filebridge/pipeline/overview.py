@@ -17,7 +17,7 @@ from typing import Any
 from filebridge.ledger.queries import RunFilter, applied_runs, running_runs, search_runs
 from filebridge.pipeline.changelog import change_log_path, run_log_path
 from filebridge.pipeline.context import Context
-from filebridge.pipeline.history import find_file, run_detail
+from filebridge.pipeline.history import find_file, run_detail, split_counts
 from filebridge.pipeline.importer import RunOptions, run_import
 from filebridge.pipeline.report import RunReport
 
@@ -45,10 +45,14 @@ def history_page(ctx: Context, where: RunFilter, page: int = 1,
     """Runs matching ``where``, newest first, page ``page`` (1-based) of ``per_page``."""
     page = max(1, page)
     found = search_runs(ctx.ledger, where, (page - 1) * per_page, per_page)
-    rows = [{"run_id": r.id, "connection": r.connection, "kind": r.kind, "mode": r.mode,
-             "state": r.state, "started_at": r.started_at, "finished_at": r.finished_at,
-             "file_id": r.file_id, "file": found.file_names.get(r.file_id or -1),
-             "counts": r.counts, "about_run": r.about_run} for r in found.runs]
+    rows = []
+    for r in found.runs:
+        counts, managed = split_counts(r.counts)
+        rows.append({"run_id": r.id, "connection": r.connection, "kind": r.kind,
+                     "mode": r.mode, "state": r.state, "started_at": r.started_at,
+                     "finished_at": r.finished_at, "file_id": r.file_id,
+                     "file": found.file_names.get(r.file_id or -1), "counts": counts,
+                     "managed_when_applying": managed, "about_run": r.about_run})
     return HistoryPage(rows, page, per_page, found.total)
 
 

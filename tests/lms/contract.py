@@ -14,6 +14,8 @@ import pandas as pd
 import pytest
 
 from filebridge.lms import InvalidFieldName, Lms, StalePlan
+from filebridge.lms.mirror import CHUNK as MIRROR_CHUNK
+from filebridge.lms.sqlstate import CHUNK as SQL_CHUNK
 from filebridge.plan.model import GROUP_COLUMNS, ORG_COLUMNS, Plan
 from filebridge.plan.state import MEMBERSHIP_COLUMNS
 from tests.lms.plans import person, plan
@@ -106,7 +108,10 @@ class StoreContract:
         assert got.loc["3"].tolist() == ["c@x.example", ""]
 
     def test_fetch_many_ids(self, store: Lms) -> None:
-        people = [person(f"{i:05d}", email=f"{i}@x.example") for i in range(2500)]
+        # Three IN lists of every implementation: each chunk boundary crossed. No more:
+        # a target without Bulk pays one request per person to set this up.
+        many = 2 * max(SQL_CHUNK, MIRROR_CHUNK) + 1
+        people = [person(f"{i:05d}", email=f"{i}@x.example") for i in range(many)]
         self.apply(store, plan(new=people))
         ids = [p["employee_id"] for p in people][::-1]
         got = store.state("acme").fetch(ids, ["email"])

@@ -79,6 +79,9 @@ class Run:
         budget = self.client.budget()
         size = max(1, budget // max(1, per_item))
         for i in range(0, len(items), size):
+            if i:
+                # Crash tests: the batches before are settled, the rest are unsent.
+                failpoint("mid-apply")
             yield list(items[i:i + size])
 
     def send(self, function: str, wrap: Callable[[list[Any]], dict[str, Any]],

@@ -20,7 +20,6 @@ from sqlalchemy.engine import Engine
 
 from filebridge.config.secrets import resolve_secret
 from filebridge.errors import FilebridgeError
-from filebridge.failpoints import failpoint
 from filebridge.lms.interface import ApplyResult, Capabilities, Receipt
 from filebridge.lms.mirror import COMPONENT, MIGRATIONS, UNSETTLED, Entry, Mirror
 from filebridge.lms.mirror_drift import Drift, live_entries, repair
@@ -32,7 +31,7 @@ from filebridge.lms.moodle.errors import CAPABILITIES, MoodleAccessDenied, Moodl
 from filebridge.lms.moodle.target import MoodleTarget, Timeouts
 from filebridge.lms.moodle.users import canonical_from
 from filebridge.lms.moodle.verify import find_drift
-from filebridge.lms.runmarks import committed_run, mark_run, plan_digest
+from filebridge.lms.runmarks import committed_run, send_marked
 from filebridge.person import KEY
 from filebridge.plan.model import Plan
 from filebridge.sql import migrate
@@ -84,20 +83,8 @@ class MoodleLms:
             self.check_service(c, deletes=len(plan.deletes) > 0)
         if receipt is not None:
             receipt.check()  # nothing is sent for a run whose connection lock was lost
-        digest = plan_digest(plan)
-        if receipt is not None and run_id is not None:
-            # Moodle's changes never share a transaction with the ledger: the intent comes
-            # first, the end of the sending is marked beside the journal, and a run
-            # interrupted in between is settled from there (``committed_run``).
-            receipt.intend(digest, plan.counts())
-        result = apply_run(Run(plan, self.target(c), client, self.mirror, mine, run_id, now))
-        if receipt is not None and run_id is not None:
-            with self.engine.begin() as tx:
-                mark_run(tx, c, run_id, digest, result.counts, now)
-        failpoint("after-commit")
-        if receipt is not None:
-            receipt.write(result.counts, None, result.failed)
-        return result
+        return send_marked(self.engine, plan, run_id, now, receipt, lambda: apply_run(
+            Run(plan, self.target(c), client, self.mirror, mine, run_id, now)))
 
     def committed_run(self, connection: str, run_id: int, digest: str
                       ) -> dict[str, int] | None:

@@ -238,7 +238,7 @@ def _creates(run: Run) -> None:
     rows = frame[fields].fillna("").astype(str).to_dict("records")
     fps = dict(zip(frame[KEY].astype(str), frame["fingerprint"].astype("int64"), strict=True))
     waves = _waves(rows)
-    if run.sender.bulk:  # one send, managers first: a report refers to its manager by bulkId
+    if run.sender.references:  # one send, managers first: reports refer to them by bulkId
         waves = [[r for wave in waves for r in wave]]
     for wave in waves:
         fresh = {r[KEY] for r in wave if r[KEY] not in run.mine}
@@ -248,8 +248,8 @@ def _creates(run: Run) -> None:
             manager = record.get(MANAGER, "")
             sid = run.scim_id(manager) if manager else None
             fp = int(fps[eid])
-            if run.sender.bulk and eid not in run.mine and sid is None and manager in fresh \
-                    and manager != eid:
+            if run.sender.references and eid not in run.mine and sid is None \
+                    and manager in fresh and manager != eid:
                 changes.append(_referring(run, record, fp))
                 continue
             if eid not in run.mine:

@@ -198,19 +198,27 @@ class ResourceMapping:
                 del body[urn]
         return body
 
+    def raw(self, resource: Mapping[str, Any], name: str) -> str:
+        """The text a resource holds for the canonical field ``name`` as the server stored
+        it ("" when absent or unmapped): for the manager, the reference itself."""
+        path = self.paths.get(name)
+        if path is None:
+            return ""
+        holder: Any = resource.get(path.urn, {}) if path.urn else resource
+        value: Any = holder.get(path.attr) if isinstance(holder, Mapping) else None
+        if path.type is not None:
+            value = next((e for e in value or [] if isinstance(e, Mapping)
+                          and e.get("type") == path.type), {})
+        if path.sub is not None:
+            value = value.get(path.sub) if isinstance(value, Mapping) else None
+        return "" if value is None else str(value)
+
     def record(self, resource: Mapping[str, Any], managers: Mapping[str, str]
                ) -> dict[str, str]:
         """The canonical fields a resource holds (``managers``: SCIM id → employee id)."""
         out: dict[str, str] = {}
-        for name, path in self.paths.items():
-            holder: Any = resource.get(path.urn, {}) if path.urn else resource
-            value: Any = holder.get(path.attr) if isinstance(holder, Mapping) else None
-            if path.type is not None:
-                value = next((e for e in value or [] if isinstance(e, Mapping)
-                              and e.get("type") == path.type), {})
-            if path.sub is not None:
-                value = value.get(path.sub) if isinstance(value, Mapping) else None
-            text = "" if value is None else str(value)
+        for name in self.paths:
+            text = self.raw(resource, name)
             out[name] = managers.get(text, "") if name == MANAGER and text else text
         if self.user_name not in self.paths:
             out[self.user_name] = str(resource.get("userName") or "")

@@ -12,11 +12,19 @@ goes in as few requests as the server's limits allow. A reference that cannot be
 resolved (the manager is in an earlier request, was refused, or the server did not
 resolve it) is replaced by the manager's SCIM id, or dropped, and that person is sent
 again: the second pass of the apply then points them at the manager.
+
+Discovery does not say whether a server resolves ``bulkId:`` references, and one that
+stores the reference as text answers 201 all the same. So after each Bulk request that
+used them, one person created by reference is read back (from the answer when it holds
+the resource, else one GET): when their manager is not the manager's SCIM id, everyone
+created by reference in that request is left for the second pass, which sets the SCIM
+id, and the process stops using references for that server.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
@@ -26,11 +34,11 @@ from typing import Any
 from scim2_client import SCIMClientException
 from scim2_models import SCIMException
 
-from filebridge.lms.mirror import Entry, Mirror, Outcome
+from filebridge.lms.mirror import UNSETTLED, Entry, Mirror, Outcome
 from filebridge.lms.scim.errors import ScimProtocolError, ScimUnavailable
 from filebridge.lms.scim.features import Features
 from filebridge.lms.scim.listing import find_by_key
-from filebridge.lms.scim.resource import ResourceMapping
+from filebridge.lms.scim.resource import MANAGER, ResourceMapping
 from filebridge.lms.scim.session import ScimSession, Unanswered
 
 BULK = "urn:ietf:params:scim:api:messages:2.0:BulkRequest"
@@ -39,6 +47,11 @@ BULK = "urn:ietf:params:scim:api:messages:2.0:BulkRequest"
 SINGLE_CHUNK = 100
 # Room left in maxPayloadSize for the envelope and JSON spacing of a Bulk request.
 _PAYLOAD_MARGIN = 0.9
+# Servers (by URL) found storing a ``bulkId:`` reference as text instead of resolving
+# it: for the rest of the process, managers go to them by SCIM id only.
+_LITERAL_REFERENCES: set[str] = set()
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -99,6 +112,8 @@ class Sender:
         self.run_id = run_id
         self.now = now
         self.bulk = bulk and features.bulk
+        # Whether a new person may point at a manager created in the same Bulk request.
+        self.references = self.bulk and session.target.url not in _LITERAL_REFERENCES
         self.page_size = page_size
         self.confirmed = 0
         # SCIM ids of the people this run created, and the creates whose manager
@@ -242,7 +257,8 @@ class Sender:
         return op
 
     def _bulk(self, chunk: list[Change]) -> list[Outcome]:
-        here = {c.employee_id for c in chunk if c.method == "POST"}
+        here = {c.employee_id for c in chunk if c.method == "POST"} if self.references \
+            else set()
         chunk = [c if c.refers in here else self._resolved(c, self.created) for c in chunk]
         # failOnErrors as large as the request: the server tries every operation, so one
         # person it refuses is that person's row error and never stops the others.
@@ -270,7 +286,57 @@ class Sender:
             resent = self._bulk([self._resolved(chunk[i], self.created) for i in again])
             for i, outcome in zip(again, resent, strict=True):
                 out[i] = outcome
+        by_reference = [i for i, (c, o) in enumerate(zip(chunk, out, strict=True))
+                        if c.resolve is not None and o.confirmed and i not in again]
+        if by_reference:
+            first = by_reference[0]
+            resolved = self._resolved_by_server(chunk[first], out[first],
+                                                by_id.get(bulk_id(chunk[first].employee_id)))
+            if resolved is False:
+                self._stop_references()
+            if not resolved:  # unresolved, or the read-back failed: set them by SCIM id
+                for i in by_reference:
+                    out[i] = self._detach(out[i])
         return out
+
+    def _resolved_by_server(self, change: Change, outcome: Outcome, result: Any
+                            ) -> bool | None:
+        """Whether the person ``change`` created by ``bulkId:`` reference has the SCIM id
+        of their manager as manager: from the Bulk answer when it holds the resource,
+        else read back with one GET (None: the server refused the GET)."""
+        assert outcome.entry is not None
+        resource = result.get("response") if isinstance(result, dict) else None
+        if not (isinstance(resource, dict) and resource.get("id")):
+            try:
+                resource = self.session.query("User", outcome.entry.lms_id,
+                                              check_request_payload=False,
+                                              check_response_payload=False)
+            except (SCIMException, SCIMClientException):
+                return None
+            if not (isinstance(resource, dict) and resource.get("id")):
+                return None  # an error answer, not the person
+        stored = self.mapping.raw(resource, MANAGER)
+        return stored == self.created.get(change.refers)
+
+    def _stop_references(self) -> None:
+        """This server keeps ``bulkId:`` references as text: no more of them, for the rest
+        of the run and of the process."""
+        url = self.session.target.url
+        if url not in _LITERAL_REFERENCES:
+            log.warning("%s stored a bulkId: reference as text instead of the resource it "
+                        "names; managers go to it by SCIM id from now on", url)
+        _LITERAL_REFERENCES.add(url)
+        self.references = False
+
+    def _detach(self, outcome: Outcome) -> Outcome:
+        """A person created with an unresolved manager reference: mirrored without a
+        manager (and an unsettled fingerprint, so a later plan looks again), left for the
+        apply's second pass to point at the manager's SCIM id."""
+        assert outcome.entry is not None
+        self.detached.append(outcome.employee_id)
+        entry = replace(outcome.entry, fingerprint=UNSETTLED,
+                        fields={**outcome.entry.fields, MANAGER: ""})
+        return replace(outcome, entry=entry)
 
     def _bulk_unanswered(self, chunk: list[Change]) -> list[Outcome]:
         """A Bulk request whose answer was lost: its creates are looked up (many per

@@ -19,12 +19,11 @@ from sqlalchemy.engine import Engine
 
 from filebridge.config.secrets import resolve_secret
 from filebridge.errors import FilebridgeError
-from filebridge.failpoints import failpoint
 from filebridge.lms.interface import ApplyResult, Capabilities, Receipt
 from filebridge.lms.mirror import COMPONENT, MIGRATIONS, Entry, Mirror
 from filebridge.lms.mirror_drift import Drift, live_entries, repair
 from filebridge.lms.mirror_state import MirrorState
-from filebridge.lms.runmarks import committed_run, mark_run, plan_digest
+from filebridge.lms.runmarks import committed_run, send_marked
 from filebridge.lms.scim.apply import Run, apply_run, check_plan
 from filebridge.lms.scim.errors import ScimNotConfigured
 from filebridge.lms.scim.features import Features, discover
@@ -96,20 +95,7 @@ class ScimLms:
                         page_size=target.page_size, mapping=mapping)
         run = Run(plan, session, features, self.mirror, mapping, sender, mine, others,
                   already)
-        digest = plan_digest(plan)
-        if receipt is not None and run_id is not None:
-            # The server's changes never share a transaction with the ledger: the intent
-            # comes first, the end of the sending is marked beside the journal, and a run
-            # interrupted in between is settled from there (``committed_run``).
-            receipt.intend(digest, plan.counts())
-        result = apply_run(run)
-        if receipt is not None and run_id is not None:
-            with self.engine.begin() as tx:
-                mark_run(tx, c, run_id, digest, result.counts, now)
-        failpoint("after-commit")
-        if receipt is not None:
-            receipt.write(result.counts, None, result.failed)
-        return result
+        return send_marked(self.engine, plan, run_id, now, receipt, lambda: apply_run(run))
 
     def committed_run(self, connection: str, run_id: int, digest: str
                       ) -> dict[str, int] | None:
