@@ -29,6 +29,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from filebridge.lms.group_mirror import create_group_tables, group_members
 from filebridge.sql import Migration, execute_many, fetch_raw, reading
 
 # The component name the mirror's first migration was recorded under (it began as the
@@ -128,7 +129,8 @@ def _one_mirror_for_every_target(conn: Connection) -> None:
 MIGRATIONS: list[Migration] = [("0001_scim_mirror_and_journal", _create_scim_tables),
                                ("0002_applied_runs", _applied_runs),
                                ("0003_one_mirror_for_every_target",
-                                _one_mirror_for_every_target)]
+                                _one_mirror_for_every_target),
+                               ("0004_owned_groups_and_memberships", create_group_tables)]
 
 
 @dataclass(frozen=True)
@@ -363,6 +365,10 @@ class Mirror:
             tx.execute(sa.update(mirror).where(mirror.c.connection == connection,
                                                mirror.c.employee_id == old_id)
                        .values(employee_id=new_id))
+            # The person keeps the groups filebridge (or someone by hand) put them in.
+            tx.execute(sa.update(group_members).where(
+                group_members.c.connection == connection,
+                group_members.c.employee_id == old_id).values(employee_id=new_id))
 
 
 @dataclass(frozen=True)

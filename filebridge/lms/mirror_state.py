@@ -13,13 +13,13 @@ from datetime import datetime
 import pandas as pd
 
 from filebridge.lms.errors import InvalidFieldName
+from filebridge.lms.group_mirror import GroupMirror
 from filebridge.lms.mirror import Entry, Mirror
 from filebridge.person import KEY, is_field_name
 from filebridge.plan.org import StoredOrg
 from filebridge.plan.state import (
     DRIFT_MARK_COLUMNS,
     HOLDER_COLUMNS,
-    MEMBERSHIP_COLUMNS,
     SNAPSHOT_COLUMNS,
     USAGE_COLUMNS,
 )
@@ -113,10 +113,9 @@ class MirrorState:
         return self.mirror.deactivated_before(self.connection, cutoff)
 
     def memberships(self) -> pd.DataFrame:
-        """None: this target keeps no groups yet (``Capabilities.groups`` is false), so
-        the pipeline takes group changes out of the plan before they reach it."""
-        return pd.DataFrame({c: pd.Series([], dtype=t) for c, t in
-                             zip(MEMBERSHIP_COLUMNS, ("str", "str", "bool"), strict=True)})
+        """Members of the groups this connection created in the LMS, from the group
+        mirror (``ours``: filebridge added them; else they were there by hand)."""
+        return GroupMirror(self.mirror.engine).memberships(self.connection)
 
     def org(self) -> StoredOrg:
         """No department or job title records on an external target."""

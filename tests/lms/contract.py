@@ -303,7 +303,7 @@ class GroupContract(StoreContract):
         counts = self.apply(store, self.group_plan([("002", "Sales", "remove")]))
         assert counts["group_remove"] == 1
         assert self.members(store) == {("Sales", "001", True), ("Contractors", "002", True)}
-        assert self.members(store, "other") == set()
+        assert self.members(store, "globex") == set()
 
     def test_group_changes_are_idempotent(self, store: Lms) -> None:
         self.apply(store, self.group_plan([("001", "Sales", "add")], new=[person("001")]))
