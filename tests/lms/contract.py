@@ -296,7 +296,7 @@ class GroupContract(StoreContract):
             self, store: Lms) -> None:
         counts = self.apply(store, self.group_plan(
             [("001", "Sales", "add"), ("002", "Sales", "add"), ("002", "Contractors", "add")],
-            new=[person("001"), person("002")]))
+            new=[person("001", email="001@x.example"), person("002", email="002@x.example")]))
         assert (counts["group_add"], counts["groups_created"]) == (3, 2)
         assert self.members(store) == {("Sales", "001", True), ("Sales", "002", True),
                                        ("Contractors", "002", True)}
@@ -306,7 +306,8 @@ class GroupContract(StoreContract):
         assert self.members(store, "globex") == set()
 
     def test_group_changes_are_idempotent(self, store: Lms) -> None:
-        self.apply(store, self.group_plan([("001", "Sales", "add")], new=[person("001")]))
+        self.apply(store, self.group_plan([("001", "Sales", "add")],
+                                          new=[person("001", email="001@x.example")]))
         twice = self.apply(store, self.group_plan([("001", "Sales", "add")]))
         assert (twice["group_add"], twice["groups_created"]) == (0, 0)
         self.apply(store, self.group_plan([("001", "Sales", "remove")]))

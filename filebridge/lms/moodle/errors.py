@@ -17,6 +17,11 @@ CAPABILITIES: dict[str, tuple[str, ...]] = {
     "core_user_get_users_by_field": ("moodle/user:viewdetails",
                                      "moodle/user:viewhiddendetails",
                                      "moodle/course:useremail", "moodle/user:update"),
+    "core_cohort_get_cohorts": ("moodle/cohort:view",),
+    "core_cohort_create_cohorts": ("moodle/cohort:manage",),
+    "core_cohort_get_cohort_members": ("moodle/cohort:view",),
+    "core_cohort_add_cohort_members": ("moodle/cohort:assign",),
+    "core_cohort_delete_cohort_members": ("moodle/cohort:assign",),
 }
 
 
