@@ -12,7 +12,8 @@ send, in which order, and what the mirror learns from each answer:
   unless a dead run of this connection sent that very add;
 - each membership change is sent at most once per run (the group journal says what
   this run sent), one request per group for its adds and one for its removes;
-- a refused request is a row error for each membership in it, not a failed run.
+- a refused request is a row error for each membership in it that the group does not
+  show afterwards, not a failed run.
 """
 
 from __future__ import annotations
@@ -156,15 +157,22 @@ def _send(run: GroupSend, group: str, gid: str, action: str,
     refused = run.endpoint.add_members(gid, ids) if action == "add" \
         else run.endpoint.remove_members(gid, ids)
     failpoint("group-sent")  # crash tests: the LMS has the change, the journal says sent
-    outcomes = [MemberOutcome(group, e, action, refused is None,
-                              refused.reason if refused else "",
-                              refused.detail if refused else "") for e, _ in rows]
+    done = {e for e, _ in rows}
+    if refused is not None:
+        # A refusal may be partial (one member the LMS does not know): what the group
+        # holds now says which changes went through.
+        present = run.endpoint.member_ids(gid) or set()
+        done = {e for e, _ in rows if (run.people[e] in present) == (action == "add")}
+    outcomes = [MemberOutcome(group, e, action, e in done,
+                              "" if e in done or refused is None else refused.reason,
+                              "" if e in done or refused is None else refused.detail)
+                for e, _ in rows]
     run.mirror.settle(run.connection, run.run_id, outcomes, run.now)
-    if refused is None:
-        run.counts[f"group_{action}"] += len(rows)
-    else:
+    run.counts[f"group_{action}"] += len(done)
+    if refused is not None:
         run.failed += [ChangeOutcome(e, f"group-{action}", "failed", refused.reason,
-                                     refused.detail, line) for e, line in rows]
+                                     refused.detail, line) for e, line in rows
+                       if e not in done]
 
 
 @dataclass

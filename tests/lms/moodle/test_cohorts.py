@@ -11,8 +11,13 @@ from pathlib import Path
 
 import pytest
 
+from filebridge.lms.moodle import MoodleLms, target_from_config
+from filebridge.sql import open_engine
 from tests.daemon.conftest import workspace
+from tests.lms.contract import NOW, GroupContract
+from tests.lms.moodle.conftest import block
 from tests.lms.moodle.test_end_to_end import filebridge, on_moodle
+from tests.lms.plans import person
 from tests.lms.scim.test_groups_e2e import with_rules
 from tests.moodlesite import MoodleSite
 from tests.pipeline.conftest import NIGHT1, NIGHT2, write_workspace
@@ -122,3 +127,29 @@ def test_a_service_without_a_cohort_function_is_exit_2_naming_it(
     assert "core_cohort_add_cohort_members" in done.stderr
     assert "moodle/cohort:assign" in done.stderr
     assert moodle.accounts() == [] and moodle.cohorts() == {}
+
+
+def test_a_partly_refused_cohort_change_fails_only_the_refused_member(
+        moodle: MoodleSite, tmp_path: Path) -> None:
+    engine = open_engine(f"sqlite:///{tmp_path / 'state.db'}")
+    lms = MoodleLms({"acme": target_from_config(block(moodle, name_placeholder="-"))}, engine)
+    lms.prepare()
+    try:
+        made = lms.apply(GroupContract.group_plan(
+            [], new=[person("001", email="001@x.example"),
+                     person("002", email="002@x.example")]), 1, NOW)
+        assert made.failed == []
+        # 002's account vanishes from Moodle's tables behind filebridge's back: Moodle
+        # adds 001 and warns about 002 in the same call.
+        moodle.sql("DELETE FROM mdl_user WHERE idnumber = '002'")
+        result = lms.apply(GroupContract.group_plan(
+            [("001", "Sales", "add"), ("002", "Sales", "add")]), 2, NOW)
+        assert [(o.employee_id, o.action, o.outcome) for o in result.failed] == [
+            ("002", "group-add", "failed")]
+        assert result.failed[0].reason == "refused" and "not exists" in result.failed[0].detail
+        assert result.counts["group_add"] == 1
+        assert owned(moodle) == {"Sales": ("001",)}
+        assert GroupContract.members(lms) == {("Sales", "001", True)}
+    finally:
+        lms.close()
+        engine.dispose()
