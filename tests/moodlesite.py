@@ -3,8 +3,9 @@
 ``start`` runs the shared ``setup.sh`` (unpack, private PostgreSQL, ``install.php``,
 REST web services and a token, ``php -S`` on 127.0.0.1) into a new temporary folder,
 never inside the repository, then adds what filebridge's tests need: custom profile
-fields (``manager_id``, ``cost_center``) and a second token whose service lacks
-``core_user_create_users`` (for the refused-function test). The shared folder is
+fields (``manager_id``, ``cost_center``), the cohort functions in the main token's
+service, and a second token whose service lacks ``core_user_create_users`` (for the
+refused-function test). The shared folder is
 ``../shared/moodle`` beside the repository. Without the archive or PHP the tests skip
 on a laptop; under CI=true that is a failure.
 """
@@ -56,6 +57,15 @@ foreach ($fields as $short => $name) {
 $admin = get_admin();
 \core\session\manager::set_user($admin);
 $wsman = new webservice();
+// Cohorts (the group rules' groups) through the main token's service.
+$main = $DB->get_record('external_services', ['shortname' => 'integration_ws'], '*', MUST_EXIST);
+foreach (['core_cohort_get_cohorts', 'core_cohort_create_cohorts',
+          'core_cohort_get_cohort_members', 'core_cohort_add_cohort_members',
+          'core_cohort_delete_cohort_members'] as $fn) {
+    if (!$wsman->service_function_exists($fn, $main->id)) {
+        $wsman->add_external_function_to_service($fn, $main->id);
+    }
+}
 $service = $DB->get_record('external_services', ['shortname' => 'readonly_ws']);
 if (!$service) {
     $service = (object) ['name' => 'Read only', 'shortname' => 'readonly_ws', 'enabled' => 1,
@@ -93,7 +103,10 @@ class MoodleSite:
             return list(cur.fetchall()) if cur.description else []
 
     def reset(self) -> None:
-        """Remove every account but the guest and the admin (ids 1 and 2)."""
+        """Remove every cohort, and every account but the guest and the admin (ids 1
+        and 2)."""
+        self.sql("DELETE FROM mdl_cohort_members")
+        self.sql("DELETE FROM mdl_cohort")
         self.sql("DELETE FROM mdl_user_info_data WHERE userid > 2")
         self.sql("DELETE FROM mdl_user_preferences WHERE userid > 2")
         self.sql("DELETE FROM mdl_user WHERE id > 2")
@@ -107,6 +120,17 @@ class MoodleSite:
                  "suspended", "deleted", "auth", "department", "institution", "city",
                  "country")
         return [dict(zip(names, r, strict=True)) for r in rows]
+
+    def cohorts(self) -> dict[str, tuple[str, tuple[str, ...]]]:
+        """idnumber → (name, members' idnumbers) of every cohort."""
+        rows = self.sql("SELECT c.id, c.idnumber, c.name FROM mdl_cohort c")
+        members = self.sql("SELECT m.cohortid, u.idnumber FROM mdl_cohort_members m "
+                           "JOIN mdl_user u ON u.id = m.userid")
+        out = {}
+        for cid, idnumber, name in rows:
+            held = sorted(str(i) for c, i in members if c == cid)
+            out[str(idnumber)] = (str(name), tuple(held))
+        return out
 
     def profile(self, shortname: str) -> dict[str, str]:
         """idnumber → value of one custom profile field."""

@@ -62,6 +62,10 @@ class ScimServer:
     def users(self, url: str) -> list[dict[str, Any]]:
         """Every User of the tenant at ``url``, read page by page (by index, or by cursor
         on a server that only has cursors)."""
+        return self.resources(url, "Users")
+
+    def resources(self, url: str, endpoint: str) -> list[dict[str, Any]]:
+        """Every resource at ``endpoint`` (``Users``, ``Groups``) of the tenant at ``url``."""
         out: list[dict[str, Any]] = []
         with self.client(url) as http:
             cursor: str | None = None
@@ -69,7 +73,7 @@ class ScimServer:
                 params: dict[str, Any] = {"count": 500}
                 params.update({"cursor": cursor} if cursor is not None
                               else {"startIndex": len(out) + 1})
-                page = http.get("Users", params=params)
+                page = http.get(endpoint, params=params)
                 if page.status_code == 501 and cursor is None:
                     cursor = ""  # cursor pagination only
                     continue
@@ -107,7 +111,7 @@ def canonical(users: list[dict[str, Any]],
     return sorted(out)
 
 
-def _schemas(folder: Path) -> tuple[Path, Path]:
+def _schemas(folder: Path, groups: bool = True) -> tuple[Path, Path]:
     from scim2_server.utils import load_default_resource_types, load_default_schemas
 
     schemas = [s.model_dump() for s in load_default_schemas().values()]
@@ -119,7 +123,8 @@ def _schemas(folder: Path) -> tuple[Path, Path]:
                         "mutability": "readWrite", "returned": "default",
                         "uniqueness": "none"} for name in ("costCenter", "badge")],
     })
-    types = [t.model_dump() for t in load_default_resource_types().values()]
+    types = [t.model_dump() for t in load_default_resource_types().values()
+             if groups or t.id != "Group"]
     for t in types:
         if t["id"] == "User":
             t["schemaExtensions"].append({"schema": CUSTOM, "required": False})
@@ -141,15 +146,17 @@ def _wait(port: int, proc: subprocess.Popen[bytes], timeout: float = 20.0) -> No
     raise RuntimeError("scim2-server did not listen in time")
 
 
-def start(folder: Path, config: dict[str, Any] | None = None) -> Iterator[ScimServer]:
-    """Run scim2-server until the generator is closed; skip or fail without it."""
+def start(folder: Path, config: dict[str, Any] | None = None, *, groups: bool = True
+          ) -> Iterator[ScimServer]:
+    """Run scim2-server until the generator is closed (without a Group resource type when
+    ``groups`` is false); skip or fail without it."""
     command = _command()
     if command is None:
         message = "scim2-server not installed (pip install -e '.[test]')"
         if os.environ.get("CI") == "true":
             pytest.fail(message)
         pytest.skip(message)
-    schemas, types = _schemas(folder)
+    schemas, types = _schemas(folder, groups)
     port = _free_port()
     args = [command, "--hostname", "127.0.0.1", "--port", str(port), "--bearer-token", TOKEN,
             "--dynamic-tenants", "--schema", str(schemas), "--resource-type", str(types)]
@@ -185,3 +192,13 @@ PLAIN_CONFIG = {
     "pagination": {"cursor": True, "index": False, "defaultPaginationMethod": "cursor",
                    "defaultPageSize": 2, "maxPageSize": 2, "cursorTimeout": 600},
 }
+
+
+def canonical_groups(server: ScimServer, url: str) -> list[tuple[Any, ...]]:
+    """Every Group of the tenant as (displayName, externalId or "", members'
+    externalIds), sorted: two runs that left the same groups give equal values."""
+    ids = {u["id"]: u.get("externalId") for u in server.users(url)}
+    return sorted((g.get("displayName"), g.get("externalId") or "",
+                   tuple(sorted(str(ids.get(m["value"], m["value"]))
+                                for m in g.get("members") or [])))
+                  for g in server.resources(url, "Groups"))

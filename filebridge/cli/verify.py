@@ -1,6 +1,7 @@
 """Compare an external LMS (SCIM, Moodle) with filebridge's mirror of it: read the LMS
 page by page and report people changed, deactivated, reactivated or deleted there by
-hand, and accounts filebridge does not manage. With --repair the mirror takes what the
+hand, accounts filebridge does not manage, and groups the connection owns deleted there or
+members it added taken out there. With --repair the mirror takes what the
 LMS holds, so the next import corrects the LMS. Exit 1 when there is drift."""
 
 from __future__ import annotations
@@ -73,6 +74,13 @@ def render(report: dict[str, Any]) -> None:
                 print(f"  {item}")
         if len(items) > SHOWN:
             print(f"  … and {len(items) - SHOWN} more (--json lists all)")
+    for name in report.get("groups_deleted", [])[:SHOWN]:
+        print(f"group {name!r} (owned by this connection) deleted from the LMS")
+    removed = report.get("members_removed", [])
+    if removed:
+        print(f"{len(removed)} group member(s) filebridge added taken out in the LMS")
+        for item in removed[:SHOWN]:
+            print(f"  {item['group']}: {item['employee_id']}")
     if report["repaired"]:
         print("mirror repaired: the next import of this connection corrects the LMS")
     elif not report["clean"]:

@@ -29,6 +29,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from filebridge.lms.group_mirror import create_group_tables, group_members
 from filebridge.sql import Migration, execute_many, fetch_raw, reading
 
 # The component name the mirror's first migration was recorded under (it began as the
@@ -137,7 +138,8 @@ MIGRATIONS: list[Migration] = [("0001_scim_mirror_and_journal", _create_scim_tab
                                ("0003_one_mirror_for_every_target",
                                 _one_mirror_for_every_target),
                                ("0004_results_of_mirrored_people",
-                                _results_of_mirrored_people)]
+                                _results_of_mirrored_people),
+                               ("0005_owned_groups_and_memberships", create_group_tables)]
 
 
 @dataclass(frozen=True)
@@ -378,6 +380,10 @@ class Mirror:
             tx.execute(sa.update(results).where(results.c.connection == connection,
                                                 results.c.employee_id == old_id)
                        .values(employee_id=new_id))
+            # The person keeps the groups filebridge (or someone by hand) put them in.
+            tx.execute(sa.update(group_members).where(
+                group_members.c.connection == connection,
+                group_members.c.employee_id == old_id).values(employee_id=new_id))
 
 
 @dataclass(frozen=True)

@@ -13,13 +13,13 @@ from datetime import datetime
 import pandas as pd
 
 from filebridge.lms.errors import InvalidFieldName
+from filebridge.lms.group_mirror import GroupMirror
 from filebridge.lms.mirror import Entry, Mirror
 from filebridge.person import KEY, is_field_name
 from filebridge.plan.org import StoredOrg
 from filebridge.plan.state import (
     DRIFT_MARK_COLUMNS,
     HOLDER_COLUMNS,
-    MEMBERSHIP_COLUMNS,
     SNAPSHOT_COLUMNS,
     USAGE_COLUMNS,
 )
@@ -114,10 +114,16 @@ class MirrorState:
 
     def memberships(self, people: Sequence[str] | None = None,
                     other_than: Collection[str] | None = None) -> pd.DataFrame:
-        """None: this target keeps no groups yet (``Capabilities.groups`` is false), so
-        the pipeline takes group changes out of the plan before they reach it."""
-        return pd.DataFrame({c: pd.Series([], dtype=t) for c, t in
-                             zip(MEMBERSHIP_COLUMNS, ("str", "str", "bool"), strict=True)})
+        """Members of the groups this connection created in the LMS, from the group
+        mirror (``ours``: filebridge added them; else they were there by hand), narrowed
+        as ``ActualState.memberships`` says."""
+        frame = GroupMirror(self.mirror.engine).memberships(self.connection)
+        if people is None:
+            return frame
+        keep = frame["employee_id"].astype(str).isin(set(people))
+        if other_than is not None:
+            keep |= ~frame["group"].isin(set(other_than))
+        return frame[keep].reset_index(drop=True)
 
     def group_fingerprints(self) -> pd.DataFrame:
         """None: no groups on this target yet, so nothing to skip."""

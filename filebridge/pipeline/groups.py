@@ -52,6 +52,15 @@ def member_rows(target: Lms, connection: str, group: str) -> list[MemberRow]:
             for r in frame.itertuples(index=False)]
 
 
+def keeps_groups(target: Lms, connection: str) -> bool:
+    """Whether ``connection``'s group changes reach its LMS: the target keeps groups and,
+    where that depends on the server (SCIM: a Group resource type), its server does."""
+    if not target.capabilities.groups:
+        return False
+    ask = getattr(target, "keeps_groups", None)
+    return True if ask is None else bool(ask(connection))
+
+
 def without_groups(plan: Plan, file: str) -> Problem:
     """Take the group changes out of ``plan`` (its LMS has no groups) and say so."""
     plan.groups = plan.groups.iloc[0:0]

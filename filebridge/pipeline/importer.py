@@ -37,7 +37,7 @@ from filebridge.pipeline.changelog import (
 )
 from filebridge.pipeline.context import Context
 from filebridge.pipeline.errors import NoImportMapping
-from filebridge.pipeline.groups import without_groups
+from filebridge.pipeline.groups import keeps_groups, without_groups
 from filebridge.pipeline.layout import connection_pgp, source_layout
 from filebridge.pipeline.older_data import repeated_content
 from filebridge.pipeline.rejects import write_rejects
@@ -230,7 +230,7 @@ def _run_import(ctx: Context, connection: str, path: Path, options: RunOptions,
     planned = plan_records(ctx, connection, mapping, table, records, name, state, clock_now())
     plan, file_problems = planned.plan, planned.problems
     ungrouped = without_groups(plan, name) if plan.groups_planned and \
-        not target.capabilities.groups else None
+        not keeps_groups(target, connection) else None
     clock.lap("plan")
     _fill_report(report, table, records, plan)
     report.warnings += [ungrouped] if ungrouped else []

@@ -312,17 +312,18 @@ class GroupContract(StoreContract):
             self, store: Lms) -> None:
         counts = self.apply(store, self.group_plan(
             [("001", "Sales", "add"), ("002", "Sales", "add"), ("002", "Contractors", "add")],
-            new=[person("001"), person("002")]))
+            new=[person("001", email="001@x.example"), person("002", email="002@x.example")]))
         assert (counts["group_add"], counts["groups_created"]) == (3, 2)
         assert self.members(store) == {("Sales", "001", True), ("Sales", "002", True),
                                        ("Contractors", "002", True)}
         counts = self.apply(store, self.group_plan([("002", "Sales", "remove")]))
         assert counts["group_remove"] == 1
         assert self.members(store) == {("Sales", "001", True), ("Contractors", "002", True)}
-        assert self.members(store, "other") == set()
+        assert self.members(store, "globex") == set()
 
     def test_group_changes_are_idempotent(self, store: Lms) -> None:
-        self.apply(store, self.group_plan([("001", "Sales", "add")], new=[person("001")]))
+        self.apply(store, self.group_plan([("001", "Sales", "add")],
+                                          new=[person("001", email="001@x.example")]))
         twice = self.apply(store, self.group_plan([("001", "Sales", "add")]))
         assert (twice["group_add"], twice["groups_created"]) == (0, 0)
         self.apply(store, self.group_plan([("001", "Sales", "remove")]))

@@ -36,8 +36,11 @@ def test_a_scim_state_database_migrates_to_the_shared_mirror(engine: Engine) -> 
             {"now": NOW})
     assert migrate(engine, COMPONENT, MIGRATIONS) == ["0002_applied_runs",
                                                       "0003_one_mirror_for_every_target",
-                                                      "0004_results_of_mirrored_people"]
-    assert {"applied_runs", "lms_results"} <= set(sa.inspect(engine).get_table_names())
+                                                      "0004_results_of_mirrored_people",
+                                                      "0005_owned_groups_and_memberships"]
+    tables = sa.inspect(engine).get_table_names()
+    assert {"applied_runs", "lms_results", "lms_groups", "lms_group_members",
+            "lms_group_journal"} <= set(tables)
     assert applied_migrations(engine, COMPONENT) == [name for name, _ in MIGRATIONS]
     mirror = Mirror(engine)
     entry = mirror.entries("acme")["7"]

@@ -1,6 +1,6 @@
 """Sending a plan to Moodle: each change at most once per run, each answer journaled.
 
-Order: re-keys, creates, updates, suspensions, unsuspensions, deletions. Every batch is
+Order: re-keys, creates, updates, suspensions, unsuspensions, cohorts, deletions. Every batch is
 journaled ``sent`` before it leaves and settled (mirror and journal together) after
 Moodle answers. Moodle applies a ``core_user_*`` call all or nothing, so a call it
 refuses for the data sent is split in halves until the one refused person is found:
@@ -11,7 +11,6 @@ drops the variables beyond it; see ``filebridge.lms.moodle.client``).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -21,10 +20,13 @@ import pandas as pd
 
 from filebridge.failpoints import failpoint
 from filebridge.lms.errors import StalePlan
+from filebridge.lms.group_mirror import GroupMirror
+from filebridge.lms.group_sync import GROUP_COUNTS, GroupSend, send_groups
 from filebridge.lms.interface import ApplyResult, ChangeOutcome
 from filebridge.lms.mirror import Entry, Mirror, Outcome
 from filebridge.lms.mirror_state import check_fields
-from filebridge.lms.moodle.client import MoodleCallFailed, MoodleClient
+from filebridge.lms.moodle.client import MoodleCallFailed, MoodleClient, reason_of
+from filebridge.lms.moodle.cohorts import MoodleCohorts
 from filebridge.lms.moodle.errors import MoodleTruncated
 from filebridge.lms.moodle.target import MoodleTarget
 from filebridge.lms.moodle.users import idnumber_of, moodle_user, refusal_of, vars_per_user
@@ -121,13 +123,6 @@ class Run:
         return self._lines
 
 
-def reason_of(code: str) -> str:
-    """Moodle's error or warning code as a stable kebab-case reason."""
-    if code == "invalidparameter":
-        return "invalid-value"
-    return re.sub(r"[^a-z0-9]+", "-", code.lower()).strip("-") or "refused"
-
-
 def apply_run(run: Run) -> ApplyResult:
     """Send the whole plan; see the module docstring."""
     plan = run.plan
@@ -137,8 +132,26 @@ def apply_run(run: Run) -> ApplyResult:
     for frame, action, suspended in ((plan.deactivations, "deactivate", 1),
                                      (plan.reactivations, "reactivate", 0)):
         run.counts[action] = _suspend(run, frame[KEY].astype(str).tolist(), action, suspended)
+    _cohorts(run)  # before the deletes: a deleted person's Moodle id is still known
     run.counts["delete"] = _deletes(run)
     return ApplyResult(dict(run.counts), list(run.failed))
+
+
+def _cohorts(run: Run) -> None:
+    """The plan's group changes as cohorts, through the road every external target
+    shares."""
+    if run.plan.groups_planned:
+        run.counts.update(dict.fromkeys(GROUP_COUNTS, 0))
+    if not len(run.plan.groups):
+        return
+    # The mirror, not ``run.mine``: it holds the accounts this run created too.
+    people = run.mirror.entries(run.connection)
+    send = GroupSend(run.connection, run.run_id, run.now, MoodleCohorts(run.client),
+                     GroupMirror(run.mirror.engine),
+                     {eid: e.lms_id for eid, e in people.items() if e.lms_id})
+    send_groups(send, run.plan.groups)
+    run.counts.update(send.counts)
+    run.failed += send.failed
 
 
 def _rekeys(run: Run) -> None:

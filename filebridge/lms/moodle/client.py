@@ -37,6 +37,13 @@ ACCESS_ERRORS = frozenset({
 UNAVAILABLE_ERRORS = frozenset({"sitemaintenance", "dbconnectionfailed", "upgraderunning"})
 
 
+def reason_of(code: str) -> str:
+    """Moodle's error or warning code as a stable kebab-case reason."""
+    if code == "invalidparameter":
+        return "invalid-value"
+    return re.sub(r"[^a-z0-9]+", "-", code.lower()).strip("-") or "refused"
+
+
 class MoodleCallFailed(Exception):
     """Moodle refused a call because of the data sent (``invalidparameter`` and kin)."""
 

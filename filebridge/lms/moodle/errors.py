@@ -24,6 +24,11 @@ CAPABILITIES: dict[str, tuple[str, ...]] = {
                                       "moodle/course:useremail", "moodle/user:update",
                                       "moodle/site:accessallgroups"),
     "core_completion_get_course_completion_status": ("report/completion:view",),
+    "core_cohort_get_cohorts": ("moodle/cohort:view",),
+    "core_cohort_create_cohorts": ("moodle/cohort:manage",),
+    "core_cohort_get_cohort_members": ("moodle/cohort:view",),
+    "core_cohort_add_cohort_members": ("moodle/cohort:assign",),
+    "core_cohort_delete_cohort_members": ("moodle/cohort:assign",),
 }
 
 

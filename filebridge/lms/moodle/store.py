@@ -20,6 +20,8 @@ from sqlalchemy.engine import Engine
 
 from filebridge.config.secrets import resolve_secret
 from filebridge.errors import FilebridgeError
+from filebridge.lms.group_mirror import GroupMirror
+from filebridge.lms.group_sync import group_drift
 from filebridge.lms.interface import ApplyResult, Capabilities, Receipt
 from filebridge.lms.mirror import COMPONENT, MIGRATIONS, UNSETTLED, Entry, Mirror
 from filebridge.lms.mirror_drift import Drift, live_entries, repair
@@ -27,6 +29,7 @@ from filebridge.lms.mirror_state import MirrorState
 from filebridge.lms.moodle import link
 from filebridge.lms.moodle.apply import Run, apply_run, check_plan
 from filebridge.lms.moodle.client import MoodleClient
+from filebridge.lms.moodle.cohorts import COHORT_FUNCTIONS, MoodleCohorts
 from filebridge.lms.moodle.errors import CAPABILITIES, MoodleAccessDenied, MoodleNotConfigured
 from filebridge.lms.moodle.target import MoodleTarget, Timeouts
 from filebridge.lms.moodle.users import canonical_from
@@ -37,7 +40,7 @@ from filebridge.plan.model import Plan
 from filebridge.sql import migrate
 
 CAPABILITIES_OF_TARGET = Capabilities(transactions=False, completions=False, org=False,
-                                      undo=False, adopt=True, groups=False)
+                                      undo=False, adopt=True, groups=True)
 # Functions every apply may call; checked against the token's service before sending.
 NEEDED = ("core_user_create_users", "core_user_update_users",
           "core_user_get_users_by_field")
@@ -54,6 +57,7 @@ class MoodleLms:
         urls = sorted({t.location for t in self.targets.values()})
         self.location = ", ".join(urls) or "moodle"
         self.mirror = Mirror(engine)
+        self.groups_mirror = GroupMirror(engine)
         self.engine = engine
         self._clients: dict[str, MoodleClient] = {}
         self._checked: set[tuple[str, tuple[str, ...]]] = set()
@@ -80,7 +84,8 @@ class MoodleLms:
         check_plan(plan, mine)
         client = self.client(c)
         if not plan.is_empty():
-            self.check_service(c, deletes=len(plan.deletes) > 0)
+            self.check_service(c, deletes=len(plan.deletes) > 0, functions=NEEDED + (
+                COHORT_FUNCTIONS if len(plan.groups) else ()))
         if receipt is not None:
             receipt.check()  # nothing is sent for a run whose connection lock was lost
         return send_marked(self.engine, plan, run_id, now, receipt, lambda: apply_run(
@@ -192,9 +197,24 @@ class MoodleLms:
     def verify(self, connection: str) -> Drift:
         """Read back every account ``connection`` manages and compare it with the mirror
         (see ``filebridge.lms.moodle.verify``)."""
-        self.check_service(connection, functions=("core_user_get_users_by_field",))
-        return find_drift(self.mirror, self.client(connection), self.target(connection),
-                          connection)
+        cohorts = self.groups_mirror.owned(connection)
+        self.check_service(connection, functions=("core_user_get_users_by_field",) + (
+            ("core_cohort_get_cohort_members",) if cohorts else ()))
+        drift = find_drift(self.mirror, self.client(connection), self.target(connection),
+                           connection)
+        if cohorts:
+            people = {eid: e.lms_id for eid, e in self.mirror.entries(connection).items()}
+            drift.groups = group_drift(MoodleCohorts(self.client(connection)),
+                                       self.groups_mirror, connection, people)
+        return drift
+
+    def groups(self, connection: str | None) -> pd.DataFrame:
+        """The cohorts connections created, with member counts."""
+        return self.groups_mirror.table(connection)
+
+    def group_members(self, connection: str, name: str) -> pd.DataFrame | None:
+        """Members of a cohort ``connection`` created (None: it created no such cohort)."""
+        return self.groups_mirror.members_of(connection, name)
 
     def repair(self, drift: Drift, now: datetime) -> None:
         """Make the mirror hold what Moodle holds, so the next plan corrects Moodle."""

@@ -12,8 +12,8 @@ A SCIM server has no transaction, so instead:
 
 Order: re-keyed rehires, creates (managers before their reports: wave by wave, or in
 Bulk requests by ``bulkId:`` reference to a manager created in the same request), field
-updates, deactivations and reactivations, deletes, then a second pass that sets the
-managers nobody could point at before.
+updates, deactivations and reactivations, group memberships (``group_sync``), deletes,
+then a second pass that sets the managers nobody could point at before.
 """
 
 from __future__ import annotations
@@ -27,10 +27,13 @@ import pandas as pd
 
 from filebridge.failpoints import failpoint
 from filebridge.lms.errors import StalePlan
+from filebridge.lms.group_mirror import GroupMirror
+from filebridge.lms.group_sync import GROUP_COUNTS, GroupSend, send_groups
 from filebridge.lms.interface import ApplyResult, ChangeOutcome
 from filebridge.lms.mirror import UNSETTLED, Entry, Mirror, Outcome
 from filebridge.lms.mirror_state import check_fields
 from filebridge.lms.scim.features import Features
+from filebridge.lms.scim.groups import ScimGroups
 from filebridge.lms.scim.listing import find_by_key
 from filebridge.lms.scim.resource import MANAGER, PATCH_OP, ResourceMapping
 from filebridge.lms.scim.send import Change, Sender, bulk_id
@@ -161,11 +164,14 @@ def apply_run(run: Run) -> ApplyResult:
     _updates(run)
     for name, active in (("deactivations", False), ("reactivations", True)):
         _set_active(run, getattr(plan, name)[KEY].astype(str).tolist(), active)
+    _groups(run)  # before the deletes: a deleted person's SCIM id is still known
     _deletes(run)
     _managers(run)
     counts = {a: run.counts.get(a, 0) for a in
               ("create", "update", "deactivate", "reactivate", "delete", "rekey")}
     counts["fields_updated"] = run.counts.get("fields_updated", 0)
+    if plan.groups_planned:
+        counts.update({k: run.counts.get(k, 0) for k in GROUP_COUNTS})
     counts["failed"] = len(run.failed)
     return ApplyResult(counts=counts, failed=run.failed)
 
@@ -317,6 +323,20 @@ def _set_active(run: Run, ids: list[str], active: bool) -> None:
         ops = [{"op": "replace", "path": "active", "value": active}]
         changes.append(run.patch(eid, action, target, ops, run.rebuild(record, active, sid)))
     run.send(changes)
+
+
+def _groups(run: Run) -> None:
+    """The plan's group changes, through the road every external target shares."""
+    if not len(run.plan.groups) or not run.features.groups:
+        return
+    send = GroupSend(run.plan.connection, run.sender.run_id, run.sender.now,
+                     ScimGroups(run.session, run.features, run.sender.page_size),
+                     GroupMirror(run.mirror.engine),
+                     {eid: e.lms_id for eid, e in run.mine.items() if e.lms_id})
+    send_groups(send, run.plan.groups)
+    for name, n in send.counts.items():
+        run.counts[name] = run.counts.get(name, 0) + n
+    run.failed += send.failed
 
 
 def _deletes(run: Run) -> None:

@@ -11,6 +11,8 @@ from scim2_models import SCIMException
 from filebridge.lms.scim.errors import ScimProtocolError
 from filebridge.lms.scim.session import ScimSession
 
+GROUP_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:Group"
+
 
 @dataclass(frozen=True)
 class Features:
@@ -26,6 +28,7 @@ class Features:
     cursor: bool
     max_page_size: int | None
     schemas: frozenset[str]  # every schema URN the User resource type carries
+    groups: bool = False  # a Group resource type with the core Group schema
 
     def summary(self) -> str:
         """One line for the log and ``filebridge status``."""
@@ -33,6 +36,7 @@ class Features:
                  f"filter {'yes' if self.filter else 'no'}"]
         parts.append(f"Bulk up to {self.bulk_max_operations} operations" if self.bulk
                      else "Bulk no")
+        parts.append(f"Groups {'yes' if self.groups else 'no'}")
         return ", ".join(parts)
 
 
@@ -50,6 +54,7 @@ def discover(session: ScimSession) -> Features:
         raise ScimProtocolError(session.connection, session.target.url,
                                 "it publishes no User resource type")
     user = users[0]
+    groups = [rt for rt in provider.resource_types if rt.name == "Group" or rt.id == "Group"]
     schemas = {str(user.schema_)} | {str(e.schema_) for e in user.schema_extensions or []}
     bulk, flt, page = config.bulk, config.filter, config.pagination
     return Features(
@@ -64,4 +69,5 @@ def discover(session: ScimSession) -> Features:
         cursor=bool(page and page.cursor and not page.index),
         max_page_size=page.max_page_size if page else None,
         schemas=frozenset(schemas),
+        groups=bool(groups) and str(groups[0].schema_) == GROUP_SCHEMA,
     )

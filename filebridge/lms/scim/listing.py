@@ -24,30 +24,32 @@ class FilterRefused(Exception):
     """The server answered a filtered listing with 400 (e.g. ``invalidFilter``)."""
 
 
-def _page(session: ScimSession, params: dict[str, Any]) -> dict[str, Any]:
+def _page(session: ScimSession, params: dict[str, Any], resource: str = "User"
+          ) -> dict[str, Any]:
     try:
-        page = session.query("User", query_parameters=params, check_request_payload=False,
+        page = session.query(resource, query_parameters=params, check_request_payload=False,
                              check_response_payload=False)
     except (SCIMException, SCIMClientException) as exc:
         raise ScimProtocolError(session.connection, session.target.url,
-                                f"listing Users failed: {exc}") from exc
+                                f"listing {resource}s failed: {exc}") from exc
     if not isinstance(page, dict):
         raise ScimProtocolError(session.connection, session.target.url,
-                                "a listing of Users is not a ListResponse")
+                                f"a listing of {resource}s is not a ListResponse")
     if _ERROR in (page.get("schemas") or []):
         # Never read an error as an empty page: a lookup would then create duplicates.
         detail = f"{page.get('status')} {page.get('scimType') or ''} {page.get('detail') or ''}"
         if "filter" in params and str(page.get("status")) == "400":
             raise FilterRefused(detail.strip())
         raise ScimProtocolError(session.connection, session.target.url,
-                                f"listing Users failed: {detail.strip()}")
+                                f"listing {resource}s failed: {detail.strip()}")
     return page
 
 
 def list_users(session: ScimSession, features: Features, page_size: int,
-               filter: str | None = None) -> Iterator[dict[str, Any]]:
-    """Every User (matching ``filter``), page by page: cursors when the server only has
-    those, else ``startIndex``/``count``."""
+               filter: str | None = None, resource: str = "User"
+               ) -> Iterator[dict[str, Any]]:
+    """Every User (or resource of another type, such as ``Group``) matching ``filter``,
+    page by page: cursors when the server only has those, else ``startIndex``/``count``."""
     size = min(page_size, features.max_page_size or page_size)
     base: dict[str, Any] = {"count": size}
     if filter:
@@ -55,14 +57,14 @@ def list_users(session: ScimSession, features: Features, page_size: int,
     if features.cursor:
         cursor = ""
         while True:
-            page = _page(session, {**base, "cursor": cursor})
+            page = _page(session, {**base, "cursor": cursor}, resource)
             yield from page.get("Resources") or []
             cursor = page.get("nextCursor") or ""
             if not cursor:
                 return
     start = 1
     while True:
-        page = _page(session, {**base, "startIndex": start})
+        page = _page(session, {**base, "startIndex": start}, resource)
         resources = page.get("Resources") or []
         yield from resources
         total = int(page.get("totalResults") or 0)

@@ -83,7 +83,8 @@ def _kebab(name: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "-", name).lower()
 
 
-def _reason(status: int, scim_type: str | None) -> str:
+def refusal_reason(status: int, scim_type: str | None) -> str:
+    """A stable kebab-case reason for a refused request (its scimType, else its status)."""
     if scim_type:
         return _kebab(scim_type)
     return {400: "invalid-value", 404: "not-found", 409: "conflict",
@@ -179,7 +180,7 @@ class Sender:
             if change.method == "DELETE" and status == 404:
                 return Outcome(change.employee_id, change.action, True)
             return Outcome(change.employee_id, change.action, False,
-                           _reason(status, error.scim_type), str(error.detail or exc))
+                           refusal_reason(status, error.scim_type), str(error.detail or exc))
         except Unanswered as exc:
             return self._recover(change, exc)
         except SCIMClientException as exc:
@@ -242,7 +243,7 @@ class Sender:
         except SCIMException as again:
             error = again.to_error()
             return Outcome(change.employee_id, change.action, False,
-                           _reason(int(error.status or 400), error.scim_type),
+                           refusal_reason(int(error.status or 400), error.scim_type),
                            str(error.detail or again))
         return self._confirmed(change, answer, location)
 
@@ -359,5 +360,5 @@ class Sender:
         response = result.get("response")
         error: dict[str, Any] = response if isinstance(response, dict) else {}
         return Outcome(change.employee_id, change.action, False,
-                       _reason(status, error.get("scimType")),
+                       refusal_reason(status, error.get("scimType")),
                        str(error.get("detail") or f"HTTP {status}"))

@@ -19,6 +19,8 @@ from sqlalchemy.engine import Engine
 
 from filebridge.config.secrets import resolve_secret
 from filebridge.errors import FilebridgeError
+from filebridge.lms.group_mirror import GroupMirror
+from filebridge.lms.group_sync import group_drift
 from filebridge.lms.interface import ApplyResult, Capabilities, Receipt
 from filebridge.lms.mirror import COMPONENT, MIGRATIONS, Entry, Mirror
 from filebridge.lms.mirror_drift import Drift, live_entries, repair
@@ -27,6 +29,7 @@ from filebridge.lms.runmarks import committed_run, send_marked
 from filebridge.lms.scim.apply import Run, apply_run, check_plan
 from filebridge.lms.scim.errors import ScimNotConfigured
 from filebridge.lms.scim.features import Features, discover
+from filebridge.lms.scim.groups import ScimGroups
 from filebridge.lms.scim.resource import ResourceMapping
 from filebridge.lms.scim.send import Sender
 from filebridge.lms.scim.session import ScimSession
@@ -41,8 +44,9 @@ def mapping_of(target: ScimTarget) -> ResourceMapping:
     return ResourceMapping(target.attributes, target.user_name, target.key)
 
 
+# Groups where the server has them: ``keeps_groups`` asks it, per connection.
 CAPABILITIES = Capabilities(transactions=False, completions=False, org=False, undo=False,
-                            adopt=False, groups=False)
+                            adopt=False, groups=True)
 
 
 class ScimLms:
@@ -58,6 +62,7 @@ class ScimLms:
         urls = sorted({t.location for t in self.targets.values()})
         self.location = urls[0] if len(urls) == 1 else ", ".join(urls)
         self.mirror = Mirror(engine)
+        self.groups_mirror = GroupMirror(engine)
         self.engine = engine
         self._transport = transport
         self._sessions: dict[str, ScimSession] = {}
@@ -161,14 +166,36 @@ class ScimLms:
         return self._features[connection]
 
     def verify(self, connection: str) -> Drift:
-        """List the LMS (page by page) and compare it with ``connection``'s mirror."""
+        """List the LMS (page by page) and compare it with ``connection``'s mirror, and
+        read each group it owns there."""
         target = self.target(connection)
         others = {eid: e for s in self.siblings(connection)
                   for eid, e in self.mirror.entries(s).items()}
         features = self.features(connection, fresh=True)
-        return find_drift(self.session(connection), features, self.mirror,
-                          mapping_of(target), connection,
-                          target.page_size, others)
+        drift = find_drift(self.session(connection), features, self.mirror,
+                           mapping_of(target), connection, target.page_size, others)
+        if features.groups:
+            people = {eid: e.lms_id for eid, e in self.mirror.entries(connection).items()}
+            drift.groups = group_drift(self._groups(connection, features), self.groups_mirror,
+                                       connection, people)
+        return drift
+
+    # -- groups ------------------------------------------------------------------------
+
+    def keeps_groups(self, connection: str) -> bool:
+        """Whether ``connection``'s server has Groups (asked once, from /ResourceTypes)."""
+        return self.features(connection).groups
+
+    def _groups(self, connection: str, features: Features) -> ScimGroups:
+        return ScimGroups(self.session(connection), features, self.target(connection).page_size)
+
+    def groups(self, connection: str | None) -> pd.DataFrame:
+        """The groups connections created on their servers, with member counts."""
+        return self.groups_mirror.table(connection)
+
+    def group_members(self, connection: str, name: str) -> pd.DataFrame | None:
+        """Members of a group ``connection`` created (None: it created no such group)."""
+        return self.groups_mirror.members_of(connection, name)
 
     def repair(self, drift: Drift, now: datetime) -> None:
         """Make the mirror hold what the LMS holds, so the next plan corrects the LMS."""

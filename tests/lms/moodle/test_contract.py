@@ -1,11 +1,11 @@
-"""The LMS contract against a real Moodle over its REST web services."""
+"""The LMS contract, cohorts included, against a real Moodle over its REST web services."""
 
 from __future__ import annotations
 
 import pytest
 
 from filebridge.lms.moodle import MoodleLms
-from tests.lms.contract import NOW, StoreContract
+from tests.lms.contract import NOW, GroupContract
 from tests.lms.moodle.conftest import MakeLms
 from tests.lms.plans import person, plan
 
@@ -13,7 +13,7 @@ from tests.lms.plans import person, plan
 pytestmark = [pytest.mark.moodle, pytest.mark.xdist_group("moodle")]
 
 
-class TestMoodleContract(StoreContract):
+class TestMoodleContract(GroupContract):
     @pytest.fixture
     def store(self, make_lms: MakeLms) -> MoodleLms:  # type: ignore[override]
         # The contract's people have no last name; Moodle refuses a blank one.
