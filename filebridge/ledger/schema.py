@@ -151,6 +151,13 @@ def _intent_tables(conn: Connection) -> None:
     create_intent_tables(conn)
 
 
+def _person_row_events(conn: Connection) -> None:
+    # Rejects, skips, filters and held changes per person, beside the code that uses them.
+    from filebridge.ledger.person_events import create_person_event_tables
+
+    create_person_event_tables(conn)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     ("0001_create_tables", _create_tables),
     ("0002_files_moved_to", _add_files_moved_to),
@@ -160,4 +167,5 @@ MIGRATIONS: tuple[Migration, ...] = (
     ("0006_web_tables", _web_tables),
     ("0007_run_actor", _run_actor),
     ("0008_run_intents", _intent_tables),
+    ("0009_person_row_events", _person_row_events),
 )

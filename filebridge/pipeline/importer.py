@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
+import pandas as pd
 
 from filebridge.config import load_mapping
 from filebridge.errors import Transient
@@ -42,6 +43,7 @@ from filebridge.pipeline.layout import connection_pgp, source_layout
 from filebridge.pipeline.older_data import repeated_content
 from filebridge.pipeline.rejects import write_rejects
 from filebridge.pipeline.report import NullProgress, Progress, RunReport, refused
+from filebridge.pipeline.row_events import row_events
 from filebridge.pipeline.settle import settle_open_runs, stopped_before_commit
 from filebridge.pipeline.spool import spool_file
 from filebridge.pipeline.staleness import export_time_of, history_of
@@ -249,9 +251,12 @@ def _run_import(ctx: Context, connection: str, path: Path, options: RunOptions,
     if options.mode == "plan":
         report.state = "planned"
         return _finish(ctx, report, clock, clock_now, file_state="planned")
+    # What the run does not change for each person (rejects, skips, filters, a hold's
+    # changes) is recorded per person with the run's end, in the same transaction.
+    events = row_events(records, report.problems, plan, held)
     if held:
         report.state = "held"
-        return _finish(ctx, report, clock, clock_now, file_state="held")
+        return _finish(ctx, report, clock, clock_now, file_state="held", events=events)
     if options.confirm is not None and not options.confirm(report):
         report.state = "planned"
         return _finish(ctx, report, clock, clock_now, file_state="planned")
@@ -259,7 +264,7 @@ def _run_import(ctx: Context, connection: str, path: Path, options: RunOptions,
     report.state = "applied"
     report.timings = clock.timings
     ctx.ledger.note_applying(_ids(report)[0], managed)
-    _apply(ctx, target, report, plan, clock_now(), options.about_run)
+    _apply(ctx, target, report, plan, clock_now(), options.about_run, events)
     clock.lap("apply")
     progress.update("done", len(table.frame), len(table.frame))
     return report
@@ -297,10 +302,11 @@ def _rejects(ctx: Context, connection: str, report: RunReport, table: Table,
 
 
 def _apply(ctx: Context, target: Lms, report: RunReport, plan: Plan, at: datetime,
-           approves: int | None = None) -> None:
+           approves: int | None = None, events: pd.DataFrame | None = None) -> None:
     """Apply the plan; the run's applied mark commits with it where the target allows.
 
     ``approves``: the held run this one applies; it becomes ``approved`` with the mark.
+    ``events``: the run's per-person row events, written with the mark.
     """
     run_id, file_id = _ids(report)
 
@@ -312,19 +318,22 @@ def _apply(ctx: Context, target: Lms, report: RunReport, plan: Plan, at: datetim
     try:
         target.apply(plan, run_id, at, ctx.ledger.receipt(run_id, file_id, applied, at,
                                                           approves=approves,
-                                                          connection=report.connection))
+                                                          connection=report.connection,
+                                                          events=events))
     except LockLost as exc:
         stopped_before_commit(ctx, report, exc)
         raise
 
 
 def _finish(ctx: Context, report: RunReport, clock: _Clock,
-            clock_now: Callable[[], datetime], file_state: str) -> RunReport:
+            clock_now: Callable[[], datetime], file_state: str,
+            events: pd.DataFrame | None = None) -> RunReport:
     clock.lap("finish")
     report.timings = clock.timings
     run_state = "noop" if report.state == "duplicate" else report.state
     run_id, file_id = _ids(report)
-    ctx.ledger.finish_run(run_id, run_state, report.counts, report.to_dict(), None, clock_now())
+    ctx.ledger.finish_run(run_id, run_state, report.counts, report.to_dict(), None, clock_now(),
+                          events=events)
     current = ctx.ledger.get_file(file_id).state
     # A plan, a hold or a duplicate never downgrades a file that was already applied.
     if current != "applied" or file_state == "applied":
