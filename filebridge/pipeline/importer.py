@@ -49,7 +49,7 @@ from filebridge.pipeline.spool import spool_file
 from filebridge.pipeline.staleness import export_time_of, history_of
 from filebridge.plan import Plan, validate_file
 from filebridge.plan.build import Planned, make_plan
-from filebridge.plan.guard import GuardPolicy, judge
+from filebridge.plan.guard import GuardPolicy, Hold, judge
 from filebridge.plan.policy import Policies
 from filebridge.plan.state import ActualState
 from filebridge.plan.summary import summarize
@@ -117,6 +117,16 @@ def plan_records(ctx: Context, connection: str, mapping: Mapping, table: Table,
     return planned
 
 
+def file_holds(ctx: Context, connection: str, table: Table, records: MappedRecords,
+               plan: Plan, managed: int, export_time: datetime | None) -> list[Hold]:
+    """The guard's verdict on a planned file judged against ``managed`` people: every
+    hold (or, with reaction warn, flag) it raises; empty when it would be applied."""
+    rejected = int(records.rejected.sum()) + (table.rows_read - len(table.frame))
+    return judge(plan, managed, table.rows_read, rejected,
+                 GuardPolicy.from_config(ctx.connection(connection).thresholds),
+                 history_of(ctx, connection, export_time))
+
+
 class _Clock:
     def __init__(self) -> None:
         self.start = self.last = time.perf_counter()
@@ -180,7 +190,6 @@ def _run_import(ctx: Context, connection: str, path: Path, options: RunOptions,
                 log: RunLog, started: list[RunReport]) -> RunReport:
     clock_now = now or (lambda: datetime.now(UTC))
     clock = _Clock()
-    config = ctx.connection(connection)
     mapping = load_import_mapping(ctx, connection)
     name = options.name or path.name
     report = RunReport(connection=connection, file=name, mode=options.mode,
@@ -242,9 +251,7 @@ def _run_import(ctx: Context, connection: str, path: Path, options: RunOptions,
         report.state = "rejected"
         return _finish(ctx, report, clock, clock_now, file_state="rejected")
     managed = _judged_against(ctx, report, planned.managed)
-    holds = judge(plan, managed, table.rows_read, report.rejected_rows,
-                  GuardPolicy.from_config(config.thresholds),
-                  history_of(ctx, connection, export_time))
+    holds = file_holds(ctx, connection, table, records, plan, managed, export_time)
     report.holds = holds
     report.reject_file = _rejects(ctx, connection, report, table, records)
     held = any(h.reaction == "hold" for h in holds) and not options.force
