@@ -34,6 +34,10 @@ users = sa.Table(
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("deactivated_at", sa.DateTime(timezone=True), nullable=True),
+    # Added by 0011: the name as searches compare it (lms/search_keys.py), kept by the
+    # store; NULL until computed (a name changed outside an apply clears it).
+    sa.Column("name_key", sa.Text, nullable=True),
+    sa.Column("last_key", sa.Text, nullable=True),
     sa.UniqueConstraint("managed_by", "employee_id", name="uq_users_managed_by_employee_id"),
     # Manager ids from a file are looked up across every connection.
     sa.Index("ix_users_employee_id", "employee_id"),
@@ -283,6 +287,13 @@ def _groups(conn: Connection) -> None:
     metadata.create_all(conn, tables=[groups, group_members])
 
 
+def _person_search_keys(conn: Connection) -> None:
+    # Defined beside the code that computes and searches the keys.
+    from filebridge.lms.search_keys import install_search_keys
+
+    install_search_keys(conn)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     ("0001_create_tables", _create_tables),
     ("0002_completion_revisions", _completion_revisions),
@@ -294,4 +305,5 @@ MIGRATIONS: tuple[Migration, ...] = (
     ("0008_drift_marks", _drift_marks),
     ("0009_org_per_connection", _org_per_connection),
     ("0010_groups", _groups),
+    ("0011_person_search_keys", _person_search_keys),
 )

@@ -237,3 +237,32 @@ def test_since_must_be_a_date(tmp_path, capsys, bad):
         main(["person", "acme", PRIYA, "--since", bad,
               "--settings", str(tmp_path / "ws" / "settings.yaml")])
     assert exit_info.value.code == 2 and "not a date" in capsys.readouterr().err
+
+
+def test_rejects_past_the_error_cap_and_rows_without_an_id(tmp_path, capsys):
+    """Every rejected row with an employee id is an event of that person, past the
+    mapping's error cap too (without detail); a row with a blank id names nobody."""
+    def no_id(rows):
+        by_id(rows, "001010")["Employee ID"] = ""
+
+    with workspace(tmp_path / "ws", RELAXED,
+                   mapping=lambda text: text.replace("max_errors: 1000", "max_errors: 2")
+                   ) as ctx:
+        night = variant(NIGHT1, tmp_path / "acme_employees_2026-11-24.csv", no_id)
+        report = apply(ctx, night)
+        assert report.state == "applied" and report.rejected_rows == 7
+        events = ctx.ledger.person_events("acme", [
+            "", "001010", "001040", "001050", "001051", "001060", "001061", "001062"])
+        answer = person_timeline(ctx, "acme", "001062")
+    assert "" not in set(events["employee_id"]) and "001010" not in set(events["employee_id"])
+    assert sorted(events["employee_id"]) == ["001040", "001050", "001051", "001060", "001061",
+                                             "001062"]
+    # The cap of two kept the blank id's problem (line 12) and 001040's: the rest of the
+    # rejected rows are events without detail.
+    assert list(events.sort_values("line")["code"].fillna("-")) == [
+        "missing-email", "-", "-", "-", "-", "-"]
+    [entry] = answer.timeline
+    assert [(e.kind, e.code, e.line) for e in entry.events] == [("reject", None, 64)]
+    main(["person", "acme", "001062", "--settings", str(tmp_path / "ws" / "settings.yaml")])
+    assert ("rejected (line 64): row rejected (no detail: past the run's error limit)"
+            in capsys.readouterr().out)
