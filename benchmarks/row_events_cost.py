@@ -1,10 +1,11 @@
 """Benchmark: what per-person row events and name search keys cost an import, before/after.
 
-    python benchmarks/row_events_cost.py --before DIR [--rows 100000] [--rounds 3]
-                                         [--workdir DIR]
+    python benchmarks/row_events_cost.py --before DIR [--after DIR] [--rows 100000]
+                                         [--rounds 3] [--workdir DIR]
 
-DIR holds the package as it was before the change, e.g.
-``mkdir DIR && git archive COMMIT filebridge | tar -x -C DIR``. The data are
+Each DIR holds the package of one side, e.g.
+``mkdir DIR && git archive COMMIT filebridge | tar -x -C DIR``; ``--after`` defaults to
+this checkout. The data are
 ``import_million.py``'s night 0 (everyone) and night 1 (1% changed, 0.5% hired, 0.5%
 left), with 1% of night 1's rows given an invalid work e-mail (rejected rows, so the run
 writes row events). Each round runs both sides, in alternating order, each into a fresh
@@ -63,6 +64,7 @@ def main() -> None:
     """Generate once, then alternate the two sides round by round."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--before", type=Path, required=True)
+    parser.add_argument("--after", type=Path, default=REPO)
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) /
@@ -79,7 +81,7 @@ def main() -> None:
         subprocess.run([sys.executable, __file__, "--before", str(args.before), "--phase",
                         "rejects", str(folder / "night1.csv"), str(night1)], check=True)
     mapping = REPO / "mappings" / "acme.yaml"
-    sides = {"before": args.before.resolve(), "after": REPO}
+    sides = {"before": args.before.resolve(), "after": args.after.resolve()}
     names = ("initial", "night", "initial apply stage", "night apply stage")
     seconds: dict[str, list[float]] = {f"{s} {n}": [] for s in sides for n in names}
     for k in range(args.rounds):
