@@ -61,12 +61,13 @@ def create_person_event_tables(conn: Connection) -> None:
 
 
 def _column(series: pd.Series, as_int: bool = False) -> list[Any]:
-    """A frame column as DBAPI-ready values, NaN and NA as None (no per-row Python work
-    beyond the list the driver needs)."""
-    values = series.astype(object).where(series.notna(), None)
+    """A frame column as DBAPI-ready values, NaN and NA as None, converted column-wise."""
     if as_int:
-        return [None if v is None else int(v) for v in values.tolist()]
-    return [None if v is None else str(v) for v in values.tolist()]
+        series = pd.Series(pd.array(pd.to_numeric(series), dtype="Int64"), index=series.index)
+        values = series.astype(object)
+        return values.where(values.notna(), None).tolist()
+    present = series.notna()
+    return series.astype(str).astype(object).where(present, None).tolist()
 
 
 def write_events(tx: Connection, connection: str, run_id: int,
