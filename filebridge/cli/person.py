@@ -1,9 +1,10 @@
 """One person of a connection: their current state in the LMS and every run that touched
 them, newest first (file and line, each field old → new, why they were deactivated,
-undo and approval of those runs). QUERY is an employee id, a current or former work
-e-mail, or a name fragment. With --file, what that file would do to them and why, each
-field's mapping step by step; nothing is changed. Exit 1 when the query names nobody or
-several people."""
+their rejected, skipped and filtered rows, what a held run would have done and who
+approved or discarded it, undo of those runs). QUERY is an employee id, a current or
+former work e-mail, or part of a name (any case). With --file, what that file would do
+to them and why, each field's mapping step by step, and whether the whole file would be
+held; nothing is changed. Exit 1 when the query names nobody or several people."""
 
 from __future__ import annotations
 
