@@ -6,10 +6,12 @@ Builds a SQLite workspace with PEOPLE (default 1,000,000) people created by one 
 NIGHTS (default 100) nights of history written synthetically: per night a ledger file
 and run, and journal rows for 1% of the people (a field change each, with its line),
 0.1% leavers and 0.1% returners, and 0.01% e-mail changes, inserted in bulk rather than
-by real imports. Then times the library call ``person_timeline`` (warm, median of 5)
-for each kind of query (employee id, current e-mail, former e-mail, the start of a last
-name, "first last", a fragment from inside a name, nobody) and the whole ``filebridge
-person`` process for a person touched on many nights. A FOLDER that holds a built
+by real imports, and per-person row events for 0.1% of the people (a rejected row each,
+written with the run's end as an import writes them). Then times the library call
+``person_timeline`` (warm, median of 5) for each kind of query (employee id, current
+e-mail, former e-mail, the start of a last name, "first last", a fragment from inside a
+name, a name in other capitals and with "SS" for "ß", nobody) and the whole
+``filebridge person`` process for a person touched on many nights. A FOLDER that holds a built
 workspace is reused (opening it runs any new migrations first, and says how long).
 """
 
@@ -25,11 +27,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.store_bulk import people  # noqa: E402
+from filebridge.ledger.person_events import EVENT_COLUMNS  # noqa: E402
 from filebridge.lms.schema import PERSON_FIELDS, changes  # noqa: E402
 from filebridge.pipeline.context import open_context  # noqa: E402
 from filebridge.pipeline.person import person_timeline  # noqa: E402
@@ -68,6 +72,7 @@ def build(settings: Path, count: int, nights: int) -> str:
     everyone["first_name"] = "Given" + (number % 400).astype(str)
     everyone["last_name"] = "Family" + ((number * 7) % 5000).astype(str)
     everyone.loc[7, ["first_name", "last_name"]] = ["Zuzanna", "Wojciechowska-Oyelaran"]
+    everyone.loc[8, ["first_name", "last_name"]] = ["Åsa", "Öberg-Straußfeld"]
     everyone["email"] = "p" + everyone["employee_id"] + "@acme.example"
     with ctx.store.engine.begin() as tx:
         ctx.store.apply_within(tx, Plan("acme", "snapshot", fields, creates=everyone),
@@ -105,7 +110,14 @@ def build(settings: Path, count: int, nights: int) -> str:
                     "reason": ["missing from snapshot" if action == "deactivate"
                                else "active again in file"] * len(leavers)},
                     {"run_id": run, "connection": "acme", "action": action, "at": at})
-        ctx.ledger.finish_run(run, "applied", {"update": len(changed)}, {}, None, at)
+        rejected = rng.choice(count, count // 1000, replace=False)
+        rejected[0] = 7
+        events = pd.DataFrame({c: [None] * len(rejected) for c in EVENT_COLUMNS})
+        events["employee_id"], events["kind"] = ids[rejected], "reject"
+        events["code"], events["field"] = "invalid-date", "Hire Date"
+        events["value"], events["line"] = "31/02/2020", rejected + 2
+        ctx.ledger.finish_run(run, "applied", {"update": len(changed)}, {}, None, at,
+                              events=events)
     with ctx.store.engine.connect() as conn:
         journal = conn.scalar(sa.select(sa.func.count()).select_from(changes))
     with ctx.store.engine.begin() as tx:
@@ -123,7 +135,9 @@ QUERIES = (
     ("former e-mail", "Zuzanna.W@acme.example"),
     ("start of a last name", "wojciech"),
     ('"first last"', "zuzanna wojc"),
-    ("inside a name (not indexed)", "ciechowska"),
+    ("inside a name (trigram index)", "ciechowska"),
+    ("other capitals, SS for ß", "ÖBERG-STRAUSS"),
+    ("inside a name, other capitals", "STRAUSSF"),
     ("several people (a short list)", "Family12"),
     ("nobody (near matches)", "zzz-nobody"),
 )

@@ -1,9 +1,10 @@
 """One person of a connection: their current state in the LMS and every run that touched
 them, newest first (file and line, each field old → new, why they were deactivated,
-undo and approval of those runs). QUERY is an employee id, a current or former work
-e-mail, or a name fragment. With --file, what that file would do to them and why, each
-field's mapping step by step; nothing is changed. Exit 1 when the query names nobody or
-several people."""
+their rejected, skipped and filtered rows, what a held run would have done and who
+approved or discarded it, undo of those runs). QUERY is an employee id, a current or
+former work e-mail, or part of a name (any case). With --file, what that file would do
+to them and why, each field's mapping step by step, and whether the whole file would be
+held; nothing is changed. Exit 1 when the query names nobody or several people."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from pathlib import Path
 
 from filebridge.cli.common import add_common, context, emit_json, require_file
 from filebridge.cli.person_render import print_file_answer
-from filebridge.pipeline.person import Change, PersonAnswer, RunEntry, person_timeline
+from filebridge.pipeline.person import Change, PersonAnswer, RowEvent, RunEntry, person_timeline
 from filebridge.pipeline.person_file import FileAnswer, explain_file
 
 NAME = "person"
@@ -128,6 +129,8 @@ def _print_entry(entry: RunEntry) -> None:
               f": {link.state}")
     for change in entry.changes:
         print("  " + _describe(change))
+    for event in entry.events:
+        print("  " + describe_event(event))
 
 
 def _describe(c: Change) -> str:
@@ -143,3 +146,24 @@ def _describe(c: Change) -> str:
     reason = f": {c.reason}" if c.reason else ""
     return f"{c.action}d{where}{reason}" if c.action.endswith("e") else (
         f"{c.action}{where}{reason}")
+
+
+def describe_event(e: RowEvent) -> str:
+    """One line for a rejected, skipped or filtered row, or a held run's change."""
+    where = f" (line {e.line})" if e.line is not None else ""
+    gone = " (values removed by retention)" if e.expired else ""
+    about = f": {e.message}" if e.message else ""
+    if e.kind == "reject":
+        code = e.code or "row rejected (no detail: past the run's error limit)"
+        column = f" column {e.field!r}" if e.field else ""
+        value = f" value {e.value!r}" if e.value is not None else ""
+        return f"rejected{where}: {code}{column}{value}{about}{gone}"
+    if e.kind == "filter":  # the rule is the message; the code is always filtered-out
+        return f"filtered out{where}{about}{gone}"
+    if e.kind == "skip":
+        return f"skipped{where}: {e.code}{about}{gone}"
+    if e.code == "update":
+        return f"held: would update {e.field}: {e.old!r} → {e.value!r}{where}{gone}"
+    if e.code == "rekey":
+        return f"held: would re-key employee id {e.old} → {e.value}{where}{gone}"
+    return f"held: would {e.code}{where}{about}{gone}"

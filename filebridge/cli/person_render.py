@@ -16,6 +16,12 @@ def print_file_answer(answer: FileAnswer) -> None:
     print("\nplanned:")
     for outcome in answer.outcomes:
         print("  " + describe_outcome(outcome))
+    if answer.held is None:
+        return
+    verdict = "held for approval" if answer.held else "applied (the guard holds nothing)"
+    print(f"\nthe whole file would be {verdict}")
+    for hold in answer.holds:
+        print(f"  {hold.reaction}: {hold.code}: {hold.message}")
 
 
 def _print_row(row: RowTrace) -> None:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -48,6 +48,9 @@ from filebridge.ledger.schema import (
 )
 from filebridge.ledger.web_accounts import WebAccounts
 from filebridge.sql import location, migrate, open_engine, reading
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 @dataclass(frozen=True)
@@ -207,11 +210,13 @@ class Ledger:
 
     def receipt(self, run_id: int, file_id: int | None,
                 report: ReportOf, at: datetime, *,
-                approves: int | None = None, connection: str | None = None) -> RunReceipt:
+                approves: int | None = None, connection: str | None = None,
+                events: pd.DataFrame | None = None) -> RunReceipt:
         """The applied mark of a run, for an LMS target to write with its changes;
-        ``connection``: the run's, whose lock the receipt checks before a commit."""
+        ``connection``: the run's, whose lock the receipt checks before a commit;
+        ``events``: its per-person row events, written with the mark."""
         return RunReceipt(self, run_id, file_id, report, approves=approves, at=at,
-                          connection=connection)
+                          connection=connection, events=events)
 
     def discard(self, held_run: int, discard_run: int, report: dict[str, Any],
                 now: datetime) -> None:
@@ -304,6 +309,13 @@ class Ledger:
         returns how many file records name them."""
         return mark_spool_removed(self.engine, connection, spool_paths, at)
 
+    def expire_person_events(self, connection: str, before: datetime,
+                             dry_run: bool = False) -> int:
+        """Cut the row events of runs started before ``before`` to kind, code and line."""
+        from filebridge.ledger.person_events import expire_events
+
+        return expire_events(self.engine, connection, before, dry_run)
+
     def files(self, connection: str | None = None, limit: int = 50) -> list[FileRecord]:
         """Files newest first, optionally of one connection."""
         stmt = sa.select(files).order_by(files.c.id.desc()).limit(limit)
@@ -353,15 +365,35 @@ class Ledger:
 
     def finish_run(self, run_id: int, state: str, counts: dict[str, Any],
                    report: dict[str, Any], error: dict[str, Any] | None, now: datetime,
-                   tx: Connection | None = None) -> None:
-        """Record how a run ended, inside ``tx`` when given (atomic with the LMS changes)."""
+                   tx: Connection | None = None, events: pd.DataFrame | None = None) -> None:
+        """Record how a run ended, inside ``tx`` when given (atomic with the LMS changes);
+        ``events``: its per-person row events (``person_events.EVENT_COLUMNS``), written
+        in the same transaction."""
         _check("run state", state, RUN_STATES)
         values = {"state": state, "finished_at": now, "counts": _dumps(counts),
                   "report": _dumps(report), "error": None if error is None else _dumps(error)}
         with self._writing(tx) as conn:
             found = conn.execute(runs.update().where(runs.c.id == run_id).values(values)).rowcount
-        if not found:
-            raise UnknownRun(run_id, self.location)
+            if not found:
+                raise UnknownRun(run_id, self.location)
+            if events is not None and not events.empty:
+                from filebridge.ledger.person_events import write_events  # loads pandas
+
+                connection = conn.scalar(sa.select(runs.c.connection).where(runs.c.id == run_id))
+                write_events(conn, str(connection), run_id, events)
+
+    def person_events(self, connection: str, employee_ids: list[str],
+                      since: datetime | None = None) -> pd.DataFrame:
+        """Rejects, skips, filters and held changes of these people, by run and line."""
+        from filebridge.ledger.person_events import events_of  # loads pandas
+
+        return events_of(self.engine, connection, employee_ids, since)
+
+    def has_person_events(self, connection: str, employee_id: str) -> bool:
+        """True when a run recorded a row event for this employee id of ``connection``."""
+        from filebridge.ledger.person_events import has_events
+
+        return has_events(self.engine, connection, employee_id)
 
     def fail_run(self, run_id: int, error: dict[str, Any], now: datetime) -> bool:
         """Mark a run that ended with an exception ``failed`` with the reason, unless it

@@ -32,8 +32,9 @@ class RunReceipt:
 
     def __init__(self, ledger: Ledger, run_id: int, file_id: int | None, report: ReportOf,
                  *, approves: int | None = None, at: Any = None,
-                 connection: str | None = None) -> None:
+                 connection: str | None = None, events: Any = None) -> None:
         self.ledger = ledger
+        self.events = events  # the run's per-person row events (a frame), or None
         self.run_id = run_id
         self.file_id = file_id
         self.report = report
@@ -73,7 +74,7 @@ class RunReceipt:
     def _write(self, counts: Mapping[str, int], tx: Connection, failed: Sequence[Any]) -> None:
         report = dict(self.report(counts, failed))
         self.ledger.finish_run(self.run_id, "applied", dict(report.get("counts", counts)),
-                               report, None, self.at, tx=tx)
+                               report, None, self.at, tx=tx, events=self.events)
         if self.file_id is not None:
             self.ledger.set_file_state(self.file_id, "applied", tx=tx)
         if self.approves is not None:

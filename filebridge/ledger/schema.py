@@ -167,6 +167,13 @@ def _spool_removed_at(conn: Connection) -> None:
         conn.exec_driver_sql(f"ALTER TABLE files ADD COLUMN spool_removed_at {kind}")
 
 
+def _person_row_events(conn: Connection) -> None:
+    # Rejects, skips, filters and held changes per person, beside the code that uses them.
+    from filebridge.ledger.person_events import create_person_event_tables
+
+    create_person_event_tables(conn)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     ("0001_create_tables", _create_tables),
     ("0002_files_moved_to", _add_files_moved_to),
@@ -178,4 +185,5 @@ MIGRATIONS: tuple[Migration, ...] = (
     ("0008_run_intents", _intent_tables),
     ("0009_task_run_waits", _task_run_waits),
     ("0010_spool_removed_at", _spool_removed_at),
+    ("0011_person_row_events", _person_row_events),
 )

@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from filebridge.lms.schema import PERSON_FIELDS, changes, users
+from filebridge.lms.search_keys import fragment_ids, search_key, unkeyed_ids
 from filebridge.person import KEY
 from filebridge.sql import reading
 
@@ -35,8 +36,9 @@ def person_row(engine: Engine, connection: str, employee_id: str) -> dict[str, A
 def find_ids(engine: Engine, connection: str, query: str, limit: int) -> list[str]:
     """Employee ids of ``connection`` that ``query`` names: an id (current or in the journal),
     a current or former e-mail (as typed or lower-cased, as the mapping stores them), else
-    the start of a first or last name, or of "first last" (case-insensitive), else any part
-    of the name (up to ``limit``). Every lookup but the last is indexed."""
+    the start of the first or last name or of "first last", else a part of the name of at
+    least three characters (up to ``limit``). Names are compared case-folded (``search_key``:
+    "ÖBERG" finds "Öberg", "STRAUSS" finds "Strauß"). Every lookup is indexed."""
     text = query.strip()
     if "@" in text:
         return _by_email(engine, connection, text, limit)
@@ -48,17 +50,14 @@ def find_ids(engine: Engine, connection: str, query: str, limit: int) -> list[st
         if conn.scalar(sa.select(changes.c.id).where(
                 changes.c.connection == connection, changes.c.employee_id == text).limit(1)):
             return [text]
-        ids = _by_name_start(conn, connection, text, limit)
-        if ids or not text:
-            return ids
-        full = users.c.first_name + " " + users.c.last_name
-        pattern = "%" + text.lower().replace("\\", "\\\\").replace("%", "\\%").replace(
-            "_", "\\_") + "%"
-        return [r[0] for r in conn.execute(
-            sa.select(users.c.employee_id).where(
-                users.c.managed_by == connection,
-                sa.func.lower(full).like(pattern, escape="\\"))
-            .order_by(users.c.employee_id).limit(limit))]
+        key = search_key(text)
+        if not key:
+            return []
+        ids = _by_name_start(conn, connection, key, limit)
+        ids = ids or fragment_ids(conn, _of(connection), key, limit)
+        # People renamed since the last apply have no key yet: read them as they are.
+        extra = unkeyed_ids(conn, _of(connection), key, limit)
+        return sorted(set(ids) | set(extra))[:limit]
 
 
 def _by_email(engine: Engine, connection: str, text: str, limit: int) -> list[str]:
@@ -88,45 +87,26 @@ def _of(connection: str) -> sa.ColumnElement[bool]:
     return (users.c.managed_by + sa.literal("")) == connection
 
 
-def _lower(conn: sa.Connection, column: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
-    """``lower(column)`` in byte order, as the name indexes of migration 0006 hold it."""
-    lowered = sa.func.lower(column)
-    return lowered.collate("C") if conn.dialect.name == "postgresql" else lowered
-
-
 def _bytes(conn: sa.Connection, column: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
-    """``column`` compared in byte order (SQLite's own; PostgreSQL's "C" collation)."""
+    """``column`` compared in byte order (SQLite's own; PostgreSQL's "C" collation), as the
+    key indexes hold it, so a prefix is a range."""
     return column.collate("C") if conn.dialect.name == "postgresql" else column
 
 
-def _folded(conn: sa.Connection, word: str) -> set[str]:
-    """``word`` as the database's lower() leaves names: PostgreSQL folds every letter;
-    SQLite only ASCII ones, so "ölund" is also tried as "Ölund" (a capital first letter)."""
-    if conn.dialect.name == "postgresql":
-        return {word.lower()}
-
-    def ascii_lower(text: str) -> str:
-        return "".join(c.lower() if c.isascii() else c for c in text)
-    return {ascii_lower(word), ascii_lower(word[:1].upper() + word[1:])}
+def _starting(conn: sa.Connection, column: sa.ColumnElement[Any], prefix: str
+              ) -> sa.ColumnElement[bool]:
+    ordered = _bytes(conn, column)
+    return sa.and_(ordered >= prefix, ordered < prefix + TOP)
 
 
-def _by_name_start(conn: sa.Connection, connection: str, text: str, limit: int) -> list[str]:
-    words = text.split()
-    if not words:
-        return []
-    first, last = _lower(conn, users.c.first_name), _lower(conn, users.c.last_name)
-
-    def starting(lowered: sa.ColumnElement[Any], word: str) -> sa.ColumnElement[bool]:
-        return sa.or_(*(sa.and_(lowered >= w, lowered < w + TOP) for w in _folded(conn, word)))
-    if len(words) == 1:
-        tries = [starting(first, words[0]), starting(last, words[0])]
-    else:  # "priya sil": the first name, and the start of the last name
-        tries = [sa.and_(first.in_(_folded(conn, words[0])),
-                         starting(last, " ".join(words[1:])))]
+def _by_name_start(conn: sa.Connection, connection: str, key: str, limit: int) -> list[str]:
+    """The first name, "first last-prefix" (both the start of ``name_key``) or the last
+    name starting with ``key``."""
     found: set[str] = set()
-    for where in tries:
+    for column in (users.c.name_key, users.c.last_key):
         found.update(r[0] for r in conn.execute(
-            sa.select(users.c.employee_id).where(_of(connection), where).limit(limit)))
+            sa.select(users.c.employee_id).where(_of(connection),
+                                                 _starting(conn, column, key)).limit(limit)))
     return sorted(found)[:limit]
 
 
@@ -157,14 +137,11 @@ def directory(engine: Engine, connection: str, near: str | None = None) -> pd.Da
             return pd.DataFrame(result.all(), columns=list(result.keys()))
         rows: dict[str, tuple[Any, ...]] = {}
         for word in {w[:NEAR_PREFIX] for w in near.strip().split()[:3]}:
-            low = word.lower()
-            for lowered, prefix in ((_bytes(conn, users.c.employee_id), word),
-                                    (_bytes(conn, users.c.email), low),
-                                    (_lower(conn, users.c.first_name), low),
-                                    (_lower(conn, users.c.last_name), low)):
+            low, key = word.lower(), search_key(word)
+            for column, prefix in ((users.c.employee_id, word), (users.c.email, low),
+                                   (users.c.name_key, key), (users.c.last_key, key)):
                 found = conn.execute(sa.select(*columns).where(
-                    _of(connection), lowered >= prefix, lowered < prefix + TOP)
-                    .limit(NEAR_LIMIT))
+                    _of(connection), _starting(conn, column, prefix)).limit(NEAR_LIMIT))
                 rows.update((r[0], tuple(r)) for r in found)
         return pd.DataFrame(list(rows.values()),
                             columns=["employee_id", "email", "first_name", "last_name"])

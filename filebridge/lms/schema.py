@@ -38,6 +38,10 @@ users = sa.Table(
     # person at the last apply (0: unknown); a plan reads the memberships of only those
     # people whose fingerprint the rules now give differs.
     sa.Column("group_fingerprint", sa.BigInteger, nullable=False, server_default="0"),
+    # Added by 0013: the name as searches compare it (lms/search_keys.py), kept by the
+    # store; NULL until computed (a name changed outside an apply clears it).
+    sa.Column("name_key", sa.Text, nullable=True),
+    sa.Column("last_key", sa.Text, nullable=True),
     sa.UniqueConstraint("managed_by", "employee_id", name="uq_users_managed_by_employee_id"),
     # Manager ids from a file are looked up across every connection.
     sa.Index("ix_users_employee_id", "employee_id"),
@@ -331,6 +335,13 @@ def _group_journal(conn: Connection) -> None:
         rebuild_table(conn, changes)
 
 
+def _person_search_keys(conn: Connection) -> None:
+    # Defined beside the code that computes and searches the keys.
+    from filebridge.lms.search_keys import install_search_keys
+
+    install_search_keys(conn)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     ("0001_create_tables", _create_tables),
     ("0002_completion_revisions", _completion_revisions),
@@ -344,4 +355,5 @@ MIGRATIONS: tuple[Migration, ...] = (
     ("0010_groups", _groups),
     ("0011_group_fingerprints", _group_fingerprints),
     ("0012_group_journal", _group_journal),
+    ("0013_person_search_keys", _person_search_keys),
 )

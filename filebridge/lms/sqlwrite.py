@@ -24,6 +24,7 @@ from filebridge.lms.groups_sql import forget_fingerprints, write_groups
 from filebridge.lms.lifecycle import apply_deletes, apply_rekeys
 from filebridge.lms.org import apply_org
 from filebridge.lms.schema import changes, departments, job_titles, user_attributes, users
+from filebridge.lms.search_keys import index_new_people, keys_of, refresh_keys
 from filebridge.lms.sqlstate import CUSTOM_PREFIX, check_fields
 from filebridge.person import KEY
 from filebridge.plan.model import Plan
@@ -89,6 +90,8 @@ def write_plan(
     check_fields(plan.drift["field"].unique().tolist())
     writing(tx, True)  # what follows is filebridge's own write, not drift
     counts = _write(tx, plan, fields, run_id, now)
+    # Renamed people (their keys cleared by trigger) are searchable again on commit.
+    refresh_keys(tx, plan.connection)
     # Every person compared field by field has had their drift marks accounted for.
     clear_drift(tx, plan.connection, _strings(plan.fingerprints[KEY]))
     writing(tx, False)
@@ -140,13 +143,18 @@ def _create_rows(tx: Connection, connection: str, frame: pd.DataFrame,
     custom = [f for f in fields if f.startswith(CUSTOM_PREFIX)]
     columns: dict[str, list[Any]] = {KEY: ids, **{f: _strings(frame[f]) for f in plain}}
     columns["fingerprint"] = _int64(frame["fingerprint"])
-    before = _last_user_id(tx) if custom and len(ids) >= BULK_ATTRIBUTES else None
+    blank = pd.Series([""] * len(frame), index=frame.index, dtype=object)
+    name_key, last_key = keys_of(frame.get("first_name", blank), frame.get("last_name", blank))
+    columns["name_key"], columns["last_key"] = name_key.tolist(), last_key.tolist()
+    last_id = _last_user_id(tx)
+    before = last_id if custom and len(ids) >= BULK_ATTRIBUTES else None
     try:
         insert_rows(tx, users, columns, {
             "managed_by": connection, "active": True,
             "created_at": now, "updated_at": now})
     except sa.exc.IntegrityError as error:
         raise StalePlan(connection, "create", len(ids), 0) from error
+    index_new_people(tx, last_id)
     del columns
     user_ids = _new_user_ids(tx, connection, ids, before) if before is not None else None
     for name in custom:

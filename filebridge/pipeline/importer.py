@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
+import pandas as pd
 
 from filebridge.config import load_mapping
 from filebridge.errors import Transient
@@ -42,12 +43,13 @@ from filebridge.pipeline.layout import connection_pgp, source_layout
 from filebridge.pipeline.older_data import repeated_content
 from filebridge.pipeline.rejects import write_rejects
 from filebridge.pipeline.report import NullProgress, Progress, RunReport, refused
+from filebridge.pipeline.row_events import row_events
 from filebridge.pipeline.settle import settle_open_runs, stopped_before_commit
 from filebridge.pipeline.spool import spool_file
 from filebridge.pipeline.staleness import export_time_of, history_of
 from filebridge.plan import Plan, validate_file
 from filebridge.plan.build import Planned, make_plan
-from filebridge.plan.guard import GuardPolicy, judge
+from filebridge.plan.guard import GuardPolicy, Hold, judge
 from filebridge.plan.policy import Policies
 from filebridge.plan.state import ActualState
 from filebridge.plan.summary import summarize
@@ -115,6 +117,16 @@ def plan_records(ctx: Context, connection: str, mapping: Mapping, table: Table,
     return planned
 
 
+def file_holds(ctx: Context, connection: str, table: Table, records: MappedRecords,
+               plan: Plan, managed: int, export_time: datetime | None) -> list[Hold]:
+    """The guard's verdict on a planned file judged against ``managed`` people: every
+    hold (or, with reaction warn, flag) it raises; empty when it would be applied."""
+    rejected = int(records.rejected.sum()) + (table.rows_read - len(table.frame))
+    return judge(plan, managed, table.rows_read, rejected,
+                 GuardPolicy.from_config(ctx.connection(connection).thresholds),
+                 history_of(ctx, connection, export_time))
+
+
 class _Clock:
     def __init__(self) -> None:
         self.start = self.last = time.perf_counter()
@@ -178,7 +190,6 @@ def _run_import(ctx: Context, connection: str, path: Path, options: RunOptions,
                 log: RunLog, started: list[RunReport]) -> RunReport:
     clock_now = now or (lambda: datetime.now(UTC))
     clock = _Clock()
-    config = ctx.connection(connection)
     mapping = load_import_mapping(ctx, connection)
     name = options.name or path.name
     report = RunReport(connection=connection, file=name, mode=options.mode,
@@ -240,18 +251,19 @@ def _run_import(ctx: Context, connection: str, path: Path, options: RunOptions,
         report.state = "rejected"
         return _finish(ctx, report, clock, clock_now, file_state="rejected")
     managed = _judged_against(ctx, report, planned.managed)
-    holds = judge(plan, managed, table.rows_read, report.rejected_rows,
-                  GuardPolicy.from_config(config.thresholds),
-                  history_of(ctx, connection, export_time))
+    holds = file_holds(ctx, connection, table, records, plan, managed, export_time)
     report.holds = holds
     report.reject_file = _rejects(ctx, connection, report, table, records)
     held = any(h.reaction == "hold" for h in holds) and not options.force
     if options.mode == "plan":
         report.state = "planned"
         return _finish(ctx, report, clock, clock_now, file_state="planned")
+    # What the run does not change for each person (rejects, skips, filters, a hold's
+    # changes) is recorded per person with the run's end, in the same transaction.
+    events = row_events(records, report.problems, plan, held)
     if held:
         report.state = "held"
-        return _finish(ctx, report, clock, clock_now, file_state="held")
+        return _finish(ctx, report, clock, clock_now, file_state="held", events=events)
     if options.confirm is not None and not options.confirm(report):
         report.state = "planned"
         return _finish(ctx, report, clock, clock_now, file_state="planned")
@@ -259,7 +271,7 @@ def _run_import(ctx: Context, connection: str, path: Path, options: RunOptions,
     report.state = "applied"
     report.timings = clock.timings
     ctx.ledger.note_applying(_ids(report)[0], managed)
-    _apply(ctx, target, report, plan, clock_now(), options.about_run)
+    _apply(ctx, target, report, plan, clock_now(), options.about_run, events)
     clock.lap("apply")
     progress.update("done", len(table.frame), len(table.frame))
     return report
@@ -297,10 +309,11 @@ def _rejects(ctx: Context, connection: str, report: RunReport, table: Table,
 
 
 def _apply(ctx: Context, target: Lms, report: RunReport, plan: Plan, at: datetime,
-           approves: int | None = None) -> None:
+           approves: int | None = None, events: pd.DataFrame | None = None) -> None:
     """Apply the plan; the run's applied mark commits with it where the target allows.
 
     ``approves``: the held run this one applies; it becomes ``approved`` with the mark.
+    ``events``: the run's per-person row events, written with the mark.
     """
     run_id, file_id = _ids(report)
 
@@ -312,19 +325,22 @@ def _apply(ctx: Context, target: Lms, report: RunReport, plan: Plan, at: datetim
     try:
         target.apply(plan, run_id, at, ctx.ledger.receipt(run_id, file_id, applied, at,
                                                           approves=approves,
-                                                          connection=report.connection))
+                                                          connection=report.connection,
+                                                          events=events))
     except LockLost as exc:
         stopped_before_commit(ctx, report, exc)
         raise
 
 
 def _finish(ctx: Context, report: RunReport, clock: _Clock,
-            clock_now: Callable[[], datetime], file_state: str) -> RunReport:
+            clock_now: Callable[[], datetime], file_state: str,
+            events: pd.DataFrame | None = None) -> RunReport:
     clock.lap("finish")
     report.timings = clock.timings
     run_state = "noop" if report.state == "duplicate" else report.state
     run_id, file_id = _ids(report)
-    ctx.ledger.finish_run(run_id, run_state, report.counts, report.to_dict(), None, clock_now())
+    ctx.ledger.finish_run(run_id, run_state, report.counts, report.to_dict(), None, clock_now(),
+                          events=events)
     current = ctx.ledger.get_file(file_id).state
     # A plan, a hold or a duplicate never downgrades a file that was already applied.
     if current != "applied" or file_state == "applied":

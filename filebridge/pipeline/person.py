@@ -50,6 +50,32 @@ class Change:
                 "old": self.old, "new": self.new, "line": self.line, "reason": self.reason}
 
 
+EventKind = Literal["reject", "skip", "filter", "held"]
+
+
+@dataclass(frozen=True)
+class RowEvent:
+    """What a run did not change for the person, and why: a rejected row (problem code,
+    source column, value), a skipped or filtered row (reason and rule), or a change a held
+    run would have made (``code`` is the action). ``expired``: retention removed its
+    values and message."""
+
+    kind: EventKind
+    code: str | None
+    field: str | None
+    old: str | None
+    value: str | None
+    line: int | None
+    message: str | None
+    expired: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready keys: kind, code, field, old, value, line, message, expired."""
+        return {"kind": self.kind, "code": self.code, "field": self.field, "old": self.old,
+                "value": self.value, "line": self.line, "message": self.message,
+                "expired": self.expired}
+
+
 @dataclass(frozen=True)
 class RunLink:
     """A run acting on another one: the approve or discard of a hold, the undo of a run."""
@@ -82,15 +108,17 @@ class RunEntry:
     acted_on_by: tuple[RunLink, ...]
     changes: tuple[Change, ...]
     actor: str | None = None  # who started the run by hand
+    events: tuple[RowEvent, ...] = ()  # rejects, skips, filters, a hold's changes
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready keys: run_id, at, kind, state, file, file_id, file_kept, about_run,
-        actor, acted_on_by, changes."""
+        actor, acted_on_by, changes, events."""
         return {"run_id": self.run_id, "at": _iso(self.at), "kind": self.kind,
                 "state": self.state, "file": self.file, "file_id": self.file_id,
                 "file_kept": self.file_kept, "about_run": self.about_run, "actor": self.actor,
                 "acted_on_by": [r.to_dict() for r in self.acted_on_by],
-                "changes": [c.to_dict() for c in self.changes]}
+                "changes": [c.to_dict() for c in self.changes],
+                "events": [e.to_dict() for e in self.events]}
 
 
 @dataclass(frozen=True)
@@ -140,6 +168,8 @@ def person_timeline(ctx: Context, connection: str, query: str,
     ctx.connection(connection)  # an unknown connection is an error, not "nobody"
     store = ctx.store
     ids = store.find_people(connection, query, MAX_CANDIDATES + 1)
+    if not ids and ctx.ledger.has_person_events(connection, query.strip()):
+        ids = [query.strip()]  # never in the LMS: e.g. a new hire whose rows were rejected
     if not ids:
         return PersonAnswer(connection, query, "unknown",
                             suggestions=near_matches(store.directory(connection, query), query))
@@ -150,7 +180,11 @@ def person_timeline(ctx: Context, connection: str, query: str,
                       str(r.email), bool(r.active)) for r in names.itertuples()))
     employee_id = ids[0]
     journal = store.journal_of(connection, [employee_id], since)
-    timeline, notes = _timeline(ctx, connection, journal)
+    # The ids the person had before a re-key have their events too.
+    known = sorted({employee_id, *journal["employee_id"].astype(str)} if len(journal)
+                   else {employee_id})
+    events = ctx.ledger.person_events(connection, known, since)
+    timeline, notes = _timeline(ctx, connection, journal, events)
     return PersonAnswer(connection, query, "found", employee_id=employee_id,
                         current=store.person(connection, employee_id),
                         timeline=timeline, notes=notes)
@@ -172,7 +206,13 @@ def _change(row: Any) -> Change:
                   line, _text(row.reason))
 
 
-def _timeline(ctx: Context, connection: str, journal: pd.DataFrame
+def _event(row: Any) -> RowEvent:
+    line = None if row.line is None or pd.isna(row.line) else int(row.line)
+    return RowEvent(row.kind, _text(row.code), _text(row.field), _text(row.old),
+                    _text(row.value), line, _text(row.message), bool(row.expired))
+
+
+def _timeline(ctx: Context, connection: str, journal: pd.DataFrame, events: pd.DataFrame
               ) -> tuple[tuple[RunEntry, ...], tuple[str, ...]]:
     by_run: dict[int, list[Change]] = {}
     orphans: list[Change] = []
@@ -180,6 +220,11 @@ def _timeline(ctx: Context, connection: str, journal: pd.DataFrame
         target = orphans if row.run_id is None or pd.isna(row.run_id) else by_run.setdefault(
             int(row.run_id), [])
         target.append(_change(row))
+    events_by_run: dict[int, list[RowEvent]] = {}
+    for row in events.itertuples(index=False):
+        events_by_run.setdefault(int(row.run_id), []).append(_event(row))
+    for run_id in events_by_run:
+        by_run.setdefault(run_id, [])
     runs = ctx.ledger.runs_touching(connection, list(by_run))
     files = ctx.ledger.files_by_id([r.file_id for r in runs if r.file_id is not None])
     about: dict[int, list[RunRecord]] = {}
@@ -201,11 +246,15 @@ def _timeline(ctx: Context, connection: str, journal: pd.DataFrame
             run.file_id, kept, run.about_run,
             tuple(RunLink(r.id, r.kind, r.state, r.started_at, r.holder, r.actor)
                   for r in about.get(run.id, [])),
-            tuple(by_run.get(run.id, [])), run.actor))
+            tuple(by_run.get(run.id, [])), run.actor, tuple(events_by_run.get(run.id, []))))
     missing = set(by_run) - {r.id for r in runs}
     if missing:
         notes.append(f"runs {', '.join(map(str, sorted(missing)))} are no longer in the ledger: "
                      "their changes to this person are not shown")
+    expired = sum(e.expired for found in events_by_run.values() for e in found)
+    if expired:
+        notes.append(f"retention removed the values of {expired} rejected, skipped or held "
+                     "row(s): their codes, fields and lines are kept")
     if orphans:
         notes.append(f"{len(orphans)} change(s) made outside any recorded run are not shown")
     return tuple(entries), tuple(notes)

@@ -20,10 +20,18 @@ from filebridge.mapping import MappedRecords, Mapping, MissingColumns, apply_map
 from filebridge.mapping.apply import Trace
 from filebridge.person import KEY
 from filebridge.pipeline.context import Context
-from filebridge.pipeline.importer import load_import_mapping, map_table, plan_records, read_table
+from filebridge.pipeline.importer import (
+    file_holds,
+    load_import_mapping,
+    map_table,
+    plan_records,
+    read_table,
+)
 from filebridge.pipeline.layout import connection_pgp
 from filebridge.pipeline.person import MAX_CANDIDATES, Candidate, Status, near_matches
+from filebridge.pipeline.staleness import export_time_of
 from filebridge.plan import Plan
+from filebridge.plan.guard import Hold
 from filebridge.problems import Problem
 
 OutcomeAction = Literal["create", "update", "deactivate", "reactivate", "delete", "rekey",
@@ -104,13 +112,19 @@ class FileAnswer:
     outcomes: tuple[Outcome, ...] = ()
     candidates: tuple[Candidate, ...] = ()
     suggestions: tuple[str, ...] = ()
+    # The guard's verdict on the whole file: True when an import would hold it (None when
+    # the file would be rejected, or it was not judged), and every hold or flag it raises.
+    held: bool | None = None
+    holds: tuple[Hold, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready keys: connection, query, file, status, employee_id, file_kind, rows,
-        outcomes, candidates, suggestions."""
+        """JSON-ready keys: connection, query, file, status, employee_id, file_kind, held,
+        holds, rows, outcomes, candidates, suggestions."""
         return {"connection": self.connection, "query": self.query, "file": self.file,
                 "status": self.status, "employee_id": self.employee_id,
-                "file_kind": self.file_kind, "rows": [r.to_dict() for r in self.rows],
+                "file_kind": self.file_kind, "held": self.held,
+                "holds": [h.to_dict() for h in self.holds],
+                "rows": [r.to_dict() for r in self.rows],
                 "outcomes": [o.to_dict() for o in self.outcomes],
                 "candidates": [c.to_dict() for c in self.candidates],
                 "suggestions": list(self.suggestions)}
@@ -147,8 +161,14 @@ def explain_file(ctx: Context, connection: str, query: str, path: Path,
     if not outcomes:
         outcomes = [Outcome("unchanged", lines[0]) if lines else Outcome(
             "absent", reason="not in this file, and the file changes nothing for them")]
+    held: bool | None = None
+    holds: tuple[Hold, ...] = ()
+    if not planned.problems:  # a file with whole-file problems is rejected, not judged
+        holds = tuple(file_holds(ctx, connection, table, records, planned.plan,
+                                 planned.managed, export_time_of(mapping, name, table)))
+        held = any(h.reaction == "hold" for h in holds)
     return FileAnswer(connection, query, name, "found", who, planned.plan.file_kind,
-                      tuple(traces), tuple(outcomes))
+                      tuple(traces), tuple(outcomes), held=held, holds=holds)
 
 
 def _whole_file_rejected(ctx: Context, base: FileAnswer, problems: list[Problem]

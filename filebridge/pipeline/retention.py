@@ -11,7 +11,8 @@ One function serves ``filebridge cleanup`` and the daemon's cleanup task. Per co
 - ``rejected_days``: the transport's rejected/ folder and runs' reject CSVs.
 - ``reports_days``: runs' change lists and logs (and any other file of the reports
   folder), the details of their reports in the
-  ledger (hashes, counts and dates stay), the store's journal of their changes, and the
+  ledger (hashes, counts and dates stay), the store's journal of their changes, the values
+  and messages of their per-person row events (kind, code, field and line stay), and the
   daemon's task history and cleared alerts.
 """
 
@@ -79,6 +80,7 @@ class CleanupReport:
     files: tuple[Removed, ...] = ()
     run_details: tuple[int, ...] = ()  # runs whose report details were cut
     journal_rows: int = 0
+    person_events: int = 0  # per-person row events cut to kind, code, field and line
     task_runs: int = 0
     alerts: int = 0
     counts: dict[str, int] = field(default_factory=dict)
@@ -89,7 +91,8 @@ class CleanupReport:
                 "retention": asdict(self.retention), "counts": dict(self.counts),
                 "files": [asdict(f) for f in self.files],
                 "run_details": list(self.run_details), "journal_rows": self.journal_rows,
-                "task_runs": self.task_runs, "alerts": self.alerts}
+                "person_events": self.person_events, "task_runs": self.task_runs,
+                "alerts": self.alerts}
 
 
 def cleanup(ctx: Context, connection: str, now: datetime, dry_run: bool = False, *,
@@ -121,16 +124,17 @@ def _cleanup(ctx: Context, connection: str, now: datetime, dry_run: bool) -> Cle
     found += _old_reports(ctx.reports_dir(connection), keep, now, dry_run)
     details = ctx.ledger.expire_run_details(connection, cutoff(keep.reports_days), dry_run)
     journal = ctx.store.forget_journal(connection, cutoff(keep.reports_days), dry_run)
+    events = ctx.ledger.expire_person_events(connection, cutoff(keep.reports_days), dry_run)
     state = ctx.ledger.daemon_state
     tasks = state.prune_tasks(connection, cutoff(keep.reports_days), dry_run)
     alerts = state.prune_alerts(connection, cutoff(keep.reports_days), dry_run)
     counts: dict[str, int] = {}
     for f in found:
         counts[f.kind] = counts.get(f.kind, 0) + 1
-    counts.update({"run_details": len(details), "journal_rows": journal, "task_runs": tasks,
-                   "alerts": alerts})
+    counts.update({"run_details": len(details), "journal_rows": journal,
+                   "person_events": events, "task_runs": tasks, "alerts": alerts})
     report = CleanupReport(connection, dry_run, keep, tuple(found), tuple(details), journal,
-                           tasks, alerts, counts)
+                           events, tasks, alerts, counts)
     log.info("cleanup %s%s: %s", connection, " (dry run)" if dry_run else "",
              ", ".join(f"{v} {k}" for k, v in counts.items() if v) or "nothing to remove")
     return report

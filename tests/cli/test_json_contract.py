@@ -283,6 +283,12 @@ def test_person_and_person_file(capsys, tmp_path):
     assert_keys(doc, top_level_keys(marker), documented=named_in(marker))
     entry = doc["timeline"][0]
     assert set(entry) <= named_in(marker) and set(entry["changes"][0]) <= named_in(marker)
+    # 001040 has no work e-mail in night 1: never created, only a rejected row.
+    _, doc = cli_json(capsys, "person", "acme", "001040", "--settings", ws)
+    [entry] = doc["timeline"]
+    assert entry["changes"] == [] and entry["events"][0]["kind"] == "reject"
+    assert set(entry["events"][0]) <= named_in(marker)
+    assert {"reject", "skip", "filter", "held"} <= named_in(marker)
     _, doc = cli_json(capsys, "person", "acme", "001002", "--file", str(NIGHT2),
                       "--settings", ws)
     marker = "`person --file --json`:"

@@ -1,5 +1,6 @@
-"""Finding a person of one connection: former e-mail, the start of a name, near matches,
-on SQLite and PostgreSQL (whose name indexes compare in byte order)."""
+"""Finding a person of one connection: former e-mail, the start of a name, a fragment from
+inside it, near matches, names compared case-folded, on SQLite and PostgreSQL (whose key
+indexes compare in byte order), and every lookup through an index."""
 
 from __future__ import annotations
 
@@ -11,13 +12,15 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from filebridge.lms import SqlStore
-from filebridge.lms.schema import PERSON_FIELDS, changes
+from filebridge.lms.schema import PERSON_FIELDS, changes, users
 from filebridge.plan.model import Plan
 from tests.conftest import BACKENDS
 
 NOW = datetime(2026, 3, 1, 2, 0, tzinfo=UTC)
 PEOPLE = [("1", "Zoë", "Ölund-Berg", "zoe@x.example"), ("2", "Zoe", "Olsen", "zo@x.example"),
-          ("3", "Priya", "Silva", "priya@x.example"), ("4", "Priyanka", "Rao", "pr@x.example")]
+          ("3", "Priya", "Silva", "priya@x.example"), ("4", "Priyanka", "Rao", "pr@x.example"),
+          ("5", "Élodie", "Strauß", "el@x.example"), ("6", "İlhan", "Işık", "il@x.example"),
+          ("7", "Björn", "ÖBERG", "bj@x.example")]
 
 
 @pytest.fixture(params=BACKENDS)
@@ -50,17 +53,77 @@ def test_lookups(store: SqlStore) -> None:
     assert find("acme", "priya si") == ["3"]  # "first last"
     assert find("acme", "ölund") == ["1"]  # non-ASCII, any case
     assert find("acme", "ÖLUND") == ["1"]
-    assert find("acme", "sen") == ["2"]  # inside a name: the slower full search
+    assert find("acme", "sen") == ["2"]  # inside a name: the trigram index
+    assert find("acme", "a sil") == ["3"]  # across first and last name
     assert find("acme", "zo") == ["1", "2"]
     assert find("other", "priya si") == ["93"]  # never another connection's person
     assert find("acme", "nobody") == []
+    assert find("acme", "lv") == []  # two letters inside a name: no index, no scan
+
+
+@pytest.mark.parametrize("query, found", [
+    ("öberg", ["7"]), ("Öberg", ["7"]), ("ÖBERG", ["7"]), ("berg", ["1", "7"]),  # Ö/ö
+    ("élodie", ["5"]), ("ÉLODIE", ["5"]),  # É/é
+    ("strauss", ["5"]), ("STRAUSS", ["5"]), ("Strauß", ["5"]), ("STRAUẞ", ["5"]),  # ß/SS
+    ("élodie strauss", ["5"]), ("auss", ["5"]),
+    # Turkish pairs I/ı and İ/i; Unicode folding pairs I/i. The key makes both dotted İ
+    # and dotless ı an "i", so either way of typing matches; ş stays ş.
+    ("ilhan", ["6"]), ("İLHAN", ["6"]), ("ILHAN", ["6"]), ("İlhan", ["6"]),
+    ("ışık", ["6"]), ("IŞIK", ["6"]), ("işık", ["6"]), ("Işık", ["6"]), ("isik", []),
+])
+def test_names_match_in_any_case(store: SqlStore, query: str, found: list[str]) -> None:
+    assert store.find_people("acme", query) == found, query
+
+
+def test_a_name_changed_outside_filebridge_is_found_by_its_new_name(store: SqlStore) -> None:
+    engine = store.engine
+    with engine.begin() as tx:  # a hand edit on the database
+        tx.execute(sa.update(users).where(users.c.managed_by == "acme",
+                                          users.c.employee_id == "3")
+                   .values(last_name="Ångström"))
+    with engine.connect() as conn:
+        keys = conn.execute(sa.select(users.c.name_key, users.c.last_key).where(
+            users.c.managed_by == "acme", users.c.employee_id == "3")).one()
+    assert tuple(keys) == (None, None)  # cleared by trigger: searches read the name itself
+    assert store.find_people("acme", "ÅNGSTRÖM") == ["3"]
+    assert store.find_people("acme", "gström") == ["3"]
+    assert store.find_people("acme", "silva") == []
+    fields = ("employee_id", *PERSON_FIELDS)
+    with engine.begin() as tx:  # any apply computes the cleared keys again
+        store.apply_within(tx, Plan("acme", "delta", fields), 3, NOW)
+    with engine.connect() as conn:
+        assert conn.scalar(sa.select(users.c.name_key).where(
+            users.c.managed_by == "acme", users.c.employee_id == "3")) == "priya ångström"
+    assert store.find_people("acme", "gström") == ["3"]  # now through the trigram index
+    assert store.find_people("acme", "priya å") == ["3"]
+    assert store.find_people("acme", "ilva") == []
+
+
+def test_the_trigram_index_answers_fragments(store: SqlStore) -> None:
+    with store.engine.connect() as conn:
+        if conn.dialect.name == "sqlite":
+            plan = " ".join(str(r[-1]) for r in conn.execute(sa.text(
+                "EXPLAIN QUERY PLAN SELECT employee_id FROM users WHERE id IN (SELECT rowid "
+                "FROM users_name_fts WHERE users_name_fts MATCH '\"lva\"')")))
+            assert "VIRTUAL TABLE INDEX" in plan and "users_name_fts" in plan
+            return
+        conn.exec_driver_sql("SET enable_seqscan = off")  # a few rows: force the choice
+        plan = " ".join(r[0] for r in conn.exec_driver_sql(
+            "EXPLAIN SELECT employee_id FROM users WHERE name_key LIKE '%%lva%%'"))
+        assert "ix_users_name_key_trgm" in plan
+    # Without pg_trgm (not installed where the store lives) fragments are still found, by
+    # reading the connection's keys.
+    with store.engine.begin() as tx:
+        tx.exec_driver_sql("DROP INDEX ix_users_name_key_trgm")
+    assert store.find_people("acme", "LVA") == ["3"] and store.find_people("acme", "zz") == []
 
 
 def test_near_matches_read_people_starting_like_the_query(store: SqlStore) -> None:
     near = store.directory("acme", "Priyx Silvq")
     assert sorted(near["employee_id"]) == ["3", "4"]
     assert sorted(store.directory("acme", "zoex")["employee_id"]) == ["1", "2"]
-    assert len(store.directory("acme")) == 4
+    assert len(store.directory("acme")) == len(PEOPLE)
+    assert sorted(store.directory("acme", "ÖBERx")["employee_id"]) == ["7"]
 
 
 def test_lookups_use_their_indexes_and_the_snapshot_read_keeps_its_own(engine: Engine) -> None:
@@ -72,9 +135,14 @@ def test_lookups_use_their_indexes_and_the_snapshot_read_keeps_its_own(engine: E
     assert "ix_changes_former_email" in plan(
         "SELECT employee_id FROM changes WHERE connection = 'acme' AND field = 'email' AND "
         "old IN ('a', 'b')")
-    assert "ix_users_last_name_lower" in plan(
-        "SELECT employee_id FROM users INDEXED BY ix_users_last_name_lower WHERE managed_by = "
-        "'acme' AND lower(last_name) >= 'sil' AND lower(last_name) < 'silz'")
+    assert "ix_users_last_key" in plan(
+        "SELECT employee_id FROM users WHERE managed_by || '' = 'acme' AND "
+        "last_key >= 'sil' AND last_key < 'silz'")
+    assert "ix_users_name_key" in plan(
+        "SELECT employee_id FROM users WHERE managed_by || '' = 'acme' AND "
+        "name_key >= 'priya s' AND name_key < 'priya sz'")
+    assert "ix_users_name_key" in plan(
+        "SELECT id FROM users WHERE managed_by || '' = 'acme' AND name_key IS NULL")
     assert "ix_users_snapshot" in plan(
         "SELECT employee_id, fingerprint, active FROM users WHERE managed_by = 'acme'")
     assert "ix_users_snapshot" in plan(

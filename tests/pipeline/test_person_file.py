@@ -63,6 +63,7 @@ def test_explains_transforms_map_date_and_the_planned_update(tmp_path):
         ("update", "employee_type", "full-time", "part-time", 4),
         ("update", "hire_date", "2020-09-15", "2020-09-16", 4),
         ("update", "job_title", "Account Manager", "Sales Lead", 4)]
+    assert answer.held is False and answer.holds == ()  # one leaver, one reject: applied
 
 
 def test_reject_filter_create_deactivate_and_unknown(tmp_path):
@@ -111,7 +112,8 @@ def test_cli_text_and_json(tmp_path, capsys):
     doc = json.loads(capsys.readouterr().out)
     assert code == 0
     assert set(doc) == {"connection", "query", "file", "status", "employee_id", "file_kind",
-                        "rows", "outcomes", "candidates", "suggestions"}
+                        "held", "holds", "rows", "outcomes", "candidates", "suggestions"}
+    assert doc["held"] is False and doc["holds"] == []
     assert set(doc["rows"][0]) == {"line", "fields"}
     assert set(doc["rows"][0]["fields"][0]) == {"field", "column", "steps", "value"}
     assert set(doc["rows"][0]["fields"][0]["steps"][0]) == {"step", "value"}
@@ -130,3 +132,29 @@ def test_unreadable_file_is_explained(tmp_path: Path):
         answer = explain_file(ctx, "acme", PRIYA, bad)
     assert answer.status == "found"
     assert [(o.action, o.code) for o in answer.outcomes] == [("file-rejected", "missing-column")]
+    assert answer.held is None and answer.holds == ()
+
+
+def test_says_whether_the_whole_file_would_be_held(tmp_path, capsys):
+    with workspace(tmp_path / "ws", BLOCK) as ctx:
+        apply(ctx, NIGHT1)
+        runs_before = len(ctx.ledger.runs("acme"))
+        sales = variant(NIGHT1, tmp_path / "acme_employees_2026-11-25.csv",
+                        lambda rows: [r for r in rows if r["Department"] == "Sales"])
+        answer = explain_file(ctx, "acme", PRIYA, sales)
+        assert len(ctx.ledger.runs("acme")) == runs_before
+        # What an import of the same file decides, for comparison.
+        imported = apply(ctx, sales)
+    assert answer.held is True and imported.state == "held"
+    assert [h.to_dict() for h in answer.holds] == [h.to_dict() for h in imported.holds]
+    assert [h.code for h in answer.holds if h.reaction == "hold"] == [
+        "row-count-drop", "too-many-deactivate"]
+    settings = str(tmp_path / "ws" / "settings.yaml")
+    assert main(["person", "acme", PRIYA, "--file", str(sales), "--settings", settings]) == 0
+    out = capsys.readouterr().out
+    assert "the whole file would be held for approval" in out
+    assert f"hold: row-count-drop: {answer.holds[0].message}" in out
+    assert main(["person", "acme", PRIYA, "--file", str(sales), "--settings", settings,
+                 "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["held"] is True and doc["holds"][0]["code"] == "row-count-drop"

@@ -1,7 +1,8 @@
 """Retention with a fake clock: ``cleanup`` removes each kind of personal data after its own
 period (archive, rejected files, spool copies of every run, reject CSVs, change lists,
-logs, report details, the store's journal), says exactly what it removes, removes
-nothing in a dry run, and leaves the ledger its hashes, counts and dates."""
+logs, report details, the store's journal, the values of per-person row events), says
+exactly what it removes, removes nothing in a dry run, and leaves the ledger its hashes,
+counts and dates."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import pytest
 import sqlalchemy as sa
 
 from filebridge.cli.main import main
+from filebridge.ledger.person_events import person_events
 from filebridge.lms.schema import changes
 from filebridge.pipeline.context import Context, open_context
 from filebridge.pipeline.errors import SpoolExpired
@@ -80,7 +82,19 @@ def test_cleanup_removes_each_kind_after_its_own_period(tmp_path):
         assert files_under(reports)  # change lists and logs still within reports_days
 
         runs_before = {r.id: r for r in ctx.ledger.runs("acme", limit=100, with_report=True)}
+        with ctx.ledger.engine.connect() as conn:
+            events = conn.execute(sa.select(person_events)).all()
+        # Night 1's rejected rows and the discarded hold's people, with their values.
+        assert {e.kind for e in events} == {"reject", "held"}
+        assert any(e.value for e in events) and not any(e.expired for e in events)
         late = cleanup(ctx, "acme", now + timedelta(days=70))
+        assert late.person_events == len(events) == late.counts["person_events"]
+        with ctx.ledger.engine.connect() as conn:
+            cut = conn.execute(sa.select(person_events).order_by(person_events.c.id)).all()
+        assert [(e.employee_id, e.kind, e.code, e.field, e.line) for e in cut] == [
+            (e.employee_id, e.kind, e.code, e.field, e.line) for e in events]
+        assert all(e.expired and e.value is None and e.old is None and e.message is None
+                   for e in cut)
         assert {f.kind for f in late.files} == {"change-log", "run-log"}
         assert not files_under(reports)
         assert set(late.run_details) == {i for i, r in runs_before.items() if r.report}
@@ -97,7 +111,8 @@ def test_cleanup_removes_each_kind_after_its_own_period(tmp_path):
                 assert "@" not in json.dumps(run.report)
         assert all(f.sha256 for f in ctx.ledger.files("acme", limit=100))
         assert cleanup(ctx, "acme", now + timedelta(days=71)).counts == {
-            "run_details": 0, "journal_rows": 0, "task_runs": 0, "alerts": 0}
+            "run_details": 0, "journal_rows": 0, "person_events": 0, "task_runs": 0,
+            "alerts": 0}
     finally:
         ctx.close()
 
@@ -119,7 +134,8 @@ def test_cleanup_command_lists_what_it_removes(tmp_path, capsys):
     assert set(doc) == {"dry_run", "connections"}
     [report] = doc["connections"]
     assert set(report) == {"connection", "dry_run", "retention", "counts", "files",
-                           "run_details", "journal_rows", "task_runs", "alerts"}
+                           "run_details", "journal_rows", "person_events", "task_runs",
+                           "alerts"}
     assert report["counts"]["rejected"] == 2 and {f["kind"] for f in report["files"]} == {
         "rejected"}
     assert not any((inbox / "rejected").iterdir())

@@ -320,9 +320,15 @@ def test_person_page_reads_the_same_answer_as_the_cli(site, client):
     assert "<h2>001001 of acme</h2>" in page
     assert "&lt;script&gt;" in page and SCRIPT_NAME not in page  # the hostile name, escaped
     runs = [e.run_id for e in answer.timeline]
-    assert runs == [site.applied_run]
+    assert runs == [site.held_run, site.applied_run]  # the held night would rename them
     assert f'<a href="/runs/{site.applied_run}">{site.applied_run}</a>' in page
     assert "create (line 3)" in page
+    assert ('held: would update first_name: <span class="old">&lt;script&gt;alert(&#34;pwned'
+            '&#34;)&lt;/script&gt;</span> → <span class="new">Tomás</span> (line 3)') in page
+    # Never created (no work e-mail): the page still says why, from the row events.
+    rejected = client.get("/people", params={"connection": "acme", "q": "001040"}).text
+    assert ("rejected: missing-email column Work Email value <span class=\"old\"></span>: "
+            "required field email is blank (line 42)") in rejected
     several = client.get("/people", params={"connection": "acme", "q": "Sofia"}).text
     assert "people in <strong>acme</strong> match" in several
     assert 'href="/people?connection=acme&amp;q=001003"' in several
