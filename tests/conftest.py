@@ -29,7 +29,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 from sqlalchemy.engine import Engine
 
-from tests import moodlesite, scimserver
+from tests import moodle_background, moodlesite, scimserver
 from tests.moodlesite import MoodleSite
 from tests.scimserver import ScimServer
 
@@ -46,7 +46,8 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE",
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Keep compiled bytecode for the run, even where PYTHONDONTWRITEBYTECODE is set.
+    """Keep compiled bytecode for the run, even where PYTHONDONTWRITEBYTECODE is set, and
+    start the run's Moodle install in the background when the Moodle tests are selected.
 
     A run starts collecting workers and hundreds of ``filebridge`` subprocesses; without
     cached bytecode each of them compiles the package (and pytest rewrites every test
@@ -56,6 +57,12 @@ def pytest_configure(config: pytest.Config) -> None:
     if not hasattr(config, "workerinput"):  # the workers and subprocesses inherit this
         os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
     sys.dont_write_bytecode = False
+    moodle_background.begin(config)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Stop the Moodle this process installed in the background, if it did."""
+    moodle_background.end()
 
 
 SSHD = "/usr/sbin/sshd"
