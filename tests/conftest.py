@@ -15,6 +15,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -27,7 +28,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 from sqlalchemy.engine import Engine
 
-from tests import moodlesite, scimserver
+from tests import moodle_background, moodlesite, scimserver
 from tests.moodlesite import MoodleSite
 from tests.pgsite import PG_PASSWORD_ENV, PostgresServer, pg_bin, running_postgres
 from tests.scimserver import ScimServer
@@ -42,6 +43,26 @@ settings.register_profile("deterministic", derandomize=True, max_examples=100, d
                           suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE",
                                      "ci" if os.environ.get("CI") else "dev"))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Keep compiled bytecode for the run, even where PYTHONDONTWRITEBYTECODE is set, and
+    start the run's Moodle install in the background when the Moodle tests are selected.
+
+    A run starts collecting workers and hundreds of ``filebridge`` subprocesses; without
+    cached bytecode each of them compiles the package (and pytest rewrites every test
+    module) from source again. Bytecode changes no behaviour; ``__pycache__`` is ignored
+    by git.
+    """
+    if not hasattr(config, "workerinput"):  # the workers and subprocesses inherit this
+        os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+    sys.dont_write_bytecode = False
+    moodle_background.begin(config)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Stop the Moodle this process installed in the background, if it did."""
+    moodle_background.end()
 
 
 SSHD = "/usr/sbin/sshd"

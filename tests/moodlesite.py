@@ -17,6 +17,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +32,10 @@ TOKEN_ENV = "FILEBRIDGE_TEST_MOODLE_TOKEN"
 # A folder set up earlier by the shared setup.sh: the tests use that running site instead
 # of installing one (for quick local iterations; CI always installs its own).
 REUSE_ENV = "FILEBRIDGE_TEST_MOODLE_SITE"
+# The folder of an install the run started in the background (tests/moodle_background.py).
+BACKGROUND_ENV = "FILEBRIDGE_TEST_MOODLE_BACKGROUND"
+EXIT_FILE, LOG_FILE = "setup.exit", "setup.log"  # written beside the site by that install
+INSTALL_TIMEOUT = 1800
 PROFILE_FIELDS = ("manager_id", "cost_center")
 
 # Run by Moodle's own PHP: profile fields and a token for a service without
@@ -147,7 +152,8 @@ class MoodleSite:
             cwd=self.moodle_dir, capture_output=True, text=True, check=False, timeout=600)
 
 
-def _missing() -> str | None:
+def missing() -> str | None:
+    """Why no Moodle can be installed here, or None."""
     if not ARCHIVE.is_file():
         return f"the Moodle archive is not at {ARCHIVE}"
     if shutil.which("php") is None and os.geteuid() != 0:
@@ -164,13 +170,16 @@ def _free_port() -> int:
 
 
 def start() -> Iterator[MoodleSite]:
-    """Install and serve a Moodle for the whole test run; stop and remove it after."""
-    missing = _missing()
-    if missing is not None:
+    """Install and serve a Moodle for the whole test run; stop and remove it after.
+
+    When the run started the install in the background (``BACKGROUND_ENV`` names its
+    folder), wait for it and use it; the process that started it stops it.
+    """
+    reason = missing()
+    if reason is not None:
         if os.environ.get("CI") == "true":
-            pytest.fail(missing)
-        pytest.skip(missing)
-    # pytest's own temporary folders are private to root; the cluster runs as postgres.
+            pytest.fail(reason)
+        pytest.skip(reason)
     reuse = os.environ.get(REUSE_ENV)
     if reuse:
         scratch = Path(tempfile.mkdtemp(prefix="filebridge-moodle-"))
@@ -179,24 +188,62 @@ def start() -> Iterator[MoodleSite]:
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
         return
-    workdir = Path(tempfile.mkdtemp(prefix="filebridge-moodle-"))
-    workdir.chmod(0o755)  # the private PostgreSQL runs as postgres and must enter it
-    site_dir = workdir / "site"
+    background = os.environ.get(BACKGROUND_ENV)
+    if background:
+        workdir = Path(background)
+        _wait_for_install(workdir)
+        yield _open(workdir / "site", workdir)
+        return
+    workdir = new_workdir()
     try:
-        # setup.sh reads PG_PORT, ADMIN_PASS and FORCE from the environment: never ours.
-        env = {k: v for k, v in os.environ.items()
-               if k not in ("PG_PORT", "ADMIN_PASS", "FORCE", "MOODLE_ARCHIVE_SHA256")}
-        done = subprocess.run(["bash", str(SHARED / "setup.sh"), str(ARCHIVE), str(site_dir),
-                               str(_free_port())], capture_output=True, text=True,
-                              check=False, timeout=1800, env=env)
+        done = subprocess.run(setup_command(workdir), capture_output=True, text=True,
+                              check=False, timeout=INSTALL_TIMEOUT, env=setup_env())
         if done.returncode != 0:
             pytest.fail(f"Moodle setup failed:\n{done.stderr[-4000:]}")
-        yield _open(site_dir, workdir)
+        yield _open(workdir / "site", workdir)
     finally:
-        if (site_dir / "stop.sh").exists():
-            subprocess.run(["bash", str(site_dir / "stop.sh")], capture_output=True,
-                           check=False, timeout=120)
-        shutil.rmtree(workdir, ignore_errors=True)
+        remove(workdir)
+
+
+def new_workdir() -> Path:
+    """A new folder for one Moodle install (outside pytest's folders, which are private to
+    root: the site's PostgreSQL runs as postgres and must enter it)."""
+    workdir = Path(tempfile.mkdtemp(prefix="filebridge-moodle-"))
+    workdir.chmod(0o755)
+    return workdir
+
+
+def setup_command(workdir: Path) -> list[str]:
+    """The shared setup.sh installing a site into ``workdir/site`` on a free port."""
+    return ["bash", str(SHARED / "setup.sh"), str(ARCHIVE), str(workdir / "site"),
+            str(_free_port())]
+
+
+def setup_env() -> dict[str, str]:
+    """Our environment without what setup.sh reads (PG_PORT, ADMIN_PASS, FORCE, ...)."""
+    return {k: v for k, v in os.environ.items()
+            if k not in ("PG_PORT", "ADMIN_PASS", "FORCE", "MOODLE_ARCHIVE_SHA256")}
+
+
+def remove(workdir: Path) -> None:
+    """Stop the site installed in ``workdir`` (if it got that far) and delete the folder."""
+    stop = workdir / "site" / "stop.sh"
+    if stop.exists():
+        subprocess.run(["bash", str(stop)], capture_output=True, check=False, timeout=120)
+    shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _wait_for_install(workdir: Path) -> None:
+    """Wait until the background install in ``workdir`` wrote its exit status."""
+    status = workdir / EXIT_FILE
+    deadline = time.monotonic() + INSTALL_TIMEOUT
+    while not status.exists():
+        if time.monotonic() > deadline:
+            pytest.fail(f"the background Moodle install in {workdir} did not finish in time")
+        time.sleep(0.2)
+    if status.read_text(encoding="utf-8").strip() != "0":
+        log = (workdir / LOG_FILE).read_text(encoding="utf-8", errors="replace")
+        pytest.fail(f"Moodle setup failed:\n{log[-4000:]}")
 
 
 def _open(site_dir: Path, workdir: Path) -> MoodleSite:

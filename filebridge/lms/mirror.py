@@ -28,6 +28,7 @@ from typing import Any
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.schema import SchemaItem
 
 from filebridge.lms.group_mirror import create_group_tables, group_members
 from filebridge.sql import Migration, execute_many, fetch_raw, reading
@@ -43,69 +44,65 @@ CHUNK = 900  # bound parameters per IN list (old SQLite builds allow 999)
 
 metadata = sa.MetaData()
 
-mirror = sa.Table(
-    "lms_mirror", metadata,
-    sa.Column("connection", sa.String(200), primary_key=True),
-    sa.Column("employee_id", sa.Text, primary_key=True),
-    sa.Column("lms_id", sa.Text, nullable=False),  # the account's id in the LMS
-    sa.Column("fingerprint", sa.BigInteger, nullable=False),
-    sa.Column("active", sa.Boolean, nullable=False),
-    # The canonical fields as last confirmed by the server, one JSON object.
-    sa.Column("fields", sa.Text, nullable=False),
-    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("deactivated_at", sa.DateTime(timezone=True), nullable=True),
-    # Index and constraint names are those the first migration made.
-    sa.Index("ix_scim_mirror_scim_id", "connection", "lms_id"),
-)
+
+def _mirror_shape(id_column: str) -> list[SchemaItem]:
+    """The mirror's columns and index; ``id_column`` holds the account's id in the LMS.
+
+    The first migration builds its table from this too (with ``scim_id``): a change here
+    changes what that migration made, so it needs a migration of its own.
+    """
+    return [
+        sa.Column("connection", sa.String(200), primary_key=True),
+        sa.Column("employee_id", sa.Text, primary_key=True),
+        sa.Column(id_column, sa.Text, nullable=False),  # the account's id in the LMS
+        sa.Column("fingerprint", sa.BigInteger, nullable=False),
+        sa.Column("active", sa.Boolean, nullable=False),
+        # The canonical fields as last confirmed by the server, one JSON object.
+        sa.Column("fields", sa.Text, nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("deactivated_at", sa.DateTime(timezone=True), nullable=True),
+        # Index and constraint names are those the first migration made.
+        sa.Index("ix_scim_mirror_scim_id", "connection", id_column),
+    ]
+
+
+def _journal_shape(*added: sa.Column[Any]) -> list[SchemaItem]:
+    """The journal's columns as the first migration made them, then ``added`` columns,
+    then its check and indexes (the first migration builds from this too)."""
+    return [
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("connection", sa.String(200), nullable=False),
+        sa.Column("run_id", sa.Integer, nullable=True),
+        sa.Column("employee_id", sa.Text, nullable=False),
+        sa.Column("action", sa.String(20), nullable=False),
+        sa.Column("state", sa.String(20), nullable=False),
+        sa.Column("reason", sa.Text, nullable=False, server_default=""),
+        sa.Column("detail", sa.Text, nullable=False, server_default=""),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        *added,
+        sa.CheckConstraint("state IN ('sent', 'confirmed', 'failed', 'lost')",
+                           name="ck_scim_journal_state"),
+        sa.Index("ix_scim_journal_open", "connection", "state"),
+        sa.Index("ix_scim_journal_run", "run_id", "employee_id"),
+    ]
+
+
+mirror = sa.Table("lms_mirror", metadata, *_mirror_shape("lms_id"))
 
 journal = sa.Table(
     "lms_journal", metadata,
-    sa.Column("id", sa.Integer, primary_key=True),
-    sa.Column("connection", sa.String(200), nullable=False),
-    sa.Column("run_id", sa.Integer, nullable=True),
-    sa.Column("employee_id", sa.Text, nullable=False),
-    sa.Column("action", sa.String(20), nullable=False),
-    sa.Column("state", sa.String(20), nullable=False),
-    sa.Column("reason", sa.Text, nullable=False, server_default=""),
-    sa.Column("detail", sa.Text, nullable=False, server_default=""),
-    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
-    # What the LMS knows the person by when the change left (an idnumber, an LMS id),
-    # for looking the change up after a run died before its answer; blank: employee id.
-    sa.Column("lms_key", sa.Text, nullable=False, server_default=""),
-    sa.CheckConstraint("state IN ('sent', 'confirmed', 'failed', 'lost')",
-                       name="ck_scim_journal_state"),
-    sa.Index("ix_scim_journal_open", "connection", "state"),
-    sa.Index("ix_scim_journal_run", "run_id", "employee_id"),
+    *_journal_shape(
+        # What the LMS knows the person by when the change left (an idnumber, an LMS id),
+        # for looking the change up after a run died before its answer; blank: employee id.
+        sa.Column("lms_key", sa.Text, nullable=False, server_default="")),
 )
 
 
 def _create_scim_tables(conn: Connection) -> None:
     """The first shape: the SCIM target's mirror and journal."""
     old = sa.MetaData()
-    sa.Table("scim_mirror", old,
-             sa.Column("connection", sa.String(200), primary_key=True),
-             sa.Column("employee_id", sa.Text, primary_key=True),
-             sa.Column("scim_id", sa.Text, nullable=False),
-             sa.Column("fingerprint", sa.BigInteger, nullable=False),
-             sa.Column("active", sa.Boolean, nullable=False),
-             sa.Column("fields", sa.Text, nullable=False),
-             sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
-             sa.Column("deactivated_at", sa.DateTime(timezone=True), nullable=True),
-             sa.Index("ix_scim_mirror_scim_id", "connection", "scim_id"))
-    sa.Table("scim_journal", old,
-             sa.Column("id", sa.Integer, primary_key=True),
-             sa.Column("connection", sa.String(200), nullable=False),
-             sa.Column("run_id", sa.Integer, nullable=True),
-             sa.Column("employee_id", sa.Text, nullable=False),
-             sa.Column("action", sa.String(20), nullable=False),
-             sa.Column("state", sa.String(20), nullable=False),
-             sa.Column("reason", sa.Text, nullable=False, server_default=""),
-             sa.Column("detail", sa.Text, nullable=False, server_default=""),
-             sa.Column("at", sa.DateTime(timezone=True), nullable=False),
-             sa.CheckConstraint("state IN ('sent', 'confirmed', 'failed', 'lost')",
-                                name="ck_scim_journal_state"),
-             sa.Index("ix_scim_journal_open", "connection", "state"),
-             sa.Index("ix_scim_journal_run", "run_id", "employee_id"))
+    sa.Table("scim_mirror", old, *_mirror_shape("scim_id"))
+    sa.Table("scim_journal", old, *_journal_shape())
     old.create_all(conn)
 
 

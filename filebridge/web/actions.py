@@ -184,22 +184,23 @@ async def add_user(request: Request) -> Response:
     return RedirectResponse("/users", 303)
 
 
-async def set_role(request: Request) -> Response:
-    """POST /users/NAME/role (admin)."""
+async def _change_user(request: Request, change: Callable[..., None], key: str) -> Response:
+    """An admin's change of the user in the path: ``change(accounts, name, form[key])``."""
     admin, form = await posted(request, "admin")
     name = request.path_params["name"]
-    await run_in_threadpool(lambda: user_admin.change_role(
-        web(request).accounts, name, _text(form, "role"), by=admin.name))
+    await run_in_threadpool(lambda: change(
+        web(request).accounts, name, _text(form, key), by=admin.name))
     return RedirectResponse("/users", 303)
+
+
+async def set_role(request: Request) -> Response:
+    """POST /users/NAME/role (admin)."""
+    return await _change_user(request, user_admin.change_role, "role")
 
 
 async def set_password(request: Request) -> Response:
     """POST /users/NAME/password (admin): a new password; the user's sessions end."""
-    admin, form = await posted(request, "admin")
-    name = request.path_params["name"]
-    await run_in_threadpool(lambda: user_admin.change_password(
-        web(request).accounts, name, _text(form, "password"), by=admin.name))
-    return RedirectResponse("/users", 303)
+    return await _change_user(request, user_admin.change_password, "password")
 
 
 async def remove_user(request: Request) -> Response:

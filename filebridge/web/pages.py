@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import json
 import secrets
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from starlette.exceptions import HTTPException
@@ -20,7 +22,7 @@ from filebridge.config import check as check_config
 from filebridge.daemon import status
 from filebridge.ledger.queries import RunFilter
 from filebridge.ledger.schema import RUN_KINDS, RUN_STATES
-from filebridge.pipeline.overview import history_page, nights, run_view
+from filebridge.pipeline.overview import RunView, history_page, nights, run_view
 from filebridge.pipeline.person import person_timeline
 from filebridge.web.auth import LOGIN_COOKIE, login_csrf, sign, unsign
 from filebridge.web.chart import night_chart
@@ -114,34 +116,32 @@ def run(request: Request) -> Response:
                                         "actions": app.accounts.actions(run_id=run_id)})
 
 
+def _run_download(request: Request, pick: Callable[[RunView], Path | None], what: str,
+                  media_type: str, suffix: str) -> Response:
+    """One of a run's files (``pick`` of its view) as ``run-N-<suffix>``; 404 without it."""
+    run_id = int(request.path_params["run_id"])
+    path = pick(run_view(web(request).ctx, run_id))
+    if path is None:
+        raise HTTPException(404, f"run {run_id} has no {what}")
+    return FileResponse(path, media_type=media_type, filename=f"run-{run_id}-{suffix}")
+
+
 def rejects_csv(request: Request) -> Response:
     """GET /runs/N/rejects.csv: the run's reject file (only from its reports folder)."""
-    run_id = int(request.path_params["run_id"])
-    view = run_view(web(request).ctx, run_id)
-    if view.reject_file is None:
-        raise HTTPException(404, f"run {run_id} has no reject file")
-    return FileResponse(view.reject_file, media_type="text/csv; charset=utf-8",
-                        filename=f"run-{run_id}-rejects.csv")
+    return _run_download(request, lambda view: view.reject_file, "reject file",
+                         "text/csv; charset=utf-8", "rejects.csv")
 
 
 def changes_csv(request: Request) -> Response:
     """GET /runs/N/changes.csv: the run's change list (what it changed or would change)."""
-    run_id = int(request.path_params["run_id"])
-    view = run_view(web(request).ctx, run_id)
-    if view.change_log is None:
-        raise HTTPException(404, f"run {run_id} has no change list")
-    return FileResponse(view.change_log, media_type="text/csv; charset=utf-8",
-                        filename=f"run-{run_id}-changes.csv")
+    return _run_download(request, lambda view: view.change_log, "change list",
+                         "text/csv; charset=utf-8", "changes.csv")
 
 
 def log_jsonl(request: Request) -> Response:
     """GET /runs/N/log.jsonl: the run's log lines, one JSON object per line."""
-    run_id = int(request.path_params["run_id"])
-    view = run_view(web(request).ctx, run_id)
-    if view.run_log is None:
-        raise HTTPException(404, f"run {run_id} has no log")
-    return FileResponse(view.run_log, media_type="application/jsonl; charset=utf-8",
-                        filename=f"run-{run_id}-log.jsonl")
+    return _run_download(request, lambda view: view.run_log, "log",
+                         "application/jsonl; charset=utf-8", "log.jsonl")
 
 
 def report_json(request: Request) -> Response:

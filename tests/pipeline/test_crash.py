@@ -3,7 +3,9 @@ plain run must leave the store exactly as one clean run would."""
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import io
 import os
 import random
 import signal
@@ -15,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from filebridge.cli.main import main
 from filebridge.pipeline.context import open_context
 from tests.pipeline.conftest import NIGHT1, NIGHT2, write_workspace
 
@@ -29,10 +32,21 @@ def cli(settings: Path, *args: str, failpoint: str | None = None, **kw):
 
 
 def run(settings: Path, *args: str, failpoint: str | None = None) -> int:
+    """``filebridge ARGS --settings SETTINGS``: its exit code, -SIGKILL when the failpoint
+    killed it. Only a run with a failpoint gets a process of its own (it may kill itself);
+    a plain run goes through the same ``main`` in this process, which spares an interpreter
+    start and the imports on every rerun (output is kept from the test, as a child's is)."""
+    if failpoint is None:
+        out, err = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = main([*args, "--settings", str(settings)])
+        if code not in (0, 1):
+            raise AssertionError(f"exit {code}: {err.getvalue()}")
+        return code
     proc = cli(settings, *args, failpoint=failpoint)
-    _, err = proc.communicate(timeout=120)
+    _, stderr = proc.communicate(timeout=120)
     if proc.returncode not in (0, 1, -signal.SIGKILL):
-        raise AssertionError(err.decode())
+        raise AssertionError(stderr.decode())
     return proc.returncode
 
 
