@@ -27,9 +27,9 @@ from tests.fleetsite import (
 )
 
 CONNECTIONS = [f"c{n:02d}" for n in range(30)]
-# Few rows, as many connections as ever: what is tested is the contention of 30 runs
-# (4 at a time, their writes queued on one SQLite file), not the size of a file.
-ROWS = 120
+# 30 connections × 500 rows, two nights: what is tested is the contention of 30 runs
+# (4 at a time, their writes queued on one SQLite file), each a real import.
+ROWS = 500
 THREAD_BOUND = 24  # main, scheduler, heartbeat, workers, the one watch thread, lock beats
 
 

@@ -183,12 +183,16 @@ def test_sigkill_during_apply_then_rerun_equals_a_clean_run(
         url = scim_server.tenant()
         settings = scim_workspace(tmp_path / f"r{round_}", url, bulk)
         proc = _apply(settings, NIGHT1)
-        # Wait for the apply to have begun (the first user exists), then a random moment.
+        # Without Bulk, one request per person: kill once a seeded number of people exist
+        # (a fixed delay would let a fast machine finish first). With Bulk, the few large
+        # requests leave only time to choose: the first user exists, then a random moment.
+        kill_at = 1 if bulk else rng.randrange(1, 150)
         started = time.monotonic()
-        while _count(scim_server, url) == 0 and proc.poll() is None \
+        while _count(scim_server, url) < kill_at and proc.poll() is None \
                 and time.monotonic() - started < 60:
-            time.sleep(0.02)
-        time.sleep(rng.uniform(0, 0.6 if bulk else 2.0))
+            time.sleep(0.01)
+        if bulk:
+            time.sleep(rng.uniform(0, 0.6))
         proc.send_signal(signal.SIGKILL)
         proc.communicate(timeout=60)
         at_kill.append(_count(scim_server, url))
