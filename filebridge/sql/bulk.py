@@ -47,13 +47,18 @@ def execute_many(
     every row and go through their type's bind processor once. Returns the rowcount.
     """
     constants = dict(constants or {})
-    lengths = {len(v) for v in columns.values()}
-    if len(lengths) > 1:
-        raise ValueError(f"columns of different lengths: {sorted(lengths)}")
-    if not lengths or not lengths.pop():
+    if not _row_count(columns):
         return 0
     with gc_paused():
         return _execute_many(tx, stmt, columns, constants)
+
+
+def _row_count(columns: Mapping[str, Sequence[Any]]) -> int:
+    """How many rows ``columns`` holds (0 for none); columns of unequal length are refused."""
+    lengths = {len(v) for v in columns.values()}
+    if len(lengths) > 1:
+        raise ValueError(f"columns of different lengths: {sorted(lengths)}")
+    return lengths.pop() if lengths else 0
 
 
 def _execute_many(tx: Connection, stmt: sa.ClauseElement, columns: Mapping[str, Sequence[Any]],
@@ -101,10 +106,7 @@ def insert_rows(
         raise ValueError(f"{table.name} has no columns {unknown}")
     if tx.dialect.name != "postgresql" or tx.dialect.driver != "psycopg":
         return execute_many(tx, table.insert(), columns, constants)
-    lengths = {len(v) for v in columns.values()}
-    if len(lengths) > 1:
-        raise ValueError(f"columns of different lengths: {sorted(lengths)}")
-    if not lengths or not lengths.pop():
+    if not _row_count(columns):
         return 0
     with gc_paused():
         return _copy_rows(tx, table, columns, constants)
