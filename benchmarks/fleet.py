@@ -85,6 +85,8 @@ def main() -> int:
 
 def run(args: argparse.Namespace, url: str) -> int:
     """One benchmark on the store at ``url`` (``sqlite``: a file in the work folder)."""
+    if args.workdir is not None:
+        Path(args.workdir).mkdir(parents=True, exist_ok=True)
     root = Path(tempfile.mkdtemp(prefix="fleet-", dir=args.workdir))
     connections = [f"c{n:03d}" for n in range(args.connections)]
     postgres = url.startswith("postgres")
