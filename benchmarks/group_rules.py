@@ -88,6 +88,7 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, default=None)
     args = parser.parse_args()
     work = args.workdir or Path(tempfile.mkdtemp(prefix="filebridge-groups-"))
+    work.mkdir(parents=True, exist_ok=True)
     plain = workspace(work, args.store, rules=False)
     ruled = workspace(work, args.store, rules=True)
     night0, night1 = args.files / "big_employees_1.csv", args.files / "big_employees_2.csv"
