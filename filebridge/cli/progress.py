@@ -55,6 +55,7 @@ class LiveProgress:
         self.rows = 0
         self._bar: Progress | None = None
         self._task: TaskID | None = None
+        self._stage = ""
 
     def __enter__(self) -> LiveProgress:
         return self
@@ -78,7 +79,11 @@ class LiveProgress:
             self._bar.start()
             self._task = self._bar.add_task(stage, total=None, rows=self.rows)
         assert self._task is not None
-        self._bar.update(self._task, description=stage, rows=self.rows)
+        # A new stage is drawn at once: a stage shorter than the quarter-second refresh
+        # (a quick plan) would otherwise never be seen in the sequence of stages.
+        self._bar.update(self._task, description=stage, rows=self.rows,
+                         refresh=stage != self._stage)
+        self._stage = stage
         if stage == "done":
             self.close()
 
