@@ -24,8 +24,9 @@ from filebridge.lms.group_mirror import GroupMirror
 from filebridge.lms.group_sync import group_drift
 from filebridge.lms.interface import ApplyResult, Capabilities, Receipt
 from filebridge.lms.mirror import COMPONENT, MIGRATIONS, UNSETTLED, Entry, Mirror
-from filebridge.lms.mirror_drift import Drift, live_entries, repair
+from filebridge.lms.mirror_drift import Drift
 from filebridge.lms.mirror_state import MirrorState
+from filebridge.lms.mirrored import MirroredTarget
 from filebridge.lms.moodle import link
 from filebridge.lms.moodle.apply import Run, apply_run, check_plan
 from filebridge.lms.moodle.client import MoodleClient
@@ -46,7 +47,7 @@ NEEDED = ("core_user_create_users", "core_user_update_users",
           "core_user_get_users_by_field")
 
 
-class MoodleLms:
+class MoodleLms(MirroredTarget):
     """The Moodle targets of some connections (``targets``: connection → target); their
     mirror lives in ``engine``, the state database."""
 
@@ -56,12 +57,10 @@ class MoodleLms:
         self.targets = dict(targets)
         urls = sorted({t.location for t in self.targets.values()})
         self.location = ", ".join(urls) or "moodle"
-        self.mirror = Mirror(engine)
-        self.groups_mirror = GroupMirror(engine)
+        super().__init__(Mirror(engine), GroupMirror(engine))
         self.engine = engine
         self._clients: dict[str, MoodleClient] = {}
         self._checked: set[tuple[str, tuple[str, ...]]] = set()
-        self._live: dict[str, dict[str, Entry]] = {}
 
     def prepare(self) -> list[str]:
         """Create or migrate the mirror's tables; nothing is asked of Moodle yet."""
@@ -207,23 +206,6 @@ class MoodleLms:
             drift.groups = group_drift(MoodleCohorts(self.client(connection)),
                                        self.groups_mirror, connection, people)
         return drift
-
-    def groups(self, connection: str | None) -> pd.DataFrame:
-        """The cohorts connections created, with member counts."""
-        return self.groups_mirror.table(connection)
-
-    def group_members(self, connection: str, name: str) -> pd.DataFrame | None:
-        """Members of a cohort ``connection`` created (None: it created no such cohort)."""
-        return self.groups_mirror.members_of(connection, name)
-
-    def repair(self, drift: Drift, now: datetime) -> None:
-        """Make the mirror hold what Moodle holds, so the next plan corrects Moodle."""
-        repair(self.mirror, drift, now)
-
-    def plan_live(self, drift: Drift) -> None:
-        """Plan ``drift.connection`` against Moodle as read, not the mirror (nothing is
-        written: ``plan --verify``)."""
-        self._live[drift.connection] = live_entries(self.mirror, drift)
 
     def recover(self, connection: str, now: datetime) -> list[str]:
         """Look up the changes a dead run sent without an answer; adopt what Moodle has.

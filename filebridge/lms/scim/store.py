@@ -22,9 +22,10 @@ from filebridge.errors import FilebridgeError
 from filebridge.lms.group_mirror import GroupMirror
 from filebridge.lms.group_sync import group_drift
 from filebridge.lms.interface import ApplyResult, Capabilities, Receipt
-from filebridge.lms.mirror import COMPONENT, MIGRATIONS, Entry, Mirror
-from filebridge.lms.mirror_drift import Drift, live_entries, repair
+from filebridge.lms.mirror import COMPONENT, MIGRATIONS, Mirror
+from filebridge.lms.mirror_drift import Drift
 from filebridge.lms.mirror_state import MirrorState
+from filebridge.lms.mirrored import MirroredTarget
 from filebridge.lms.runmarks import committed_run, send_marked
 from filebridge.lms.scim.apply import Run, apply_run, check_plan
 from filebridge.lms.scim.errors import ScimNotConfigured
@@ -49,7 +50,7 @@ CAPABILITIES = Capabilities(transactions=False, completions=False, org=False, un
                             adopt=False, groups=True)
 
 
-class ScimLms:
+class ScimLms(MirroredTarget):
     """The SCIM targets of one or more connections (``targets``: connection → target);
     their mirror lives in ``engine``, the state database. Connections sending to the same
     URL see each other's people (managers, e-mail clashes)."""
@@ -61,13 +62,11 @@ class ScimLms:
         self.targets = dict(targets)
         urls = sorted({t.location for t in self.targets.values()})
         self.location = urls[0] if len(urls) == 1 else ", ".join(urls)
-        self.mirror = Mirror(engine)
-        self.groups_mirror = GroupMirror(engine)
+        super().__init__(Mirror(engine), GroupMirror(engine))
         self.engine = engine
         self._transport = transport
         self._sessions: dict[str, ScimSession] = {}
         self._features: dict[str, Features] = {}
-        self._live: dict[str, dict[str, Entry]] = {}
 
     # -- the Lms interface -------------------------------------------------------------
 
@@ -188,23 +187,6 @@ class ScimLms:
 
     def _groups(self, connection: str, features: Features) -> ScimGroups:
         return ScimGroups(self.session(connection), features, self.target(connection).page_size)
-
-    def groups(self, connection: str | None) -> pd.DataFrame:
-        """The groups connections created on their servers, with member counts."""
-        return self.groups_mirror.table(connection)
-
-    def group_members(self, connection: str, name: str) -> pd.DataFrame | None:
-        """Members of a group ``connection`` created (None: it created no such group)."""
-        return self.groups_mirror.members_of(connection, name)
-
-    def repair(self, drift: Drift, now: datetime) -> None:
-        """Make the mirror hold what the LMS holds, so the next plan corrects the LMS."""
-        repair(self.mirror, drift, now)
-
-    def plan_live(self, drift: Drift) -> None:
-        """Plan ``drift.connection`` against the LMS as listed, not the mirror (nothing is
-        written: ``plan --verify``)."""
-        self._live[drift.connection] = live_entries(self.mirror, drift)
 
     def reachability(self, connection: str) -> tuple[bool, str]:
         """Whether ``connection``'s server answers its discovery endpoints with this
