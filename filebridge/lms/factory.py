@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol, TypeVar
 
 from filebridge.lms.interface import LearningRecords, Lms
 from filebridge.lms.sqlstore import SqlStore
+
+
+class _Located(Protocol):
+    """A target read from settings: where it is."""
+
+    @property
+    def url(self) -> str: ...
+
+
+_T = TypeVar("_T", bound=_Located)
 
 
 def open_target(connection: Any, builtin: SqlStore,
@@ -33,23 +43,13 @@ def open_target(connection: Any, builtin: SqlStore,
         from filebridge.lms.moodle import MoodleLms
         from filebridge.lms.moodle import target_from_config as moodle_target
 
-        mine_m = moodle_target(block)
-        targets_m = {connection.name: mine_m}
-        for name, other_block in siblings.items():
-            candidate_m = moodle_target(other_block)
-            if candidate_m.url == mine_m.url:
-                targets_m[name] = candidate_m
-        target = MoodleLms(targets_m, builtin.engine)
+        target = MoodleLms(_same_url(moodle_target, connection.name, block, siblings),
+                           builtin.engine)
     else:
         from filebridge.lms.scim import ScimLms, target_from_config
 
-        mine = target_from_config(block)
-        targets = {connection.name: mine}
-        for name, other_block in siblings.items():
-            candidate = target_from_config(other_block)
-            if candidate.url == mine.url:
-                targets[name] = candidate
-        target = ScimLms(targets, builtin.engine)
+        target = ScimLms(_same_url(target_from_config, connection.name, block, siblings),
+                         builtin.engine)
     target.prepare()
     return target
 
@@ -77,3 +77,15 @@ def open_learning(connection: Any, builtin: SqlStore, target: Lms) -> LearningRe
                                  target.client(name) if source == "rest" else None,
                                  target.mirror, target.check_service)
     return MirrorResults(builtin.engine)
+
+
+def _same_url(read: Callable[[dict[str, Any]], _T], name: str, block: dict[str, Any],
+              siblings: Mapping[str, dict[str, Any]]) -> dict[str, _T]:
+    """``name``'s target read from ``block``, with every sibling's that names the same URL."""
+    mine = read(block)
+    targets = {name: mine}
+    for other, other_block in siblings.items():
+        candidate = read(other_block)
+        if candidate.url == mine.url:
+            targets[other] = candidate
+    return targets
