@@ -5,7 +5,10 @@
   (``group_add`` / ``group_remove``, field ``group``) and one row per person for the
   other actions
   (``employee_id, action, field, old, new, line``), formula cells neutralised like every
-  exported CSV. For a planned or held run it is what the apply would change.
+  exported CSV. For a planned or held run it is what the apply would change. A ``link``
+  run lists each account it adopts (``adopt``, field ``employee_id``: the id the LMS
+  account had, then the file's); a ``discard`` run changes nothing, so its list is the
+  header alone.
 - ``run-N-log.jsonl``: the run's log lines, one JSON object per line.
 """
 
@@ -29,7 +32,7 @@ import pandas as pd
 from filebridge.formats import CsvDialect, write_csv
 from filebridge.pipeline.context import Context
 from filebridge.pipeline.errors import NoRunLog
-from filebridge.pipeline.report import Progress
+from filebridge.pipeline.report import Adoptions, Progress
 from filebridge.plan.model import Plan
 
 CHANGE_LOG_COLUMNS = ("employee_id", "action", "field", "old", "new", "line")
@@ -97,11 +100,29 @@ def change_rows(plan: Plan) -> pd.DataFrame:
     return frame.fillna("")
 
 
-def write_change_log(path: Path, plan: Plan) -> Path:
-    """Write the plan's change list to ``path`` (atomically); returns ``path``."""
+def adoption_rows(plan: Adoptions) -> pd.DataFrame:
+    """A ``link`` run's adoptions as rows of ``CHANGE_LOG_COLUMNS``: the matches it adopts
+    (blank note), each moving the LMS account's employee id to the file's."""
+    adopted = [a for a in plan.adoptions if not a.note]
+    return pd.DataFrame({"employee_id": [a.employee_id for a in adopted],
+                         "action": "adopt", "field": "employee_id",
+                         "old": [a.lms_employee_id if isinstance(a.lms_employee_id, str) else ""
+                                 for a in adopted],
+                         "new": [a.employee_id for a in adopted],
+                         "line": [a.line for a in adopted]},
+                        columns=list(CHANGE_LOG_COLUMNS), dtype=object)
+
+
+def write_change_log(path: Path, plan: Plan | pd.DataFrame | None) -> Path:
+    """Write a change list to ``path`` (atomically); returns ``path``. ``plan`` is a plan,
+    rows of ``CHANGE_LOG_COLUMNS`` already made, or None for a run that changes nothing
+    (the header alone)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    frame = change_rows(plan)
-    write_csv(path, frame.astype(str), CsvDialect(),
+    if isinstance(plan, Plan):
+        frame = change_rows(plan)
+    else:
+        frame = pd.DataFrame(columns=list(CHANGE_LOG_COLUMNS)) if plan is None else plan
+    write_csv(path, frame.loc[:, list(CHANGE_LOG_COLUMNS)].astype(str), CsvDialect(),
               neutralize_formulas=("employee_id", "field", "old", "new"))
     return path
 

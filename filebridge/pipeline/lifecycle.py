@@ -17,6 +17,7 @@ from filebridge.lms import ApplyResult, Receipt, SqlStore
 from filebridge.mapping import check_columns
 from filebridge.pipeline.changelog import (
     RunLog,
+    adoption_rows,
     change_log_path,
     run_logged,
     write_change_log,
@@ -96,6 +97,8 @@ def discard(ctx: Context, run_id: int, now: Callable[[], datetime] = _now,
             run.connection, "discard", "apply", run.file_id, now(), about_run=run_id,
             actor=actor)
         log.note(f"discard held run {run_id}" + (f" by {actor}" if actor else ""))
+        write_change_log(change_log_path(ctx.reports_dir(run.connection), report.run_id),
+                         None)  # a discard changes nothing in the LMS
         ctx.ledger.discard(run_id, report.run_id, report.to_dict(), now())
         log.ended(report.run_id, report.state, report.counts)
     return report
@@ -178,11 +181,14 @@ def link(ctx: Context, connection: str, path: Path, by: Literal["email", "employ
 def _link(ctx: Context, store: Any, connection: str, pairs: Any, report: RunReport,
           confirm: Confirm | None, now: Callable[[], datetime]) -> RunReport:
     """Plan and apply (or stop at ``confirm``) the adoptions ``pairs``."""
-    report.plan = Adoptions(tuple(
+    adoptions = Adoptions(tuple(
         Adoption(int(r["user_id"]), r["lms_employee_id"], r["email"], r["employee_id"],
                  int(r["line"]), r["note"]) for r in pairs.to_dict("records")))
+    report.plan = adoptions
     adoptable = int((pairs["note"] == "").sum())
     report.counts = {"adopt": adoptable, "not_adopted": len(pairs) - adoptable}
+    write_change_log(change_log_path(ctx.reports_dir(connection), int(report.run_id or 0)),
+                     adoption_rows(adoptions))
     return _apply_or_stop(ctx, report, confirm, now, lambda receipt: store.adopt(
         connection, pairs, report.run_id, now(), receipt), adoptable == 0)
 

@@ -189,3 +189,40 @@ def test_group_changes_reach_the_change_list_and_the_timeline(tmp_path, capsys):
         assert f"joined group {who.group!r}" in capsys.readouterr().out
     finally:
         ctx.close()
+
+
+def test_link_and_discard_runs_write_their_change_list_too(tmp_path, capsys):
+    from datetime import UTC, datetime
+
+    from filebridge.lms.schema import users
+    from filebridge.pipeline.lifecycle import discard, link
+
+    settings = write_workspace(tmp_path, thresholds=LOOSE)
+    args = ["--settings", str(settings)]
+    ctx = open_context(settings)
+    try:
+        address = by_id(read_rows(NIGHT1), "001005")["Work Email"]
+        now = datetime.now(UTC)
+        with ctx.store.engine.begin() as tx:
+            tx.execute(users.insert().values(managed_by=None, employee_id="LMS-77",
+                                             email=address, created_at=now, updated_at=now))
+        linked = link(ctx, "acme", NIGHT1, "email")
+        assert linked.state == "applied" and linked.counts["adopt"] == 1
+        line = str(linked.plan.adoptions[0].line)
+        apply(ctx, NIGHT1)
+        half = variant(NIGHT2, tmp_path / "acme_employees_half.csv", lambda rows: rows[:90])
+        held = apply(ctx, half)
+        assert held.state == "held" and held.run_id is not None
+        dropped = discard(ctx, held.run_id, actor="ops")
+    finally:
+        ctx.close()
+    capsys.readouterr()
+    assert main(["show", str(linked.run_id), "--changes-csv", *args]) == 0
+    text = capsys.readouterr().out
+    assert text.lstrip("\ufeff").splitlines()[0] == ",".join(CHANGE_LOG_COLUMNS)
+    assert [tuple(r[c] for c in CHANGE_LOG_COLUMNS) for r in rows_of(text)] == [
+        ("001005", "adopt", "employee_id", "LMS-77", "001005", line)]
+    # A discard changes nothing: the list is there, with its header alone.
+    assert main(["show", str(dropped.run_id), "--changes-csv", *args]) == 0
+    text = capsys.readouterr().out
+    assert text.lstrip("\ufeff").splitlines() == [",".join(CHANGE_LOG_COLUMNS)]
