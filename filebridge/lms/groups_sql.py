@@ -61,6 +61,19 @@ def memberships(engine: Engine, connection: str, people: Sequence[str] | None = 
         return joined if joined is not None else _rows(conn, connection, owned)
 
 
+def owned_membership_count(engine: Engine, connection: str) -> int:
+    """How many memberships ``connection``'s rules made among its people, in its groups:
+    the base the group brake measures removals against."""
+    stmt = (sa.select(sa.func.count())
+            .select_from(group_members)
+            .join(groups, groups.c.id == group_members.c.group_id)
+            .join(users, users.c.id == group_members.c.user_id)
+            .where(groups.c.managed_by == connection, users.c.managed_by == connection,
+                   group_members.c.added_by == connection))
+    with reading(engine) as conn:
+        return int(conn.scalar(stmt) or 0)
+
+
 def _some(conn: Connection, connection: str, owned: dict[int, str], people: Sequence[str],
           other_than: Collection[str] | None) -> pd.DataFrame:
     """The memberships of a few people (by the users' unique key, chunk by chunk) and of

@@ -22,6 +22,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from filebridge.lms.groups_sql import owned_membership_count
 from filebridge.lms.schema import changes
 from filebridge.lms.sqlstate import SqlState
 from filebridge.person import KEY
@@ -96,6 +97,10 @@ def undo_plan(engine: Engine, connection: str, run_id: int) -> tuple[Plan, pd.Da
     ok = done.loc[~done.set_index([KEY, "action", "field"]).index.isin(
         refused_df.set_index([KEY, "action", "field"]).index)]
     more = _fill(SqlState(engine, connection), plan, ok, run_id)
+    if (plan.groups["action"] == "remove").any():
+        # The group brake judges an undo's removals like a night's: against the
+        # memberships the connection's rules hold now.
+        plan.group_members = owned_membership_count(engine, connection)
     return plan, pd.concat([refused_df, more], ignore_index=True)
 
 
