@@ -46,6 +46,7 @@ from filebridge.lms.schema import (
     user_attributes,
     users,
 )
+from filebridge.lms.search_repair import ensure_search_keys
 from filebridge.lms.sqlstate import SqlState
 from filebridge.lms.sqlwrite import write_plan
 from filebridge.lms.undo import undo_plan
@@ -77,10 +78,12 @@ class SqlStore:
     def prepare(self) -> list[str]:
         """Create or upgrade the store's tables; returns the migrations applied now.
 
-        The drift triggers are checked after every batch (a table rebuilt by a
-        migration loses its triggers) and created again if one is missing."""
+        The drift triggers and person search's triggers and index are checked after
+        every batch (a table rebuilt by a migration loses its triggers) and created
+        again if one is missing."""
         applied = migrate(self.engine, COMPONENT, MIGRATIONS)
         ensure_drift_marks(self.engine)
+        ensure_search_keys(self.engine)
         return applied
 
     def migrate(self) -> list[str]:

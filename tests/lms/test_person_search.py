@@ -25,7 +25,11 @@ PEOPLE = [("1", "Zoë", "Ölund-Berg", "zoe@x.example"), ("2", "Zoe", "Olsen", "
 
 @pytest.fixture(params=BACKENDS)
 def store(request: pytest.FixtureRequest) -> SqlStore:
-    engine: Engine = request.getfixturevalue(request.param)
+    return stored_people(request.getfixturevalue(request.param))
+
+
+def stored_people(engine: Engine) -> SqlStore:
+    """A store on ``engine`` holding ``PEOPLE`` in connections acme and other."""
     creates = pd.DataFrame({f: [""] * len(PEOPLE) for f in PERSON_FIELDS})
     creates["employee_id"] = [p[0] for p in PEOPLE]
     creates["first_name"] = [p[1] for p in PEOPLE]
