@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import os
 import shutil
 from pathlib import Path
@@ -139,3 +140,88 @@ def test_a_person_approves_replays_downloads_and_logs_out(chromium, tmp_path):
         assert page.url.startswith(f"{url}/login")
         context.close()
     assert len(camera.taken) == 15
+
+
+def _drifted_night(root: Path) -> tuple[Path, int, tuple[str, str]]:
+    """A workspace with group rules: night 1 applied, one of its memberships deleted in
+    the store's database by someone else, night 2 applied (it puts it back). Returns the
+    settings, night 2's run id and the (employee_id, group) that drifted."""
+    import sqlalchemy as sa
+
+    from filebridge.lms.schema import group_members, groups
+    from filebridge.lms.schema import users as people
+    from filebridge.web import users
+    from tests.cli.test_json_contract import GROUP_RULES
+    from tests.pipeline.conftest import NIGHT1, NIGHT2, write_workspace
+    from tests.pipeline.files import apply, read_rows
+    from tests.pipeline.test_field_drift import LOOSE
+
+    settings = write_workspace(root, thresholds=LOOSE)
+    mapping = root / "mappings" / "acme.yaml"
+    mapping.write_text(mapping.read_text(encoding="utf-8") + GROUP_RULES, encoding="utf-8")
+    ctx = open_context(settings)
+    try:
+        assert apply(ctx, NIGHT1).state == "applied"
+        staying = {r["Employee ID"]: r["Department"] for r in read_rows(NIGHT2)}
+        held = ctx.store.state("acme").memberships()
+        who, group = next((e, g) for e, g in zip(held["employee_id"], held["group"],
+                                                 strict=True)
+                          if g == f"Dept {staying.get(e)}")
+        with ctx.store.engine.begin() as tx:  # an LMS admin's own database session
+            tx.execute(sa.delete(group_members).where(
+                group_members.c.group_id == sa.select(groups.c.id).where(
+                    groups.c.managed_by == "acme", groups.c.name == group).scalar_subquery(),
+                group_members.c.user_id == sa.select(people.c.id).where(
+                    people.c.managed_by == "acme",
+                    people.c.employee_id == who).scalar_subquery()))
+        night2 = apply(ctx, NIGHT2)
+        assert night2.state == "applied" and night2.run_id is not None
+        assert [(d.employee_id, d.group) for d in night2.plan.group_drift] == [(who, group)]
+        users.add_user(ctx.ledger.web_accounts, "ann", "admin", PASSWORD, by="test")
+    finally:
+        ctx.close()
+    return settings, night2.run_id, (who, group)
+
+
+@pytest.mark.browser
+def test_a_run_page_shows_group_drift_and_links_the_change_list_and_the_log(
+        chromium, tmp_path):
+    settings, run_id, (who, group) = _drifted_night(tmp_path / "ws")
+    camera = Camera(Path(os.environ.get("FILEBRIDGE_SCREENSHOTS") or tmp_path / "shots"))
+    with served(settings, tmp_path / "web.log") as url:
+        context = chromium.new_context(viewport={"width": 1280, "height": 800},
+                                       accept_downloads=True)
+        page = context.new_page()
+        page.goto(f"{url}/login?next=/runs/{run_id}")
+        page.fill("input[name=name]", "ann")
+        page.fill("input[name=password]", PASSWORD)
+        page.click("button:has-text('Log in')")
+        page.wait_for_selector(f"h1:has-text('Run {run_id}')")
+        camera.shoot(page, "run-with-group-drift")
+        drift = page.locator("details:has(table.group-drift)")
+        assert "Group drift" in drift.locator("summary").inner_text()
+        assert "group drift 1" in page.inner_text("p.counts")
+        cells = drift.locator("tbody tr").first.locator("td")
+        assert [cells.nth(i).inner_text() for i in range(2)] == [who, group]
+        added = page.locator("table.groups tbody tr", has_text=group).filter(has_text=who)
+        assert added.count() == 1 and "+" in added.inner_text()
+
+        with page.expect_download() as download_info:
+            page.click("text=Download the change list (CSV)")
+        changes = download_info.value
+        assert changes.suggested_filename == f"run-{run_id}-changes.csv"
+        saved = tmp_path / changes.suggested_filename
+        changes.save_as(str(saved))
+        rows = list(csv.DictReader(io.StringIO(saved.read_text(encoding="utf-8-sig"))))
+        assert {(r["employee_id"], r["new"]) for r in rows
+                if r["action"] == "group_add"} >= {(who, group)}
+        with page.expect_download() as download_info:
+            page.click("text=Download the run log (JSON Lines)")
+        log = download_info.value
+        assert log.suggested_filename == f"run-{run_id}-log.jsonl"
+        saved = tmp_path / log.suggested_filename
+        log.save_as(str(saved))
+        lines = [json.loads(x) for x in saved.read_text(encoding="utf-8").splitlines()]
+        assert {x["run_id"] for x in lines} == {run_id}
+        assert lines[-1]["message"].startswith(f"run {run_id} applied: ")
+        context.close()
