@@ -37,9 +37,15 @@ def first_positions(pool: pd.Series, *probes: pd.Series) -> list[np.ndarray]:
     sizes = [len(p) for p in probes]
     if not sum(sizes):
         return [np.zeros(0, dtype=np.int64) for _ in probes]
-    arrays = [arrow_text(p) for p in probes]
-    joined = arrays[0] if len(arrays) == 1 else pa.concat_arrays(arrays)
-    found = pc.index_in(joined, value_set=arrow_text(pool))
+    # The probes' chunks joined in one copy (index_in is slow on chunks); when the pool
+    # is the first probe (ids against themselves) its part of that copy is the value set.
+    views = [pa.array(p.astype("str"), pa.large_string()) for p in probes]
+    parts = [c for v in views for c in (v.chunks if isinstance(v, pa.ChunkedArray) else [v])]
+    joined = pa.chunked_array(parts, pa.large_string()).combine_chunks()
+    del views, parts
+    same = pool is probes[0] or pool.array is probes[0].array
+    value_set = joined.slice(0, sizes[0]) if same else arrow_text(pool)
+    found = pc.index_in(joined, value_set=value_set)
     flat = found.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
     return np.split(flat, np.cumsum(sizes)[:-1])
 
