@@ -10,7 +10,6 @@ which on a 1M-row night made the run's peak over 100 MB higher than what was liv
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import os
 
 import pyarrow as pa
@@ -44,8 +43,7 @@ def _fixed_mmap_threshold() -> None:
     threshold (which also stops the raising) maps and unmaps them as before.
     """
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        mallopt = libc.mallopt
-    except (OSError, AttributeError):  # not glibc: its allocator has its own policy
+        mallopt = ctypes.CDLL(None).mallopt  # the C library the process already runs on
+    except (OSError, AttributeError):  # no mallopt (not glibc): its allocator has its own policy
         return
     mallopt(_M_MMAP_THRESHOLD, _MMAP_FROM_BYTES)
