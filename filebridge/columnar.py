@@ -37,9 +37,15 @@ def first_positions(pool: pd.Series, *probes: pd.Series) -> list[np.ndarray]:
     sizes = [len(p) for p in probes]
     if not sum(sizes):
         return [np.zeros(0, dtype=np.int64) for _ in probes]
-    arrays = [arrow_text(p) for p in probes]
-    joined = arrays[0] if len(arrays) == 1 else pa.concat_arrays(arrays)
-    found = pc.index_in(joined, value_set=arrow_text(pool))
+    # The probes' chunks joined in one copy (index_in is slow on chunks); when the pool
+    # is the first probe (ids against themselves) its part of that copy is the value set.
+    views = [pa.array(p.astype("str"), pa.large_string()) for p in probes]
+    parts = [c for v in views for c in (v.chunks if isinstance(v, pa.ChunkedArray) else [v])]
+    joined = pa.chunked_array(parts, pa.large_string()).combine_chunks()
+    del views, parts
+    same = pool is probes[0] or pool.array is probes[0].array
+    value_set = joined.slice(0, sizes[0]) if same else arrow_text(pool)
+    found = pc.index_in(joined, value_set=value_set)
     flat = found.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
     return np.split(flat, np.cumsum(sizes)[:-1])
 
@@ -64,14 +70,29 @@ def duplicated_from_first(first: np.ndarray) -> np.ndarray:
 
 
 def duplicated(values: pd.Series) -> np.ndarray:
-    """Boolean mask of values that occur more than once (every occurrence, like keep=False)."""
+    """Boolean mask of values that occur more than once (every occurrence, like keep=False).
+
+    Equal values are neighbours once sorted: one Arrow sort of the column and one
+    comparison of each value with the next. Hashing instead (a dictionary of every
+    distinct value) holds a second copy of a million distinct emails plus the hash
+    table, about twice the memory, and was no faster.
+    """
     if len(values) == 0:
         return np.zeros(0, dtype=bool)
-    # One Arrow hash pass and a count per distinct value: pandas' duplicated() on Arrow
-    # strings is about twice as slow on a million ids.
-    encoded = pc.dictionary_encode(arrow_text(values), null_encoding="encode")
-    codes = encoded.indices.to_numpy()
-    return np.bincount(codes, minlength=len(encoded.dictionary))[codes] > 1
+    array = pa.array(values.astype("str"), pa.large_string())
+    order = pc.sort_indices(array)  # nulls last, side by side: missing equals missing
+    ordered = array.take(order)
+    ordered = ordered.combine_chunks() if isinstance(ordered, pa.ChunkedArray) else ordered
+    head, tail = ordered.slice(0, len(ordered) - 1), ordered.slice(1)
+    same = pc.or_(pc.equal(head, tail).fill_null(False),
+                  pc.and_(pc.is_null(head), pc.is_null(tail)))
+    repeats = same.to_numpy(zero_copy_only=False)
+    in_order = np.zeros(len(ordered), dtype=bool)
+    in_order[1:] = repeats
+    in_order[:-1] |= repeats
+    out = np.empty(len(ordered), dtype=bool)
+    out[order.to_numpy()] = in_order
+    return out
 
 
 # Rows looked at to guess whether a column repeats itself before hashing all of it.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -19,10 +20,17 @@ from filebridge.columnar import (
 values = st.lists(st.sampled_from(["", "1", "01", "a", "A", "é", " 1"]), max_size=30)
 
 
-@given(values)
-def test_duplicated_marks_every_occurrence_like_pandas(items):
+@given(st.lists(st.one_of(st.none(), st.sampled_from(["", "1", "01", "a", "A", "é", " 1"])),
+                max_size=30), st.integers(1, 4))
+def test_duplicated_marks_every_occurrence_like_pandas(items, chunks):
+    """Missing values repeat like any other; a column in chunks (the CSV reader's blocks)
+    is judged as a whole."""
     series = pd.Series(items, dtype="str")
     assert duplicated(series).tolist() == series.duplicated(keep=False).tolist()
+    step = max(len(items) // chunks, 1)
+    parts = [pa.array(items[i:i + step], pa.large_string()) for i in range(0, len(items), step)]
+    chunked = pd.Series(pd.arrays.ArrowStringArray(pa.chunked_array(parts, pa.large_string())))
+    assert duplicated(chunked).tolist() == series.duplicated(keep=False).tolist()
 
 
 @given(values, values)

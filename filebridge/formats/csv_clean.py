@@ -89,8 +89,9 @@ def refuse_repeated_header(cols: Columns, header_lines: Sequence[int], file: str
     lines = list(header_lines)
     names = [n.strip() for n in cols.names]
     if cols.arrays and len(cols.arrays[0]) and len(names) > 1:
-        pool = pa.array(sorted(set(names)), pa.string())
-        loose = pa.array(sorted(set(names) | set(cols.names)), pa.string())
+        text = cols.arrays[0].type
+        pool = pa.array(sorted(set(names)), text)
+        loose = pa.array(sorted(set(names) | set(cols.names)), text)
         candidate = pc.is_in(pc.utf8_trim_whitespace(cols.arrays[0]), value_set=pool) \
             if pc.any(pc.is_in(cols.arrays[0], value_set=loose)).as_py() else None
         if candidate is not None:

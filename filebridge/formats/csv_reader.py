@@ -46,6 +46,9 @@ from filebridge.problems import Problem
 
 # A record larger than one block makes Arrow fail; the careful path then takes over.
 _BLOCK_SIZE: Final = 16 << 20
+# pandas keeps text as Arrow large strings: parsed as such, the columns become the
+# frame as they are, instead of through a cast that holds both spellings at once.
+TEXT: Final = pa.large_string()
 
 
 def read_csv(path: Path, dialect: CsvDialect, limits: ReadLimits = DEFAULT_LIMITS, *,
@@ -90,7 +93,7 @@ def _records(body: bytes, header: Header, dialect: CsvDialect, file: str,
         text = str(memoryview(body)[header.data_offset:], "utf-8")
         marked = read_marked(text, dialect, header.names, header.data_line, file,
                              limits.max_problems)
-        columns = [pa.chunked_array([pa.array(col, pa.string())]) for col in marked.values]
+        columns = [pa.chunked_array([pa.array(col, TEXT)]) for col in marked.values]
         return _Records(columns, np.array(marked.lines, dtype=np.int64), marked.rows_read,
                         marked.problems, marked.dropped, marked.header_lines)
     arrays, invalid = _parse_with_arrow(body, header.data_offset, dialect, ncols)
@@ -130,7 +133,7 @@ def _read_carefully(body: bytes, header: Header, dialect: CsvDialect, file: str,
             scan = scan_records(text, dialect, ncols, header.data_line, file,
                                 limits.max_field_chars, 0, keep_values=True)
         assert scan.values is not None
-        records.arrays = [pa.chunked_array([pa.array(col, pa.string())]) for col in scan.values]
+        records.arrays = [pa.chunked_array([pa.array(col, TEXT)]) for col in scan.values]
     return records
 
 
@@ -141,7 +144,7 @@ def _parse_with_arrow(body: bytes, offset: int, dialect: CsvDialect,
     ``None`` when Arrow cannot parse the file (e.g. a record larger than a block).
     """
     if offset >= len(body):
-        return [pa.chunked_array([], pa.string()) for _ in range(ncols)], 0
+        return [pa.chunked_array([], TEXT) for _ in range(ncols)], 0
     invalid = 0
 
     def skip_invalid(row: pacsv.InvalidRow) -> str:
@@ -163,7 +166,7 @@ def _parse_with_arrow(body: bytes, offset: int, dialect: CsvDialect,
                 ignore_empty_lines=True,
                 invalid_row_handler=skip_invalid),
             convert_options=pacsv.ConvertOptions(
-                column_types={n: pa.string() for n in names}, null_values=[],
+                column_types={n: TEXT for n in names}, null_values=[],
                 strings_can_be_null=False, quoted_strings_can_be_null=False,
                 check_utf8=False))  # the body was validated or produced by our own encoder
     except pa.ArrowInvalid:

@@ -62,9 +62,8 @@ def run_file(ctx: Context, run_id: int, kind: Literal["changes", "log"]) -> Path
 
 def _people(frame: pd.DataFrame, action: str, field: str = "", old: str = "",
             new: str = "") -> pd.DataFrame:
-    return pd.DataFrame({"employee_id": frame["employee_id"].astype(str).to_numpy(dtype=object),
-                         "action": action, "field": field, "old": old, "new": new,
-                         "line": frame["line"].to_numpy(dtype=object)})
+    return pd.DataFrame({"employee_id": frame["employee_id"], "action": action, "field": field,
+                         "old": old, "new": new, "line": frame["line"]}, index=frame.index)
 
 
 def _memberships(frame: pd.DataFrame) -> pd.DataFrame:
@@ -76,6 +75,18 @@ def _memberships(frame: pd.DataFrame) -> pd.DataFrame:
                          "field": "group", "old": np.where(adding, "", names),
                          "new": np.where(adding, names, ""),
                          "line": frame["line"].to_numpy(dtype=object)})
+
+
+def _as_text(part: pd.DataFrame) -> pd.DataFrame:
+    """A part's columns as text ("" when missing), the line as a whole number.
+
+    Text columns stay Arrow strings: an initial load lists a million creates, and as
+    Python objects they cost several times the memory of the plan they come from.
+    """
+    columns = {name: part[name].astype("str").fillna("") for name in CHANGE_LOG_COLUMNS[:-1]}
+    lines = pd.to_numeric(part["line"], errors="coerce").astype("Int64")
+    columns["line"] = lines.astype("str").fillna("")
+    return pd.DataFrame(columns, index=part.index)
 
 
 def change_rows(plan: Plan) -> pd.DataFrame:
@@ -93,11 +104,8 @@ def change_rows(plan: Plan) -> pd.DataFrame:
         _people(plan.deletes, "delete"),
         _memberships(plan.groups),
     ]
-    frame = pd.concat([p.loc[:, list(CHANGE_LOG_COLUMNS)].astype(object) for p in parts],
-                      ignore_index=True)
-    lines = pd.to_numeric(frame["line"], errors="coerce").astype("Int64")
-    frame["line"] = lines.astype(object).where(lines.notna(), "")
-    return frame.fillna("")
+    return pd.concat([_as_text(p.loc[:, list(CHANGE_LOG_COLUMNS)]) for p in parts],
+                     ignore_index=True)
 
 
 def adoption_rows(plan: Adoptions) -> pd.DataFrame:
@@ -121,8 +129,9 @@ def write_change_log(path: Path, plan: Plan | pd.DataFrame | None) -> Path:
     if isinstance(plan, Plan):
         frame = change_rows(plan)
     else:
-        frame = pd.DataFrame(columns=list(CHANGE_LOG_COLUMNS)) if plan is None else plan
-    write_csv(path, frame.loc[:, list(CHANGE_LOG_COLUMNS)].astype(str), CsvDialect(),
+        given = pd.DataFrame(columns=list(CHANGE_LOG_COLUMNS)) if plan is None else plan
+        frame = _as_text(given.loc[:, list(CHANGE_LOG_COLUMNS)])
+    write_csv(path, frame, CsvDialect(),
               neutralize_formulas=("employee_id", "field", "old", "new"))
     return path
 

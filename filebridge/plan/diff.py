@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.compute as pc
 
 from filebridge.columnar import arrow_text, is_in, mostly_unique, positions_of
@@ -56,7 +57,7 @@ def _column_hash(values: pd.Series) -> np.ndarray:
     """pandas' per-value hash of a text column; distinct values hashed once when they repeat."""
     array = arrow_text(values)
     if mostly_unique(values):
-        hashed = pd.util.hash_array(array.to_numpy(zero_copy_only=False), categorize=False)
+        hashed = _hash_in_slices(array)
     else:
         encoded = pc.dictionary_encode(array)
         dictionary = encoded.dictionary.to_numpy(zero_copy_only=False)
@@ -65,6 +66,20 @@ def _column_hash(values: pd.Series) -> np.ndarray:
             if len(dictionary) else np.zeros(len(codes), dtype=np.uint64)
     if array.null_count:
         hashed[array.is_null().to_numpy(zero_copy_only=False)] = np.iinfo(np.uint64).max
+    return hashed
+
+
+# Rows turned into Python strings at a time: pandas hashes text only as Python objects,
+# which for a million distinct values costs more memory than the whole column in Arrow.
+HASH_SLICE_ROWS = 65_536
+
+
+def _hash_in_slices(array: pa.Array) -> np.ndarray:
+    """``pandas.util.hash_array`` of every value, a slice of rows at a time (same values)."""
+    hashed = np.empty(len(array), dtype=np.uint64)
+    for start in range(0, len(array), HASH_SLICE_ROWS):
+        part = array.slice(start, HASH_SLICE_ROWS).to_numpy(zero_copy_only=False)
+        hashed[start:start + len(part)] = pd.util.hash_array(part, categorize=False)
     return hashed
 
 
