@@ -18,7 +18,7 @@ from filebridge.columnar import is_in, positions_of
 from filebridge.mapping import MappedRecords, Mapping
 from filebridge.person import KEY
 from filebridge.plan.diff import DiffOptions, diff
-from filebridge.plan.groups import StoredGroups, plan_groups
+from filebridge.plan.groups import plan_groups, stored_groups
 from filebridge.plan.identity import email_change_conflicts, resolve
 from filebridge.plan.model import SKIPPED_COLUMNS, FileKind, Plan
 from filebridge.plan.org import department_cycles, desired_departments, org_changes, tree
@@ -47,7 +47,7 @@ def make_plan(mapping: Mapping, records: MappedRecords, file: str, file_kind: Fi
     never leavers of this file.
     """
     connection = state.connection
-    snapshot = state.snapshot()
+    snapshot = state.snapshot(group_fingerprints=bool(mapping.groups))
     accepted = records.accepted()
     outside, filtered = filtered_rows(accepted, policies)
     desired = accepted.loc[~outside]
@@ -74,14 +74,15 @@ def make_plan(mapping: Mapping, records: MappedRecords, file: str, file_kind: Fi
                                      state.holders_of_emails, policies, file_kind)
     _reject_clashes(records, clashes, file, mapping)
     plan.drop_people(set(clashes[KEY]))
-    desired = desired.loc[~is_in(desired[KEY], clashes[KEY])]
+    clashing = is_in(desired[KEY], clashes[KEY])
+    desired, positions = desired.loc[~clashing], positions[~clashing]
     # A row without a work email is rejected (missing-email, in the reject file), never
     # listed as skipped as well: one row, one outcome.
     plan.skipped = pd.concat([filtered, plan.skipped],
                              ignore_index=True).loc[:, list(SKIPPED_COLUMNS)]
     problems = _org(state, plan, desired, snapshot, mapping, policies, file)
     if mapping.groups and not problems:
-        _groups(state, plan, desired, snapshot, mapping, policies)
+        _groups(state, plan, desired, snapshot, positions, mapping, policies)
     return Planned(plan, problems, int(snapshot["active"].sum()))
 
 
@@ -156,10 +157,11 @@ def _staying(plan: Plan, desired: pd.DataFrame, snapshot: pd.DataFrame,
 
 
 def _groups(state: ActualState, plan: Plan, desired: pd.DataFrame, snapshot: pd.DataFrame,
-            mapping: Mapping, policies: Policies) -> None:
-    """Plan the group memberships the mapping's rules ask for."""
+            positions: np.ndarray, mapping: Mapping, policies: Policies) -> None:
+    """Plan the group memberships the mapping's rules ask for (``positions``: each
+    desired row's place in ``snapshot``, found once for the diff)."""
     leaving = pd.concat([plan.deactivations[KEY], plan.deletes[KEY]]).astype(str)
-    stored = StoredGroups(state.group_fingerprints(), state.group_drift(), state.memberships)
+    stored = stored_groups(snapshot, positions, state.group_drift(), state.memberships)
     grouped = plan_groups(mapping.groups, desired, _staying(plan, desired, snapshot, policies),
                           stored, leaving, plan.rekeys, plan.file_kind)
     plan.groups, plan.group_members = grouped.changes, grouped.members

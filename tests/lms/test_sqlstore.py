@@ -226,29 +226,40 @@ class TestSqlStorePostgres(GroupContract):
 ids_text = st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=12)
 
 
-@given(st.lists(st.tuples(ids_text, st.integers(-2**63, 2**63 - 1), st.booleans()),
-                max_size=25, unique_by=lambda p: p[0]))
-@example(people=[("a\x1f1\x1f1\x1fb", 7, True), ("b", -1, False)])  # an id mimicking rows
-@example(people=[('1,"x"\n2', 2**63 - 1, True), ("é 🙂", -2**63, False)])
+@given(st.lists(st.tuples(ids_text, st.integers(-2**63, 2**63 - 1), st.booleans(),
+                          st.integers(-2**63, 2**63 - 1)),
+                max_size=25, unique_by=lambda p: p[0]), st.booleans())
+@example(people=[("a\x1f1\x1f1\x1fb", 7, True, 3), ("b", -1, False, 0)], groups=True)
+@example(people=[('1,"x"\n2', 2**63 - 1, True, -2**63), ("é 🙂", -2**63, False, 5)],
+         groups=False)
+@example(people=[('1,"x"\n2', 2**63 - 1, True, 2**63 - 1), ("é 🙂", -2**63, False, 0)],
+         groups=True)
 @settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
-def test_the_joined_snapshot_reads_what_the_row_by_row_one_reads(engine: Engine, people) -> None:
+def test_the_joined_snapshot_reads_what_the_row_by_row_one_reads(engine: Engine, people,
+                                                                  groups: bool) -> None:
     """SQLite's fast snapshot (one joined value split by Arrow) equals the generic one for
     any ids: commas, quotes, line breaks, Unicode; an id holding the separator itself
-    makes it step aside for the row-by-row read."""
+    makes it step aside for the row-by-row read. With ``groups``, both also carry each
+    person's group fingerprint."""
     from filebridge.lms.sqlstate import _snapshot_rows, _sqlite_snapshot
     with engine.begin() as tx:
         tx.execute(sa.delete(users))
-        for eid, fp, active in people:
+        for eid, fp, active, group_fp in people:
             tx.execute(users.insert().values(managed_by="c", employee_id=eid, fingerprint=fp,
-                                             active=active, created_at=NOW, updated_at=NOW))
+                                             active=active, group_fingerprint=group_fp,
+                                             created_at=NOW, updated_at=NOW))
     with engine.connect() as conn:
-        slow = _snapshot_rows(conn, "c")
-        fast = _sqlite_snapshot(conn, "c")
-    if not people or any("\x1f" in eid for eid, _, _ in people):
+        slow = _snapshot_rows(conn, "c", groups)
+        fast = _sqlite_snapshot(conn, "c", groups)
+    if not people or any("\x1f" in eid for eid, *_ in people):
         assert fast is None
-        fast = SqlStore(engine).state("c").snapshot()
+        fast = SqlStore(engine).state("c").snapshot(group_fingerprints=groups)
     key = ["employee_id"]
     pd.testing.assert_frame_equal(fast.sort_values(key).reset_index(drop=True),
                                   slow.sort_values(key).reset_index(drop=True))
-    assert sorted(zip(slow["employee_id"], slow["fingerprint"].tolist(),
-                      slow["active"].tolist(), strict=True)) == sorted(people)
+    columns = [slow["employee_id"], slow["fingerprint"].tolist(), slow["active"].tolist()]
+    if groups:
+        columns.append(slow["group_fingerprint"].tolist())
+    else:
+        assert "group_fingerprint" not in slow
+    assert sorted(zip(*columns, strict=True)) == sorted(p if groups else p[:3] for p in people)
