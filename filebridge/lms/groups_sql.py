@@ -68,12 +68,15 @@ def _some(conn: Connection, connection: str, owned: dict[int, str], people: Sequ
     base = (sa.select(group_members.c.group_id, users.c.employee_id,
                       group_members.c.added_by == connection)
             .join_from(group_members, users, group_members.c.user_id == users.c.id)
-            .where(users.c.managed_by == connection,
-                   group_members.c.group_id.in_(sorted(owned))))
+            .where(users.c.managed_by == connection))
     rows: list[Any] = []
     for start in range(0, len(people), PEOPLE_CHUNK):
         chunk = list(people[start:start + PEOPLE_CHUNK])
-        rows += conn.execute(base.where(users.c.employee_id.in_(chunk))).all()
+        # Each person's memberships come by the user_id index and are kept to the owned
+        # groups here: with the owned group ids in the SQL, SQLite probes the primary key
+        # once per (owned group, person) instead, several times the work.
+        rows += [r for r in conn.execute(base.where(users.c.employee_id.in_(chunk)))
+                 if r[0] in owned]
     orphans = sorted(g for g, name in owned.items()
                      if other_than is not None and name not in other_than)
     if orphans:

@@ -80,9 +80,11 @@ def make_plan(mapping: Mapping, records: MappedRecords, file: str, file_kind: Fi
     # listed as skipped as well: one row, one outcome.
     plan.skipped = pd.concat([filtered, plan.skipped],
                              ignore_index=True).loc[:, list(SKIPPED_COLUMNS)]
-    problems = _org(state, plan, desired, snapshot, mapping, policies, file)
+    # Who stays active, found once for departments and groups alike.
+    staying = _staying(plan, desired, snapshot, policies)
+    problems = _org(state, plan, desired.loc[staying], mapping, policies, file)
     if mapping.groups and not problems:
-        _groups(state, plan, desired, snapshot, positions, mapping, policies)
+        _groups(state, plan, desired, staying, snapshot, positions, mapping)
     return Planned(plan, problems, int(snapshot["active"].sum()))
 
 
@@ -123,11 +125,11 @@ def _reject_clashes(records: MappedRecords, clashes: pd.DataFrame, file: str,
             "user; never merged", file, int(row.line), column, str(row.email)))
 
 
-def _org(state: ActualState, plan: Plan, desired: pd.DataFrame, snapshot: pd.DataFrame,
-         mapping: Mapping, policies: Policies, file: str) -> list[Problem]:
-    """Plan department and job title changes; department cycles are file problems."""
+def _org(state: ActualState, plan: Plan, staying: pd.DataFrame, mapping: Mapping,
+         policies: Policies, file: str) -> list[Problem]:
+    """Plan department and job title changes for the rows of people who stay active;
+    department cycles are file problems."""
     leaving = set(plan.deactivations[KEY]) | set(plan.deletes[KEY])
-    staying = desired.loc[_staying(plan, desired, snapshot, policies)]
     stored = state.org()
     cycles = department_cycles(tree(desired_departments(staying), stored))
     if cycles:
@@ -156,14 +158,15 @@ def _staying(plan: Plan, desired: pd.DataFrame, snapshot: pd.DataFrame,
     return active & ~is_in(desired[KEY], leaving)
 
 
-def _groups(state: ActualState, plan: Plan, desired: pd.DataFrame, snapshot: pd.DataFrame,
-            positions: np.ndarray, mapping: Mapping, policies: Policies) -> None:
-    """Plan the group memberships the mapping's rules ask for (``positions``: each
-    desired row's place in ``snapshot``, found once for the diff)."""
+def _groups(state: ActualState, plan: Plan, desired: pd.DataFrame, staying: np.ndarray,
+            snapshot: pd.DataFrame, positions: np.ndarray, mapping: Mapping) -> None:
+    """Plan the group memberships the mapping's rules ask for (``staying``: which desired
+    rows stay active; ``positions``: each one's place in ``snapshot``, found once for
+    the diff)."""
     leaving = pd.concat([plan.deactivations[KEY], plan.deletes[KEY]]).astype(str)
     stored = stored_groups(snapshot, positions, state.group_drift(), state.memberships)
-    grouped = plan_groups(mapping.groups, desired, _staying(plan, desired, snapshot, policies),
-                          stored, leaving, plan.rekeys, plan.file_kind)
+    grouped = plan_groups(mapping.groups, desired, staying, stored, leaving, plan.rekeys,
+                          plan.file_kind)
     plan.groups, plan.group_members = grouped.changes, grouped.members
     plan.group_fingerprints, plan.group_drift = grouped.fingerprints, grouped.drift
     plan.no_group, plan.groups_planned = grouped.no_group, True

@@ -102,6 +102,7 @@ class _Columns:
     def __init__(self, frame: pd.DataFrame) -> None:
         self.frame = frame
         self.cache: dict[str, pa.Array] = {}
+        self.codes: dict[str, tuple[np.ndarray, pa.Array]] = {}
         self._above: np.ndarray | None = None
 
     def __call__(self, name: str) -> pa.Array:
@@ -110,6 +111,19 @@ class _Columns:
                 [""] * len(self.frame), dtype="str")
             self.cache[name] = arrow_text(column.fillna(""))
         return self.cache[name]
+
+    def coded(self, name: str) -> tuple[np.ndarray, pa.Array]:
+        """The column as each row's code and the distinct values at those codes.
+
+        Rules test the same few fields over and over (department, country): one hash
+        pass per field, then each test looks at the distinct values only and picks the
+        rows by integer code.
+        """
+        if name not in self.codes:
+            encoded = pc.dictionary_encode(self(name))
+            self.codes[name] = (encoded.indices.to_numpy(zero_copy_only=False),
+                                encoded.dictionary)
+        return self.codes[name]
 
     def above(self) -> np.ndarray:
         """Each row's manager as a row position (-1: none, or not in the file)."""
@@ -121,12 +135,10 @@ class _Columns:
 
 def matches(cond: Condition, columns: _Columns, size: int) -> np.ndarray:
     """Boolean mask of the rows ``cond`` matches."""
-    if cond.op == "is":
-        hit = pc.equal(columns(cond.field), pa.scalar(cond.values[0], pa.large_string()))
-        return hit.fill_null(False).to_numpy(zero_copy_only=False)
-    if cond.op == "in":
-        hit = pc.is_in(columns(cond.field), value_set=pa.array(cond.values, pa.large_string()))
-        return hit.fill_null(False).to_numpy(zero_copy_only=False)
+    if cond.op in ("is", "in"):
+        codes, values = columns.coded(cond.field)
+        accepted = pc.is_in(values, value_set=pa.array(cond.values, pa.large_string()))
+        return np.asarray(accepted.to_numpy(zero_copy_only=False), dtype=bool)[codes]
     if cond.op == "not":
         return ~matches(cond.operands[0], columns, size)
     masks = [matches(o, columns, size) for o in cond.operands]
@@ -187,14 +199,18 @@ def _field_codes(rule: GroupRule, columns: _Columns, at: np.ndarray, numbered: _
                  ) -> tuple[np.ndarray, np.ndarray]:
     """The rows among ``at`` with a value in the rule's field and their groups' codes:
     the distinct values are named once, not each member's."""
-    encoded = pc.dictionary_encode(columns(rule.field).take(pa.array(at)))
-    values = encoded.dictionary.to_pylist()
-    value_codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
-    named = np.array([v != "" for v in values], dtype=bool)
+    all_codes, dictionary = columns.coded(rule.field)
+    value_codes = all_codes[at]
+    present = np.unique(value_codes)  # values nobody here holds name no group
+    values = dictionary.take(pa.array(present)).to_pylist()
     prefix, _, suffix = rule.name.partition(VALUE_SLOT)
-    codes = numbered.code_of([prefix + v + suffix for v in values])
-    keep = named[value_codes] if len(values) else np.zeros(len(at), dtype=bool)
-    return at[keep], codes[value_codes[keep]]
+    named = np.array([v != "" for v in values], dtype=bool)
+    group_of = np.full(len(dictionary), -1, dtype=np.int64)
+    group_of[present[named]] = numbered.code_of(
+        [prefix + v + suffix for v in values if v != ""])
+    codes = group_of[value_codes]
+    keep = codes >= 0
+    return at[keep], codes[keep]
 
 
 def desired_pairs(rules: Sequence[GroupRule], desired: pd.DataFrame, staying: np.ndarray,
@@ -309,7 +325,7 @@ def plan_groups(rules: Sequence[GroupRule], desired: pd.DataFrame, staying: np.n
     ours = actual["ours"].to_numpy(dtype=bool) if len(actual) else np.zeros(0, dtype=bool)
     add = ~np.isin(want, have[known])
     lines = desired["line"].to_numpy() if "line" in desired else np.full(size, None)
-    adds = pd.DataFrame({KEY: desired[KEY].to_numpy()[want_pos[add]],
+    adds = pd.DataFrame({KEY: desired[KEY].iloc[want_pos[add]].to_numpy(),
                          "group": want_names[add], "action": "add",
                          "line": lines[want_pos[add]]})
     stored_groups = actual["group"].astype(str)
