@@ -23,7 +23,7 @@ from filebridge.lms.schema import changes, group_members, groups, users
 from filebridge.person import KEY
 from filebridge.plan.model import Plan
 from filebridge.plan.state import MEMBERSHIP_COLUMNS
-from filebridge.sql import execute_many, fetch_batches, reading
+from filebridge.sql import execute_many, fetch_batches, fetch_raw, reading
 
 # Memberships turned into columns at a time when reading a connection's groups.
 BATCH = 200_000
@@ -75,7 +75,7 @@ def _some(conn: Connection, connection: str, owned: dict[int, str], people: Sequ
         # Each person's memberships come by the user_id index and are kept to the owned
         # groups here: with the owned group ids in the SQL, SQLite probes the primary key
         # once per (owned group, person) instead, several times the work.
-        rows += [r for r in conn.execute(base.where(users.c.employee_id.in_(chunk)))
+        rows += [r for r in fetch_raw(conn, base.where(users.c.employee_id.in_(chunk)))
                  if r[0] in owned]
     orphans = sorted(g for g, name in owned.items()
                      if other_than is not None and name not in other_than)

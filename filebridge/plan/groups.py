@@ -56,6 +56,8 @@ class StoredGroups:
     # The stored group fingerprint of each row of the plan's desired records (0: none
     # kept, or a person the store does not have under this id).
     fingerprints: np.ndarray
+    # Which rows' people the store has under this id: the others have no memberships.
+    in_store: np.ndarray
     known: int  # people whose fingerprints the store keeps (0: it keeps none)
     drift: pd.DataFrame  # employee_id, group: removed outside filebridge
     read: MembershipReader
@@ -138,7 +140,10 @@ def matches(cond: Condition, columns: _Columns, size: int) -> np.ndarray:
     if cond.op in ("is", "in"):
         codes, values = columns.coded(cond.field)
         accepted = pc.is_in(values, value_set=pa.array(cond.values, pa.large_string()))
-        return np.asarray(accepted.to_numpy(zero_copy_only=False), dtype=bool)[codes]
+        which = np.flatnonzero(accepted.to_numpy(zero_copy_only=False))
+        if len(which) == 1:
+            return codes == which[0]  # one comparison per row, no gather
+        return np.isin(codes, which)
     if cond.op == "not":
         return ~matches(cond.operands[0], columns, size)
     masks = [matches(o, columns, size) for o in cond.operands]
@@ -249,11 +254,11 @@ def stored_groups(snapshot: pd.DataFrame, positions: np.ndarray, drift: pd.DataF
     """``StoredGroups`` from a snapshot read with its ``group_fingerprint`` column (none
     on a target that keeps no fingerprints) and the desired rows' ``positions`` in it."""
     old = np.zeros(len(positions), dtype=np.int64)
-    if "group_fingerprint" not in snapshot:
-        return StoredGroups(old, 0, drift, read)
     found = positions >= 0
+    if "group_fingerprint" not in snapshot:
+        return StoredGroups(old, found, 0, drift, read)
     old[found] = snapshot["group_fingerprint"].to_numpy(dtype=np.int64)[positions[found]]
-    return StoredGroups(old, len(snapshot), drift, read)
+    return StoredGroups(old, found, len(snapshot), drift, read)
 
 
 def _candidates(rules: Sequence[GroupRule], ids: pd.Series, fingerprints: np.ndarray,
@@ -278,7 +283,9 @@ def _read(stored: StoredGroups, ids: pd.Series, candidate: np.ndarray, leaving: 
     most = int(candidate.sum()) + len(leaving) + len(stored.drift) + len(rekeys)
     if not known or most > FULL_READ_SHARE * known:
         return stored.read(None, None), True
-    people = set(ids[candidate]) | set(leaving.astype(str)) | set(stored.drift[KEY].astype(str))
+    # A candidate the store does not have (a hire) has no memberships to read.
+    people = set(ids[candidate & stored.in_store]) | set(leaving.astype(str)) | \
+        set(stored.drift[KEY].astype(str))
     if len(rekeys):
         people |= set(rekeys["old_employee_id"].astype(str))
     return stored.read(sorted(people), ruled), False
