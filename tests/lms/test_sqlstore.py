@@ -6,6 +6,7 @@ import threading
 import time
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pytest
 import sqlalchemy as sa
@@ -23,7 +24,26 @@ from tests.lms.contract import NOW, GroupContract
 from tests.lms.plans import person, plan
 
 
-class TestSqlStoreSqlite(GroupContract):
+class GroupFingerprintsInSnapshot:
+    """The built-in store reads each person's group fingerprint in the snapshot's own
+    scan when the plan asks (SQLite's joined read and PostgreSQL's row read alike)."""
+
+    def test_the_snapshot_carries_group_fingerprints_when_asked(self, store: SqlStore
+                                                                 ) -> None:
+        p = GroupContract.group_plan([("001", "Sales", "add")], new=[
+            person("001", email="001@x.example"), person("002", email="002@x.example")])
+        p.group_fingerprints = pd.DataFrame({"employee_id": ["001", "002"],
+                                             "group_fingerprint": [2**63 - 1, -7]})
+        assert store.apply(p, 1, NOW).failed == []
+        state = store.state("acme")
+        assert "group_fingerprint" not in state.snapshot()
+        snap = state.snapshot(group_fingerprints=True).sort_values("employee_id")
+        assert snap["group_fingerprint"].dtype == np.int64
+        assert snap["group_fingerprint"].tolist() == [2**63 - 1, -7]
+        assert snap["employee_id"].tolist() == ["001", "002"]
+
+
+class TestSqlStoreSqlite(GroupContract, GroupFingerprintsInSnapshot):
     """``SqlStore`` over SQLite keeps the store contract."""
 
     @pytest.fixture
@@ -207,7 +227,7 @@ def test_creates_in_slices_store_the_same_as_in_one_go(engine: Engine, tmp_path,
 
 
 @pytest.mark.postgres
-class TestSqlStorePostgres(GroupContract):
+class TestSqlStorePostgres(GroupContract, GroupFingerprintsInSnapshot):
     """``SqlStore`` over a real PostgreSQL server keeps the same contract."""
 
     @pytest.fixture
