@@ -1,9 +1,11 @@
 """Group memberships: which group adds and removes make the LMS match the rules.
 
-Rules are evaluated column-wise (Arrow masks over the file's mapped columns, a
-handful of vectorised passes for manager hierarchies); the desired and the stored
-memberships meet as 64-bit keys (group code × people + position), so a million people
-in twenty groups cost array operations, never a Python loop per person.
+Rules are evaluated column-wise (each tested field dictionary-encoded once, so a
+condition looks at its distinct values and picks rows by integer code; a handful of
+vectorised passes for manager hierarchies). A membership is a row position and a group
+code, never a text per person; the desired and the stored memberships meet as 64-bit
+keys (group code × people + position), so a million people in twenty groups cost
+array operations, never a Python loop per person.
 
 Who is touched: only memberships this connection made (``ours``). A member someone
 added by hand is never removed, and a rule that matches them adds nothing. A person
@@ -206,7 +208,7 @@ def _field_codes(rule: GroupRule, columns: _Columns, at: np.ndarray, numbered: _
     the distinct values are named once, not each member's."""
     all_codes, dictionary = columns.coded(rule.field)
     value_codes = all_codes[at]
-    present = np.unique(value_codes)  # values nobody here holds name no group
+    present = np.unique(value_codes)  # only values these rows hold name a group
     values = dictionary.take(pa.array(present)).to_pylist()
     prefix, _, suffix = rule.name.partition(VALUE_SLOT)
     named = np.array([v != "" for v in values], dtype=bool)
@@ -222,7 +224,7 @@ def desired_pairs(rules: Sequence[GroupRule], desired: pd.DataFrame, staying: np
                   file_kind: FileKind, columns: _Columns | None = None) -> Wanted:
     """Every membership the rules want (see ``Wanted``); ``columns``: the desired
     records' columns when the caller converted them already."""
-    columns = columns or _Columns(desired)
+    columns = _Columns(desired) if columns is None else columns
     size = len(desired)
     numbered = _Names()
     positions: list[np.ndarray] = []
