@@ -72,9 +72,9 @@ def _some(conn: Connection, connection: str, owned: dict[int, str], people: Sequ
     rows: list[Any] = []
     for start in range(0, len(people), PEOPLE_CHUNK):
         chunk = list(people[start:start + PEOPLE_CHUNK])
-        # Each person's memberships come by the user_id index and are kept to the owned
-        # groups here: with the owned group ids in the SQL, SQLite probes the primary key
-        # once per (owned group, person) instead, several times the work.
+        # Each person's memberships come by the user_id index (one range per person) and
+        # are kept to the owned groups here: with the owned group ids in the SQL, SQLite
+        # probes the primary key once per (owned group, person) instead.
         rows += [r for r in fetch_raw(conn, base.where(users.c.employee_id.in_(chunk)))
                  if r[0] in owned]
     orphans = sorted(g for g, name in owned.items()
