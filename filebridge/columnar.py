@@ -28,6 +28,28 @@ def positions_of(values: pd.Series, pool: pd.Series) -> np.ndarray:
     return first_positions(pool, values)[0]
 
 
+def positions_among_few(values: pa.Array, pool: pa.Array) -> np.ndarray:
+    """``positions_of`` for a few distinct ``values`` in a big ``pool``: the hash table is
+    built on the values and the pool only probes it.
+
+    Building Arrow's table costs several times probing it (a million ids: about 0.3 s
+    to build, 0.03 s to probe against ten thousand), so a handful of managers or the
+    memberships of the people who changed never hash the whole file into a table.
+    """
+    if not len(values):
+        return np.zeros(0, dtype=np.int64)
+    encoded = pc.dictionary_encode(values, null_encoding="encode")
+    codes = pc.index_in(pool, value_set=encoded.dictionary)
+    codes = codes.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+    rows = np.flatnonzero(codes >= 0)
+    # np.unique's index is each value's first occurrence, so the first row of a repeated
+    # id wins, as in positions_of.
+    found, at = np.unique(codes[rows], return_index=True)
+    first = np.full(len(encoded.dictionary), -1, dtype=np.int64)
+    first[found] = rows[at]
+    return first[encoded.indices.to_numpy(zero_copy_only=False)]
+
+
 def first_positions(pool: pd.Series, *probes: pd.Series) -> list[np.ndarray]:
     """``positions_of(probe, pool)`` for each probe, from a single hash of ``pool``.
 

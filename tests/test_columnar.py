@@ -14,6 +14,7 @@ from filebridge.columnar import (
     first_positions,
     is_in,
     mostly_unique,
+    positions_among_few,
     positions_of,
 )
 
@@ -38,6 +39,14 @@ def test_positions_of_is_the_first_occurrence_or_minus_one(items, pool):
     got = positions_of(pd.Series(items, dtype="str"), pd.Series(pool, dtype="str"))
     assert got.tolist() == [pool.index(v) if v in pool else -1 for v in items]
     assert is_in(pd.Series(items, dtype="str"), pool).tolist() == [v in pool for v in items]
+
+
+@given(values, values)
+def test_positions_among_few_hash_the_other_side_and_agree(items, pool):
+    got = positions_among_few(pa.array(items, pa.large_string()),
+                              pa.array(pool, pa.large_string()))
+    assert got.dtype == np.int64
+    assert got.tolist() == [pool.index(v) if v in pool else -1 for v in items]
 
 
 def test_mostly_unique_looks_at_the_head_only():

@@ -22,8 +22,8 @@ from filebridge.lms.group_drift import clear_group_drift
 from filebridge.lms.schema import changes, group_members, groups, users
 from filebridge.person import KEY
 from filebridge.plan.model import Plan
-from filebridge.plan.state import GROUP_FINGERPRINT_COLUMNS, MEMBERSHIP_COLUMNS
-from filebridge.sql import execute_many, fetch_batches, reading
+from filebridge.plan.state import MEMBERSHIP_COLUMNS
+from filebridge.sql import execute_many, fetch_batches, fetch_raw, reading
 
 # Memberships turned into columns at a time when reading a connection's groups.
 BATCH = 200_000
@@ -81,12 +81,15 @@ def _some(conn: Connection, connection: str, owned: dict[int, str], people: Sequ
     base = (sa.select(group_members.c.group_id, users.c.employee_id,
                       group_members.c.added_by == connection)
             .join_from(group_members, users, group_members.c.user_id == users.c.id)
-            .where(users.c.managed_by == connection,
-                   group_members.c.group_id.in_(sorted(owned))))
+            .where(users.c.managed_by == connection))
     rows: list[Any] = []
     for start in range(0, len(people), PEOPLE_CHUNK):
         chunk = list(people[start:start + PEOPLE_CHUNK])
-        rows += conn.execute(base.where(users.c.employee_id.in_(chunk))).all()
+        # Each person's memberships come by the user_id index (one range per person) and
+        # are kept to the owned groups here: with the owned group ids in the SQL, SQLite
+        # probes the primary key once per (owned group, person) instead.
+        rows += [r for r in fetch_raw(conn, base.where(users.c.employee_id.in_(chunk)))
+                 if r[0] in owned]
     orphans = sorted(g for g, name in owned.items()
                      if other_than is not None and name not in other_than)
     if orphans:
@@ -97,29 +100,6 @@ def _some(conn: Connection, connection: str, owned: dict[int, str], people: Sequ
         "group": pd.Series([owned[g] for g, _, _ in rows], dtype="str"),
         KEY: pd.Series([str(e) for _, e, _ in rows], dtype="str"),
         "ours": np.array([bool(o) for _, _, o in rows], dtype=bool)})
-
-
-def group_fingerprints(engine: Engine, connection: str) -> pd.DataFrame:
-    """``employee_id, group_fingerprint`` of ``connection``'s people, one column read."""
-    stmt = (sa.select(users.c.employee_id, users.c.group_fingerprint)
-            .where(users.c.managed_by == connection))
-    ids: list[pa.Array] = []
-    fps: list[np.ndarray] = []
-    with reading(engine) as conn:
-        joined = _sqlite_fingerprints(conn, connection) if conn.dialect.name == "sqlite" \
-            else None
-        if joined is not None:
-            return joined
-        for batch in fetch_batches(conn, stmt, BATCH):
-            i, f = zip(*batch, strict=True)
-            ids.append(pa.array(i, pa.large_string()))
-            fps.append(np.fromiter(f, dtype=np.int64, count=len(f)))
-    if not ids:
-        return pd.DataFrame({KEY: pd.Series([], dtype="str"),
-                             "group_fingerprint": np.zeros(0, dtype=np.int64)})
-    return pd.DataFrame({KEY: pd.Series(pa.chunked_array(ids, pa.large_string()), dtype="str"),
-                         "group_fingerprint": np.concatenate(fps)}
-                        ).loc[:, list(GROUP_FINGERPRINT_COLUMNS)]
 
 
 def _sqlite_joined(conn: Connection, connection: str, owned: dict[int, str]
@@ -146,24 +126,6 @@ def _sqlite_joined(conn: Connection, connection: str, owned: dict[int, str]
         "group": pd.Series(np.repeat(names, counts), dtype="str"),
         KEY: pd.Series(ids, dtype="str"),
         "ours": np.repeat(np.array([bool(o) for _, o, *_ in parts]), counts)})
-
-
-def _sqlite_fingerprints(conn: Connection, connection: str) -> pd.DataFrame | None:
-    """The group fingerprints as one joined value split by Arrow, read from the covering
-    snapshot index (None when it cannot be: then row by row)."""
-    bad, count, text = conn.execute(sa.text(
-        "SELECT max(instr(employee_id, char(31))), count(*), group_concat(employee_id || "
-        "char(31) || group_fingerprint, char(31)) FROM users WHERE managed_by = :c"),
-        {"c": connection}).one()
-    if bad or not count:
-        return None
-    tokens = pc.split_pattern(pa.array([text], pa.large_string()), _UNIT).flatten()
-    if len(tokens) != 2 * count:
-        return None  # cannot happen with the guard above; never guess if it does
-    at = np.arange(count, dtype=np.int64) * 2
-    return pd.DataFrame({KEY: pd.Series(tokens.take(at), dtype="str"),
-                         "group_fingerprint": pc.cast(tokens.take(at + 1),
-                                                      pa.int64()).to_numpy()})
 
 
 def _rows(conn: Connection, connection: str, owned: dict[int, str]) -> pd.DataFrame:

@@ -137,8 +137,10 @@ class MemoryState:
     def _mine(self) -> list[tuple[str, Person]]:
         return [(i, p) for (c, i), p in self.lms.world.people.items() if c == self.connection]
 
-    def snapshot(self) -> pd.DataFrame:
-        """``employee_id``, ``fingerprint`` (int64), ``active`` of the connection's people."""
+    def snapshot(self, group_fingerprints: bool = False) -> pd.DataFrame:
+        """``employee_id``, ``fingerprint`` (int64), ``active`` of the connection's people; no
+        ``group_fingerprint`` even when asked: none is kept, so every plan compares
+        everyone's memberships."""
         mine = self._mine()
         return pd.DataFrame({
             KEY: pd.Series([i for i, _ in mine], dtype="str"),
@@ -218,11 +220,6 @@ class MemoryState:
         frame = pd.DataFrame(rows, columns=["group", KEY, "ours"], dtype=object)
         frame["ours"] = frame["ours"].astype(bool)
         return frame
-
-    def group_fingerprints(self) -> pd.DataFrame:
-        """None kept: every plan compares everyone's memberships (the reference)."""
-        return pd.DataFrame({KEY: pd.Series([], dtype="str"),
-                             "group_fingerprint": pd.Series([], dtype="int64")})
 
     def group_drift(self) -> pd.DataFrame:
         """Nothing is noticed here: every plan compares every membership anyway."""

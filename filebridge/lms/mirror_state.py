@@ -49,8 +49,10 @@ class MirrorState:
         # The mirror with what a listing of the LMS found applied (``plan --verify``).
         self.live = live
 
-    def snapshot(self) -> pd.DataFrame:
-        """``employee_id``, ``fingerprint``, ``active`` of everyone this connection manages."""
+    def snapshot(self, group_fingerprints: bool = False) -> pd.DataFrame:
+        """``employee_id``, ``fingerprint``, ``active`` of everyone this connection manages; no
+        ``group_fingerprint`` even when asked: none is kept, so every plan compares
+        everyone's memberships."""
         if self.live is None:
             return self.mirror.snapshot(self.connection)
         frame = pd.DataFrame([(e.employee_id, e.fingerprint, e.active)
@@ -124,11 +126,6 @@ class MirrorState:
         if other_than is not None:
             keep |= ~frame["group"].isin(set(other_than))
         return frame[keep].reset_index(drop=True)
-
-    def group_fingerprints(self) -> pd.DataFrame:
-        """None: no groups on this target yet, so nothing to skip."""
-        return pd.DataFrame({"employee_id": pd.Series([], dtype="str"),
-                             "group_fingerprint": pd.Series([], dtype="int64")})
 
     def group_drift(self) -> pd.DataFrame:
         """None: an external target's drift is ``verify``'s."""

@@ -18,7 +18,7 @@ from filebridge.columnar import is_in, positions_of
 from filebridge.mapping import MappedRecords, Mapping
 from filebridge.person import KEY
 from filebridge.plan.diff import DiffOptions, diff
-from filebridge.plan.groups import StoredGroups, plan_groups
+from filebridge.plan.groups import plan_groups, stored_groups
 from filebridge.plan.identity import email_change_conflicts, resolve
 from filebridge.plan.model import SKIPPED_COLUMNS, FileKind, Plan
 from filebridge.plan.org import department_cycles, desired_departments, org_changes, tree
@@ -47,7 +47,7 @@ def make_plan(mapping: Mapping, records: MappedRecords, file: str, file_kind: Fi
     never leavers of this file.
     """
     connection = state.connection
-    snapshot = state.snapshot()
+    snapshot = state.snapshot(group_fingerprints=bool(mapping.groups))
     accepted = records.accepted()
     outside, filtered = filtered_rows(accepted, policies)
     desired = accepted.loc[~outside]
@@ -74,14 +74,17 @@ def make_plan(mapping: Mapping, records: MappedRecords, file: str, file_kind: Fi
                                      state.holders_of_emails, policies, file_kind)
     _reject_clashes(records, clashes, file, mapping)
     plan.drop_people(set(clashes[KEY]))
-    desired = desired.loc[~is_in(desired[KEY], clashes[KEY])]
+    clashing = is_in(desired[KEY], clashes[KEY])
+    desired, positions = desired.loc[~clashing], positions[~clashing]
     # A row without a work email is rejected (missing-email, in the reject file), never
     # listed as skipped as well: one row, one outcome.
     plan.skipped = pd.concat([filtered, plan.skipped],
                              ignore_index=True).loc[:, list(SKIPPED_COLUMNS)]
-    problems = _org(state, plan, desired, snapshot, mapping, policies, file)
+    # Who stays active, found once for departments and groups alike.
+    staying = _staying(plan, desired, snapshot, policies)
+    problems = _org(state, plan, desired.loc[staying], mapping, policies, file)
     if mapping.groups and not problems:
-        _groups(state, plan, desired, snapshot, mapping, policies)
+        _groups(state, plan, desired, staying, snapshot, positions, mapping)
     return Planned(plan, problems, int(snapshot["active"].sum()))
 
 
@@ -122,11 +125,11 @@ def _reject_clashes(records: MappedRecords, clashes: pd.DataFrame, file: str,
             "user; never merged", file, int(row.line), column, str(row.email)))
 
 
-def _org(state: ActualState, plan: Plan, desired: pd.DataFrame, snapshot: pd.DataFrame,
-         mapping: Mapping, policies: Policies, file: str) -> list[Problem]:
-    """Plan department and job title changes; department cycles are file problems."""
+def _org(state: ActualState, plan: Plan, staying: pd.DataFrame, mapping: Mapping,
+         policies: Policies, file: str) -> list[Problem]:
+    """Plan department and job title changes for the rows of people who stay active;
+    department cycles are file problems."""
     leaving = set(plan.deactivations[KEY]) | set(plan.deletes[KEY])
-    staying = desired.loc[_staying(plan, desired, snapshot, policies)]
     stored = state.org()
     cycles = department_cycles(tree(desired_departments(staying), stored))
     if cycles:
@@ -155,13 +158,15 @@ def _staying(plan: Plan, desired: pd.DataFrame, snapshot: pd.DataFrame,
     return active & ~is_in(desired[KEY], leaving)
 
 
-def _groups(state: ActualState, plan: Plan, desired: pd.DataFrame, snapshot: pd.DataFrame,
-            mapping: Mapping, policies: Policies) -> None:
-    """Plan the group memberships the mapping's rules ask for."""
+def _groups(state: ActualState, plan: Plan, desired: pd.DataFrame, staying: np.ndarray,
+            snapshot: pd.DataFrame, positions: np.ndarray, mapping: Mapping) -> None:
+    """Plan the group memberships the mapping's rules ask for (``staying``: which desired
+    rows stay active; ``positions``: each one's place in ``snapshot``, found once for
+    the diff)."""
     leaving = pd.concat([plan.deactivations[KEY], plan.deletes[KEY]]).astype(str)
-    stored = StoredGroups(state.group_fingerprints(), state.group_drift(), state.memberships)
-    grouped = plan_groups(mapping.groups, desired, _staying(plan, desired, snapshot, policies),
-                          stored, leaving, plan.rekeys, plan.file_kind)
+    stored = stored_groups(snapshot, positions, state.group_drift(), state.memberships)
+    grouped = plan_groups(mapping.groups, desired, staying, stored, leaving, plan.rekeys,
+                          plan.file_kind)
     plan.groups, plan.group_members = grouped.changes, grouped.members
     plan.group_fingerprints, plan.group_drift = grouped.fingerprints, grouped.drift
     plan.no_group, plan.groups_planned = grouped.no_group, True

@@ -25,8 +25,6 @@ DRIFT_MARK_COLUMNS = ("employee_id", "field", "written")
 USAGE_COLUMNS = ("kind", "value", "managed_by", "employee_id")
 # Columns of ``ActualState.memberships()``.
 MEMBERSHIP_COLUMNS = ("group", "employee_id", "ours")
-# Columns of ``ActualState.group_fingerprints()``.
-GROUP_FINGERPRINT_COLUMNS = ("employee_id", "group_fingerprint")
 # Columns of ``ActualState.group_drift()``.
 GROUP_DRIFT_MARK_COLUMNS = ("employee_id", "group")
 
@@ -36,9 +34,14 @@ class ActualState(Protocol):
 
     connection: str
 
-    def snapshot(self) -> pd.DataFrame:
+    def snapshot(self, group_fingerprints: bool = False) -> pd.DataFrame:
         """``employee_id`` (str), ``fingerprint`` (int64), ``active`` (bool) of everyone
-        this connection manages: the whole fast path of the diff."""
+        this connection manages: the whole fast path of the diff.
+
+        ``group_fingerprints``: add the group fingerprint stored for each person
+        (``group_fingerprint``, int64; 0 or missing: always compared), read in the same
+        pass. A target that keeps none leaves the column out: every person's
+        memberships are then read."""
         ...
 
     def fetch(self, employee_ids: Sequence[str], fields: Sequence[str]) -> pd.DataFrame:
@@ -87,12 +90,6 @@ class ActualState(Protocol):
 
         ``people`` narrows it to these employee ids, plus (when ``other_than`` is given)
         every member of an owned group whose name is not in ``other_than``."""
-        ...
-
-    def group_fingerprints(self) -> pd.DataFrame:
-        """The group fingerprint stored for each of this connection's people
-        (``GROUP_FINGERPRINT_COLUMNS``); people missing or at 0 are always compared.
-        Empty where the target keeps none: every person's memberships are then read."""
         ...
 
     def group_drift(self) -> pd.DataFrame:

@@ -331,3 +331,25 @@ class GroupContract(StoreContract):
         assert again["group_remove"] == 0
         assert self.members(store) == set()
 
+
+    def test_memberships_narrow_to_the_people_asked_and_orphaned_groups(
+            self, store: Lms) -> None:
+        """The few-people read a night takes: the asked people's memberships of the
+        connection's groups, plus every member of a group the rules no longer name."""
+        self.apply(store, self.group_plan(
+            [("001", "Sales", "add"), ("002", "Sales", "add"), ("002", "Old", "add"),
+             ("003", "Old", "add")],
+            new=[person("001", email="001@x.example"), person("002", email="002@x.example"),
+                 person("003", email="003@x.example")]))
+        state = store.state("acme")
+
+        def pairs(frame: pd.DataFrame) -> set[tuple[str, str]]:
+            assert list(frame.columns) == list(MEMBERSHIP_COLUMNS)
+            return {(str(g), str(e)) for g, e in zip(frame["group"], frame["employee_id"],
+                                                      strict=True)}
+
+        assert pairs(state.memberships(["002"])) == {("Sales", "002"), ("Old", "002")}
+        assert pairs(state.memberships(["001", "404"], {"Sales"})) == {
+            ("Sales", "001"), ("Old", "002"), ("Old", "003")}
+        assert pairs(state.memberships([], {"Sales", "Old"})) == set()
+        assert pairs(store.state("globex").memberships(["001"])) == set()

@@ -6,6 +6,7 @@ import threading
 import time
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pytest
 import sqlalchemy as sa
@@ -23,7 +24,26 @@ from tests.lms.contract import NOW, GroupContract
 from tests.lms.plans import person, plan
 
 
-class TestSqlStoreSqlite(GroupContract):
+class GroupFingerprintsInSnapshot:
+    """The built-in store reads each person's group fingerprint in the snapshot's own
+    scan when the plan asks (SQLite's joined read and PostgreSQL's row read alike)."""
+
+    def test_the_snapshot_carries_group_fingerprints_when_asked(self, store: SqlStore
+                                                                 ) -> None:
+        p = GroupContract.group_plan([("001", "Sales", "add")], new=[
+            person("001", email="001@x.example"), person("002", email="002@x.example")])
+        p.group_fingerprints = pd.DataFrame({"employee_id": ["001", "002"],
+                                             "group_fingerprint": [2**63 - 1, -7]})
+        assert store.apply(p, 1, NOW).failed == []
+        state = store.state("acme")
+        assert "group_fingerprint" not in state.snapshot()
+        snap = state.snapshot(group_fingerprints=True).sort_values("employee_id")
+        assert snap["group_fingerprint"].dtype == np.int64
+        assert snap["group_fingerprint"].tolist() == [2**63 - 1, -7]
+        assert snap["employee_id"].tolist() == ["001", "002"]
+
+
+class TestSqlStoreSqlite(GroupContract, GroupFingerprintsInSnapshot):
     """``SqlStore`` over SQLite keeps the store contract."""
 
     @pytest.fixture
@@ -207,7 +227,7 @@ def test_creates_in_slices_store_the_same_as_in_one_go(engine: Engine, tmp_path,
 
 
 @pytest.mark.postgres
-class TestSqlStorePostgres(GroupContract):
+class TestSqlStorePostgres(GroupContract, GroupFingerprintsInSnapshot):
     """``SqlStore`` over a real PostgreSQL server keeps the same contract."""
 
     @pytest.fixture
@@ -226,29 +246,40 @@ class TestSqlStorePostgres(GroupContract):
 ids_text = st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=12)
 
 
-@given(st.lists(st.tuples(ids_text, st.integers(-2**63, 2**63 - 1), st.booleans()),
-                max_size=25, unique_by=lambda p: p[0]))
-@example(people=[("a\x1f1\x1f1\x1fb", 7, True), ("b", -1, False)])  # an id mimicking rows
-@example(people=[('1,"x"\n2', 2**63 - 1, True), ("é 🙂", -2**63, False)])
+@given(st.lists(st.tuples(ids_text, st.integers(-2**63, 2**63 - 1), st.booleans(),
+                          st.integers(-2**63, 2**63 - 1)),
+                max_size=25, unique_by=lambda p: p[0]), st.booleans())
+@example(people=[("a\x1f1\x1f1\x1fb", 7, True, 3), ("b", -1, False, 0)], groups=True)
+@example(people=[('1,"x"\n2', 2**63 - 1, True, -2**63), ("é 🙂", -2**63, False, 5)],
+         groups=False)
+@example(people=[('1,"x"\n2', 2**63 - 1, True, 2**63 - 1), ("é 🙂", -2**63, False, 0)],
+         groups=True)
 @settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
-def test_the_joined_snapshot_reads_what_the_row_by_row_one_reads(engine: Engine, people) -> None:
+def test_the_joined_snapshot_reads_what_the_row_by_row_one_reads(engine: Engine, people,
+                                                                  groups: bool) -> None:
     """SQLite's fast snapshot (one joined value split by Arrow) equals the generic one for
     any ids: commas, quotes, line breaks, Unicode; an id holding the separator itself
-    makes it step aside for the row-by-row read."""
+    makes it step aside for the row-by-row read. With ``groups``, both also carry each
+    person's group fingerprint."""
     from filebridge.lms.sqlstate import _snapshot_rows, _sqlite_snapshot
     with engine.begin() as tx:
         tx.execute(sa.delete(users))
-        for eid, fp, active in people:
+        for eid, fp, active, group_fp in people:
             tx.execute(users.insert().values(managed_by="c", employee_id=eid, fingerprint=fp,
-                                             active=active, created_at=NOW, updated_at=NOW))
+                                             active=active, group_fingerprint=group_fp,
+                                             created_at=NOW, updated_at=NOW))
     with engine.connect() as conn:
-        slow = _snapshot_rows(conn, "c")
-        fast = _sqlite_snapshot(conn, "c")
-    if not people or any("\x1f" in eid for eid, _, _ in people):
+        slow = _snapshot_rows(conn, "c", groups)
+        fast = _sqlite_snapshot(conn, "c", groups)
+    if not people or any("\x1f" in eid for eid, *_ in people):
         assert fast is None
-        fast = SqlStore(engine).state("c").snapshot()
+        fast = SqlStore(engine).state("c").snapshot(group_fingerprints=groups)
     key = ["employee_id"]
     pd.testing.assert_frame_equal(fast.sort_values(key).reset_index(drop=True),
                                   slow.sort_values(key).reset_index(drop=True))
-    assert sorted(zip(slow["employee_id"], slow["fingerprint"].tolist(),
-                      slow["active"].tolist(), strict=True)) == sorted(people)
+    columns = [slow["employee_id"], slow["fingerprint"].tolist(), slow["active"].tolist()]
+    if groups:
+        columns.append(slow["group_fingerprint"].tolist())
+    else:
+        assert "group_fingerprint" not in slow
+    assert sorted(zip(*columns, strict=True)) == sorted(p if groups else p[:3] for p in people)
