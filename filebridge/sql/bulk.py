@@ -135,6 +135,12 @@ def _copy_rows(tx: Connection, table: sa.Table, columns: Mapping[str, Sequence[A
         cursor.close()
 
 
+# SQLite's page cache (KiB) while ``deferred_indexes`` holds a big write (default: 2 MB).
+# Measured at 1M creates (single runs, shared machine): apply stage 28.8 s with the
+# default, 26.5 s with 128 MB, 26.2 s with 64 MB; 64 MB bounds the memory it costs.
+BULK_CACHE_KIB = 65_536
+
+
 @contextmanager
 def deferred_indexes(tx: Connection, tables: Sequence[str],
                      triggers: Sequence[str] = ()) -> Iterator[None]:
@@ -154,6 +160,10 @@ def deferred_indexes(tx: Connection, tables: Sequence[str],
     saved = _schema_objects(tx, tables, triggers)
     for kind, name, _ in saved:
         tx.exec_driver_sql(f"DROP {kind.upper()} {_quoted(name)}")
+    # A bigger page cache for the block: the index builds read the whole table back and
+    # sort it, and a big insert otherwise spills its dirty pages to the WAL early.
+    cache = tx.exec_driver_sql("PRAGMA cache_size").scalar()
+    tx.exec_driver_sql(f"PRAGMA cache_size={-BULK_CACHE_KIB}")
     try:
         yield
     except BaseException:
@@ -161,7 +171,10 @@ def deferred_indexes(tx: Connection, tables: Sequence[str],
         # them here first only matters to a caller that would go on regardless.
         _recreate(tx, saved, quiet=True)
         raise
-    _recreate(tx, saved, quiet=False)
+    else:
+        _recreate(tx, saved, quiet=False)
+    finally:
+        tx.exec_driver_sql(f"PRAGMA cache_size={int(cache or -2000)}")
 
 
 def _schema_objects(tx: Connection, tables: Sequence[str],
