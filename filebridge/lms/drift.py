@@ -32,6 +32,11 @@ WRITING = "filebridge-writing"
 PG_SETTING = "filebridge.writing"
 
 
+# The SQLite trigger that marks an attribute inserted outside filebridge; a big create
+# of filebridge's own sets it aside for the insert (``deferred_indexes``).
+ATTRIBUTE_INSERT_TRIGGER = "user_attributes_drift_insert"
+
+
 def _sqlite_ddl() -> list[str]:
     fields = "\n".join(
         f"  INSERT OR IGNORE INTO user_drift (user_id, field, written, changed_at) "
@@ -47,9 +52,9 @@ def _sqlite_ddl() -> list[str]:
         "CREATE TRIGGER users_drift AFTER UPDATE ON users FOR EACH ROW WHEN "
         f"OLD.managed_by IS NOT NULL AND (SELECT value FROM counters WHERE name = '{WRITING}')"
         f" IS NOT 1\nBEGIN\n{fields}\nEND",
-        "DROP TRIGGER IF EXISTS user_attributes_drift_insert",
+        f"DROP TRIGGER IF EXISTS {ATTRIBUTE_INSERT_TRIGGER}",
         # Before the insert: an INSERT OR REPLACE still shows the value it replaces.
-        "CREATE TRIGGER user_attributes_drift_insert BEFORE INSERT ON user_attributes WHEN "
+        f"CREATE TRIGGER {ATTRIBUTE_INSERT_TRIGGER} BEFORE INSERT ON user_attributes WHEN "
         + outside.format(row="NEW") + " BEGIN "
         + attr.format(row="NEW", written="coalesce((SELECT value FROM user_attributes WHERE "
                       "user_id = NEW.user_id AND name = NEW.name), '')") + " END",
@@ -96,7 +101,7 @@ def _postgres_ddl() -> list[str]:
 
 
 # The triggers ``install_drift_marks`` creates, per dialect (the check after migrations).
-TRIGGERS = {"sqlite": ("users_drift", "user_attributes_drift_insert",
+TRIGGERS = {"sqlite": ("users_drift", ATTRIBUTE_INSERT_TRIGGER,
                        "user_attributes_drift_update", "user_attributes_drift_delete"),
             "postgresql": ("users_drift", "user_attributes_drift")}
 

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from filebridge.failpoints import failpoint
-from filebridge.lms.drift import clear_drift, writing
+from filebridge.lms.drift import ATTRIBUTE_INSERT_TRIGGER, clear_drift, writing
 from filebridge.lms.errors import StalePlan
 from filebridge.lms.groups_sql import forget_fingerprints, write_groups
 from filebridge.lms.lifecycle import apply_deletes, apply_rekeys
@@ -28,7 +28,7 @@ from filebridge.lms.search_keys import index_new_people, keys_of, refresh_keys
 from filebridge.lms.sqlstate import CUSTOM_PREFIX, check_fields
 from filebridge.person import KEY
 from filebridge.plan.model import Plan
-from filebridge.sql import execute_many, fetch_raw, gc_paused, insert_rows
+from filebridge.sql import deferred_indexes, execute_many, fetch_raw, gc_paused, insert_rows
 
 # The journal's reason on a field put back after a change made outside filebridge.
 DRIFT_REASON = "drift"
@@ -37,6 +37,9 @@ CREATE_BATCH = 50_000
 # From this many creates on, custom attributes are written with the new rows' ids read
 # back in one range scan, instead of one id lookup per attribute row.
 BULK_ATTRIBUTES = 1_000
+# From this many creates on, SQLite's secondary indexes are built once after the insert
+# instead of kept row by row, when the table at most doubles (measured: see _create).
+BULK_REBUILD = 10_000
 
 
 def _strings(series: pd.Series) -> list[str]:
@@ -128,12 +131,27 @@ def _write(tx: Connection, plan: Plan, fields: list[str], run_id: int | None,
 def _create(tx: Connection, plan: Plan, fields: list[str], run_id: int | None,
             now: datetime) -> int:
     frame = plan.creates
-    # In slices: the driver needs Python objects, and a million people as one list of
-    # rows is about a gigabyte of them. Same transaction, same statements.
-    for start in range(0, len(frame), CREATE_BATCH):
-        _create_rows(tx, plan.connection, frame.iloc[start:start + CREATE_BATCH],
-                          fields, run_id, now)
+    tables, triggers = _rebuilt_for(tx, len(frame))
+    with deferred_indexes(tx, tables, triggers):
+        # In slices: the driver needs Python objects, and a million people as one list
+        # of rows is about a gigabyte of them. Same transaction, same statements.
+        for start in range(0, len(frame), CREATE_BATCH):
+            _create_rows(tx, plan.connection, frame.iloc[start:start + CREATE_BATCH],
+                         fields, run_id, now)
+            failpoint("mid-create")
     return len(frame)
+
+
+def _rebuilt_for(tx: Connection, creates: int) -> tuple[list[str], list[str]]:
+    """The tables whose indexes, and the triggers, to set aside while ``creates`` people
+    go in: a table's indexes when it gains at least as many rows as it holds (an initial
+    load), so rebuilding them costs no more than the rows this run adds."""
+    if creates < BULK_REBUILD or tx.dialect.name != "sqlite":
+        return [], []
+    tables = [t.name for t in (users, changes)
+              if creates >= int(tx.execute(sa.select(sa.func.max(t.c.id))).scalar() or 0)]
+    # It tells hand-made attributes from filebridge's; this insert is filebridge's own.
+    return tables, [ATTRIBUTE_INSERT_TRIGGER]
 
 
 def _create_rows(tx: Connection, connection: str, frame: pd.DataFrame,
@@ -157,21 +175,37 @@ def _create_rows(tx: Connection, connection: str, frame: pd.DataFrame,
     index_new_people(tx, last_id)
     del columns
     user_ids = _new_user_ids(tx, connection, ids, before) if before is not None else None
-    for name in custom:
-        values = _strings(frame[name])
-        keep = [i for i, v in enumerate(values) if v]
-        if user_ids is None:
+    if user_ids is not None:
+        _bulk_attributes(tx, connection, frame, custom, ids, user_ids)
+    else:
+        for name in custom:
+            values = _strings(frame[name])
+            keep = [i for i, v in enumerate(values) if v]
             _insert_attributes(tx, connection, name, [ids[i] for i in keep],
                                [values[i] for i in keep])
-            continue
-        found = [i for i in keep if user_ids[i] is not None]
-        insert_rows(tx, user_attributes, {
-            "user_id": [user_ids[i] for i in found], "value": [values[i] for i in found]},
-            {"name": name[len(CUSTOM_PREFIX):]})
-        lost = [i for i in keep if user_ids[i] is None]
-        _insert_attributes(tx, connection, name, [ids[i] for i in lost],
-                           [values[i] for i in lost])
     _journal(tx, connection, "create", run_id, now, ids, _lines(frame))
+
+
+def _bulk_attributes(tx: Connection, connection: str, frame: pd.DataFrame,
+                     custom: list[str], ids: list[str], user_ids: list[int | None]) -> None:
+    """Insert the non-blank custom attributes of the people just created, by their known
+    row ids, in one statement ordered like the (user, name) key: every row then goes at
+    the end of that index instead of splitting its pages one attribute after another.
+    People whose id was not read back find theirs by lookup."""
+    parts = [pd.DataFrame({"pos": np.arange(len(ids)), "user_id": pd.array(user_ids, dtype="Int64"),
+                           "name": name[len(CUSTOM_PREFIX):], "value": _strings(frame[name])})
+             for name in custom]
+    rows = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+    if not len(rows):
+        return
+    rows = rows[rows["value"] != ""]
+    found = rows[rows["user_id"].notna()].sort_values(["user_id", "name"], kind="stable")
+    insert_rows(tx, user_attributes, {"user_id": found["user_id"].astype("int64").tolist(),
+                                      "name": found["name"].tolist(),
+                                      "value": found["value"].tolist()})
+    for name, lost in rows[rows["user_id"].isna()].groupby("name", sort=True):
+        _insert_attributes(tx, connection, CUSTOM_PREFIX + str(name),
+                           [ids[i] for i in lost["pos"]], lost["value"].tolist())
 
 
 def _last_user_id(tx: Connection) -> int:

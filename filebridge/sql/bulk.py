@@ -135,6 +135,73 @@ def _copy_rows(tx: Connection, table: sa.Table, columns: Mapping[str, Sequence[A
         cursor.close()
 
 
+# SQLite's page cache (KiB) while ``deferred_indexes`` holds a big write (default: 2 MB).
+# Measured at 1M creates (single runs, shared machine): apply stage 28.8 s with the
+# default, 26.5 s with 128 MB, 26.2 s with 64 MB; 64 MB bounds the memory it costs.
+BULK_CACHE_KIB = 65_536
+
+
+@contextmanager
+def deferred_indexes(tx: Connection, tables: Sequence[str],
+                     triggers: Sequence[str] = ()) -> Iterator[None]:
+    """On SQLite, drop the secondary indexes of ``tables`` and the ``triggers`` named for
+    the block, then create them again from their saved definitions.
+
+    Building an index once from sorted rows is several times cheaper than keeping it in
+    step row by row while a big batch goes in; a trigger that only watches for writes
+    other than this one costs a program run per row for nothing. Everything happens
+    inside the caller's transaction: a crash or a rollback leaves every index and
+    trigger as it was. Unique constraints stay (their indexes have no definition of
+    their own), so a duplicate is still refused. Other databases: a no-op.
+    """
+    if tx.dialect.name != "sqlite" or not (tables or triggers):
+        yield
+        return
+    saved = _schema_objects(tx, tables, triggers)
+    for kind, name, _ in saved:
+        tx.exec_driver_sql(f"DROP {kind.upper()} {_quoted(name)}")
+    # A bigger page cache for the block: the index builds read the whole table back and
+    # sort it, and a big insert otherwise spills its dirty pages to the WAL early.
+    cache = tx.exec_driver_sql("PRAGMA cache_size").scalar()
+    tx.exec_driver_sql(f"PRAGMA cache_size={-BULK_CACHE_KIB}")
+    try:
+        yield
+    except BaseException:
+        # The caller's transaction rolls back and takes the drops with it; recreating
+        # them here first only matters to a caller that would go on regardless.
+        _recreate(tx, saved, quiet=True)
+        raise
+    else:
+        _recreate(tx, saved, quiet=False)
+    finally:
+        tx.exec_driver_sql(f"PRAGMA cache_size={int(cache or -2000)}")
+
+
+def _schema_objects(tx: Connection, tables: Sequence[str],
+                    triggers: Sequence[str]) -> list[tuple[str, str, str]]:
+    """(kind, name, definition) of the droppable indexes of ``tables`` and of ``triggers``."""
+    marks = ", ".join("?" * len(tables)) or "NULL"
+    names = ", ".join("?" * len(triggers)) or "NULL"
+    rows = tx.exec_driver_sql(
+        f"SELECT type, name, sql FROM sqlite_master WHERE sql IS NOT NULL AND ("
+        f"(type = 'index' AND tbl_name IN ({marks})) OR (type = 'trigger' AND name IN "
+        f"({names}))) ORDER BY type, name", (*tables, *triggers)).all()
+    return [(str(kind), str(name), str(sql)) for kind, name, sql in rows]
+
+
+def _recreate(tx: Connection, saved: list[tuple[str, str, str]], quiet: bool) -> None:
+    for _, _, sql in saved:
+        try:
+            tx.exec_driver_sql(sql)
+        except sa.exc.DBAPIError:
+            if not quiet:
+                raise
+
+
+def _quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
 def fetch_raw(conn: Connection, stmt: sa.Select[Any]) -> list[tuple[Any, ...]]:
     """All rows of ``stmt`` as plain tuples straight from the driver's cursor (fast, untyped)."""
     return [row for batch in fetch_batches(conn, stmt, None) for row in batch]

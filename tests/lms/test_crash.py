@@ -20,6 +20,7 @@ import sqlalchemy as sa
 
 from filebridge.ledger import Ledger
 from filebridge.lms import SqlStore
+from filebridge.lms.sqlwrite import BULK_REBUILD
 from filebridge.sql import open_engine
 from tests.lms.contract import NOW
 from tests.lms.crash_child import big_plan
@@ -107,3 +108,35 @@ def test_sigkill_mid_apply_leaves_before_or_after(tmp_path: Path) -> None:
         outcomes.append(now == before)
         engine.dispose()
     print(f"seed={seed} killed-before-commit={outcomes}")
+
+
+def _schema(engine) -> list[tuple]:  # noqa: ANN001 - an Engine
+    with engine.connect() as conn:
+        return sorted(tuple(r) for r in conn.exec_driver_sql(
+            "SELECT type, name, sql FROM sqlite_master WHERE type IN ('index', 'trigger')"))
+
+
+def test_sigkill_inside_a_bulk_create_leaves_store_indexes_and_triggers_as_before(
+        tmp_path: Path) -> None:
+    # Killed while the big create runs with its indexes and the attribute trigger set
+    # aside: the store, its indexes and its triggers are all as before the apply.
+    rows = BULK_REBUILD + 10
+    url, run_id = _fresh(tmp_path)
+    engine = open_engine(url)
+    before, schema = SqlStore(engine).dump(), _schema(engine)
+    child = subprocess.run(
+        [sys.executable, str(ROOT / "tests/lms/crash_child.py"), url, str(rows), str(run_id)],
+        capture_output=True, text=True, cwd=ROOT, timeout=300,
+        env={**os.environ, "PYTHONPATH": str(ROOT), "FILEBRIDGE_FAILPOINT": "mid-create:kill"})
+    assert child.returncode == -signal.SIGKILL, child.stderr
+    assert child.stdout.split() == ["begun"]
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA integrity_check").scalar() == "ok"
+    assert SqlStore(engine).dump() == before
+    assert _schema(engine) == schema
+    with engine.begin() as tx:
+        SqlStore(engine).apply_within(tx, big_plan(rows), run_id, NOW)
+    assert _schema(engine) == schema
+    with engine.connect() as conn:
+        assert conn.scalar(sa.text("SELECT count(*) FROM users")) == 2 + rows
+    engine.dispose()
