@@ -29,6 +29,27 @@ def triggers(engine: Engine) -> set[str]:
         return installed_triggers(conn)
 
 
+def rebuild_sqlite_users(engine: Engine) -> None:
+    """SQLite's documented rebuild of ``users`` (create, copy, drop, rename), with its
+    indexes, done outside filebridge: the rebuilt table has none of its triggers."""
+    database = engine.url.database
+    assert database
+    engine.dispose()
+    with sqlite3.connect(database) as db:
+        db.execute("PRAGMA foreign_keys = OFF")
+        ddl = db.execute("SELECT sql FROM sqlite_master WHERE name = 'users'").fetchone()[0]
+        indexes = [r[0] for r in db.execute(
+            "SELECT sql FROM sqlite_master WHERE tbl_name = 'users' AND type = 'index' "
+            "AND sql IS NOT NULL")]
+        db.execute(ddl.replace("CREATE TABLE users", "CREATE TABLE users_new", 1))
+        db.execute("INSERT INTO users_new SELECT * FROM users")
+        db.execute("DROP TABLE users")
+        db.execute("PRAGMA legacy_alter_table = ON")  # other tables' triggers name users
+        db.execute("ALTER TABLE users_new RENAME TO users")
+        for index in indexes:
+            db.execute(index)
+
+
 def managed_person(engine: Engine) -> int:
     """One managed person with a custom attribute, written as filebridge's apply would."""
     with engine.begin() as conn:
@@ -77,22 +98,7 @@ def test_the_store_upgrade_puts_back_triggers_a_users_rebuild_dropped(engine):
     """SQLite's documented rebuild (create, copy, drop, rename) of ``users`` by an
     upgrade script: the store's next prepare finds the triggers gone and recreates them."""
     uid = managed_person(engine)
-    database = engine.url.database
-    assert database
-    engine.dispose()
-    with sqlite3.connect(database) as db:
-        db.execute("PRAGMA foreign_keys = OFF")
-        ddl = db.execute("SELECT sql FROM sqlite_master WHERE name = 'users'").fetchone()[0]
-        indexes = [r[0] for r in db.execute(
-            "SELECT sql FROM sqlite_master WHERE tbl_name = 'users' AND type = 'index' "
-            "AND sql IS NOT NULL")]
-        db.execute(ddl.replace("CREATE TABLE users", "CREATE TABLE users_new", 1))
-        db.execute("INSERT INTO users_new SELECT * FROM users")
-        db.execute("DROP TABLE users")
-        db.execute("PRAGMA legacy_alter_table = ON")  # other tables' triggers name users
-        db.execute("ALTER TABLE users_new RENAME TO users")
-        for index in indexes:
-            db.execute(index)
+    rebuild_sqlite_users(engine)
     assert "users_drift" not in triggers(engine)
     SqlStore(engine).prepare()
     assert triggers(engine) == expected_triggers("sqlite")

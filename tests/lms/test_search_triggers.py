@@ -5,8 +5,6 @@ the repair, by a hand edit or by an apply. On SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-import sqlite3
-
 import pandas as pd
 import pytest
 import sqlalchemy as sa
@@ -16,6 +14,7 @@ from filebridge.lms.schema import PERSON_FIELDS, users
 from filebridge.lms.search_repair import SEARCH_TRIGGERS, ensure_search_keys, missing_search_parts
 from filebridge.plan.model import Plan
 from tests.conftest import BACKENDS
+from tests.lms.test_drift_triggers import rebuild_sqlite_users
 from tests.lms.test_person_search import NOW, stored_people
 
 
@@ -38,22 +37,7 @@ def rebuild_users(store: SqlStore) -> None:
             tx.exec_driver_sql("DROP TABLE users CASCADE")
             tx.exec_driver_sql("ALTER TABLE users_new RENAME TO users")
         return
-    database = engine.url.database
-    assert database
-    engine.dispose()
-    with sqlite3.connect(database) as db:
-        db.execute("PRAGMA foreign_keys = OFF")
-        ddl = db.execute("SELECT sql FROM sqlite_master WHERE name = 'users'").fetchone()[0]
-        indexes = [r[0] for r in db.execute(
-            "SELECT sql FROM sqlite_master WHERE tbl_name = 'users' AND type = 'index' "
-            "AND sql IS NOT NULL")]
-        db.execute(ddl.replace("CREATE TABLE users", "CREATE TABLE users_new", 1))
-        db.execute("INSERT INTO users_new SELECT * FROM users")
-        db.execute("DROP TABLE users")
-        db.execute("PRAGMA legacy_alter_table = ON")  # other tables' triggers name users
-        db.execute("ALTER TABLE users_new RENAME TO users")
-        for index in indexes:
-            db.execute(index)
+    rebuild_sqlite_users(engine)
 
 
 def hand_edit(store: SqlStore, employee_id: str, last_name: str) -> None:

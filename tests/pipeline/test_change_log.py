@@ -10,7 +10,7 @@ from collections import Counter
 
 from filebridge.cli.main import main
 from filebridge.pipeline.changelog import CHANGE_LOG_COLUMNS, change_log_path, run_log_path
-from filebridge.pipeline.context import open_context
+from filebridge.pipeline.context import Context, open_context
 from filebridge.pipeline.report import RunReport
 from tests.pipeline.conftest import NIGHT1, NIGHT2, write_workspace
 from tests.pipeline.files import apply, by_id, plan, read_rows, variant
@@ -128,18 +128,12 @@ def log_lines(ctx, run_id: int) -> list[dict[str, object]]:
 
 
 def test_link_discard_and_undo_runs_write_their_log_too(tmp_path):
-    from datetime import UTC, datetime
 
-    from filebridge.lms.schema import users
     from filebridge.pipeline.lifecycle import discard, link, undo
 
     ctx = open_context(write_workspace(tmp_path, thresholds=LOOSE))
     try:
-        address = by_id(read_rows(NIGHT1), "001005")["Work Email"]
-        now = datetime.now(UTC)
-        with ctx.store.engine.begin() as tx:
-            tx.execute(users.insert().values(managed_by=None, employee_id="LMS-77",
-                                             email=address, created_at=now, updated_at=now))
+        unmanaged_account_for_001005(ctx)
         apply(ctx, NIGHT1)
         linked = link(ctx, "acme", NIGHT1, "email")
         night2 = apply(ctx, NIGHT2)
@@ -192,20 +186,14 @@ def test_group_changes_reach_the_change_list_and_the_timeline(tmp_path, capsys):
 
 
 def test_link_and_discard_runs_write_their_change_list_too(tmp_path, capsys):
-    from datetime import UTC, datetime
 
-    from filebridge.lms.schema import users
     from filebridge.pipeline.lifecycle import discard, link
 
     settings = write_workspace(tmp_path, thresholds=LOOSE)
     args = ["--settings", str(settings)]
     ctx = open_context(settings)
     try:
-        address = by_id(read_rows(NIGHT1), "001005")["Work Email"]
-        now = datetime.now(UTC)
-        with ctx.store.engine.begin() as tx:
-            tx.execute(users.insert().values(managed_by=None, employee_id="LMS-77",
-                                             email=address, created_at=now, updated_at=now))
+        unmanaged_account_for_001005(ctx)
         linked = link(ctx, "acme", NIGHT1, "email")
         assert linked.state == "applied" and linked.counts["adopt"] == 1
         line = str(linked.plan.adoptions[0].line)
@@ -226,3 +214,17 @@ def test_link_and_discard_runs_write_their_change_list_too(tmp_path, capsys):
     assert main(["show", str(dropped.run_id), "--changes-csv", *args]) == 0
     text = capsys.readouterr().out
     assert text.lstrip("\ufeff").splitlines() == [",".join(CHANGE_LOG_COLUMNS)]
+
+
+def unmanaged_account_for_001005(ctx: Context) -> None:
+    """An LMS account filebridge does not manage, with the e-mail of NIGHT1's 001005: a
+    ``link`` by e-mail adopts it."""
+    from datetime import UTC, datetime
+
+    from filebridge.lms.schema import users
+
+    address = by_id(read_rows(NIGHT1), "001005")["Work Email"]
+    now = datetime.now(UTC)
+    with ctx.store.engine.begin() as tx:
+        tx.execute(users.insert().values(managed_by=None, employee_id="LMS-77",
+                                         email=address, created_at=now, updated_at=now))
