@@ -83,14 +83,6 @@ def arrow_text(values: pd.Series) -> pa.Array:
     return array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
 
 
-def duplicated_from_first(first: np.ndarray) -> np.ndarray:
-    """Duplicates (every occurrence) from each value's first position in its own column."""
-    later = first != np.arange(len(first))
-    out = later.copy()
-    out[first[later]] = True
-    return out
-
-
 def duplicated(values: pd.Series) -> np.ndarray:
     """Boolean mask of values that occur more than once (every occurrence, like keep=False).
 

@@ -10,7 +10,6 @@ from hypothesis import strategies as st
 
 from filebridge.columnar import (
     duplicated,
-    duplicated_from_first,
     first_positions,
     is_in,
     mostly_unique,
@@ -62,6 +61,3 @@ def test_one_hash_answers_several_probes(pool, a, b):
     found = first_positions(*(pd.Series(v, dtype="str") for v in (pool, a, b)))
     assert [f.tolist() for f in found] == [[pool.index(v) if v in pool else -1 for v in probe]
                                            for probe in (a, b)]
-    first = first_positions(pd.Series(pool, dtype="str"), pd.Series(pool, dtype="str"))[0]
-    expected = pd.Series(pool, dtype="str").duplicated(keep=False).tolist()
-    assert duplicated_from_first(first).tolist() == expected

@@ -178,6 +178,8 @@ def _map_distinct(spec: FieldSpec, values: pd.Series, out: _Collector) -> pd.Ser
     department names, so transforming, parsing and checking the distinct values and
     spreading them back by position is many times cheaper than working on every row.
     """
+    if not _has_steps(spec):
+        return values  # a plain copy of the cell: nothing to transform or check
     if spec.source is None or len(values) < DISTINCT_MIN_ROWS or mostly_unique(values):
         return _unchanged_or(values, _map_field(spec, values, out))
     codes, uniques = pd.factorize(values)
@@ -188,6 +190,13 @@ def _map_distinct(spec: FieldSpec, values: pd.Series, out: _Collector) -> pd.Ser
     if mapped.array.equals(distinct.array):
         return values  # nothing to change: keep the source column, no second copy
     return pd.Series(mapped.array.take(codes), index=values.index)
+
+
+def _has_steps(spec: FieldSpec) -> bool:
+    """Whether mapping the field can change or reject a value (else the cell is copied)."""
+    return bool(spec.transforms or spec.default is not None or spec.value_map
+                or spec.date_formats or spec.allowed or spec.required
+                or spec.name in ("email", "manager_email", "status"))
 
 
 def _unchanged_or(source: pd.Series, mapped: pd.Series) -> pd.Series:

@@ -14,7 +14,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from filebridge.columnar import is_in
+from filebridge.columnar import arrow_text, is_in
 from filebridge.mapping.spec import FieldSpec, Transform
 
 # Deliberately ASCII-only: look-alike letters (Cyrillic "а", fullwidth "＠") must not pass
@@ -97,7 +97,23 @@ def parse_dates(values: pd.Series, formats: tuple[str, ...]) -> tuple[pd.Series,
 def canonical_emails(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     """Trim, NFC-normalise and lower-case addresses; mask the invalid or non-ASCII ones."""
     stripped = values.str.strip()
-    ascii_only = pc.all(pc.string_is_ascii(pa.array(stripped, type=pa.string()))).as_py()
+    text = arrow_text(stripped)
+    if text.null_count or not pc.all(pc.string_is_ascii(text)).as_py():
+        return _canonical_unicode_emails(stripped)
+    # On ASCII text Unicode lower-casing changes only A-Z: the ASCII kernel is exact and
+    # far cheaper. The pattern is anchored at both ends and, with no nulls and no
+    # newline accepted, RE2 matches exactly what Python's fullmatch would; calling it
+    # directly spares pandas' per-call scan of the column for newlines.
+    canon = pc.ascii_lower(text)
+    valid = pc.match_substring_regex(canon, EMAIL_PATTERN).to_numpy(zero_copy_only=False)
+    bad = pc.not_equal(canon, "").to_numpy(zero_copy_only=False) & ~valid
+    return (pd.Series(canon, index=values.index, dtype="str"),
+            pd.Series(bad, index=values.index))
+
+
+def _canonical_unicode_emails(stripped: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """``canonical_emails`` for columns with non-ASCII text or missing cells."""
+    ascii_only = pc.all(pc.string_is_ascii(arrow_text(stripped))).as_py()
     if ascii_only is False:
         stripped = stripped.map(lambda v: unicodedata.normalize("NFC", v))
     canon = stripped.str.lower()
@@ -107,13 +123,19 @@ def canonical_emails(values: pd.Series) -> tuple[pd.Series, pd.Series]:
 
 def render_template(template: str, columns: dict[str, pd.Series], index: pd.Index) -> pd.Series:
     """Fill ``"{first_name} {last_name}"`` column-wise from already mapped fields."""
-    out = pd.Series("", index=index, dtype="str")
+    parts: list[pa.Scalar | pa.Array] = []
     for literal, name, _spec, _conv in string.Formatter().parse(template):
         if literal:
-            out = out + literal
+            parts.append(pa.scalar(literal, pa.large_string()))
         if name:
-            out = out + columns[name]
-    return out.str.strip()
+            parts.append(arrow_text(columns[name]))
+    if not any(isinstance(p, pa.Array) for p in parts):
+        literal = "".join(p.as_py() for p in parts)
+        return pd.Series(literal, index=index, dtype="str").str.strip()
+    # One pass joining every part (a missing cell gives a missing result, as `+` does),
+    # instead of one concatenated copy of the column per part.
+    joined = pc.binary_join_element_wise(*parts, pa.scalar("", pa.large_string()))
+    return pd.Series(pc.utf8_trim_whitespace(joined), index=index, dtype="str")
 
 
 def not_allowed(values: pd.Series, allowed: tuple[str, ...]) -> pd.Series:

@@ -210,3 +210,17 @@ def test_excel_serial_day_numbers_and_text_dates_in_one_column() -> None:
     parsed, bad = parse_dates(values, ("excel", "%d/%m/%Y"))
     assert parsed.tolist() == ["2023-03-15", "2023-03-16", "2020-03-01", "", "", ""]
     assert bad.tolist() == [False, False, False, True, True, False]
+
+
+def test_a_field_without_steps_is_its_source_column_whatever_it_holds() -> None:
+    """Nothing can change or reject a plain copied cell: blanks, spaces and odd text stay,
+    no row is rejected and the column is the source's own memory."""
+    import pyarrow as pa
+    pool = ["Berlin", " Paris ", "", "=1+2", "ÖRE"]
+    rows = [{"id": f"{i:05d}", "mail": f"p{i}@x.io", "loc": pool[i % len(pool)]}
+            for i in range(3000)]
+    df, lines = frame(rows)
+    r = apply_mapping(mapping({**BASE, "location": {"column": "loc"}}), df, lines, "f.csv")
+    assert r.frame["location"].tolist() == df["loc"].tolist() and not r.rejected.any()
+    mapped, source = pa.array(r.frame["location"]), pa.array(df["loc"])
+    assert mapped.buffers()[2].address == source.buffers()[2].address
