@@ -33,27 +33,28 @@ def positions_hold(tx: Connection, after: int, count: int) -> bool:
 def jsonable(values: list[str]) -> bool:
     """True when every string survives a trip through SQLite's JSON functions unchanged
     (they cut a text at an escaped NUL character)."""
-    return not any("\x00" in v for v in values)
+    return "\x00" not in "".join(values)
 
 
 def insert_attributes(tx: Connection, after: int, columns: dict[str, list[str]]) -> None:
     """Insert the non-blank values of ``columns`` (attribute name → one value per position
-    of the batch) for the people with ids ``after + 1 …``, ordered like the table's
+    of the batch) for the people with ids ``after + 1 …``, in the order of the table's
     (user, name) key so every row goes at the end of that index."""
     if not columns:
         return
     names = sorted(columns)
-    parts = " UNION ALL ".join(
-        f"SELECT key, :name{k} AS name, value FROM json_each(:values{k})"
-        for k in range(len(names)))
-    params: dict[str, Any] = {"after": after}
-    for k, name in enumerate(names):
-        params[f"name{k}"] = name
-        params[f"values{k}"] = json.dumps(columns[name], ensure_ascii=False)
+    # One array, person by person and name by name within a person: already in key
+    # order, so SQLite needs no sort (measured: a quarter faster than a sorted union).
+    values = [v for row in zip(*(columns[n] for n in names), strict=True) for v in row]
+    width = len(names)
+    which = " ".join(f"WHEN {k} THEN :name{k}" for k in range(width))
+    params: dict[str, Any] = {"after": after, "width": width,
+                              "values": json.dumps(values, ensure_ascii=False)}
+    params.update({f"name{k}": name for k, name in enumerate(names)})
     tx.execute(sa.text(
         "INSERT INTO user_attributes (user_id, name, value) "
-        f"SELECT :after + 1 + key, name, value FROM ({parts}) "
-        "WHERE value != '' ORDER BY key, name"), params)
+        f"SELECT :after + 1 + key / :width, CASE key % :width {which} END, value "
+        "FROM json_each(:values) WHERE value != ''"), params)
 
 
 def insert_journal(tx: Connection, connection: str, action: str, run_id: int | None,

@@ -26,6 +26,9 @@ COUNT = BULK_ATTRIBUTES + 300
 ODD = ["O'Brien", '"quoted", comma', "back\\slash", "Zoë 😀", "line\u2028sep", "tab\there",
        "  spaced  ", "ünïcödé"]
 
+# The journal rows in order, and each (employee id, attribute name) with its value.
+Stored = tuple[list[tuple[object, ...]], dict[tuple[str, str], str]]
+
 
 @pytest.fixture(params=BACKENDS)
 def any_engine(request: pytest.FixtureRequest) -> Engine:
@@ -49,7 +52,7 @@ def _apply(engine: Engine, p: Plan) -> None:
         SqlStore(engine).apply_within(tx, p, 7, NOW)
 
 
-def _stored(engine: Engine) -> tuple[list[tuple[object, ...]], dict[tuple[str, str], str]]:
+def _stored(engine: Engine) -> Stored:
     with engine.connect() as conn:
         journal = conn.execute(
             sa.select(changes.c.run_id, changes.c.connection, changes.c.employee_id,
@@ -61,7 +64,7 @@ def _stored(engine: Engine) -> tuple[list[tuple[object, ...]], dict[tuple[str, s
     return [tuple(r) for r in journal], {(e, n): v for e, n, v in attributes}
 
 
-def _expected(p: Plan, lines: list[int | None]) -> tuple[list[tuple[object, ...]], dict[tuple[str, str], str]]:
+def _expected(p: Plan, lines: list[int | None]) -> Stored:
     frame = p.creates
     journal: list[tuple[object, ...]] = [
         (7, "acme", eid, "create", line, None, None)
