@@ -25,6 +25,12 @@ from filebridge.lms.lifecycle import apply_deletes, apply_rekeys
 from filebridge.lms.org import apply_org
 from filebridge.lms.schema import changes, departments, job_titles, user_attributes, users
 from filebridge.lms.search_keys import index_new_people, keys_of, refresh_keys
+from filebridge.lms.sqlite_create import (
+    insert_attributes,
+    insert_journal,
+    jsonable,
+    positions_hold,
+)
 from filebridge.lms.sqlstate import CUSTOM_PREFIX, check_fields
 from filebridge.person import KEY
 from filebridge.plan.model import Plan
@@ -174,6 +180,8 @@ def _create_rows(tx: Connection, connection: str, frame: pd.DataFrame,
         raise StalePlan(connection, "create", len(ids), 0) from error
     index_new_people(tx, last_id)
     del columns
+    if _written_in_place(tx, connection, frame, custom, run_id, now, last_id):
+        return
     user_ids = _new_user_ids(tx, connection, ids, before) if before is not None else None
     if user_ids is not None:
         _bulk_attributes(tx, connection, frame, custom, ids, user_ids)
@@ -184,6 +192,23 @@ def _create_rows(tx: Connection, connection: str, frame: pd.DataFrame,
             _insert_attributes(tx, connection, name, [ids[i] for i in keep],
                                [values[i] for i in keep])
     _journal(tx, connection, "create", run_id, now, ids, _lines(frame))
+
+
+def _written_in_place(tx: Connection, connection: str, frame: pd.DataFrame,
+                      custom: list[str], run_id: int | None, now: datetime,
+                      last_id: int) -> bool:
+    """On SQLite, many creates' attributes and journal rows by ``INSERT … SELECT`` from
+    the rows just inserted; False (nothing written) where that does not apply."""
+    if tx.dialect.name != "sqlite" or len(frame) < BULK_ATTRIBUTES:
+        return False
+    values = {name[len(CUSTOM_PREFIX):]: _strings(frame[name]) for name in custom}
+    if not all(jsonable(v) for v in values.values()):
+        return False
+    if not positions_hold(tx, last_id, len(frame)):
+        return False
+    insert_attributes(tx, last_id, values)
+    insert_journal(tx, connection, "create", run_id, now, last_id, _lines(frame))
+    return True
 
 
 def _bulk_attributes(tx: Connection, connection: str, frame: pd.DataFrame,
