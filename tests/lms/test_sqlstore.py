@@ -289,3 +289,36 @@ def test_the_joined_snapshot_reads_what_the_row_by_row_one_reads(engine: Engine,
     else:
         assert "group_fingerprint" not in slow
     assert sorted(zip(*columns, strict=True)) == sorted(p if groups else p[:3] for p in people)
+
+
+TRICKY_PEOPLE = [("", 1, True, -1), ("B", 2, False, 2**63 - 1), ("a", -3, True, 0),
+                 ("ä", 4, True, -2**63), ("a ", 2**63 - 1, False, 5), ('1,"x"\n2', -2**63, True, 6),
+                 ("é 🙂", 7, False, 7), ("10", 8, True, 8), ("9", 9, True, 9),
+                 ("x" * 500, 10, False, 10)]
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("chunk", [1, 3, 250_000])
+def test_the_chunked_sqlite_snapshot_reads_what_postgresql_reads(
+        engine: Engine, postgres_engine: Engine, chunk: int) -> None:
+    """The same people stored in SQLite and in PostgreSQL read back the same: SQLite's
+    joined values ``chunk`` at a time (ranges of its byte order) and PostgreSQL's rows
+    (its collation orders these ids otherwise), with and without group fingerprints."""
+    from filebridge.lms.sqlstate import _sqlite_snapshot
+    for db in (engine, postgres_engine):
+        with db.begin() as tx:
+            for eid, fp, active, group_fp in TRICKY_PEOPLE:
+                tx.execute(users.insert().values(managed_by="c", employee_id=eid,
+                                                 fingerprint=fp, active=active,
+                                                 group_fingerprint=group_fp,
+                                                 created_at=NOW, updated_at=NOW))
+            tx.execute(users.insert().values(managed_by="other", employee_id="a!", fingerprint=0,
+                                             active=True, created_at=NOW, updated_at=NOW))
+    key = ["employee_id"]
+    for groups in (False, True):
+        with engine.connect() as conn:
+            lite = _sqlite_snapshot(conn, "c", groups, chunk)
+        pg = SqlStore(postgres_engine).state("c").snapshot(group_fingerprints=groups)
+        assert lite is not None and len(lite) == len(TRICKY_PEOPLE)
+        pd.testing.assert_frame_equal(lite.sort_values(key).reset_index(drop=True),
+                                      pg.sort_values(key).reset_index(drop=True))
