@@ -153,7 +153,12 @@ def _moves_away(users: pd.DataFrame, rows: pd.DataFrame, keep_blank: frozenset[s
     to another value. A blank cell of a keep-blank field, or a field the rows do not have,
     keeps the stored value, and so the usage."""
     out = np.zeros(len(users), dtype=bool)
-    by_id = rows.drop_duplicates(KEY).set_index(KEY)
+    fields = [f for f in (department_key(rows.columns), "job_title")
+              if f is not None and f in rows.columns]
+    # Only the rows of people using a candidate, and only the two fields: the whole
+    # file's rows copied and indexed were the night's peak (a million rows: ~50 MB).
+    by_id = (rows.loc[is_in(rows[KEY], users[KEY]), [KEY, *fields]]
+             .drop_duplicates(KEY).set_index(KEY))
     for kind, field in (("department", department_key(rows.columns)), ("job_title", "job_title")):
         if field is None or field not in by_id.columns:
             continue

@@ -248,19 +248,25 @@ ids_text = st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_
 
 @given(st.lists(st.tuples(ids_text, st.integers(-2**63, 2**63 - 1), st.booleans(),
                           st.integers(-2**63, 2**63 - 1)),
-                max_size=25, unique_by=lambda p: p[0]), st.booleans())
-@example(people=[("a\x1f1\x1f1\x1fb", 7, True, 3), ("b", -1, False, 0)], groups=True)
+                max_size=25, unique_by=lambda p: p[0]), st.booleans(),
+       st.integers(1, 30))
+@example(people=[("a\x1f1\x1f1\x1fb", 7, True, 3), ("b", -1, False, 0)], groups=True,
+         chunk=1)
 @example(people=[('1,"x"\n2', 2**63 - 1, True, -2**63), ("é 🙂", -2**63, False, 5)],
-         groups=False)
+         groups=False, chunk=1)
 @example(people=[('1,"x"\n2', 2**63 - 1, True, 2**63 - 1), ("é 🙂", -2**63, False, 0)],
-         groups=True)
+         groups=True, chunk=30)
+@example(people=[("", 1, True, 1), ("B", 2, False, 2), ("a", 3, True, 3), ("ä", 4, True, 4),
+                 ("a ", 5, False, 5)], groups=True, chunk=2)
 @settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
 def test_the_joined_snapshot_reads_what_the_row_by_row_one_reads(engine: Engine, people,
-                                                                  groups: bool) -> None:
-    """SQLite's fast snapshot (one joined value split by Arrow) equals the generic one for
-    any ids: commas, quotes, line breaks, Unicode; an id holding the separator itself
-    makes it step aside for the row-by-row read. With ``groups``, both also carry each
-    person's group fingerprint."""
+                                                                  groups: bool,
+                                                                  chunk: int) -> None:
+    """SQLite's fast snapshot (joined values split by Arrow, ``chunk`` people at a time)
+    equals the generic one for any ids: commas, quotes, line breaks, Unicode, the empty
+    id, ids ordered differently as bytes and as text; every person exactly once however
+    the chunks fall. An id holding the separator itself makes it step aside for the
+    row-by-row read. With ``groups``, both also carry each person's group fingerprint."""
     from filebridge.lms.sqlstate import _snapshot_rows, _sqlite_snapshot
     with engine.begin() as tx:
         tx.execute(sa.delete(users))
@@ -270,7 +276,7 @@ def test_the_joined_snapshot_reads_what_the_row_by_row_one_reads(engine: Engine,
                                              created_at=NOW, updated_at=NOW))
     with engine.connect() as conn:
         slow = _snapshot_rows(conn, "c", groups)
-        fast = _sqlite_snapshot(conn, "c", groups)
+        fast = _sqlite_snapshot(conn, "c", groups, chunk)
     if not people or any("\x1f" in eid for eid, *_ in people):
         assert fast is None
         fast = SqlStore(engine).state("c").snapshot(group_fingerprints=groups)
@@ -283,3 +289,36 @@ def test_the_joined_snapshot_reads_what_the_row_by_row_one_reads(engine: Engine,
     else:
         assert "group_fingerprint" not in slow
     assert sorted(zip(*columns, strict=True)) == sorted(p if groups else p[:3] for p in people)
+
+
+TRICKY_PEOPLE = [("", 1, True, -1), ("B", 2, False, 2**63 - 1), ("a", -3, True, 0),
+                 ("ä", 4, True, -2**63), ("a ", 2**63 - 1, False, 5), ('1,"x"\n2', -2**63, True, 6),
+                 ("é 🙂", 7, False, 7), ("10", 8, True, 8), ("9", 9, True, 9),
+                 ("x" * 500, 10, False, 10)]
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("chunk", [1, 3, 250_000])
+def test_the_chunked_sqlite_snapshot_reads_what_postgresql_reads(
+        engine: Engine, postgres_engine: Engine, chunk: int) -> None:
+    """The same people stored in SQLite and in PostgreSQL read back the same: SQLite's
+    joined values ``chunk`` at a time (ranges of its byte order) and PostgreSQL's rows
+    (its collation orders these ids otherwise), with and without group fingerprints."""
+    from filebridge.lms.sqlstate import _sqlite_snapshot
+    for db in (engine, postgres_engine):
+        with db.begin() as tx:
+            for eid, fp, active, group_fp in TRICKY_PEOPLE:
+                tx.execute(users.insert().values(managed_by="c", employee_id=eid,
+                                                 fingerprint=fp, active=active,
+                                                 group_fingerprint=group_fp,
+                                                 created_at=NOW, updated_at=NOW))
+            tx.execute(users.insert().values(managed_by="other", employee_id="a!", fingerprint=0,
+                                             active=True, created_at=NOW, updated_at=NOW))
+    key = ["employee_id"]
+    for groups in (False, True):
+        with engine.connect() as conn:
+            lite = _sqlite_snapshot(conn, "c", groups, chunk)
+        pg = SqlStore(postgres_engine).state("c").snapshot(group_fingerprints=groups)
+        assert lite is not None and len(lite) == len(TRICKY_PEOPLE)
+        pd.testing.assert_frame_equal(lite.sort_values(key).reset_index(drop=True),
+                                      pg.sort_values(key).reset_index(drop=True))
