@@ -51,14 +51,9 @@ def write_csv(path: Path, frame: pd.DataFrame, dialect: CsvDialect, *,
             raise ValueError(f"neutralize_formulas names columns not in the frame: "
                              f"{sorted(unknown)}; the frame has {names}")
     single = len(names) == 1
-    columns = []
-    for i, name in enumerate(names):
-        text = _as_arrow_text(frame.iloc[:, i])
-        if name in guarded:
-            text = _prefix_where(text, pc.match_substring_regex(text, _FORMULA_RE), "'")
-        columns.append(_quote(text, dialect, single))
     header = _quote(pa.array(names, pa.large_string()), dialect, single).to_pylist()
-    _atomic_write(path, dialect, frame, dialect.delimiter.join(header), _rows(columns, dialect))
+    _atomic_write(path, dialect, frame, dialect.delimiter.join(header),
+                  _rows(frame, guarded, dialect))
 
 
 def _as_arrow_text(column: pd.Series) -> pa.Array:
@@ -90,12 +85,25 @@ def _quote(text: pa.Array, dialect: CsvDialect, single_column: bool) -> pa.Array
     return pc.if_else(needs, quoted, text)
 
 
-def _rows(columns: list[pa.Array], dialect: CsvDialect) -> Iterator[pa.Buffer]:
-    """The data as UTF-8 in chunks of ``_CHUNK_ROWS`` records, each record terminated."""
-    n = len(columns[0]) if columns else 0
-    for lo in range(0, n, _CHUNK_ROWS):
-        part = [c.slice(lo, _CHUNK_ROWS) for c in columns]
-        records = pc.binary_join_element_wise(*part, _text(dialect.delimiter))
+def _rows(frame: pd.DataFrame, guarded: set[str], dialect: CsvDialect
+          ) -> Iterator[pa.Buffer]:
+    """The data as UTF-8 in chunks of ``_CHUNK_ROWS`` records, each record terminated.
+
+    Each chunk is made from its own slice of rows, text, formula guard and quotes alike:
+    a whole column as quoted text would cost a second copy of a million-row change list.
+    """
+    if not frame.shape[1]:
+        return
+    single = frame.shape[1] == 1
+    for lo in range(0, len(frame), _CHUNK_ROWS):
+        part = frame.iloc[lo:lo + _CHUNK_ROWS]
+        columns = []
+        for i, name in enumerate(str(c) for c in frame.columns):
+            text = _as_arrow_text(part.iloc[:, i])
+            if name in guarded:
+                text = _prefix_where(text, pc.match_substring_regex(text, _FORMULA_RE), "'")
+            columns.append(_quote(text, dialect, single))
+        records = pc.binary_join_element_wise(*columns, _text(dialect.delimiter))
         ends = pc.binary_join_element_wise(records, _text(""), _text(dialect.line_terminator))
         whole = pc.binary_join(pa.LargeListArray.from_arrays([0, len(ends)], ends), _text(""))
         yield whole[0].as_buffer()

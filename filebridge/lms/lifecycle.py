@@ -39,11 +39,12 @@ def _chunks(items: Sequence[str]) -> Iterator[Sequence[str]]:
 
 def holders_of_emails(engine: Engine, emails: Sequence[str]) -> pd.DataFrame:
     """Every account using one of ``emails``: ``email, managed_by, employee_id, active``."""
-    wanted = sorted(set(emails) - {""})
     rows: list[tuple[Any, ...]] = []
     with reading(engine) as conn:
-        if not conn.scalar(sa.select(sa.func.count()).select_from(users)):
-            wanted = []  # an empty store holds no address (the first import is fast)
+        # An empty store holds no address: the first import neither asks nor builds the
+        # sorted set of a million addresses (about a hundred megabytes of Python strings).
+        stored = conn.scalar(sa.select(sa.func.count()).select_from(users))
+        wanted = sorted(set(emails) - {""}) if stored else []
         for part in _chunks(wanted):
             rows += fetch_raw(conn, sa.select(users.c.email, users.c.managed_by,
                                               users.c.employee_id, users.c.active)

@@ -134,3 +134,28 @@ def test_many_rows_are_written_in_chunks_in_order(tmp_path: Path) -> None:
     back = read_csv(out, CsvDialect())
     assert back.frame["id"].tolist() == frame["id"].tolist()
     assert back.lines[-1] == n + 1
+
+
+def test_quoting_and_formula_guard_are_the_same_on_both_sides_of_a_chunk(
+        tmp_path: Path) -> None:
+    # Each chunk of rows is quoted and guarded on its own: a chunk with nothing to quote
+    # or guard next to one with both must write every record as a single chunk would.
+    n = 200_003
+    names = ["plain"] * n
+    names[99_999], names[100_000], names[-1] = "=SUM(A1)", 'say "hi"', "a,b"
+    frame = pd.DataFrame({"id": [str(i) for i in range(n)], "name": names})
+    out = tmp_path / "out.csv"
+    write_csv(out, frame, CsvDialect(), neutralize_formulas=("name",))
+    lines = out.read_bytes().decode("utf-8").split("\r\n")
+    assert lines[0] == "id,name"
+    assert lines[100_000] == "99999,'=SUM(A1)"
+    assert lines[100_001] == '100000,"say ""hi"""'
+    assert lines[n] == f'{n - 1},"a,b"'
+    assert lines[2] == "1,plain" and lines[-1] == ""
+    assert len(lines) == n + 2
+
+
+def test_a_frame_without_columns_writes_an_empty_header_line(tmp_path: Path) -> None:
+    out = tmp_path / "out.csv"
+    write_csv(out, pd.DataFrame(index=range(3)), CsvDialect())
+    assert out.read_bytes() == b"\r\n"
