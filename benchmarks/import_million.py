@@ -380,6 +380,22 @@ def drive(args: argparse.Namespace) -> None:
           f"us_per_row_night={seconds['night'] / args.rows * 1e6:.1f}")
 
 
+def two_checkouts(doc: str, rows: int, rounds: int | None) -> argparse.Namespace:
+    """The arguments of a script comparing two checkouts (BEFORE and AFTER) on generated
+    files: ``--rows``, ``--workdir``, ``--rounds`` unless ``rounds`` is None; paths made
+    absolute."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=rows)
+    if rounds is not None:
+        parser.add_argument("--rounds", type=int, default=rounds)
+    parser.add_argument("--workdir", type=Path, default=REPO / "benchmarks" / "data")
+    parser.add_argument("checkouts", nargs=2, type=Path, help="BEFORE and AFTER checkouts")
+    args = parser.parse_args()
+    args.workdir = args.workdir.resolve()
+    args.checkouts = [c.resolve() for c in args.checkouts]
+    return args
+
+
 def main() -> None:
     """Parse the arguments; run one phase (a child) or drive the whole benchmark."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])

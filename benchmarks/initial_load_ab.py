@@ -12,7 +12,6 @@ round moves with the machine's load on both sides).
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import statistics
@@ -39,14 +38,7 @@ def load(checkout: Path, night0: Path, folder: Path, mapping: Path) -> tuple[flo
 
 def main() -> None:
     """Generate once, run the rounds, print the medians and the ratios."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=200_000)
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--workdir", type=Path, default=im.REPO / "benchmarks" / "data")
-    parser.add_argument("checkouts", nargs=2, type=Path, help="BEFORE and AFTER checkouts")
-    args = parser.parse_args()
-    args.workdir = args.workdir.resolve()
-    args.checkouts = [c.resolve() for c in args.checkouts]
+    args = im.two_checkouts(__doc__, 200_000, 3)
     night0 = im.data(args.rows, args.workdir) / "night0.csv"
     mapping = im.REPO / "mappings" / "acme.yaml"
     # `python -m` puts the working folder first on the path: stand in neither checkout.

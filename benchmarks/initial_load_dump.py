@@ -11,7 +11,6 @@ byte for byte the same. Exit status 0 when they are, 1 with the first difference
 
 from __future__ import annotations
 
-import argparse
 import os
 import re
 import sqlite3
@@ -40,13 +39,8 @@ def rows_after_load(checkout: Path, night0: Path, folder: Path, mapping: Path) -
 
 def main() -> None:
     """Load with each checkout, compare the rows, report."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=10_000)
-    parser.add_argument("--workdir", type=Path, default=im.REPO / "benchmarks" / "data")
-    parser.add_argument("checkouts", nargs=2, type=Path, help="BEFORE and AFTER checkouts")
-    args = parser.parse_args()
-    workdir = args.workdir.resolve()
-    checkouts = [c.resolve() for c in args.checkouts]
+    args = im.two_checkouts(__doc__, 10_000, None)
+    workdir, checkouts = args.workdir, args.checkouts
     night0 = im.data(args.rows, workdir) / "night0.csv"
     mapping = im.REPO / "mappings" / "acme.yaml"
     os.chdir(workdir)  # `python -m` puts the working folder first on the path

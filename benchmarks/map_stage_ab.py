@@ -13,7 +13,6 @@ within a round moves with the machine's load on both sides).
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import statistics
@@ -37,14 +36,7 @@ def cli(checkout: Path, conf: Path, *args: str) -> dict[str, float]:
 
 def main() -> None:
     """Generate once, prepare each checkout's store, run the rounds, print the medians."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=200_000)
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--workdir", type=Path, default=im.REPO / "benchmarks" / "data")
-    parser.add_argument("checkouts", nargs=2, type=Path, help="BEFORE and AFTER checkouts")
-    args = parser.parse_args()
-    args.workdir = args.workdir.resolve()
-    args.checkouts = [c.resolve() for c in args.checkouts]
+    args = im.two_checkouts(__doc__, 200_000, 5)
     folder = im.data(args.rows, args.workdir)
     night0, night1 = folder / "night0.csv", folder / "night1.csv"
     mapping = im.REPO / "mappings" / "acme.yaml"

@@ -96,20 +96,12 @@ def test_a_person_approves_replays_downloads_and_logs_out(chromium, tmp_path):
         # The reject CSV of night 1.
         page.goto(f"{url}/runs/{site.applied_run}")
         camera.shoot(page, "run-with-rejects")
-        with page.expect_download() as download_info:
-            page.click("text=Download the reject CSV")
-        download = download_info.value
-        assert download.suggested_filename == f"run-{site.applied_run}-rejects.csv"
-        saved = tmp_path / download.suggested_filename
-        download.save_as(str(saved))
+        saved = download(page, "Download the reject CSV",
+                         f"run-{site.applied_run}-rejects.csv", tmp_path)
         rows = list(csv.DictReader(io.StringIO(saved.read_text(encoding="utf-8-sig"))))
         assert rows and all(r["filebridge_error"] for r in rows)
-        with page.expect_download() as download_info:
-            page.click("text=Download the change list (CSV)")
-        changes = download_info.value
-        assert changes.suggested_filename == f"run-{site.applied_run}-changes.csv"
-        saved = tmp_path / changes.suggested_filename
-        changes.save_as(str(saved))
+        saved = download(page, "Download the change list (CSV)",
+                         f"run-{site.applied_run}-changes.csv", tmp_path)
         rows = list(csv.DictReader(io.StringIO(saved.read_text(encoding="utf-8-sig"))))
         assert rows and {r["action"] for r in rows} == {"create"}
 
@@ -206,22 +198,25 @@ def test_a_run_page_shows_group_drift_and_links_the_change_list_and_the_log(
         added = page.locator("table.groups tbody tr", has_text=group).filter(has_text=who)
         assert added.count() == 1 and "+" in added.inner_text()
 
-        with page.expect_download() as download_info:
-            page.click("text=Download the change list (CSV)")
-        changes = download_info.value
-        assert changes.suggested_filename == f"run-{run_id}-changes.csv"
-        saved = tmp_path / changes.suggested_filename
-        changes.save_as(str(saved))
+        saved = download(page, "Download the change list (CSV)",
+                         f"run-{run_id}-changes.csv", tmp_path)
         rows = list(csv.DictReader(io.StringIO(saved.read_text(encoding="utf-8-sig"))))
         assert {(r["employee_id"], r["new"]) for r in rows
                 if r["action"] == "group_add"} >= {(who, group)}
-        with page.expect_download() as download_info:
-            page.click("text=Download the run log (JSON Lines)")
-        log = download_info.value
-        assert log.suggested_filename == f"run-{run_id}-log.jsonl"
-        saved = tmp_path / log.suggested_filename
-        log.save_as(str(saved))
+        saved = download(page, "Download the run log (JSON Lines)",
+                         f"run-{run_id}-log.jsonl", tmp_path)
         lines = [json.loads(x) for x in saved.read_text(encoding="utf-8").splitlines()]
         assert {x["run_id"] for x in lines} == {run_id}
         assert lines[-1]["message"].startswith(f"run {run_id} applied: ")
         context.close()
+
+def download(page: Any, link: str, name: str, folder: Path) -> Path:
+    """Click the link ``link``, check the download is offered as ``name``, and save it
+    into ``folder``; returns the saved file."""
+    with page.expect_download() as download_info:
+        page.click(f"text={link}")
+    offered = download_info.value
+    assert offered.suggested_filename == name
+    saved = folder / name
+    offered.save_as(str(saved))
+    return saved
