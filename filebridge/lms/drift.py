@@ -115,15 +115,20 @@ def install_drift_marks(conn: Connection) -> None:
         conn.exec_driver_sql(statement)
 
 
-def installed_triggers(conn: Connection) -> set[str]:
-    """Names of the drift triggers (fields and memberships) present in the database now."""
+def trigger_names(conn: Connection) -> set[str]:
+    """Names of every trigger on the store's tables (the current schema on PostgreSQL)."""
     if conn.dialect.name == "postgresql":
         rows = conn.exec_driver_sql(
             "SELECT t.tgname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
             "WHERE NOT t.tgisinternal AND c.relnamespace = to_regnamespace(current_schema())")
     else:
         rows = conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE type = 'trigger'")
-    return {r[0] for r in rows} & expected_triggers(conn.dialect.name)
+    return {r[0] for r in rows}
+
+
+def installed_triggers(conn: Connection) -> set[str]:
+    """Names of the drift triggers (fields and memberships) present in the database now."""
+    return trigger_names(conn) & expected_triggers(conn.dialect.name)
 
 
 def expected_triggers(dialect: str) -> set[str]:

@@ -17,6 +17,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from filebridge.lms.drift import trigger_names
 from filebridge.lms.schema import users
 from filebridge.lms.search_keys import FTS, install_search_keys, keys_of
 from filebridge.sql import execute_many, fetch_batches, reading
@@ -35,11 +36,8 @@ def missing_search_parts(conn: Connection) -> list[str]:
 
     On PostgreSQL the trigram index is expected only where ``pg_trgm`` is installed:
     without it, searches scan and nothing is missing."""
+    found = trigger_names(conn)
     if conn.dialect.name == "postgresql":
-        found = {r[0] for r in conn.exec_driver_sql(
-            "SELECT t.tgname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
-            "WHERE NOT t.tgisinternal AND c.relname = 'users' "
-            "AND c.relnamespace = to_regnamespace(current_schema())")}
         if conn.exec_driver_sql("SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm'"
                                 ).first() is not None:
             found |= {r[0] for r in conn.exec_driver_sql(
@@ -49,8 +47,8 @@ def missing_search_parts(conn: Connection) -> list[str]:
         else:
             expected = SEARCH_TRIGGERS["postgresql"]
     else:
-        found = {r[0] for r in conn.exec_driver_sql(
-            "SELECT name FROM sqlite_master WHERE type IN ('trigger', 'table')")}
+        found |= {r[0] for r in conn.exec_driver_sql(
+            "SELECT name FROM sqlite_master WHERE type = 'table'")}
         expected = (*SEARCH_TRIGGERS["sqlite"], FTS)
     return [name for name in expected if name not in found]
 
